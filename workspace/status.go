@@ -1,0 +1,74 @@
+package workspace
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// States of a project's IRIS container as shown in Status.State. See docs/status.md.
+const (
+	StateNotCreated        = "not-created"        // no container for the project
+	StateStopped           = "stopped"            // a container exists and is not running
+	StateStarting          = "starting"           // a start is in progress (see Status.Phase)
+	StateReady             = "ready"              // running, and IRIS answered
+	StateUnhealthy         = "unhealthy"          // running, but the image's healthcheck says unhealthy
+	StateStopping          = "stopping"           // a stop is in progress
+	StateError             = "error"              // the last start failed, or the container is dead
+	StateDockerUnavailable = "docker-unavailable" // the Docker engine does not answer
+)
+
+// Phases of a start as shown in Status.Phase while State is "starting"; "" otherwise.
+const (
+	PhasePulling  = "pulling"
+	PhaseCreating = "creating"
+	PhaseStarting = "starting"
+	PhaseWaiting  = "waiting"
+)
+
+// Status is the one shape of a project's state that every front end shows: `start --json`,
+// `status --json`, the helper's iris/status notification and the VS Code extension.
+// Project.Status produces it; nothing else builds one. Field by field: docs/status.md.
+type Status struct {
+	Project         string     `json:"project"`         // project key: canonical absolute folder
+	IsIrisProject   bool       `json:"isIrisProject"`   // FindRoot found an IRIS marker or ObjectScript sources
+	State           string     `json:"state"`           // one of the State* constants
+	SuperserverPort int        `json:"superserverPort"` // assigned superserver port, 0 when none
+	WebPort         int        `json:"webPort"`         // assigned web port, 0 when none
+	BindAddress     string     `json:"bindAddress"`     // host address the ports are published on
+	Container       string     `json:"container"`       // container name, "" when none
+	Image           string     `json:"image"`           // the container's image, else the image a start would use
+	StartedAt       *time.Time `json:"startedAt"`       // when the running container started; null otherwise
+	ExitCode        *int       `json:"exitCode"`        // exit code of a stopped container; null otherwise
+	Phase           string     `json:"phase"`           // one of the Phase* constants while starting, else ""
+	EnvFile         string     `json:"envFile"`         // absolute path of the synced .env, "" when none
+	RestartNeeded   bool       `json:"restartNeeded"`   // the running container does not use the assigned ports
+	Message         string     `json:"message"`         // what the user should know now, "" when nothing
+}
+
+// MarshalJSON writes startedAt as RFC 3339 in UTC (or null) so the shape is stable.
+func (s Status) MarshalJSON() ([]byte, error) {
+	type plain Status
+	out := plain(s)
+	if out.StartedAt != nil {
+		t := out.StartedAt.UTC().Truncate(time.Second)
+		out.StartedAt = &t
+	}
+	return json.Marshal(out)
+}
+
+// Running reports whether the container runs (ready or unhealthy).
+func (s Status) Running() bool { return s.State == StateReady || s.State == StateUnhealthy }
+
+// Message is something the user should know or act on, pushed by Project.Watch and Start:
+// a port move, a refused .env port request, an engine that went away.
+type Message struct {
+	Level string `json:"level"` // "error" | "warning" | "info"
+	Text  string `json:"text"`
+}
+
+// Message levels.
+const (
+	LevelError   = "error"
+	LevelWarning = "warning"
+	LevelInfo    = "info"
+)
