@@ -1,0 +1,262 @@
+// Package workspace is the project being worked on: root detection (FindRoot), the
+// project's settings file (.iris-helper.json, LoadConfig), keeping the project's .env in
+// step with its assigned ports (RenderEnv, SyncEnvFile, EnvWatcher), and the start/stop
+// story of one project (Project), which the CLI and the JSON-RPC server share.
+package workspace
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// ConfigFileName is the optional per-project settings file.
+const ConfigFileName = ".iris-helper.json"
+
+// Root is the folder FindRoot chose as the project and why.
+type Root struct {
+	// Dir is the project folder: absolute, cleaned, symlinks resolved. It is the
+	// project's key in the port registry.
+	Dir string
+	// Marker names what decided: ".iris-helper.json", "docker-compose.yml",
+	// "compose.yaml", "Dockerfile", ".env", "module.xml", "iris.script", ".git",
+	// or "" when nothing was found and Dir is the starting folder itself.
+	Marker string
+	// IsIrisProject reports whether the folder is an InterSystems IRIS project: an
+	// IRIS marker decided, or ObjectScript sources lie within a few levels of Dir.
+	// Only IRIS projects are started automatically.
+	IsIrisProject bool
+}
+
+// Limits of the ObjectScript source scan, so that FindRoot stays fast in big trees.
+const (
+	sourceScanMaxDepth = 3       // folder levels below Dir
+	sourceScanMaxFiles = 64      // .cls/.mac/.inc files opened
+	sourceScanMaxDirs  = 2000    // folders visited
+	markerReadLimit    = 1 << 20 // bytes read from a compose file, Dockerfile or .env
+	sourceReadLimit    = 64 << 10
+)
+
+// irisMarkers are checked in this order in every folder; the first present one decides.
+// Compose files and Dockerfiles count only when they name an IRIS image, a .env only
+// when it has an IRIS_ key.
+var irisMarkers = []struct {
+	name  string
+	check func(path string) bool
+}{
+	{"docker-compose.yml", namesIrisImage},
+	{"docker-compose.yaml", namesIrisImage},
+	{"compose.yaml", namesIrisImage},
+	{"compose.yml", namesIrisImage},
+	{"Dockerfile", namesIrisImage},
+	{".env", hasIrisEnvKey},
+	{"module.xml", isRegularFile},
+	{"iris.script", isRegularFile},
+}
+
+// FindRoot walks up from dir and returns the project folder: the nearest folder holding
+// .iris-helper.json; else the nearest folder holding an IRIS marker; else the git root;
+// else dir itself. dir may also name a file, whose folder is used.
+func FindRoot(dir string) (Root, error) {
+	start, err := canonicalDir(dir)
+	if err != nil {
+		return Root{}, err
+	}
+	var marker, git Root
+	for d := start; ; {
+		if isRegularFile(filepath.Join(d, ConfigFileName)) {
+			return Root{Dir: d, Marker: ConfigFileName, IsIrisProject: true}, nil
+		}
+		if marker.Dir == "" {
+			for _, m := range irisMarkers {
+				if m.check(filepath.Join(d, m.name)) {
+					marker = Root{Dir: d, Marker: m.name, IsIrisProject: true}
+					break
+				}
+			}
+		}
+		if git.Dir == "" {
+			if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+				git = Root{Dir: d, Marker: ".git"}
+			}
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			break
+		}
+		d = parent
+	}
+	root := Root{Dir: start}
+	switch {
+	case marker.Dir != "":
+		return marker, nil
+	case git.Dir != "":
+		root = git
+	}
+	root.IsIrisProject = hasObjectScriptSources(root.Dir)
+	return root, nil
+}
+
+// canonicalDir makes dir absolute, resolves symlinks and cleans it; a file gives its folder.
+func canonicalDir(dir string) (string, error) {
+	if dir == "" {
+		dir = "."
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("find project root of %s: %w", dir, err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", fmt.Errorf("find project root of %s: %w (does the folder exist?)", dir, err)
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return "", fmt.Errorf("find project root of %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		real = filepath.Dir(real)
+	}
+	return filepath.Clean(real), nil
+}
+
+func isRegularFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// irisImage matches the names of InterSystems IRIS images (official and community).
+var irisImage = regexp.MustCompile(`(?i)intersystems(dc)?/iris|iris-community|irishealth`)
+
+func readHead(path string, limit int64) ([]byte, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, false
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit))
+	return b, err == nil
+}
+
+func namesIrisImage(path string) bool {
+	b, ok := readHead(path, markerReadLimit)
+	return ok && irisImage.Match(b)
+}
+
+func hasIrisEnvKey(path string) bool {
+	b, ok := readHead(path, markerReadLimit)
+	if !ok {
+		return false
+	}
+	for _, l := range scanEnvLines(b) {
+		if l.isAssignment() && strings.HasPrefix(l.key, "IRIS_") {
+			return true
+		}
+	}
+	return false
+}
+
+var errScanDone = errors.New("scan done")
+
+// hasObjectScriptSources reports whether a .cls/.mac/.inc file whose first code line is
+// an ObjectScript Class or ROUTINE header lies within sourceScanMaxDepth levels of dir.
+// Dependency, VCS and hidden folders are skipped and the number of files read is capped.
+func hasObjectScriptSources(dir string) bool {
+	found, files, dirs := false, 0, 0
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if path == dir {
+				return nil
+			}
+			dirs++
+			name := d.Name()
+			if dirs > sourceScanMaxDirs {
+				return errScanDone
+			}
+			if name == "node_modules" || name == "vendor" || strings.HasPrefix(name, ".") ||
+				strings.Count(path[len(dir):], string(filepath.Separator)) > sourceScanMaxDepth {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(d.Name())) {
+		case ".cls", ".mac", ".inc":
+		default:
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		files++
+		if isObjectScriptSource(path) {
+			found = true
+			return errScanDone
+		}
+		if files >= sourceScanMaxFiles {
+			return errScanDone
+		}
+		return nil
+	})
+	return found
+}
+
+var (
+	classHeader   = regexp.MustCompile(`^(?i:class)\s+%?[A-Za-z][A-Za-z0-9]*(\.%?[A-Za-z0-9]+)+(\s|$)`)
+	routineHeader = regexp.MustCompile(`^(?i:routine)\s+%?[A-Za-z0-9][A-Za-z0-9.]*(\s|$)`)
+	headerPrelude = regexp.MustCompile(`^(?i:include|import|includegenerator)(\s|$)`)
+)
+
+// isObjectScriptSource reports whether the first code line of the file is a Class or
+// ROUTINE header. Comments (///, //, ;, #;), blank lines and Include/Import lines are skipped.
+func isObjectScriptSource(path string) bool {
+	b, ok := readHead(path, sourceReadLimit)
+	if !ok {
+		return false
+	}
+	b = bytes.TrimPrefix(b, utf8BOM)
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 4096), sourceReadLimit)
+	inBlock := false
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if inBlock {
+			if i := strings.Index(line, "*/"); i >= 0 {
+				inBlock = false
+				line = strings.TrimSpace(line[i+2:])
+			} else {
+				continue
+			}
+		}
+		switch {
+		case line == "",
+			strings.HasPrefix(line, "//"),
+			strings.HasPrefix(line, ";"),
+			strings.HasPrefix(line, "#;"),
+			headerPrelude.MatchString(line):
+			continue
+		case strings.HasPrefix(line, "/*"):
+			if !strings.Contains(line[2:], "*/") {
+				inBlock = true
+			}
+			continue
+		}
+		return classHeader.MatchString(line) || routineHeader.MatchString(line)
+	}
+	return false
+}
