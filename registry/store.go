@@ -1,0 +1,351 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// SupportedVersion is the registry.json format version this package reads and writes.
+const SupportedVersion = 1
+
+// record is one assignment plus the JSON fields this version does not know (kept on rewrite).
+type record struct {
+	Assignment
+	extra map[string]json.RawMessage
+}
+
+// state is the decoded registry.json.
+type state struct {
+	version int
+	records []record
+	extra   map[string]json.RawMessage // unknown top-level fields
+}
+
+func knownTop(k string) bool { return k == "version" || k == "assignments" }
+
+func knownAssignment(k string) bool {
+	switch k {
+	case "project", "slot", "superserverPort", "webPort", "type", "status", "container", "engine", "assignedAt", "lastUsedAt":
+		return true
+	}
+	return false
+}
+
+// decode parses registry.json. A newer version is reported as *NewerVersionError together with
+// a best-effort decoded state (so that reads still work).
+func decode(path string, data []byte) (*state, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, err
+	}
+	if top == nil {
+		return nil, errors.New("not a JSON object")
+	}
+	st := &state{}
+	rawVersion, ok := top["version"]
+	if !ok {
+		return nil, errors.New(`no "version" field`)
+	}
+	if err := json.Unmarshal(rawVersion, &st.version); err != nil || st.version < 1 {
+		return nil, fmt.Errorf("bad version %s", rawVersion)
+	}
+	var newer error
+	if st.version > SupportedVersion {
+		newer = &NewerVersionError{Path: path, Found: st.version, Supported: SupportedVersion}
+	}
+	for k, v := range top {
+		if !knownTop(k) {
+			if st.extra == nil {
+				st.extra = map[string]json.RawMessage{}
+			}
+			st.extra[k] = v
+		}
+	}
+	var raws []json.RawMessage
+	if rawList, ok := top["assignments"]; ok {
+		if err := json.Unmarshal(rawList, &raws); err != nil {
+			if newer != nil {
+				return st, newer
+			}
+			return nil, fmt.Errorf("assignments: %w", err)
+		}
+	}
+	st.records = make([]record, 0, len(raws))
+	for i, raw := range raws {
+		var rec record
+		if err := json.Unmarshal(raw, &rec.Assignment); err != nil {
+			if newer != nil {
+				continue
+			}
+			return nil, fmt.Errorf("assignment %d: %w", i, err)
+		}
+		if rec.Project == "" {
+			if newer != nil {
+				continue
+			}
+			return nil, fmt.Errorf("assignment %d has no project", i)
+		}
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return nil, fmt.Errorf("assignment %d: %w", i, err)
+		}
+		for k, v := range fields {
+			if !knownAssignment(k) {
+				if rec.extra == nil {
+					rec.extra = map[string]json.RawMessage{}
+				}
+				rec.extra[k] = v
+			}
+		}
+		st.records = append(st.records, rec)
+	}
+	return st, newer
+}
+
+// encode writes the state as indented JSON, unknown fields after the known ones in key order.
+func (st *state) encode() ([]byte, error) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `{"version":%d,"assignments":[`, SupportedVersion)
+	for i, rec := range st.records {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		known, err := json.Marshal(rec.Assignment)
+		if err != nil {
+			return nil, err
+		}
+		if len(rec.extra) == 0 {
+			b.Write(known)
+			continue
+		}
+		b.Write(known[:len(known)-1])
+		if err := writeExtra(&b, rec.extra); err != nil {
+			return nil, err
+		}
+		b.WriteByte('}')
+	}
+	b.WriteByte(']')
+	if err := writeExtra(&b, st.extra); err != nil {
+		return nil, err
+	}
+	b.WriteByte('}')
+	var out bytes.Buffer
+	out.Grow(b.Len() * 3 / 2)
+	if err := json.Indent(&out, b.Bytes(), "", "  "); err != nil {
+		return nil, err
+	}
+	out.WriteByte('\n')
+	return out.Bytes(), nil
+}
+
+func writeExtra(b *bytes.Buffer, extra map[string]json.RawMessage) error {
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		name, err := json.Marshal(k)
+		if err != nil {
+			return err
+		}
+		b.WriteByte(',')
+		b.Write(name)
+		b.WriteByte(':')
+		b.Write(extra[k])
+	}
+	return nil
+}
+
+func (st *state) find(project string) int {
+	for i := range st.records {
+		if st.records[i].Project == project {
+			return i
+		}
+	}
+	return -1
+}
+
+// holders maps every port held by an assignment to the project holding it.
+func (st *state) holders() map[int]string {
+	m := make(map[int]string, 2*len(st.records))
+	for _, rec := range st.records {
+		m[rec.SuperserverPort] = rec.Project
+		m[rec.WebPort] = rec.Project
+	}
+	return m
+}
+
+func (st *state) assignments() []Assignment {
+	out := make([]Assignment, len(st.records))
+	for i, rec := range st.records {
+		out[i] = rec.Assignment
+	}
+	return out
+}
+
+// read loads registry.json without the lock. Writers replace the file by rename, so a reader sees
+// either the old or the new file, never a torn one. A missing file is an empty registry.
+func (r *Registry) read() (*state, error) {
+	data, err := os.ReadFile(r.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &state{version: SupportedVersion}, nil
+	}
+	if err != nil {
+		return nil, &readError{err}
+	}
+	st, err := decode(r.path, data)
+	if err != nil {
+		var nv *NewerVersionError
+		if errors.As(err, &nv) {
+			return st, err
+		}
+		return nil, &readError{err}
+	}
+	return st, nil
+}
+
+// readError marks a registry.json that cannot be read or parsed (as opposed to a newer version).
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// readLocked loads registry.json while the lock is held. A corrupt or unreadable file is moved aside
+// and reported as *CorruptError; the registry is then empty.
+func (r *Registry) readLocked() (*state, error) {
+	st, err := r.read()
+	var re *readError
+	if errors.As(err, &re) {
+		return nil, r.quarantine(re.err)
+	}
+	return st, err
+}
+
+// quarantine moves a corrupt registry.json aside (lock held) and says so loudly.
+func (r *Registry) quarantine(cause error) error {
+	backup := fmt.Sprintf("%s.corrupt-%s", r.path, time.Now().UTC().Format("20060102T150405.000000000Z"))
+	if err := renameFile(r.path, backup); err != nil {
+		r.log.Error("registry is unreadable and could not be moved aside", "path", r.path, "error", cause, "renameError", err)
+		return &CorruptError{Path: r.path, Err: cause}
+	}
+	_ = syncDir(r.home)
+	r.log.Error("REGISTRY WAS CORRUPT: moved it aside and started an empty registry",
+		"path", r.path, "backup", backup, "error", cause)
+	return &CorruptError{Path: r.path, Backup: backup, Err: cause}
+}
+
+// write replaces registry.json durably: temp file in the same folder, fsync, rename, fsync folder.
+func (r *Registry) write(st *state) error {
+	if st.version > SupportedVersion {
+		return &NewerVersionError{Path: r.path, Found: st.version, Supported: SupportedVersion}
+	}
+	data, err := st.encode()
+	if err != nil {
+		return fmt.Errorf("encode registry: %w", err)
+	}
+	tmp, err := os.CreateTemp(r.home, FileName+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write registry: %w", err)
+	}
+	tmpName := tmp.Name()
+	cleanup := func() { _ = tmp.Close(); _ = os.Remove(tmpName) }
+	if err := tmp.Chmod(0o600); err != nil && !isWindows {
+		cleanup()
+		return fmt.Errorf("write registry: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		cleanup()
+		return fmt.Errorf("write registry %s: %w", tmpName, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		cleanup()
+		return fmt.Errorf("write registry %s: %w", tmpName, err)
+	}
+	if err := tmp.Close(); err != nil {
+		_ = os.Remove(tmpName)
+		return fmt.Errorf("write registry %s: %w", tmpName, err)
+	}
+	if err := renameFile(tmpName, r.path); err != nil {
+		_ = os.Remove(tmpName)
+		return fmt.Errorf("replace registry %s: %w", r.path, err)
+	}
+	if err := syncDir(r.home); err != nil {
+		return fmt.Errorf("sync registry folder %s: %w", r.home, err)
+	}
+	if fi, err := os.Stat(r.path); err == nil {
+		r.noteOwnWrite(fi)
+	}
+	return nil
+}
+
+// removeOrphanTemps deletes temp files left by a writer that died mid-write (lock held).
+func (r *Registry) removeOrphanTemps() {
+	matches, _ := filepath.Glob(filepath.Join(r.home, FileName+".tmp-*"))
+	for _, m := range matches {
+		_ = os.Remove(m)
+	}
+}
+
+// withLock runs fn while holding both the in-process gate and the cross-process file lock.
+func (r *Registry) withLock(ctx context.Context, fn func() error) error {
+	timeout := r.lockTimeout
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case r.gate <- struct{}{}:
+	case <-timer.C:
+		return &LockTimeoutError{Path: r.lockPath, Timeout: timeout}
+	case <-ctx.Done():
+		return fmt.Errorf("wait for registry lock %s: %w", r.lockPath, ctx.Err())
+	}
+	defer func() { <-r.gate }()
+
+	fl := flock.New(r.lockPath, flock.SetPermissions(0o600))
+	defer fl.Close()
+	delay := time.Duration(0)
+	for {
+		ok, err := fl.TryLock()
+		if err != nil {
+			return fmt.Errorf("lock registry %s: %w", r.lockPath, err)
+		}
+		if ok {
+			break
+		}
+		// Short, growing, jittered polling: the lock is held for about a millisecond per write.
+		delay = nextDelay(delay)
+		select {
+		case <-timer.C:
+			return &LockTimeoutError{Path: r.lockPath, Timeout: timeout}
+		case <-ctx.Done():
+			return fmt.Errorf("wait for registry lock %s: %w", r.lockPath, ctx.Err())
+		case <-time.After(delay):
+		}
+	}
+	defer func() { _ = fl.Unlock() }()
+	return fn()
+}
+
+func nextDelay(d time.Duration) time.Duration {
+	const lo, hi = 200 * time.Microsecond, 4 * time.Millisecond
+	if d < lo {
+		d = lo
+	} else {
+		d = d * 3 / 2
+	}
+	if d > hi {
+		d = hi
+	}
+	// jitter: between d/2 and d, from the clock (no shared random state needed)
+	return d/2 + time.Duration(time.Now().UnixNano()%int64(d/2+1))
+}
