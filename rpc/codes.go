@@ -1,0 +1,26 @@
+package rpc
+
+// Error codes the helper answers with. Every error response carries one of these; see
+// docs/protocol.md "Errors".
+const (
+	// JSON-RPC 2.0
+	CodeParseError     = -32700 // the body is not JSON, or bytes between frames are not a header
+	CodeInvalidRequest = -32600 // not a request object; no Content-Length; frame too large; request after shutdown
+	CodeMethodNotFound = -32601 // unknown method or command
+	CodeInvalidParams  = -32602 // params do not decode; the message names the field
+	CodeInternalError  = -32603 // a failure no other code describes
+
+	// LSP
+	CodeServerNotInitialized = -32002 // a request before initialize
+	CodeRequestCancelled     = -32800 // $/cancelRequest reached the request first
+
+	// iris-helper (the JSON-RPC "server error" range -32099..-32000); error.data carries
+	// {"status": Status} when the project's status is known.
+	CodeDockerUnavailable = -32010 // the container engine does not answer
+	CodePortConflict      = -32011 // a requested port is held by another project or process
+	CodePortsExhausted    = -32012 // no free port pair left in the ranges
+	CodeRegistryLocked    = -32013 // another iris-helper process holds the registry lock too long
+	CodeRegistryCorrupt   = -32014 // registry.json unreadable (moved aside) or written by a newer version
+	CodeStartFailed       = -32015 // pull failed, container exited while starting, or IRIS never answered
+	CodeNoProject         = -32016 // the workspace has no folder (initialize named none)
+)

@@ -1,0 +1,304 @@
+package rpc
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sourcegraph/jsonrpc2"
+)
+
+// frame wraps a body in LSP framing.
+func frame(body string) string {
+	return fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
+}
+
+// wireMsg is any message as it appears on the wire.
+type wireMsg struct {
+	JSONRPC string           `json:"jsonrpc"`
+	ID      *json.RawMessage `json:"id,omitempty"`
+	Method  string           `json:"method,omitempty"`
+	Params  json.RawMessage  `json:"params,omitempty"`
+	Result  json.RawMessage  `json:"result,omitempty"`
+	Error   *wireError       `json:"error,omitempty"`
+}
+
+func (m wireMsg) idString() string {
+	if m.ID == nil {
+		return "<absent>"
+	}
+	return string(*m.ID)
+}
+
+// readFrames parses every frame in out; it fails the test on bad framing.
+func readFrames(t testing.TB, out []byte) []wireMsg {
+	t.Helper()
+	r := bufio.NewReader(bytes.NewReader(out))
+	var msgs []wireMsg
+	for {
+		m, err := readWireFrame(r)
+		if err == io.EOF {
+			return msgs
+		}
+		if err != nil {
+			t.Fatalf("server wrote a bad frame: %v\noutput:\n%q", err, out)
+		}
+		msgs = append(msgs, m)
+	}
+}
+
+// readWireFrame reads one strictly framed message (what a real LSP client would accept).
+func readWireFrame(r *bufio.Reader) (wireMsg, error) {
+	var length = -1
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			if err == io.EOF && line == "" && length < 0 {
+				return wireMsg{}, io.EOF
+			}
+			return wireMsg{}, fmt.Errorf("read header: %w", err)
+		}
+		if !strings.HasSuffix(line, "\r\n") {
+			return wireMsg{}, fmt.Errorf("header line %q does not end in CRLF", line)
+		}
+		line = strings.TrimSuffix(line, "\r\n")
+		if line == "" {
+			break
+		}
+		if _, err := fmt.Sscanf(line, "Content-Length: %d", &length); err != nil {
+			return wireMsg{}, fmt.Errorf("unexpected header %q", line)
+		}
+	}
+	if length < 0 {
+		return wireMsg{}, fmt.Errorf("no Content-Length")
+	}
+	body := make([]byte, length)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return wireMsg{}, fmt.Errorf("read body: %w", err)
+	}
+	var m wireMsg
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return wireMsg{}, fmt.Errorf("body %q: %w", body, err)
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(body, &probe); err != nil {
+		return wireMsg{}, err
+	}
+	if id, ok := probe["id"]; ok {
+		m.ID = &id
+	}
+	if m.JSONRPC != "2.0" {
+		return wireMsg{}, fmt.Errorf("body %q: jsonrpc is not 2.0", body)
+	}
+	return m, nil
+}
+
+// echoConn runs a jsonrpc2 connection over a Stream reading input; every request is answered
+// with its method name, every notification is recorded. It returns what the server wrote and the
+// notifications, after the connection ended.
+func echoConn(t testing.TB, input io.Reader, maxBody int64) (out []byte, notes []string, readErr error) {
+	t.Helper()
+	var buf bytes.Buffer
+	s := NewStream(input, &buf, nil, StreamOptions{MaxBody: maxBody})
+	var recorded []string
+	h := jsonrpc2.HandlerWithError(func(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Request) (any, error) {
+		if req.Notif {
+			recorded = append(recorded, req.Method)
+		}
+		return req.Method, nil
+	})
+	var onRecvErr error
+	conn := jsonrpc2.NewConn(context.Background(), s, h, jsonrpc2.SetLogger(discardLogger{}))
+	select {
+	case <-conn.DisconnectNotify():
+	case <-time.After(30 * time.Second):
+		t.Fatal("connection did not end at the end of input")
+	}
+	return buf.Bytes(), recorded, onRecvErr
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Printf(string, ...any) {}
+
+func TestStreamAnswersBadInputAndResynchronizes(t *testing.T) {
+	const lfBody = `{"jsonrpc":"2.0","id":13,"method":"lf"}`
+	req := func(id int, method string) string {
+		return frame(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q}`, id, method))
+	}
+	type want struct {
+		id     string // raw JSON id
+		code   int64  // 0 = a result
+		result string // the echoed method
+		msg    string // substring of the error message
+	}
+	tests := []struct {
+		name  string
+		input string
+		want  []want
+		notes []string
+	}{
+		{
+			name:  "two good requests",
+			input: req(1, "a") + req(2, "b"),
+			want:  []want{{id: "1", result: "a"}, {id: "2", result: "b"}},
+		},
+		{
+			name:  "undecodable JSON then a good request",
+			input: frame(`{"jsonrpc":"2.0","id":1,"method":`) + req(2, "after"),
+			want:  []want{{id: "null", code: CodeParseError, msg: "not valid JSON"}, {id: "2", result: "after"}},
+		},
+		{
+			name:  "not a request object keeps the id",
+			input: frame(`{"jsonrpc":"2.0","id":7,"method":5}`) + req(8, "next"),
+			want:  []want{{id: "7", code: CodeInvalidRequest, msg: "invalid request"}, {id: "8", result: "next"}},
+		},
+		{
+			name:  "neither request nor response",
+			input: frame(`{"jsonrpc":"2.0"}`) + frame(`[]`) + frame(`42`) + req(3, "ok"),
+			want: []want{
+				{id: "null", code: CodeInvalidRequest}, {id: "null", code: CodeInvalidRequest},
+				{id: "null", code: CodeInvalidRequest}, {id: "3", result: "ok"},
+			},
+		},
+		{
+			name:  "garbage lines between frames are one error",
+			input: "hello there\r\nmore garbage\n{\"x\":1}\r\n" + req(4, "resynced"),
+			want:  []want{{id: "null", code: CodeParseError, msg: "expected a Content-Length header"}, {id: "4", result: "resynced"}},
+		},
+		{
+			name:  "header glued to garbage",
+			input: `{"half":` + req(5, "glued"),
+			want:  []want{{id: "null", code: CodeParseError}, {id: "5", result: "glued"}},
+		},
+		{
+			name:  "bad Content-Length value",
+			input: "Content-Length: twelve\r\n\r\n{}\r\n" + req(6, "after"),
+			want:  []want{{id: "null", code: CodeParseError, msg: `bad Content-Length "twelve"`}, {id: "6", result: "after"}},
+		},
+		{
+			name:  "headers without Content-Length",
+			input: "Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n" + req(9, "x"),
+			want:  []want{{id: "null", code: CodeInvalidRequest, msg: "no Content-Length"}, {id: "9", result: "x"}},
+		},
+		{
+			name:  "empty body",
+			input: "Content-Length: 0\r\n\r\n" + req(10, "x"),
+			want:  []want{{id: "null", code: CodeParseError, msg: "empty"}, {id: "10", result: "x"}},
+		},
+		{
+			name:  "oversized frame is skipped",
+			input: frame(`{"jsonrpc":"2.0","id":11,"method":"` + strings.Repeat("x", 200) + `"}`) + req(12, "small"),
+			want:  []want{{id: "null", code: CodeInvalidRequest, msg: "exceeds the 100-byte limit"}, {id: "12", result: "small"}},
+		},
+		{
+			name:  "case-insensitive header, LF line ends, Content-Type accepted",
+			input: fmt.Sprintf("content-length: %d\nContent-Type: application/vscode-jsonrpc; charset=utf-8\n\n%s", len(lfBody), lfBody),
+			want:  []want{{id: "13", result: "lf"}},
+		},
+		{
+			name:  "notifications and params null are accepted",
+			input: frame(`{"jsonrpc":"2.0","method":"exit","params":null}`) + req(14, "x"),
+			want:  []want{{id: "14", result: "x"}},
+			notes: []string{"exit"},
+		},
+		{
+			name:  "a malformed response is dropped, not answered",
+			input: frame(`{"jsonrpc":"2.0","id":1,"error":"nope"}`) + req(15, "x"),
+			want:  []want{{id: "15", result: "x"}},
+		},
+		{
+			name:  "string ids are echoed",
+			input: frame(`{"jsonrpc":"2.0","id":"abc","method":"s"}`),
+			want:  []want{{id: `"abc"`, result: "s"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, notes, _ := echoConn(t, strings.NewReader(tt.input), 100)
+			msgs := readFrames(t, out)
+			if len(msgs) != len(tt.want) {
+				t.Fatalf("got %d messages, want %d:\n%s", len(msgs), len(tt.want), out)
+			}
+			for i, w := range tt.want {
+				m := msgs[i]
+				if m.idString() != w.id {
+					t.Errorf("message %d: id %s, want %s", i, m.idString(), w.id)
+				}
+				if w.code == 0 {
+					if m.Error != nil || string(m.Result) != fmt.Sprintf("%q", w.result) {
+						t.Errorf("message %d: got result %s error %+v, want result %q", i, m.Result, m.Error, w.result)
+					}
+					continue
+				}
+				if m.Error == nil || m.Error.Code != w.code || !strings.Contains(m.Error.Message, w.msg) {
+					t.Errorf("message %d: got error %+v, want code %d containing %q", i, m.Error, w.code, w.msg)
+				}
+			}
+			if strings.Join(notes, ",") != strings.Join(tt.notes, ",") {
+				t.Errorf("notifications %v, want %v", notes, tt.notes)
+			}
+		})
+	}
+}
+
+func TestStreamEndOfInput(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		want  error
+	}{
+		{"clean EOF between frames", frame(`{"jsonrpc":"2.0","method":"n"}`), io.EOF},
+		{"EOF inside the headers", "Content-Length: 10\r\n", io.ErrUnexpectedEOF},
+		{"EOF inside the body", "Content-Length: 10\r\n\r\n{\"a\"", io.ErrUnexpectedEOF},
+		{"EOF inside an oversized body", "Content-Length: 100000000\r\n\r\n{\"a\"", io.ErrUnexpectedEOF},
+		{"EOF after a partial header line", "Content-Len", io.ErrUnexpectedEOF},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			s := NewStream(strings.NewReader(tt.input), &out, nil, StreamOptions{})
+			var err error
+			for i := 0; i < 10 && err == nil; i++ {
+				var m json.RawMessage
+				err = s.ReadObject(&m)
+			}
+			if err != tt.want {
+				t.Fatalf("ReadObject ended with %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestStreamHugeContentLengthStreamsNotBuffers checks that a frame announcing more than the cap is
+// discarded as it arrives: the reader keeps up with a writer that sends 64 MiB.
+func TestStreamHugeContentLength(t *testing.T) {
+	pr, pw := io.Pipe()
+	go func() {
+		const size = 64 << 20
+		fmt.Fprintf(pw, "Content-Length: %d\r\n\r\n", size)
+		chunk := bytes.Repeat([]byte("x"), 1<<20)
+		for i := 0; i < size/len(chunk); i++ {
+			if _, err := pw.Write(chunk); err != nil {
+				return
+			}
+		}
+		io.WriteString(pw, frame(`{"jsonrpc":"2.0","id":1,"method":"after-huge"}`))
+		pw.Close()
+	}()
+	out, _, _ := echoConn(t, pr, 0)
+	msgs := readFrames(t, out)
+	if len(msgs) != 2 || msgs[0].Error == nil || msgs[0].Error.Code != CodeInvalidRequest ||
+		!strings.Contains(msgs[0].Error.Message, "exceeds the 16777216-byte limit") ||
+		string(msgs[1].Result) != `"after-huge"` {
+		t.Fatalf("unexpected answers: %s", out)
+	}
+}
