@@ -196,7 +196,7 @@ func TestStreamAnswersBadInputAndResynchronizes(t *testing.T) {
 		},
 		{
 			name:  "oversized frame is skipped",
-			input: frame(`{"jsonrpc":"2.0","id":11,"method":"` + strings.Repeat("x", 200) + `"}`) + req(12, "small"),
+			input: frame(`{"jsonrpc":"2.0","id":11,"method":"`+strings.Repeat("x", 200)+`"}`) + req(12, "small"),
 			want:  []want{{id: "null", code: CodeInvalidRequest, msg: "exceeds the 100-byte limit"}, {id: "12", result: "small"}},
 		},
 		{
