@@ -1,0 +1,110 @@
+package dockerops
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// UnavailableError means the Docker engine at Endpoint could not be reached (not running,
+// permission denied, wrong DOCKER_HOST or context).
+type UnavailableError struct {
+	Endpoint string // e.g. unix:///var/run/docker.sock
+	Source   string // where the endpoint came from: "DOCKER_HOST", `docker context "x"`, "default"
+	Err      error
+}
+
+func (e *UnavailableError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "docker engine not reachable at %s", e.Endpoint)
+	if e.Source != "" && e.Source != "default" {
+		fmt.Fprintf(&b, " (from %s)", e.Source)
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	b.WriteString("; start Docker (Docker Desktop, colima, or `sudo systemctl start docker`)")
+	if strings.Contains(strings.ToLower(fmt.Sprint(e.Err)), "permission denied") {
+		b.WriteString("; on Linux add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again) or use rootless Docker")
+	} else {
+		b.WriteString("; on Linux you may need to join the docker group or use rootless Docker")
+	}
+	b.WriteString("; check DOCKER_HOST and `docker context ls`")
+	return b.String()
+}
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// PortTakenError means the engine could not publish Port on the host because something else
+// holds it. The half-created container has been removed; the caller may move the project
+// to other ports and start again.
+type PortTakenError struct {
+	Port int
+	Err  error
+}
+
+func (e *PortTakenError) Error() string {
+	return fmt.Sprintf("host port %d is already in use: %v", e.Port, e.Err)
+}
+
+func (e *PortTakenError) Unwrap() error { return e.Err }
+
+// PullError means the image is not present locally and could not be pulled.
+type PullError struct {
+	Image string
+	Err   error
+}
+
+func (e *PullError) Error() string {
+	msg := fmt.Sprintf("image %s is not available locally and could not be pulled: %v", e.Image, e.Err)
+	if strings.HasPrefix(e.Image, "containers.intersystems.com/") {
+		msg += "; run `docker login containers.intersystems.com` (InterSystems account) and try again"
+	} else {
+		msg += "; if it lives on containers.intersystems.com run `docker login containers.intersystems.com`"
+	}
+	return msg + ", or choose another image with --image"
+}
+
+func (e *PullError) Unwrap() error { return e.Err }
+
+// NotReadyError means the container did not become ready before the deadline.
+type NotReadyError struct {
+	Container string
+	Waited    time.Duration
+	LastSeen  string   // what was last observed, e.g. `log line seen, but no HTTP answer on 127.0.0.1:52773`
+	LastLines []string // last log lines of the container
+}
+
+func (e *NotReadyError) Error() string {
+	msg := fmt.Sprintf("container %s not ready after %s: %s", e.Container, e.Waited.Round(time.Millisecond), e.LastSeen)
+	if len(e.LastLines) > 0 {
+		msg += "; last log lines:\n  " + strings.Join(e.LastLines, "\n  ")
+	}
+	return msg
+}
+
+// ExitedError means the container exited while it was starting.
+type ExitedError struct {
+	Container string
+	Code      int
+	LastLines []string
+}
+
+func (e *ExitedError) Error() string {
+	msg := fmt.Sprintf("container %s exited with code %d while starting", e.Container, e.Code)
+	if len(e.LastLines) > 0 {
+		msg += "; last log lines:\n  " + strings.Join(e.LastLines, "\n  ")
+	}
+	return msg + "\n(see the full output with `iris-helper logs`)"
+}
+
+// NameConflictError means a container with the name iris-helper wants exists but does not
+// carry our labels; iris-helper never touches it.
+type NameConflictError struct {
+	Name string
+	ID   string
+}
+
+func (e *NameConflictError) Error() string {
+	return fmt.Sprintf("a container named %s exists but was not created by iris-helper; remove or rename it (`docker rm -f %s`) or use another port", e.Name, e.Name)
+}
