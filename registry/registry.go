@@ -642,18 +642,19 @@ func (r *Registry) Update(ctx context.Context, project string, fn func(*Assignme
 		if i < 0 {
 			return false, &NotFoundError{Project: project}
 		}
-		a := st.records[i].Assignment
+		before := st.records[i].Assignment
+		a := before
 		if a.Slot != nil {
 			s := *a.Slot
 			a.Slot = &s
 		}
-		before := a
 		fn(&a)
 		if a.Project != before.Project || !sameSlot(a.Slot, before.Slot) || a.SuperserverPort != before.SuperserverPort ||
 			a.WebPort != before.WebPort || a.Type != before.Type || !a.AssignedAt.Equal(before.AssignedAt) {
 			return false, errors.New("update may change only status, container, engine and lastUsedAt; " +
 				"use Assign or Reassign to change ports")
 		}
+		a.Slot = before.Slot
 		if a == before {
 			out = a
 			return false, nil

@@ -1,0 +1,380 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRangeConfiguration(t *testing.T) {
+	// Not parallel: uses t.Setenv.
+	home := t.TempDir()
+	writeCfg := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(home, ConfigFileName), []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func(opts Options) (Range, Range, error) {
+		opts.Home = home
+		r, err := Open(opts)
+		if err != nil {
+			return Range{}, Range{}, err
+		}
+		ss, web := r.Ranges()
+		return ss, web, nil
+	}
+	t.Setenv(EnvSuperserverRange, "")
+	t.Setenv(EnvWebRange, "")
+	ss, web, err := open(Options{})
+	if err != nil || ss != (Range{1972, 1981}) || web != (Range{52773, 52782}) {
+		t.Fatalf("defaults: %v %v %v", ss, web, err)
+	}
+	writeCfg(`{"superserverRange":"20320-20324","webRange":"25320-25324","futureKey":1}`)
+	ss, web, err = open(Options{})
+	if err != nil || ss != (Range{20320, 20324}) || web != (Range{25320, 25324}) {
+		t.Fatalf("config.json: %v %v %v", ss, web, err)
+	}
+	t.Setenv(EnvSuperserverRange, "20330-20331")
+	t.Setenv(EnvWebRange, "25330 - 25331")
+	ss, web, err = open(Options{})
+	if err != nil || ss != (Range{20330, 20331}) || web != (Range{25330, 25331}) {
+		t.Fatalf("env over config.json: %v %v %v", ss, web, err)
+	}
+	o1, o2 := Range{20335, 20335}, Range{25335, 25335}
+	ss, web, err = open(Options{Superserver: &o1, Web: &o2})
+	if err != nil || ss != o1 || web != o2 {
+		t.Fatalf("Options over env: %v %v %v", ss, web, err)
+	}
+
+	bad := []struct {
+		name, ss, web, cfg, want string
+	}{
+		{"unequal lengths", "20330-20331", "25330-25339", "", "has 2 ports but the web range has 10"},
+		{"not a range", "abc", "25330-25331", "", `expected "lo-hi"`},
+		{"reversed", "20331-20330", "25330-25331", "", "lo is greater than hi"},
+		{"too high", "65535-65536", "25330-25331", "", "between 1 and 65535"},
+		{"overlap", "20330-20340", "20335-20345", "", "overlap"},
+		{"bad config.json", "", "", `{"superserverRange":`, "config.json"},
+		{"bad range in config.json", "", "", `{"superserverRange":"1-2","webRange":"x"}`, `"webRange" in`},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(EnvSuperserverRange, tc.ss)
+			t.Setenv(EnvWebRange, tc.web)
+			writeCfg(tc.cfg)
+			if tc.cfg == "" {
+				os.Remove(filepath.Join(home, ConfigFileName))
+			}
+			_, _, err := open(Options{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want error containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
+func TestAssignmentsOutsideAChangedRangeStayValid(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, baseOutOfRanges, 5)
+	ctx := ctxT(t)
+	old, err := e.r.Assign(ctx, project(t, "old"), Preferred{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, web := band(baseOutOfRanges+10, 5)
+	r2, err := Open(Options{Home: e.home, Superserver: &ss, Web: &web})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := r2.Assign(ctx, old.Project, Preferred{})
+	if err != nil || again.SuperserverPort != old.SuperserverPort {
+		t.Fatalf("old assignment not kept under the new range: %+v %v", again, err)
+	}
+	fresh, err := r2.Assign(ctx, project(t, "new"), Preferred{})
+	if err != nil || !ss.Contains(fresh.SuperserverPort) || !web.Contains(fresh.WebPort) {
+		t.Fatalf("new assignment not from the new range: %+v %v", fresh, err)
+	}
+}
+
+func TestFileModes(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("POSIX modes do not apply on Windows")
+	}
+	t.Parallel()
+	e := newEnv(t, baseModes, 5)
+	if _, err := e.r.Assign(ctxT(t), project(t, "p"), Preferred{}); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{
+		e.home:                              0o700 | os.ModeDir,
+		e.r.Path():                          0o600,
+		filepath.Join(e.home, LockFileName): 0o600,
+	} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s has mode %v, want %v", path, fi.Mode(), want)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(e.home, "*.tmp-*")); len(m) != 0 {
+		t.Errorf("temp files left behind: %v", m)
+	}
+}
+
+func TestChangesFiresForOtherWritersOnly(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, baseChanges, 5, func(o *Options) { o.ChangesInterval = 20 * time.Millisecond })
+	other, err := Open(Options{Home: e.home, Superserver: &e.ss, Web: &e.web})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctxT(t))
+	ch := e.r.Changes(ctx)
+	quiet := func(what string) {
+		t.Helper()
+		select {
+		case <-ch:
+			t.Fatalf("Changes fired %s", what)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	fired := func(what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("Changes did not fire %s", what)
+		}
+	}
+	quiet("with nothing happening")
+	if _, err := e.r.Assign(ctx, project(t, "own"), Preferred{}); err != nil {
+		t.Fatal(err)
+	}
+	quiet("for this handle's own write")
+	if _, err := other.Assign(ctx, project(t, "theirs"), Preferred{}); err != nil {
+		t.Fatal(err)
+	}
+	fired("after another handle assigned")
+	quiet("again without a new change (must not fire endlessly)")
+	if err := other.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fired("after another handle cleared")
+	os.Remove(e.r.Path())
+	fired("after the file was deleted")
+	cancel()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("channel not closed after the context ended")
+		}
+	}
+}
+
+func TestTouchUpdateFind(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, baseUpdate, 5)
+	ctx := ctxT(t)
+	dir := project(t, "p")
+	a, _ := e.r.Assign(ctx, dir, Preferred{})
+	time.Sleep(1100 * time.Millisecond)
+	if err := e.r.Touch(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ := e.r.Get(ctx, dir)
+	if !got.LastUsedAt.After(a.LastUsedAt) || !got.AssignedAt.Equal(a.AssignedAt) {
+		t.Fatalf("Touch: lastUsedAt %v -> %v, assignedAt %v -> %v", a.LastUsedAt, got.LastUsedAt, a.AssignedAt, got.AssignedAt)
+	}
+	up, err := e.r.Update(ctx, dir, func(x *Assignment) {
+		x.Status, x.Container, x.Engine = StatusActive, "iris_ab12cd34_20380", "unix:///var/run/docker.sock"
+	})
+	if err != nil || up.Status != StatusActive || up.Container != "iris_ab12cd34_20380" {
+		t.Fatalf("Update = %+v, %v", up, err)
+	}
+	if f := readFile(t, e.r.Path()); f.Assignments[0].Engine != "unix:///var/run/docker.sock" {
+		t.Fatalf("Update not written: %+v", f)
+	}
+	if _, err := e.r.Update(ctx, dir, func(x *Assignment) { x.WebPort++ }); err == nil {
+		t.Fatal("Update changed a port")
+	}
+	if _, err := e.r.Update(ctx, dir, func(x *Assignment) { *x.Slot = 3 }); err == nil {
+		t.Fatal("Update changed the slot through the pointer")
+	}
+	if got, _, _ := e.r.Get(ctx, dir); *got.Slot != *a.Slot {
+		t.Fatalf("slot changed to %d", *got.Slot)
+	}
+	for _, port := range []int{a.SuperserverPort, a.WebPort} {
+		f, ok, err := e.r.Find(ctx, port)
+		if err != nil || !ok || f.Project != dir {
+			t.Fatalf("Find(%d) = %+v %v %v", port, f, ok, err)
+		}
+	}
+	if _, ok, _ := e.r.Find(ctx, 1); ok {
+		t.Fatal("Find(1) found something")
+	}
+	if err := e.r.Touch(ctx, filepath.Join(dir, "nope")); !errors.As(err, new(*NotFoundError)) {
+		t.Fatalf("Touch unknown: %v", err)
+	}
+	if _, err := e.r.Assign(ctx, "relative/path", Preferred{}); err == nil {
+		t.Fatal("relative project key accepted")
+	}
+}
+
+func TestReassignAvoidsGrabbedPorts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, baseReassign, 5)
+	ctx := ctxT(t)
+	dir := project(t, "p")
+	a, _ := e.r.Assign(ctx, dir, Preferred{})
+	e.r.Update(ctx, dir, func(x *Assignment) { x.Container = "c1" })
+	// Someone grabbed slot 1's superserver port too.
+	b, err := e.r.Reassign(ctx, dir, a.SuperserverPort, e.ss.Lo+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *b.Slot != 2 || b.Type != TypeAuto || b.Container != "c1" {
+		t.Fatalf("Reassign = %+v, want slot 2 keeping the container", b)
+	}
+	list, _ := e.r.List(ctx)
+	if len(list) != 1 {
+		t.Fatalf("Reassign left %d assignments", len(list))
+	}
+	// A project with no assignment gets one.
+	c, err := e.r.Reassign(ctx, project(t, "q"))
+	if err != nil || *c.Slot != 0 {
+		t.Fatalf("Reassign new = %+v %v", c, err)
+	}
+}
+
+func TestRestoreRebuildsAfterCorruption(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, baseRestore, 5)
+	ctx := ctxT(t)
+	os.WriteFile(e.r.Path(), []byte("{garbage"), 0o600)
+	p1, p2, p3 := project(t, "one"), project(t, "two"), project(t, "three")
+	slot := 1
+	err := e.r.Restore(ctx, []Assignment{
+		{Project: p1, Slot: &slot, SuperserverPort: e.ss.Lo + 1, WebPort: e.web.Lo + 1, Container: "iris_1"},
+		{Project: p2, SuperserverPort: 20429, WebPort: 25429},
+		{Project: p3, SuperserverPort: e.ss.Lo + 1, WebPort: e.web.Lo + 3}, // clashes with p1: skipped
+	})
+	if !errors.As(err, new(*CorruptError)) {
+		t.Fatalf("first call on the corrupt file: want *CorruptError, got %v", err)
+	}
+	err = e.r.Restore(ctx, []Assignment{
+		{Project: p1, Slot: &slot, SuperserverPort: e.ss.Lo + 1, WebPort: e.web.Lo + 1, Container: "iris_1"},
+		{Project: p2, SuperserverPort: 20429, WebPort: 25429},
+		{Project: p3, SuperserverPort: e.ss.Lo + 1, WebPort: e.web.Lo + 3},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := e.r.List(ctx)
+	if len(list) != 2 || list[0].Project != p1 || list[0].Type != TypeAuto || list[1].Type != TypeManual {
+		t.Fatalf("restored %+v", list)
+	}
+	// New assignments avoid restored ports.
+	a, _ := e.r.Assign(ctx, p3, Preferred{})
+	if *a.Slot != 0 {
+		t.Fatalf("got slot %d", *a.Slot)
+	}
+	b, _ := e.r.Assign(ctx, project(t, "four"), Preferred{})
+	if *b.Slot != 2 {
+		t.Fatalf("got slot %d, want 2 (1 is restored)", *b.Slot)
+	}
+}
+
+func TestCleanup(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, baseCleanup, 5)
+	ctx := ctxT(t)
+	keep, vanish, old := project(t, "keep"), project(t, "vanish"), project(t, "old")
+	for _, d := range []string{keep, vanish, old} {
+		if _, err := e.r.Assign(ctx, d, Preferred{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.RemoveAll(vanish)
+	os.WriteFile(filepath.Join(e.home, FileName+".tmp-123"), []byte("half"), 0o600) // a writer died mid-write
+	gone := func(a Assignment) bool { return a.Project == old }
+	stale, err := e.r.Cleanup(ctx, true, gone)
+	if err != nil || len(stale) != 2 {
+		t.Fatalf("dry run = %+v, %v", stale, err)
+	}
+	if list, _ := e.r.List(ctx); len(list) != 3 {
+		t.Fatalf("dry run removed entries: %d left", len(list))
+	}
+	stale, err = e.r.Cleanup(ctx, false, gone)
+	if err != nil || len(stale) != 2 || stale[0].Status != StatusStale {
+		t.Fatalf("cleanup = %+v, %v", stale, err)
+	}
+	list, _ := e.r.List(ctx)
+	if len(list) != 1 || list[0].Project != keep {
+		t.Fatalf("after cleanup: %+v", list)
+	}
+	if m, _ := filepath.Glob(filepath.Join(e.home, "*.tmp-*")); len(m) != 0 {
+		t.Errorf("orphan temp files kept: %v", m)
+	}
+}
+
+func TestPortFree(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, basePortFree, 5, func(o *Options) {
+		o.Ports = &countingPorts{ports: map[int]string{basePortFree + 3: "container iris_x"}}
+	})
+	ctx := ctxT(t)
+	mine, other := project(t, "mine"), project(t, "other")
+	a, _ := e.r.Assign(ctx, mine, Preferred{})
+	listen(t, "127.0.0.1", a.SuperserverPort) // its own IRIS is running
+	listen(t, "127.0.0.1", basePortFree+4)
+	tests := []struct {
+		port    int
+		project string
+		holder  string
+	}{
+		{a.SuperserverPort, mine, ""},
+		{a.SuperserverPort, other, "project " + mine},
+		{basePortFree + 3, other, "container iris_x"},
+		{basePortFree + 4, other, "another process"},
+		{basePortFree + 2, other, ""},
+	}
+	for _, tc := range tests {
+		err := e.r.PortFree(ctx, tc.port, tc.project)
+		var ce *ConflictError
+		switch {
+		case tc.holder == "" && err != nil:
+			t.Errorf("PortFree(%d, %s) = %v, want nil", tc.port, tc.project, err)
+		case tc.holder != "" && (!errors.As(err, &ce) || ce.Holder != tc.holder):
+			t.Errorf("PortFree(%d, %s) = %v, want holder %q", tc.port, tc.project, err, tc.holder)
+		}
+	}
+}
+
+func TestManualWebOnlyPreference(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, baseManualWeb, 5)
+	ctx := ctxT(t)
+	a, err := e.r.Assign(ctx, project(t, "w"), Preferred{Web: baseManualWeb + 5000 + 9})
+	if err != nil || a.WebPort != baseManualWeb+5009 || a.SuperserverPort != e.ss.Lo || a.Type != TypeManual {
+		t.Fatalf("web-only preference: %+v %v", a, err)
+	}
+	if _, err := e.r.Assign(ctx, project(t, "bad"), Preferred{Superserver: 70000}); err == nil {
+		t.Fatal("port 70000 accepted")
+	}
+	if _, err := e.r.Assign(ctx, project(t, "same"), Preferred{Superserver: 20529, Web: 20529}); err == nil {
+		t.Fatal("equal preferred ports accepted")
+	}
+}
