@@ -1,0 +1,64 @@
+// iris/ports answer -> Show Ports QuickPick items and their actions. No `vscode` import.
+import { managementPortalUrl } from './commands';
+import type { Assignment } from './protocol';
+
+export interface PortItem {
+  label: string;
+  description: string;
+  detail: string;
+  assignment: Assignment;
+}
+
+function baseName(p: string): string {
+  const parts = p.replace(/[\\/]+$/, '').split(/[\\/]/);
+  return parts[parts.length - 1] || p;
+}
+
+/** The live state to show for an assignment: the helper's state, else the container's, else the registry's. */
+export function liveState(a: Assignment): string {
+  return a.state || a.containerState || a.status || 'unknown';
+}
+
+const runningStates = new Set(['ready', 'unhealthy', 'running', 'starting']);
+
+/** One QuickPick row per registry entry; projects open in this window first, then by port. */
+export function portItems(assignments: readonly Assignment[], openProjects: readonly string[]): PortItem[] {
+  const open = new Set(openProjects);
+  return [...assignments]
+    .sort((a, b) => Number(open.has(b.project)) - Number(open.has(a.project)) || a.superserverPort - b.superserverPort)
+    .map((a) => {
+      const state = liveState(a);
+      const icon = runningStates.has(state) ? '$(database)' : '$(circle-outline)';
+      return {
+        label: `${icon} ${baseName(a.project)}`,
+        description: `:${a.superserverPort} · web :${a.webPort} · ${state}${open.has(a.project) ? ' · this window' : ''}`,
+        detail: `${a.project}${a.container ? ` · ${a.container}` : ''} · ${a.type}${a.lastUsedAt ? ` · last used ${a.lastUsedAt}` : ''}`,
+        assignment: a,
+      };
+    });
+}
+
+export type PortAction = 'copyPort' | 'copyWebPort' | 'copyConnectionString' | 'openPortal' | 'release';
+
+export interface PortActionItem {
+  label: string;
+  description?: string;
+  action: PortAction;
+}
+
+/** What can be done with a chosen entry; releasing works only for projects open in this window. */
+export function portActions(a: Assignment, openHere: boolean, ns = 'USER', username = '_SYSTEM'): PortActionItem[] {
+  const items: PortActionItem[] = [
+    { label: '$(copy) Copy superserver port', description: String(a.superserverPort), action: 'copyPort' },
+    { label: '$(copy) Copy web port', description: String(a.webPort), action: 'copyWebPort' },
+    { label: '$(copy) Copy connection string', description: connectionString(a, ns, username), action: 'copyConnectionString' },
+    { label: '$(globe) Open Management Portal', description: managementPortalUrl(a.webPort), action: 'openPortal' },
+  ];
+  if (openHere) items.push({ label: '$(trash) Release port', description: 'free the ports; removes the container', action: 'release' });
+  return items;
+}
+
+/** A DB-API/SQLAlchemy style connection string, without a password: iris://_SYSTEM@localhost:1972/USER. */
+export function connectionString(a: Pick<Assignment, 'superserverPort'>, ns = 'USER', username = '_SYSTEM'): string {
+  return `iris://${encodeURIComponent(username)}@localhost:${a.superserverPort}/${encodeURIComponent(ns)}`;
+}

@@ -1,0 +1,94 @@
+// One folder's connection to its helper (`iris-helper serve --stdio`), built on
+// vscode-languageclient: stdio transport, restart on crash (with the library's limit), the trace
+// channel irisHelper.trace.server, $/progress and window/showMessage all come from the library.
+// extension.ts loads this bundle (dist/helperClient.js) on first use, keeping activation cheap.
+import * as vscode from 'vscode';
+import { LanguageClient, State, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import type { ClientState } from './core/statusView';
+import { Methods, type HelperInitializeResult, type InitializationOptions, type Status } from './core/protocol';
+
+export interface FolderHelperOptions {
+  folder: vscode.WorkspaceFolder;
+  helperPath: string;
+  initializationOptions: InitializationOptions;
+  outputChannel: vscode.LogOutputChannel;
+  onStatus: (s: Status) => void;
+  onClientState: (s: ClientState) => void;
+}
+
+/** A running helper for one workspace folder. */
+export class FolderHelper implements vscode.Disposable {
+  private readonly client: LanguageClient;
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(opts: FolderHelperOptions) {
+    const serverOptions: ServerOptions = {
+      command: opts.helperPath,
+      args: ['serve', '--stdio'],
+      options: { cwd: opts.folder.uri.fsPath, env: process.env },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [],
+      workspaceFolder: opts.folder,
+      outputChannel: opts.outputChannel,
+      initializationOptions: opts.initializationOptions,
+      // the helper shows its own progress and messages; nothing in documents to synchronize
+    };
+    // id "irisHelper" makes the library read the trace level from irisHelper.trace.server
+    this.client = new LanguageClient('irisHelper', `IRIS Helper (${opts.folder.name})`, serverOptions, clientOptions);
+    this.subscriptions.push(
+      this.client.onNotification(Methods.statusNotification, (s: Status) => opts.onStatus(s)),
+      this.client.onDidChangeState((e) => {
+        if (e.newState === State.Running) {
+          opts.onClientState('running');
+          // after a crash the library restarts the helper; its new first status is in the result
+          const first = this.initializeResult?.status;
+          if (first) opts.onStatus(first);
+        } else if (e.newState === State.Starting) {
+          opts.onClientState('starting');
+        } else {
+          opts.onClientState('stopped');
+        }
+      }),
+    );
+  }
+
+  /** Starts the helper and returns its initialize result (serverInfo and the first status). */
+  async start(): Promise<HelperInitializeResult> {
+    await this.client.start();
+    return this.initializeResult ?? {};
+  }
+
+  get initializeResult(): HelperInitializeResult | undefined {
+    return this.client.initializeResult as HelperInitializeResult | undefined;
+  }
+
+  get running(): boolean {
+    return this.client.state === State.Running;
+  }
+
+  request<R>(method: string, params: unknown = {}): Promise<R> {
+    return this.client.sendRequest<R>(method, params);
+  }
+
+  /** Stops the helper (shutdown + exit); the helper stops IRIS only when stopOnExit is on. */
+  async stop(): Promise<void> {
+    for (const d of this.subscriptions.splice(0)) d.dispose();
+    if (this.client.state !== State.Stopped) {
+      try {
+        await this.client.stop(5000);
+      } catch {
+        // a helper that does not answer shutdown is killed by the library
+      }
+    }
+    await this.client.dispose().catch(() => undefined);
+  }
+
+  dispose(): void {
+    void this.stop();
+  }
+}
+
+export function createFolderHelper(opts: FolderHelperOptions): FolderHelper {
+  return new FolderHelper(opts);
+}

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { bundledHelperPath, checkHelper, chooseHelper, platformTarget } from '../../src/core/helperBinary';
+import { versionMismatch } from '../../src/core/version';
+import { connectionString, portActions, portItems } from '../../src/core/ports';
+import { managementPortalUrl } from '../../src/core/commands';
+import type { Assignment } from '../../src/core/protocol';
+
+test('bundled binary path per platform', () => {
+  assert.equal(bundledHelperPath('/ext', 'linux', 'x64'), path.join('/ext', 'bin', 'linux-x64', 'iris-helper'));
+  assert.equal(bundledHelperPath('/ext', 'win32', 'x64'), path.join('/ext', 'bin', 'win32-x64', 'iris-helper.exe'));
+  assert.equal(platformTarget('darwin', 'arm64'), 'darwin-arm64');
+});
+
+test('helperPath only in trusted workspaces', () => {
+  assert.deepEqual(chooseHelper('/ext', '/opt/iris-helper', true), { path: '/opt/iris-helper', source: 'setting' });
+  assert.equal(chooseHelper('/ext', '/opt/iris-helper', false).source, 'bundled');
+  assert.equal(chooseHelper('/ext', '  ', true).source, 'bundled');
+});
+
+test('missing or non-executable binary -> a message naming irisHelper.helperPath', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iris-ext-bin-'));
+  try {
+    const exe = path.join(dir, 'iris-helper');
+    assert.match(checkHelper({ path: exe, source: 'bundled' }) ?? '', /missing.*irisHelper\.helperPath/s);
+    assert.match(checkHelper({ path: exe, source: 'setting' }) ?? '', /not found.*irisHelper\.helperPath/s);
+    fs.writeFileSync(exe, '#!/bin/sh\n', { mode: 0o644 });
+    assert.match(checkHelper({ path: exe, source: 'setting' }, 'linux') ?? '', /not executable.*irisHelper\.helperPath/s);
+    fs.chmodSync(exe, 0o755);
+    assert.equal(checkHelper({ path: exe, source: 'setting' }, 'linux'), undefined);
+    assert.match(checkHelper({ path: dir, source: 'setting' }) ?? '', /not a file/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('version comparison', () => {
+  assert.equal(versionMismatch('0.1.0', '0.1.0', '/h'), undefined);
+  assert.equal(versionMismatch('0.1.0', 'v0.1.0', '/h'), undefined);
+  assert.match(versionMismatch('0.1.0', '0.2.0', '/h') ?? '', /\/h is version 0\.2\.0, but the IRIS Helper extension is version 0\.1\.0/);
+  assert.match(versionMismatch('0.1.0', undefined, '/h') ?? '', /unknown version/);
+});
+
+function assignment(over: Partial<Assignment>): Assignment {
+  return { project: '/w/a', slot: 0, superserverPort: 34500, webPort: 34600, type: 'auto', status: 'active', container: 'iris_1_34500', engine: 'unix:///var/run/docker.sock', assignedAt: '2026-11-26T10:00:00Z', lastUsedAt: '2026-11-26T11:00:00Z', ...over };
+}
+
+test('Show Ports items: open projects first, live state shown', () => {
+  const items = portItems([
+    assignment({ project: '/w/z', superserverPort: 34501, webPort: 34601, state: 'stopped' }),
+    assignment({ project: '/w/other', superserverPort: 34499, webPort: 34599, containerState: 'running' }),
+    assignment({ project: '/w/a', state: 'ready' }),
+  ], ['/w/a']);
+  assert.deepEqual(items.map((i) => i.label), ['$(database) a', '$(database) other', '$(circle-outline) z']);
+  assert.equal(items[0].description, ':34500 · web :34600 · ready · this window');
+  assert.match(items[2].detail, /^\/w\/z · iris_1_34500 · auto/);
+});
+
+test('port actions and connection string', () => {
+  const a = assignment({});
+  assert.deepEqual(portActions(a, false).map((x) => x.action), ['copyPort', 'copyWebPort', 'copyConnectionString', 'openPortal']);
+  assert.deepEqual(portActions(a, true).map((x) => x.action), ['copyPort', 'copyWebPort', 'copyConnectionString', 'openPortal', 'release']);
+  assert.equal(connectionString(a), 'iris://_SYSTEM@localhost:34500/USER');
+  assert.equal(connectionString(a, 'APP', 'dev'), 'iris://dev@localhost:34500/APP');
+  assert.equal(managementPortalUrl(34600), 'http://localhost:34600/csp/sys/UtilHome.csp');
+});

@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { renderStatus, escapeMarkdown, type StatusViewInput } from '../../src/core/statusView';
+import type { Status } from '../../src/core/protocol';
+
+const folderUri = 'file:///home/me/proj';
+
+function status(over: Partial<Status> = {}): Status {
+  return {
+    project: '/home/me/proj', isIrisProject: true, state: 'ready', superserverPort: 1973, webPort: 52774,
+    bindAddress: '127.0.0.1', container: 'iris_ab12cd34_1973', image: 'intersystemsdc/iris-community:latest',
+    startedAt: '2026-11-26T10:00:00Z', exitCode: null, phase: '', envFile: '/home/me/proj/.env',
+    restartNeeded: false, message: '', ...over,
+  };
+}
+
+function input(s: Status | undefined, over: Partial<StatusViewInput> = {}): StatusViewInput {
+  return { folderName: 'proj', folderUri, multiRoot: false, clientState: 'running', status: s, ...over };
+}
+
+test('status -> text, background and click', () => {
+  const cases: { name: string; s: Partial<Status>; text: string; bg: string | undefined; click: string | undefined }[] = [
+    { name: 'ready', s: {}, text: '$(database) IRIS :1973', bg: undefined, click: 'irisHelper.stop' },
+    { name: 'starting', s: { state: 'starting', phase: 'waiting' }, text: '$(sync~spin) IRIS starting…', bg: undefined, click: undefined },
+    { name: 'stopping', s: { state: 'stopping' }, text: '$(sync~spin) IRIS stopping…', bg: undefined, click: undefined },
+    { name: 'stopped', s: { state: 'stopped', exitCode: 0 }, text: '$(debug-stop) IRIS stopped', bg: undefined, click: 'irisHelper.start' },
+    { name: 'not created, IRIS project', s: { state: 'not-created', container: '' }, text: '$(debug-stop) IRIS stopped', bg: undefined, click: 'irisHelper.start' },
+    { name: 'unhealthy', s: { state: 'unhealthy' }, text: '$(warning) IRIS :1973 unhealthy', bg: 'warning', click: 'irisHelper.stop' },
+    { name: 'error', s: { state: 'error', message: 'port 1973 is taken' }, text: '$(error) IRIS error', bg: 'error', click: 'irisHelper.start' },
+    { name: 'engine down', s: { state: 'docker-unavailable' }, text: '$(error) IRIS: Docker unreachable', bg: 'error', click: 'irisHelper.start' },
+    { name: 'restart needed', s: { restartNeeded: true }, text: '$(debug-restart) IRIS: restart needed', bg: 'warning', click: 'irisHelper.restart' },
+    { name: 'restart needed but stopped', s: { state: 'stopped', restartNeeded: true }, text: '$(debug-stop) IRIS stopped', bg: undefined, click: 'irisHelper.start' },
+  ];
+  for (const c of cases) {
+    const v = renderStatus(input(status(c.s)));
+    assert.equal(v.visible, true, c.name);
+    assert.equal(v.text, c.text, c.name);
+    assert.equal(v.background, c.bg, c.name);
+    assert.equal(v.command?.id, c.click, c.name);
+    if (v.command) assert.deepEqual(v.command.args, [folderUri], c.name);
+    assert.ok(v.accessibilityLabel.endsWith(', proj'), c.name);
+  }
+});
+
+test('multi-root names the folder', () => {
+  const v = renderStatus(input(status(), { multiRoot: true }));
+  assert.equal(v.text, '$(database) IRIS :1973 (proj)');
+});
+
+test('hidden before the first status and for a folder that is no IRIS project', () => {
+  assert.equal(renderStatus(input(undefined)).visible, false);
+  assert.equal(renderStatus(input(status({ isIrisProject: false, state: 'not-created', superserverPort: 0, webPort: 0 }))).visible, false);
+  // started on purpose: shown
+  assert.equal(renderStatus(input(status({ isIrisProject: false }))).visible, true);
+});
+
+test('helper failure and stopped client are errors that open the log', () => {
+  const failed = renderStatus(input(undefined, { clientState: 'stopped', clientError: 'The bundled IRIS helper is missing; set irisHelper.helperPath' }));
+  assert.equal(failed.visible, true);
+  assert.equal(failed.background, 'error');
+  assert.equal(failed.command?.id, 'irisHelper.showLog');
+  assert.match(failed.tooltip, /irisHelper\\\.helperPath/);
+  const stopped = renderStatus(input(status(), { clientState: 'stopped' }));
+  assert.equal(stopped.text, '$(error) IRIS helper stopped');
+});
+
+test('tooltip shows project, ports, container, image and command links for the folder', () => {
+  const v = renderStatus(input(status()));
+  assert.match(v.tooltip, /\*\*IRIS: ready\*\*/);
+  assert.match(v.tooltip, /Project: `\/home\/me\/proj`/);
+  assert.match(v.tooltip, /Superserver port: \*\*1973\*\* · Web port: \*\*52774\*\* on 127\\\.0\\\.0\\\.1/);
+  assert.match(v.tooltip, /Container: `iris_ab12cd34_1973`/);
+  assert.match(v.tooltip, /Image: `intersystemsdc\/iris-community:latest`/);
+  const arg = encodeURIComponent(JSON.stringify([folderUri]));
+  for (const id of ['irisHelper.stop', 'irisHelper.restart', 'irisHelper.openManagementPortal', 'irisHelper.showPorts', 'irisHelper.showLog']) {
+    assert.ok(v.tooltip.includes(`(command:${id}?${arg})`), id);
+  }
+  assert.ok(!v.tooltip.includes('command:irisHelper.start?'), 'no Start link while running');
+  assert.match(v.tooltip, /http:\/\/localhost:52774\/csp\/sys\/UtilHome\.csp/);
+
+  const stopped = renderStatus(input(status({ state: 'stopped', exitCode: 137 })));
+  assert.ok(stopped.tooltip.includes('command:irisHelper.start?'));
+  assert.match(stopped.tooltip, /Exit code: 137/);
+  assert.match(renderStatus(input(status({ state: 'starting', phase: 'pulling' }))).tooltip, /IRIS: starting \\\(pulling\\\)/);
+});
+
+test('helper text is escaped in the Markdown tooltip', () => {
+  const v = renderStatus(input(status({ state: 'error', message: 'see [this](command:workbench.action.terminal.new) *now*' })));
+  assert.ok(!v.tooltip.includes('[this](command:workbench'), v.tooltip);
+  assert.equal(escapeMarkdown('a*b_[c]'), 'a\\*b\\_\\[c\\]');
+});
