@@ -91,6 +91,7 @@ func childMain(role string) int {
 		for _, p := range projects {
 			if role == "assign-loop" {
 				p = fmt.Sprintf("%s-%d", p, n)
+				_ = os.MkdirAll(p, 0o755)
 			}
 			begin := time.Now()
 			a, err := r.Assign(ctx, p, Preferred{})
