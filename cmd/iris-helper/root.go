@@ -69,6 +69,10 @@ func newRootCmd(a *app) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.AddCommand(
 		newVersionCmd(a),
+		newStartCmd(a),
+		newStopCmd(a),
+		newStatusCmd(a),
+		newLogsCmd(a),
 	)
 	return root
 }

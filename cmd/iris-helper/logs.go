@@ -1,0 +1,37 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/iris-helper/iris-helper/workspace"
+)
+
+func newLogsCmd(a *app) *cobra.Command {
+	var follow bool
+	cmd := &cobra.Command{
+		Use:   "logs [DIR]",
+		Short: "Print the output of the project's IRIS container",
+		Args:  usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := openProjectArg(cmd.Context(), a, args, workspace.ProjectOptions{})
+			if err != nil {
+				return err
+			}
+			eng, err := p.Engine(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := eng.Logs(cmd.Context(), p.Root().Dir, follow, a.stdout); err != nil {
+				if follow && cmd.Context().Err() != nil {
+					return nil // interrupted while following: a normal end
+				}
+				return fmt.Errorf("logs of %s: %w", p.Root().Dir, err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output until interrupted")
+	return cmd
+}

@@ -1,0 +1,1032 @@
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/registry"
+)
+
+// Defaults of the start/stop story.
+const (
+	DefaultImage        = dockerops.DefaultImage // containers.intersystems.com/intersystems/iris-community:latest-em
+	DefaultBindAddress  = "127.0.0.1"
+	DefaultReadyTimeout = 180 * time.Second
+	// EnvImage overrides the default image, at the level of the editor setting.
+	EnvImage = "IRIS_HELPER_IMAGE"
+)
+
+const (
+	statusTimeout    = 10 * time.Second // engine calls made to answer Status
+	stopTimeout      = 90 * time.Second // container stop (60 s orderly) plus slack
+	lockRetryDelay   = 50 * time.Millisecond
+	maxEngineBackoff = 30 * time.Second
+)
+
+// ProjectOptions configure OpenProject. Every field is optional.
+type ProjectOptions struct {
+	Registry     *registry.Registry // nil: open the default registry ($IRIS_HELPER_HOME)
+	Engine       *dockerops.Engine  // nil: connect lazily; engine down → state docker-unavailable
+	FlagImage    string             // --image: highest precedence
+	EditorImage  string             // editor setting; same level as env IRIS_HELPER_IMAGE; below .iris-helper.json
+	FlagPorts    registry.Preferred // --port / --web-port
+	BindAddress  string             // editor setting (below .iris-helper.json's bindAddress); default 127.0.0.1
+	SyncEnv      string             // editor setting "auto|true|false"; "" = .iris-helper.json / default auto
+	ReadyTimeout time.Duration      // 0 = 180s
+	Logger       *slog.Logger
+	ContainerEnv []string // extra KEY=VALUE for the container (e.g. the stand-in image's switches in tests)
+}
+
+// StopOptions select what Stop removes besides stopping.
+type StopOptions struct {
+	Remove bool // remove the container (the next start recreates it)
+	Purge  bool // with Remove: delete the project's data volume too
+}
+
+// ReleaseOptions select what Release may do to a project's container.
+type ReleaseOptions struct {
+	Force bool // stop and remove a running container instead of refusing
+	Purge bool // delete the project's data volume too
+}
+
+// RunningError says that an operation was refused because the project's container runs.
+type RunningError struct {
+	Project, Container string
+}
+
+func (e *RunningError) Error() string {
+	return fmt.Sprintf("the IRIS container %s of %s is running; stop it first ('iris-helper stop %s') or use --force",
+		e.Container, e.Project, e.Project)
+}
+
+// Project is the start/stop story of one project: its registry assignment, its container on the
+// Docker engine and its .env. The CLI and the JSON-RPC server share it. Safe for concurrent use.
+type Project struct {
+	root Root
+	cfg  Config
+	opts ProjectOptions
+	reg  *registry.Registry
+	log  *slog.Logger
+
+	image, bindAddress string
+	durable, unexpire  bool
+	syncMode           SyncMode
+	readyTimeout       time.Duration
+
+	engMu sync.Mutex
+	eng   *dockerops.Engine
+
+	mu       sync.Mutex
+	op       *startOp // the start in flight, joined by concurrent Start calls
+	stopping int      // stops in flight
+	lastErr  error    // the last start's error; cleared by the next start or stop
+	note     string   // the last noteworthy event (a port move); cleared by the next start or stop
+	watchers map[*watcher]struct{}
+}
+
+// OpenProject finds the project that holds dir (FindRoot), reads its .iris-helper.json and
+// resolves the image, bind address and settings. It does not talk to the engine.
+func OpenProject(ctx context.Context, dir string, opts ProjectOptions) (*Project, error) {
+	root, err := FindRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open project %s: %w", dir, err)
+	}
+	cfg, err := LoadConfig(root.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("open project %s: %w", root.Dir, err)
+	}
+	p := &Project{root: root, cfg: cfg, opts: opts, reg: opts.Registry, log: opts.Logger, eng: opts.Engine,
+		watchers: map[*watcher]struct{}{}}
+	if p.log == nil {
+		p.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	p.image = firstNonEmpty(opts.FlagImage, cfg.Image, opts.EditorImage, os.Getenv(EnvImage), DefaultImage)
+	p.bindAddress = firstNonEmpty(cfg.BindAddress, opts.BindAddress, DefaultBindAddress)
+	p.durable = cfg.DurableOrDefault()
+	p.unexpire = cfg.UnexpirePasswordsOrDefault()
+	if p.syncMode, err = cfg.EnvSync("", opts.SyncEnv); err != nil {
+		return nil, fmt.Errorf("open project %s: editor setting syncEnv: %w", root.Dir, err)
+	}
+	p.readyTimeout = opts.ReadyTimeout
+	if p.readyTimeout <= 0 {
+		p.readyTimeout = DefaultReadyTimeout
+	}
+	if p.reg == nil {
+		p.reg, err = registry.Open(registry.Options{Ports: enginePorts{p}, Logger: opts.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("open project %s: %w", root.Dir, err)
+		}
+	}
+	return p, nil
+}
+
+// Root is the project folder and why it was chosen.
+func (p *Project) Root() Root { return p.root }
+
+// Config is the project's .iris-helper.json as loaded by OpenProject.
+func (p *Project) Config() Config { return p.cfg }
+
+// Registry is the port registry the project uses.
+func (p *Project) Registry() *registry.Registry { return p.reg }
+
+// Image is the image a start uses (flag > .iris-helper.json > editor/env > default).
+func (p *Project) Image() string { return p.image }
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Engine returns the Docker engine, connecting on first use. A connection failure is returned
+// (typically *dockerops.UnavailableError) and retried on the next call.
+func (p *Project) Engine(ctx context.Context) (*dockerops.Engine, error) {
+	p.engMu.Lock()
+	defer p.engMu.Unlock()
+	if p.eng != nil {
+		return p.eng, nil
+	}
+	e, err := dockerops.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.eng = e
+	return e, nil
+}
+
+// enginePorts lets the registry ask the (lazily connected) engine which host ports it publishes.
+type enginePorts struct{ p *Project }
+
+func (e enginePorts) HostPortsInUse(ctx context.Context) (map[int]string, error) {
+	eng, err := e.p.Engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return eng.HostPortsInUse(ctx)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status
+
+// Status is the project's state now, in the one shape every front end shows (docs/status.md).
+// It never fails: what cannot be learned is said in State and Message.
+func (p *Project) Status(ctx context.Context) Status {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusTimeout)
+	defer cancel()
+	st := Status{
+		Project:       p.root.Dir,
+		IsIrisProject: p.root.IsIrisProject,
+		BindAddress:   p.bindAddress,
+		Image:         p.image,
+		EnvFile:       p.envFile(),
+	}
+	var msgs []string
+	a, assigned, err := p.assignment(ctx)
+	if err != nil {
+		msgs = append(msgs, err.Error())
+	}
+	if assigned {
+		st.SuperserverPort, st.WebPort = a.SuperserverPort, a.WebPort
+	}
+
+	p.mu.Lock()
+	op, stopping, lastErr, note := p.op, p.stopping > 0, p.lastErr, p.note
+	phase := ""
+	if op != nil {
+		phase = op.phase
+	}
+	p.mu.Unlock()
+
+	running := false
+	eng, err := p.Engine(ctx)
+	var c dockerops.Container
+	found := false
+	if err == nil {
+		c, found, err = eng.Inspect(ctx, p.root.Dir)
+	}
+	switch {
+	case err != nil && isUnavailable(err):
+		st.State = StateDockerUnavailable
+		msgs = append([]string{err.Error()}, msgs...)
+	case err != nil:
+		st.State = StateError
+		msgs = append([]string{fmt.Sprintf("cannot inspect the container of %s: %v", p.root.Dir, err)}, msgs...)
+	case !found:
+		st.State = StateNotCreated
+	default:
+		st.Container = c.Name
+		if c.Image != "" {
+			st.Image = c.Image
+		}
+		if c.BindAddress != "" {
+			st.BindAddress = c.BindAddress
+		}
+		switch c.State {
+		case "running":
+			running = true
+			st.State = StateReady
+			if c.Health == "unhealthy" {
+				st.State = StateUnhealthy
+				msgs = append(msgs, fmt.Sprintf("the healthcheck of container %s reports unhealthy; see 'iris-helper logs %s'", c.Name, p.root.Dir))
+			}
+			if !c.StartedAt.IsZero() {
+				t := c.StartedAt
+				st.StartedAt = &t
+			}
+		case "restarting":
+			st.State = StateStarting
+		case "removing":
+			st.State = StateStopping
+		case "dead":
+			st.State = StateError
+			msgs = append(msgs, fmt.Sprintf("the engine reports container %s as dead; remove it with 'iris-helper stop --remove %s'", c.Name, p.root.Dir))
+		default: // created, exited, paused
+			st.State = StateStopped
+			if c.State == "exited" {
+				code := c.ExitCode
+				st.ExitCode = &code
+			}
+		}
+		if running && assigned && (c.Superserver != a.SuperserverPort || c.Web != a.WebPort) {
+			st.RestartNeeded = true
+			msgs = append(msgs, fmt.Sprintf("the container still uses %d/%d; restart to use %d/%d",
+				c.Superserver, c.Web, a.SuperserverPort, a.WebPort))
+		}
+	}
+
+	// What only this process knows: a start or stop in flight, the last start's failure.
+	switch {
+	case op != nil && st.State != StateDockerUnavailable:
+		st.State, st.Phase = StateStarting, phase
+	case stopping && st.State != StateDockerUnavailable:
+		st.State = StateStopping
+	case lastErr != nil && !running && st.State != StateDockerUnavailable:
+		st.State = StateError
+		msgs = append([]string{lastErr.Error()}, msgs...)
+		var ex *dockerops.ExitedError
+		if errors.As(lastErr, &ex) {
+			code := ex.Code
+			st.ExitCode = &code
+		}
+	}
+	if note != "" {
+		msgs = append(msgs, note)
+	}
+	if len(msgs) > 0 {
+		st.Message = msgs[0]
+		for _, m := range msgs[1:] {
+			st.Message += "; " + m
+		}
+	}
+	return st
+}
+
+func isUnavailable(err error) bool {
+	var ue *dockerops.UnavailableError
+	return errors.As(err, &ue)
+}
+
+// envFile is the absolute path of the synced .env when sync is on and the file exists.
+func (p *Project) envFile() string {
+	if p.syncMode == SyncFalse {
+		return ""
+	}
+	path := p.envPath()
+	if _, err := os.Stat(path); err != nil {
+		return ""
+	}
+	return path
+}
+
+func (p *Project) envPath() string { return p.cfg.EnvPath(p.root.Dir) }
+
+// ---------------------------------------------------------------------------------------------
+// Registry access (with rebuild after corruption)
+
+// assignment returns the project's registry assignment, if any.
+func (p *Project) assignment(ctx context.Context) (registry.Assignment, bool, error) {
+	var a registry.Assignment
+	var ok bool
+	err := p.withRegistry(ctx, func() (err error) {
+		a, ok, err = p.reg.Get(ctx, p.root.Dir)
+		return err
+	})
+	return a, ok, err
+}
+
+// withRegistry runs fn; when the registry reports that its file was corrupt (and was moved
+// aside), it rebuilds the registry from our containers' labels and runs fn again.
+func (p *Project) withRegistry(ctx context.Context, fn func() error) error {
+	err := fn()
+	var ce *registry.CorruptError
+	if !errors.As(err, &ce) || ce.Backup == "" {
+		return err
+	}
+	text := ce.Error()
+	eng, eerr := p.Engine(ctx)
+	if eerr == nil {
+		var n int
+		n, eerr = RestoreFromContainers(ctx, p.reg, eng)
+		if eerr == nil {
+			text = fmt.Sprintf("%s; rebuilt %d assignment(s) from the labels of iris-helper containers", text, n)
+		}
+	}
+	if eerr != nil {
+		text = fmt.Sprintf("%s; could not rebuild it from containers: %v", text, eerr)
+	}
+	p.log.Warn(text)
+	p.message(Message{Level: LevelWarning, Text: text})
+	return fn()
+}
+
+// RestoreFromContainers rebuilds registry assignments from the labels of the containers
+// iris-helper created (after the registry file was found corrupt) and returns how many it
+// restored. A project with several containers keeps the running one, else the newest.
+func RestoreFromContainers(ctx context.Context, reg *registry.Registry, eng *dockerops.Engine) (int, error) {
+	owned, err := eng.Owned(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list iris-helper containers: %w", err)
+	}
+	best := map[string]dockerops.Container{}
+	for _, c := range owned {
+		if c.Project == "" || c.Superserver == 0 || c.Web == 0 {
+			continue
+		}
+		old, seen := best[c.Project]
+		if !seen || (c.State == "running" && old.State != "running") ||
+			(c.State == old.State && c.StartedAt.After(old.StartedAt)) {
+			best[c.Project] = c
+		}
+	}
+	var as []registry.Assignment
+	ss, web := reg.Ranges()
+	for project, c := range best {
+		a := registry.Assignment{Project: project, SuperserverPort: c.Superserver, WebPort: c.Web,
+			Type: registry.TypeManual, Status: registry.StatusIdle, Container: c.Name, Engine: eng.Endpoint()}
+		if c.State == "running" {
+			a.Status = registry.StatusActive
+		}
+		// ports that form a slot of the current ranges were an automatic assignment
+		if ss.Contains(c.Superserver) && web.Contains(c.Web) && c.Superserver-ss.Lo == c.Web-web.Lo {
+			slot := c.Superserver - ss.Lo
+			a.Slot, a.Type = &slot, registry.TypeAuto
+		}
+		as = append(as, a)
+	}
+	if len(as) == 0 {
+		return 0, nil
+	}
+	if err := reg.Restore(ctx, as); err != nil {
+		return 0, fmt.Errorf("restore registry from containers: %w", err)
+	}
+	return len(as), nil
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watchers: every status change and message goes to every Watch caller.
+
+// watcher delivers to one Watch caller, one callback at a time, in order.
+type watcher struct {
+	onStatus  func(Status)
+	onMessage func(Message)
+	kick      chan struct{}
+	mu        sync.Mutex
+	msgs      []Message
+}
+
+func (w *watcher) signal() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// publish tells every watcher that the status may have changed.
+func (p *Project) publish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for w := range p.watchers {
+		w.signal()
+	}
+}
+
+// message sends m to every watcher (and logs it).
+func (p *Project) message(m Message) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for w := range p.watchers {
+		w.mu.Lock()
+		w.msgs = append(w.msgs, m)
+		w.mu.Unlock()
+		w.signal()
+	}
+}
+
+// deliver runs until ctx is done: on every kick it hands queued messages to onMessage and the
+// current status to onStatus when it differs from the last one delivered.
+func (p *Project) deliver(ctx context.Context, w *watcher) {
+	var last []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.kick:
+		}
+		w.mu.Lock()
+		msgs := w.msgs
+		w.msgs = nil
+		w.mu.Unlock()
+		for _, m := range msgs {
+			if w.onMessage != nil {
+				w.onMessage(m)
+			}
+		}
+		st := p.Status(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		b, _ := json.Marshal(st)
+		if !bytes.Equal(b, last) {
+			last = b
+			if w.onStatus != nil {
+				w.onStatus(st)
+			}
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-project lock across processes
+
+// lockProject takes the per-project lock file under the registry home; start and stop of one
+// project serialize on it across processes (and within one).
+func (p *Project) lockProject(ctx context.Context) (func(), error) {
+	dir := filepath.Join(p.reg.Home(), "locks")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create lock folder: %w", err)
+	}
+	sum := sha256.Sum256([]byte(p.root.Dir))
+	path := filepath.Join(dir, hex.EncodeToString(sum[:4])+".lock")
+	fl := flock.New(path, flock.SetPermissions(0o600))
+	ok, err := fl.TryLockContext(ctx, lockRetryDelay)
+	if err != nil || !ok {
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf("wait for the project lock %s (another iris-helper is starting or stopping %s): %w",
+			path, p.root.Dir, err)
+	}
+	return func() { _ = fl.Unlock() }, nil
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start
+
+// startOp is a start in flight. Concurrent Start calls join it; it goes on while at least one
+// caller still waits and is cancelled when every caller has gone, or by Stop.
+type startOp struct {
+	done      chan struct{}
+	cancel    context.CancelFunc
+	phase     string
+	listeners map[int]func(dockerops.Progress)
+	nextID    int
+	stopped   bool   // cancelled by Stop
+	status    Status // set before done is closed
+	err       error
+}
+
+// Start assigns the project its ports (idempotent), starts its container and waits until IRIS
+// answers, then syncs .env. progress (may be nil) gets every step. A Start while another runs
+// in this process joins it; the per-project lock serializes starts across processes.
+func (p *Project) Start(ctx context.Context, progress func(dockerops.Progress)) (Status, error) {
+	p.mu.Lock()
+	op := p.op
+	if op == nil {
+		opCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		op = &startOp{done: make(chan struct{}), cancel: cancel, listeners: map[int]func(dockerops.Progress){}}
+		p.op = op
+		p.lastErr, p.note = nil, ""
+		go p.runStart(opCtx, op)
+	}
+	id := op.nextID
+	op.nextID++
+	op.listeners[id] = progress
+	p.mu.Unlock()
+	p.publish()
+
+	select {
+	case <-op.done:
+		p.mu.Lock()
+		delete(op.listeners, id)
+		p.mu.Unlock()
+		return op.status, op.err
+	case <-ctx.Done():
+		p.mu.Lock()
+		delete(op.listeners, id)
+		if len(op.listeners) == 0 {
+			op.cancel()
+		}
+		p.mu.Unlock()
+		return p.Status(context.WithoutCancel(ctx)), fmt.Errorf("start %s: %w", p.root.Dir, ctx.Err())
+	}
+}
+
+// runStart runs the shared start and records its outcome.
+func (p *Project) runStart(ctx context.Context, op *startOp) {
+	err := p.doStart(ctx, func(pr dockerops.Progress) {
+		p.mu.Lock()
+		op.phase = pr.Phase
+		ls := make([]func(dockerops.Progress), 0, len(op.listeners))
+		for _, l := range op.listeners {
+			if l != nil {
+				ls = append(ls, l)
+			}
+		}
+		p.mu.Unlock()
+		for _, l := range ls {
+			l(pr)
+		}
+		p.publish()
+	})
+	cancelled := ctx.Err() != nil
+	op.cancel()
+	p.mu.Lock()
+	switch {
+	case err != nil && op.stopped:
+		err = fmt.Errorf("start %s: cancelled by a stop", p.root.Dir)
+	case err != nil && cancelled:
+		err = fmt.Errorf("start %s: cancelled: %w", p.root.Dir, err)
+	case err != nil:
+		p.lastErr = err
+	}
+	p.op = nil
+	p.mu.Unlock()
+	op.err = err
+	op.status = p.Status(context.Background())
+	close(op.done)
+	if err != nil && !op.stopped {
+		p.message(Message{Level: LevelError, Text: err.Error()})
+	}
+	p.publish()
+}
+
+// doStart is one start under the per-project lock.
+func (p *Project) doStart(ctx context.Context, progress func(dockerops.Progress)) error {
+	eng, err := p.Engine(ctx)
+	if err != nil {
+		return err
+	}
+	unlock, err := p.lockProject(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	pref := p.opts.FlagPorts
+	if pref.Superserver == 0 && pref.Web == 0 {
+		pref = registry.Preferred{Superserver: p.cfg.Ports.Superserver, Web: p.cfg.Ports.Web}
+	}
+	var a registry.Assignment
+	if err := p.withRegistry(ctx, func() (err error) {
+		a, err = p.reg.Assign(ctx, p.root.Dir, pref)
+		return err
+	}); err != nil {
+		return fmt.Errorf("assign ports to %s: %w", p.root.Dir, err)
+	}
+	if err := p.reg.Touch(ctx, p.root.Dir); err != nil {
+		p.log.Warn("touch registry entry", "project", p.root.Dir, "err", err)
+	}
+	p.publish()
+
+	c, err := eng.Start(ctx, p.spec(a), progress)
+	var taken *dockerops.PortTakenError
+	if errors.As(err, &taken) && ctx.Err() == nil {
+		if a.Type == registry.TypeManual {
+			return fmt.Errorf("start %s: port %d, chosen for this project, is taken by another program: %w; "+
+				"stop that program or choose other ports", p.root.Dir, taken.Port, err)
+		}
+		old := a
+		if err := p.withRegistry(ctx, func() (err error) {
+			a, err = p.reg.Reassign(ctx, p.root.Dir, taken.Port)
+			return err
+		}); err != nil {
+			return fmt.Errorf("port %d was taken before start and no other port pair is free for %s: %w",
+				taken.Port, p.root.Dir, err)
+		}
+		note := fmt.Sprintf("port %d was taken by another program between assignment and start; moved the project from %d/%d to %d/%d",
+			taken.Port, old.SuperserverPort, old.WebPort, a.SuperserverPort, a.WebPort)
+		p.log.Warn(note, "project", p.root.Dir)
+		p.mu.Lock()
+		p.note = note
+		p.mu.Unlock()
+		p.message(Message{Level: LevelWarning, Text: note})
+		c, err = eng.Start(ctx, p.spec(a), progress)
+	}
+	if err != nil {
+		return fmt.Errorf("start IRIS for %s: %w", p.root.Dir, err)
+	}
+	if _, err := p.reg.Update(ctx, p.root.Dir, func(x *registry.Assignment) {
+		x.Status, x.Container, x.Engine = registry.StatusActive, c.Name, eng.Endpoint()
+	}); err != nil {
+		p.log.Warn("record container in registry", "project", p.root.Dir, "err", err)
+	}
+	if _, err := p.syncEnvWith(a); err != nil {
+		text := fmt.Sprintf("IRIS started, but %s could not be updated: %v", p.envPath(), err)
+		p.log.Warn(text)
+		p.message(Message{Level: LevelWarning, Text: text})
+	}
+	return nil
+}
+
+// spec is the container the project's assignment asks for.
+func (p *Project) spec(a registry.Assignment) dockerops.Spec {
+	return dockerops.Spec{Project: p.root.Dir, Image: p.image, BindAddress: p.bindAddress,
+		Superserver: a.SuperserverPort, Web: a.WebPort, Durable: p.durable, UnexpirePasswords: p.unexpire,
+		ReadyTimeout: p.readyTimeout, Env: p.opts.ContainerEnv}
+}
+
+// Restart stops the container (keeping it) and starts it again, e.g. to apply new ports.
+func (p *Project) Restart(ctx context.Context, progress func(dockerops.Progress)) (Status, error) {
+	if _, err := p.Stop(ctx, StopOptions{}); err != nil {
+		return p.Status(ctx), err
+	}
+	return p.Start(ctx, progress)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stop
+
+// Stop cancels a start in flight, stops the container in order (keeping it unless Remove;
+// Purge also deletes the data volume) and marks the assignment idle (still reserved).
+func (p *Project) Stop(ctx context.Context, opts StopOptions) (Status, error) {
+	p.mu.Lock()
+	op := p.op
+	if op != nil {
+		op.stopped = true
+		op.cancel()
+	}
+	p.stopping++
+	p.lastErr, p.note = nil, ""
+	p.mu.Unlock()
+	p.publish()
+	finished := false
+	finish := func() {
+		if !finished {
+			finished = true
+			p.mu.Lock()
+			p.stopping--
+			p.mu.Unlock()
+			p.publish()
+		}
+	}
+	defer finish()
+	if op != nil {
+		select {
+		case <-op.done:
+		case <-ctx.Done():
+			return p.Status(ctx), fmt.Errorf("stop %s: %w", p.root.Dir, ctx.Err())
+		}
+	}
+	eng, err := p.Engine(ctx)
+	if err != nil {
+		return p.Status(ctx), err
+	}
+	unlock, err := p.lockProject(ctx)
+	if err != nil {
+		return p.Status(ctx), err
+	}
+	defer unlock()
+	stopCtx, cancel := context.WithTimeout(ctx, stopTimeout)
+	defer cancel()
+	if err := eng.Stop(stopCtx, p.root.Dir, opts.Remove, opts.Remove && opts.Purge); err != nil {
+		return p.Status(ctx), fmt.Errorf("stop IRIS for %s: %w", p.root.Dir, err)
+	}
+	if _, ok, _ := p.assignment(ctx); ok {
+		if _, err := p.reg.Update(ctx, p.root.Dir, func(x *registry.Assignment) {
+			x.Status = registry.StatusIdle
+			if opts.Remove {
+				x.Container = ""
+			}
+		}); err != nil {
+			p.log.Warn("mark assignment idle", "project", p.root.Dir, "err", err)
+		}
+	}
+	finish()
+	return p.Status(ctx), nil
+}
+
+// ---------------------------------------------------------------------------------------------
+// Release, ports, cleanup
+
+// Release gives the project's ports back. It is refused while the container runs unless Force
+// (which stops and removes it first); Purge also deletes the data volume.
+func (p *Project) Release(ctx context.Context, opts ReleaseOptions) (registry.Assignment, error) {
+	p.mu.Lock()
+	busy := p.op != nil
+	p.mu.Unlock()
+	if busy && !opts.Force {
+		return registry.Assignment{}, fmt.Errorf("release %s: a start is in progress; stop it first or use --force", p.root.Dir)
+	}
+	if busy {
+		if _, err := p.Stop(ctx, StopOptions{Remove: true, Purge: opts.Purge}); err != nil {
+			return registry.Assignment{}, err
+		}
+	}
+	var eng *dockerops.Engine
+	if e, err := p.Engine(ctx); err == nil {
+		eng = e
+	}
+	return ReleaseProject(ctx, p.reg, eng, p.root.Dir, opts)
+}
+
+// ReleaseProject releases the registry assignment of project (a project key, whose folder may
+// be gone). With an engine: refused while the project's container runs unless opts.Force, which
+// stops and removes it first; opts.Purge removes the container and its data volume. Without an
+// engine (nil: Docker unavailable) only a plain release is possible.
+func ReleaseProject(ctx context.Context, reg *registry.Registry, eng *dockerops.Engine, project string, opts ReleaseOptions) (registry.Assignment, error) {
+	if eng == nil {
+		if opts.Force || opts.Purge {
+			return registry.Assignment{}, fmt.Errorf("release %s: --force and --purge need the Docker engine, which does not answer; start Docker and try again", project)
+		}
+		return reg.Release(ctx, project)
+	}
+	c, found, err := eng.Inspect(ctx, project)
+	if err != nil {
+		if isUnavailable(err) && !opts.Force && !opts.Purge {
+			return reg.Release(ctx, project)
+		}
+		return registry.Assignment{}, fmt.Errorf("release %s: %w", project, err)
+	}
+	if found && c.State == "running" && !opts.Force {
+		return registry.Assignment{}, &RunningError{Project: project, Container: c.Name}
+	}
+	if found || opts.Purge {
+		stopCtx, cancel := context.WithTimeout(ctx, stopTimeout)
+		defer cancel()
+		if err := eng.Stop(stopCtx, project, true, opts.Purge); err != nil {
+			return registry.Assignment{}, fmt.Errorf("release %s: remove its container: %w", project, err)
+		}
+	}
+	return reg.Release(ctx, project)
+}
+
+// PortEntry is one registry assignment with the live state of its container.
+type PortEntry struct {
+	registry.Assignment
+	ContainerState string `json:"containerState"` // running|exited|created|not-created|unknown (engine down)
+	State          string `json:"state"`          // a Status state: ready|unhealthy|stopped|not-created|error|starting|stopping|docker-unavailable
+}
+
+// MarshalJSON writes the assignment's own fields (as the registry writes them) followed by
+// containerState and state.
+func (e PortEntry) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(e.Assignment)
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[len(b)-1] != '}' {
+		return nil, fmt.Errorf("port entry: unexpected assignment JSON %s", b)
+	}
+	extra, err := json.Marshal(struct {
+		ContainerState string `json:"containerState"`
+		State          string `json:"state"`
+	}{e.ContainerState, e.State})
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte{}, b[:len(b)-1]...)
+	if len(b) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, extra[1:]...), nil
+}
+
+// Ports lists every registry assignment with the live state of its container; this project's
+// entry carries its full Status state (starting, stopping, error...).
+func (p *Project) Ports(ctx context.Context) ([]PortEntry, error) {
+	var eng *dockerops.Engine
+	if e, err := p.Engine(ctx); err == nil {
+		eng = e
+	}
+	var entries []PortEntry
+	err := p.withRegistry(ctx, func() (err error) {
+		entries, err = ListPorts(ctx, p.reg, eng)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range entries {
+		if entries[i].Project == p.root.Dir {
+			entries[i].State = p.Status(ctx).State
+		}
+	}
+	return entries, nil
+}
+
+// ListPorts lists every registry assignment with the live state of its container, found by the
+// containers' project labels. eng nil (or down): containerState "unknown", state docker-unavailable.
+func ListPorts(ctx context.Context, reg *registry.Registry, eng *dockerops.Engine) ([]PortEntry, error) {
+	as, err := reg.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var owned []dockerops.Container
+	engineOK := eng != nil
+	if engineOK {
+		if owned, err = eng.Owned(ctx); err != nil {
+			engineOK = false
+		}
+	}
+	byProject := map[string]dockerops.Container{}
+	for _, c := range owned {
+		if old, seen := byProject[c.Project]; !seen || (c.State == "running" && old.State != "running") {
+			byProject[c.Project] = c
+		}
+	}
+	entries := make([]PortEntry, 0, len(as))
+	for _, a := range as {
+		e := PortEntry{Assignment: a, ContainerState: "unknown", State: StateDockerUnavailable}
+		if engineOK {
+			c, found := byProject[a.Project]
+			switch {
+			case !found:
+				e.ContainerState, e.State = "not-created", StateNotCreated
+			case c.State == "running" && c.Health == "unhealthy":
+				e.ContainerState, e.State = c.State, StateUnhealthy
+			case c.State == "running":
+				e.ContainerState, e.State = c.State, StateReady
+			case c.State == "dead":
+				e.ContainerState, e.State = c.State, StateError
+			case c.State == "restarting":
+				e.ContainerState, e.State = c.State, StateStarting
+			case c.State == "removing":
+				e.ContainerState, e.State = c.State, StateStopping
+			default:
+				e.ContainerState, e.State = c.State, StateStopped
+			}
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// CleanupPorts removes (or, dryRun, only lists) the assignments whose project folder is gone AND
+// that have no iris-helper container. Without an engine (nil) it cannot see containers and says
+// so in the returned warning; then only the folders are checked.
+//
+// The registry's Cleanup also drops entries whose folder alone is gone; the ones that still have
+// a container are put back right away with their ports (registry.Restore), so that their
+// container and the registry keep agreeing.
+func CleanupPorts(ctx context.Context, reg *registry.Registry, eng *dockerops.Engine, dryRun bool) ([]registry.Assignment, string, error) {
+	warning := ""
+	hasContainer := map[string]bool{}
+	if eng == nil {
+		warning = "the Docker engine does not answer, so containers were not checked; only the folders were"
+	} else {
+		owned, err := eng.Owned(ctx)
+		if err != nil {
+			return nil, "", fmt.Errorf("cleanup: list iris-helper containers: %w", err)
+		}
+		for _, c := range owned {
+			hasContainer[c.Project] = true
+		}
+	}
+	removed, err := reg.Cleanup(ctx, dryRun, func(a registry.Assignment) bool {
+		if hasContainer[a.Project] {
+			return false
+		}
+		_, err := os.Stat(a.Project)
+		return errors.Is(err, os.ErrNotExist)
+	})
+	if err != nil {
+		return nil, warning, err
+	}
+	var stale, keep []registry.Assignment
+	for _, a := range removed {
+		if hasContainer[a.Project] {
+			a.Status = registry.StatusIdle
+			keep = append(keep, a)
+			continue
+		}
+		stale = append(stale, a)
+	}
+	if len(keep) > 0 && !dryRun {
+		if err := reg.Restore(ctx, keep); err != nil {
+			return stale, warning, fmt.Errorf("cleanup: keep the assignments that still have a container: %w", err)
+		}
+	}
+	return stale, warning, nil
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watch
+
+// Watch reports every change of the project's status to onStatus (only when the status object
+// changed) and what the user should know to onMessage, until ctx is done. Callbacks run one at a
+// time, in order, never concurrently with each other. It follows the engine's events for the
+// project's container (stopped or removed outside the helper), engine loss and recovery (with
+// back-off), registry changes by other processes, starts and stops in this process, and the
+// project's .env (a user's port request goes through the registry). Several Watch calls may run.
+func (p *Project) Watch(ctx context.Context, onStatus func(Status), onMessage func(Message)) error {
+	w := &watcher{onStatus: onStatus, onMessage: onMessage, kick: make(chan struct{}, 1)}
+	p.mu.Lock()
+	p.watchers[w] = struct{}{}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.watchers, w)
+		p.mu.Unlock()
+	}()
+	w.signal() // the first status
+
+	var wg sync.WaitGroup
+	run := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	run(func(ctx context.Context) { p.deliver(ctx, w) })
+	run(p.watchEngine)
+	run(p.watchRegistry)
+	run(p.watchEnv)
+	wg.Wait()
+	return nil
+}
+
+// watchRegistry publishes a new status whenever registry.json changes on disk.
+func (p *Project) watchRegistry(ctx context.Context) {
+	ch := p.reg.Changes(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+			p.publish()
+		}
+	}
+}
+
+// watchEngine follows the engine's events for the project's container. The engine's Watch
+// reports the engine going away and coming back (it retries with back-off); both become a
+// message and a new status.
+func (p *Project) watchEngine(ctx context.Context) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		eng, err := p.Engine(ctx) // fails only for an invalid endpoint (bad DOCKER_HOST/context)
+		if err == nil {
+			err = eng.Watch(ctx, func(ev dockerops.Event) {
+				switch ev.Kind {
+				case dockerops.EventEngineDown:
+					text := "the Docker engine stopped answering"
+					if ev.Err != nil {
+						text = ev.Err.Error()
+					}
+					p.message(Message{Level: LevelError, Text: text})
+				case dockerops.EventEngineUp:
+					p.message(Message{Level: LevelInfo, Text: "the Docker engine answers again"})
+				default:
+					if ev.Project != p.root.Dir {
+						return
+					}
+				}
+				p.publish()
+			})
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		p.log.Debug("engine watch ended; retrying", "err", err, "in", backoff)
+		p.publish()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, maxEngineBackoff)
+	}
+}
+
+// TEMP until the env API lands.
+func (p *Project) syncEnvWith(a registry.Assignment) (bool, error) { return false, nil }
+func (p *Project) watchEnv(ctx context.Context)                    {}
