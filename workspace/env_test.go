@@ -1,0 +1,254 @@
+package workspace
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var testPorts = EnvPorts{Host: "localhost", Superserver: 31001, Web: 31002}
+
+func TestResolveEnvKeys(t *testing.T) {
+	tests := []struct {
+		name    string
+		names   EnvConfig
+		content string
+		want    EnvKeys
+	}{
+		{"defaults for an empty file", EnvConfig{}, "", EnvKeys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}},
+		{"aliases in use", EnvConfig{}, "IRIS_HOSTNAME=h\nIRIS_SUPER_SERVER_PORT=1\nIRIS_WEBSERVER_PORT=2\n",
+			EnvKeys{"IRIS_HOSTNAME", "IRIS_SUPER_SERVER_PORT", "IRIS_WEBSERVER_PORT"}},
+		{"the default name beats an alias", EnvConfig{}, "IRIS_WEB_SERVER_PORT=1\nIRIS_WEB_PORT=2\n",
+			EnvKeys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}},
+		{"an alias only in a comment does not count", EnvConfig{}, "# IRIS_SUPERSERVER_PORT=1\n",
+			EnvKeys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}},
+		{"configured names win over aliases", EnvConfig{SuperserverPort: ptr("DB_PORT")}, "IRIS_SUPERSERVER_PORT=1\n",
+			EnvKeys{"IRIS_HOST", "DB_PORT", "IRIS_WEB_PORT"}},
+		{"an empty name means not managed", EnvConfig{Host: ptr(""), WebPort: ptr("")}, "IRIS_HOST=x\n",
+			EnvKeys{"", "IRIS_PORT", ""}},
+	}
+	for _, tt := range tests {
+		if got := ResolveEnvKeys(tt.names, []byte(tt.content)); got != tt.want {
+			t.Errorf("%s: got %+v, want %+v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestParseEnvValues(t *testing.T) {
+	keys := EnvKeys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}
+	tests := []struct {
+		content      string
+		ss, web      int
+		ssErr, wbErr string
+	}{
+		{"IRIS_PORT=31001\nIRIS_WEB_PORT=31002\n", 31001, 31002, "", ""},
+		{"export IRIS_PORT='31001' # c\r\nIRIS_WEB_PORT=\"31002\"\r\n", 31001, 31002, "", ""},
+		{"\ufeffIRIS_PORT=31001\n", 31001, 0, "", ""},
+		{"X=5\nIRIS_PORT=${X}\nIRIS_WEB_PORT=$X\n", 0, 0, "variable reference", "variable reference"},
+		{"IRIS_PORT=abc\nIRIS_WEB_PORT=70000\n", 0, 0, "not a port number", "out of range"},
+		{"IRIS_PORT=\nIRIS_WEB_PORT=-5\n", 0, 0, "empty", "not a port number"},
+		{"IRIS_PORT=1\nIRIS_PORT=31009\n", 31009, 0, "", ""},
+		{"this line breaks godotenv\nIRIS_PORT=31001\n", 31001, 0, "", ""},
+	}
+	for _, tt := range tests {
+		v := ParseEnvValues([]byte(tt.content), keys)
+		check := func(name string, got EnvValue, port int, errText string) {
+			if got.Port != port {
+				t.Errorf("%q: %s port %d, want %d", tt.content, name, got.Port, port)
+			}
+			switch {
+			case errText == "" && got.Err != nil && got.Present:
+				t.Errorf("%q: %s unexpected error %v", tt.content, name, got.Err)
+			case errText != "" && (got.Err == nil || !strings.Contains(got.Err.Error(), errText)):
+				t.Errorf("%q: %s error %v, want one saying %q", tt.content, name, got.Err, errText)
+			}
+		}
+		check("superserver", v.Superserver, tt.ss, tt.ssErr)
+		check("web", v.Web, tt.web, tt.wbErr)
+	}
+}
+
+func TestSyncEnvKeepsModeAndWritesNothingWhenEqual(t *testing.T) {
+	dir := tempDir(t)
+	path := filepath.Join(dir, ".env")
+	if err := os.WriteFile(path, []byte("A=1\nIRIS_PORT=1\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	res, err := SyncEnvFile(path, SyncAuto, EnvKeys{Superserver: "IRIS_PORT"}, testPorts)
+	if err != nil || !res.Written {
+		t.Fatalf("sync: %+v %v", res, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want 0640 kept", fi.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(path); string(b) != "A=1\nIRIS_PORT=31001\n" {
+		t.Errorf("content %q", b)
+	}
+	// Same values again: the file is not replaced (same inode), not even touched.
+	res, err = SyncEnvFile(path, SyncAuto, EnvKeys{Superserver: "IRIS_PORT"}, testPorts)
+	if err != nil || res.Written || res.Skipped != SkipUpToDate {
+		t.Fatalf("second sync: %+v %v", res, err)
+	}
+	fi2, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(fi, fi2) || !fi.ModTime().Equal(fi2.ModTime()) {
+		t.Error("an up-to-date file was rewritten")
+	}
+	assertNoTempFiles(t, dir)
+}
+
+func assertNoTempFiles(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".iris-helper-") {
+			t.Errorf("temporary file left behind: %s", e.Name())
+		}
+	}
+}
+
+func TestSyncEnvThroughSymlink(t *testing.T) {
+	dir := tempDir(t)
+	shared := filepath.Join(dir, "shared")
+	proj := filepath.Join(dir, "proj")
+	writeTree(t, dir, map[string]string{"shared/real.env": "# shared\nIRIS_PORT=1\n", "proj/": ""})
+	link := filepath.Join(proj, ".env")
+	if err := os.Symlink(filepath.Join("..", "shared", "real.env"), link); err != nil {
+		t.Fatal(err)
+	}
+	res, err := SyncEnv(link, SyncAuto, EnvConfig{}, testPorts)
+	if err != nil || !res.Written {
+		t.Fatalf("sync: %+v, %v", res, err)
+	}
+	if res.Target != filepath.Join(proj, "..", "shared", "real.env") && res.Target != filepath.Join(shared, "real.env") {
+		t.Errorf("target %s", res.Target)
+	}
+	fi, err := os.Lstat(link)
+	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Fatalf("the .env is no longer a symlink: %v %v", fi.Mode(), err)
+	}
+	b, err := os.ReadFile(filepath.Join(shared, "real.env"))
+	if err != nil || !strings.Contains(string(b), "IRIS_PORT=31001\n") || !strings.HasPrefix(string(b), "# shared\n") {
+		t.Errorf("target content %q, %v", b, err)
+	}
+	assertNoTempFiles(t, proj)
+	assertNoTempFiles(t, shared)
+
+	// A dangling link under sync true: the target is created, the link stays.
+	dangling := filepath.Join(proj, "other.env")
+	if err := os.Symlink("new.env", dangling); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SyncEnv(dangling, SyncTrue, EnvConfig{}, testPorts); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(dangling); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("dangling link replaced by a file")
+	}
+	if fi, err := os.Stat(filepath.Join(proj, "new.env")); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("link target not created with 0644: %v %v", fi, err)
+	}
+}
+
+func TestSyncEnvCreatesOnlyUnderTrue(t *testing.T) {
+	for _, mode := range []SyncMode{SyncAuto, SyncTrue, SyncFalse} {
+		dir := tempDir(t)
+		path := filepath.Join(dir, ".env")
+		res, err := SyncEnv(path, mode, EnvConfig{}, testPorts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, statErr := os.Stat(path)
+		if exists := statErr == nil; exists != (mode == SyncTrue) || res.Created != (mode == SyncTrue) {
+			t.Errorf("mode %s: exists %v created %v", mode, exists, res.Created)
+		}
+		if mode == SyncTrue {
+			fi, _ := os.Stat(path)
+			if fi.Mode().Perm() != 0o644 {
+				t.Errorf("created with %v, want 0644", fi.Mode().Perm())
+			}
+		}
+	}
+}
+
+func TestSyncEnvErrors(t *testing.T) {
+	dir := tempDir(t)
+	if _, err := SyncEnv(dir, SyncAuto, EnvConfig{}, testPorts); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Errorf("sync of a folder: %v, want an error naming it", err)
+	}
+	if _, err := SyncEnv(filepath.Join(dir, ".env"), SyncMode("sometimes"), EnvConfig{}, testPorts); err == nil {
+		t.Error("a bad sync mode is accepted")
+	}
+	if _, err := SyncEnv(filepath.Join(dir, "missing-folder", ".env"), SyncTrue, EnvConfig{}, testPorts); err == nil {
+		t.Error("creating a .env in a missing folder reports no error")
+	}
+}
+
+func TestWriteFileAtomicRefusesWhenTheFileChanged(t *testing.T) {
+	dir := tempDir(t)
+	path := filepath.Join(dir, ".env")
+	if err := os.WriteFile(path, []byte("USER_SAVED=2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := writeFileAtomic(path, []byte("IRIS_PORT=1\n"), []byte("USER_SAVED=1\n"), true)
+	if !errors.Is(err, errFileMoved) {
+		t.Fatalf("err = %v, want errFileMoved", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "USER_SAVED=2\n" {
+		t.Errorf("the user's newer content was replaced: %q", b)
+	}
+	assertNoTempFiles(t, dir)
+}
+
+func BenchmarkSyncEnv1000Lines(b *testing.B) {
+	var sb strings.Builder
+	for i := 0; i < 1000; i++ {
+		switch {
+		case i%10 == 0:
+			sb.WriteString("# comment line\n")
+		case i == 500:
+			sb.WriteString("IRIS_PORT=1972 # superserver\n")
+		case i == 900:
+			sb.WriteString("export IRIS_WEB_PORT=\"52773\"\n")
+		default:
+			sb.WriteString("export VAR_" + strings.Repeat("X", i%7) + "=\"some value with spaces\" # note\n")
+		}
+	}
+	content := []byte(sb.String())
+	path := filepath.Join(b.TempDir(), ".env")
+	b.Run("render", func(b *testing.B) {
+		b.SetBytes(int64(len(content)))
+		for b.Loop() {
+			RenderEnv(content, EnvKeys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}, testPorts)
+		}
+	})
+	b.Run("sync-write", func(b *testing.B) { // every iteration rewrites the file on disk
+		for i := 0; b.Loop(); i++ {
+			if err := os.WriteFile(path, content, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			if res, err := SyncEnv(path, SyncAuto, EnvConfig{}, testPorts); err != nil || !res.Written {
+				b.Fatal(res, err)
+			}
+		}
+	})
+	b.Run("sync-up-to-date", func(b *testing.B) { // read, compare, no write
+		for b.Loop() {
+			if res, err := SyncEnv(path, SyncAuto, EnvConfig{}, testPorts); err != nil || res.Written {
+				b.Fatal(res, err)
+			}
+		}
+	})
+}
