@@ -45,8 +45,7 @@ cross:
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/iris-helper-$$os-$$arch$$ext ./cmd/iris-helper; done
 
 stub-image:
-	docker build -q -t $(STUB_IMAGE) testdata/iris-stub >/dev/null
-	@echo "built $(STUB_IMAGE)"
+	$(GO) run ./dockerops/dockertest/cmd/buildstub -tag $(STUB_IMAGE)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...

@@ -325,7 +325,7 @@ func (e *Engine) create(ctx context.Context, opts client.ContainerCreateOptions,
 			}
 			return ins, err
 		}
-		if !cerrdefs.IsConflict(err) || attempt > 2 {
+		if !cerrdefs.IsConflict(err) || attempt >= 30 {
 			return container.InspectResponse{}, e.wrap("create container "+opts.Name, err)
 		}
 		// Same name exists: created by a concurrent Start of this project, or not ours.
@@ -334,7 +334,14 @@ func (e *Engine) create(ctx context.Context, opts client.ContainerCreateOptions,
 			return ins, ierr
 		}
 		if !ok {
-			continue // removed meanwhile: try again
+			// The name is reserved by a create still in progress (or the container was just
+			// removed): give it a moment, then look again.
+			select {
+			case <-ctx.Done():
+				return ins, fmt.Errorf("create container %s: %w", opts.Name, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
 		}
 		if ins.Config.Labels[LabelProject] != project {
 			return ins, &NameConflictError{Name: opts.Name, ID: ins.ID}
@@ -456,7 +463,8 @@ func (e *Engine) followLogs(ctx context.Context, id string, since time.Time) *lo
 	lw := &logWatch{done: make(chan struct{})}
 	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true}
 	if !since.IsZero() {
-		opts.Since = fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond()+1)
+		after := since.Add(time.Nanosecond)
+		opts.Since = fmt.Sprintf("%d.%09d", after.Unix(), after.Nanosecond())
 	}
 	go func() {
 		defer close(lw.done)

@@ -1,0 +1,296 @@
+// Package dockertest is test support for code that runs containers through dockerops: it
+// connects to the engine (failing under CI=true, skipping otherwise when none answers), builds
+// the stand-in IRIS image from testdata/iris-stub when it is missing or outdated, and removes
+// what a test created, by label.
+//
+// Typical use:
+//
+//	eng := dockertest.Engine(t)        // *dockerops.Engine, closed at cleanup
+//	img := dockertest.StubImage(t)     // "iris-helper/iris-stub:dev", built if needed
+//	project := dockertest.Project(t)   // unique project key; its containers+volume removed at cleanup
+//	c, err := eng.Start(ctx, dockerops.Spec{Project: project, Image: img, Superserver: 30001, Web: 30002}, nil)
+package dockertest
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/gofrs/flock"
+	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/moby/moby/api/types/jsonstream"
+	"github.com/moby/moby/client"
+)
+
+// StubTag is the stand-in image's tag.
+const StubTag = "iris-helper/iris-stub:dev"
+
+// labelStubSource marks the stand-in image with a digest of its sources, so a changed stub is rebuilt.
+const labelStubSource = "dev.iris-helper.stub-source"
+
+// Missing fails the test when CI=true and skips it otherwise: a missing prerequisite never
+// passes silently.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("prerequisite missing (CI=true): %s", msg)
+	}
+	t.Skipf("skipped: %s (run scripts/ensure-docker.sh)", msg)
+}
+
+// Engine connects to the engine the way the product does and checks that it answers.
+func Engine(t testing.TB) *dockerops.Engine {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	opts := []dockerops.Option{dockerops.WithVersion("test")}
+	if os.Getenv("DOCKEROPS_DEBUG") != "" {
+		opts = append(opts, dockerops.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	}
+	e, err := dockerops.Connect(ctx, opts...)
+	if err != nil {
+		Missing(t, "docker engine: %v", err)
+	}
+	if err := e.Ping(ctx); err != nil {
+		e.Close()
+		Missing(t, "docker engine: %v", err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// StubImage returns StubTag after making sure the image exists and matches the sources in
+// testdata/iris-stub (building it otherwise; builds are serialized across processes).
+func StubImage(t testing.TB) string {
+	t.Helper()
+	e := Engine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	tag, err := EnsureStub(ctx, e.Client(), StubTag, false, io.Discard)
+	if err != nil {
+		t.Fatalf("build stand-in image: %v", err)
+	}
+	return tag
+}
+
+// Project returns a unique project key (a fresh temp dir) and removes the project's containers
+// and durable volume when the test ends.
+func Project(t testing.TB) string {
+	t.Helper()
+	p := t.TempDir()
+	e := Engine(t)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		if err := RemoveProject(ctx, e.Client(), p); err != nil {
+			t.Errorf("cleanup of project %s: %v", p, err)
+		}
+	})
+	return p
+}
+
+// RemoveProject force-removes every container labelled with project (dev.iris-helper.project)
+// and the volumes with that label.
+func RemoveProject(ctx context.Context, cli *client.Client, project string) error {
+	f := make(client.Filters).Add("label", dockerops.LabelProject+"="+project)
+	return removeByFilter(ctx, cli, f)
+}
+
+// RemoveLabeled force-removes every container and volume that has label (KEY or KEY=VALUE).
+func RemoveLabeled(ctx context.Context, cli *client.Client, label string) error {
+	return removeByFilter(ctx, cli, make(client.Filters).Add("label", label))
+}
+
+func removeByFilter(ctx context.Context, cli *client.Client, f client.Filters) error {
+	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range res.Items {
+		_, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
+		if err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	vols, err := cli.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, v := range vols.Items {
+		_, err := cli.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true})
+		if err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// EnsureStub builds the stand-in image as tag unless an image with that tag was built from the
+// current sources (force rebuilds anyway). It compiles testdata/iris-stub with CGO_ENABLED=0
+// for the engine's architecture into a temp build context next to the Dockerfile and builds it
+// through the engine API. Build output goes to w.
+func EnsureStub(ctx context.Context, cli *client.Client, tag string, force bool, w io.Writer) (string, error) {
+	src, err := stubSourceDir()
+	if err != nil {
+		return "", err
+	}
+	ver, err := cli.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		return "", fmt.Errorf("ask the engine for its platform: %w", err)
+	}
+	goarch := ver.Arch
+	digest, err := sourceDigest(src, goarch)
+	if err != nil {
+		return "", err
+	}
+	if !force && imageDigest(ctx, cli, tag) == digest {
+		return tag, nil
+	}
+	lock := flock.New(filepath.Join(os.TempDir(), "iris-helper-stub-build.lock"))
+	if _, err := lock.TryLockContext(ctx, 100*time.Millisecond); err != nil {
+		return "", fmt.Errorf("lock stub build: %w", err)
+	}
+	defer lock.Unlock()
+	if !force && imageDigest(ctx, cli, tag) == digest {
+		return tag, nil // built by another process meanwhile
+	}
+
+	tmp, err := os.MkdirTemp("", "iris-stub-build-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	goBin := "go"
+	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+		goBin = p
+	}
+	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(tmp, "iris-stub"), ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s: %v\n%s", src, err, out)
+	}
+	dockerfile, err := os.ReadFile(filepath.Join(src, "Dockerfile"))
+	if err != nil {
+		return "", err
+	}
+	bin, err := os.ReadFile(filepath.Join(tmp, "iris-stub"))
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		mode int64
+		data []byte
+	}{{"Dockerfile", 0o644, dockerfile}, {"iris-stub", 0o755, bin}} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: time.Unix(0, 0)}); err != nil {
+			return "", err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return "", err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return "", err
+	}
+	res, err := cli.ImageBuild(ctx, &buf, client.ImageBuildOptions{
+		Tags: []string{tag}, Labels: map[string]string{labelStubSource: digest},
+		Remove: true, ForceRemove: true, Dockerfile: "Dockerfile",
+	})
+	if err != nil {
+		return "", fmt.Errorf("docker build %s: %w", tag, err)
+	}
+	defer res.Body.Close()
+	dec := json.NewDecoder(res.Body)
+	for {
+		var m jsonstream.Message
+		if err := dec.Decode(&m); err == io.EOF {
+			break
+		} else if err != nil {
+			return "", fmt.Errorf("docker build %s: %w", tag, err)
+		}
+		if m.Error != nil {
+			return "", fmt.Errorf("docker build %s: %s", tag, m.Error.Message)
+		}
+		if m.Stream != "" {
+			fmt.Fprint(w, m.Stream)
+		}
+	}
+	if got := imageDigest(ctx, cli, tag); got != digest {
+		return "", fmt.Errorf("docker build %s: image not tagged after build", tag)
+	}
+	return tag, nil
+}
+
+func imageDigest(ctx context.Context, cli *client.Client, tag string) string {
+	res, err := cli.ImageInspect(ctx, tag)
+	if err != nil || res.Config == nil {
+		return ""
+	}
+	return res.Config.Labels[labelStubSource]
+}
+
+func sourceDigest(dir, goarch string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintln(h, goarch)
+	for _, name := range []string{"main.go", "Dockerfile"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return "", fmt.Errorf("stand-in image sources: %w", err)
+		}
+		fmt.Fprintf(h, "%s %d\n", name, len(data))
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// stubSourceDir finds testdata/iris-stub in this module (from the working directory upwards,
+// then from this file's location).
+func stubSourceDir() (string, error) {
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		starts = append(starts, filepath.Dir(file))
+	}
+	for _, dir := range starts {
+		for d := dir; ; d = filepath.Dir(d) {
+			if data, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil &&
+				strings.Contains(string(data), "module github.com/iris-helper/iris-helper") {
+				src := filepath.Join(d, "testdata", "iris-stub")
+				if fileExists(filepath.Join(src, "main.go")) {
+					return src, nil
+				}
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	return "", errors.New("cannot find testdata/iris-stub (run from inside the iris-helper module)")
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

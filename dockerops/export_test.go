@@ -1,0 +1,13 @@
+package dockerops
+
+import (
+	"context"
+	"time"
+)
+
+// WaitReadyForTest exposes the readiness wait to the external tests and benchmarks, which
+// compare Start with `docker run -d` plus the same wait.
+func (e *Engine) WaitReadyForTest(ctx context.Context, id string, spec Spec) error {
+	spec = spec.withDefaults()
+	return e.waitReady(ctx, id, id, spec, time.Time{}, func(Progress) {})
+}
