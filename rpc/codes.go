@@ -6,8 +6,8 @@ const (
 	// JSON-RPC 2.0
 	CodeParseError     = -32700 // the body is not JSON, or bytes between frames are not a header
 	CodeInvalidRequest = -32600 // not a request object; no Content-Length; frame too large; request after shutdown
-	CodeMethodNotFound = -32601 // unknown method or command
-	CodeInvalidParams  = -32602 // params do not decode; the message names the field
+	CodeMethodNotFound = -32601 // unknown method
+	CodeInvalidParams  = -32602 // params do not decode, or an unknown command; the message names the field
 	CodeInternalError  = -32603 // a failure no other code describes
 
 	// LSP
@@ -23,4 +23,7 @@ const (
 	CodeRegistryCorrupt   = -32014 // registry.json unreadable (moved aside) or written by a newer version
 	CodeStartFailed       = -32015 // pull failed, container exited while starting, or IRIS never answered
 	CodeNoProject         = -32016 // the workspace has no folder (initialize named none)
+	CodeOpenProject       = -32017 // the project could not be opened (invalid .iris-helper.json, unreadable folder)
+	CodeStartInterrupted  = -32018 // the start was cancelled by a stop
+	CodeContainerRunning  = -32019 // release refused: the container runs (pass force: true)
 )

@@ -286,8 +286,9 @@ type errorResponse struct {
 }
 
 type wireError struct {
-	Code    int64  `json:"code"`
-	Message string `json:"message"`
+	Code    int64           `json:"code"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data,omitempty"`
 }
 
 // replyError answers an unusable frame; id nil means null.

@@ -1,0 +1,824 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/workspace"
+)
+
+// Project is what the server needs of a project; *workspace.Project satisfies it.
+type Project interface {
+	Root() workspace.Root
+	Status(ctx context.Context) workspace.Status
+	Start(ctx context.Context, progress func(dockerops.Progress)) (workspace.Status, error)
+	Stop(ctx context.Context, opts workspace.StopOptions) (workspace.Status, error)
+	Restart(ctx context.Context, progress func(dockerops.Progress)) (workspace.Status, error)
+	Release(ctx context.Context, opts workspace.ReleaseOptions) (registry.Assignment, error)
+	Ports(ctx context.Context) ([]workspace.PortEntry, error)
+	Watch(ctx context.Context, onStatus func(workspace.Status), onMessage func(workspace.Message)) error
+}
+
+var _ Project = (*workspace.Project)(nil)
+
+// OpenFunc opens the project that holds dir.
+type OpenFunc func(ctx context.Context, dir string, opts workspace.ProjectOptions) (Project, error)
+
+// OpenWorkspaceProject opens a real workspace.Project.
+func OpenWorkspaceProject(ctx context.Context, dir string, opts workspace.ProjectOptions) (Project, error) {
+	p, err := workspace.OpenProject(ctx, dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Options configure Serve. Every field is optional.
+type Options struct {
+	Version string       // serverInfo.version
+	Logger  *slog.Logger // nil = discard
+	// Open opens the project; nil = OpenWorkspaceProject.
+	Open OpenFunc
+	// Project holds the base options for Open (Registry, Engine, ReadyTimeout...); the editor's
+	// initializationOptions fill EditorImage, BindAddress and SyncEnv.
+	Project workspace.ProjectOptions
+	// ParentCheck is how often the client process named in initialize.processId is checked;
+	// 0 = 2 s.
+	ParentCheck time.Duration
+	// MaxBody caps a frame's body; 0 = MaxBodySize.
+	MaxBody int64
+}
+
+// Exit codes of Serve.
+const (
+	ExitOK         = 0 // exit after shutdown, end of input, or the client process gone
+	ExitNoShutdown = 1 // exit without shutdown
+)
+
+// shutdownGrace bounds how long shutdown waits for a stopOnExit stop to reach the engine.
+const shutdownGrace = time.Second
+
+// progressCreateTimeout bounds the wait for the client's answer to window/workDoneProgress/create.
+const progressCreateTimeout = 5 * time.Second
+
+// Serve speaks the protocol on r/w until the client sends exit, the input ends, the client
+// process disappears or ctx is done, and returns the process exit code. See docs/protocol.md.
+func Serve(ctx context.Context, r io.Reader, w io.Writer, opts Options) int {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Open == nil {
+		opts.Open = OpenWorkspaceProject
+	}
+	if opts.ParentCheck <= 0 {
+		opts.ParentCheck = 2 * time.Second
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s := &server{
+		opts:     opts,
+		log:      opts.Logger,
+		ctx:      ctx,
+		exit:     make(chan int, 1),
+		parent:   make(chan struct{}),
+		ready:    make(chan struct{}),
+		inflight: map[string]context.CancelFunc{},
+	}
+	stream := NewStream(r, w, nil, StreamOptions{MaxBody: opts.MaxBody, Logger: opts.Logger})
+	s.conn = jsonrpc2.NewConn(ctx, stream, s, jsonrpc2.SetLogger(slogPrinter{opts.Logger}))
+	close(s.ready)
+
+	code := ExitOK
+	reason := ""
+	select {
+	case code = <-s.exit:
+		reason = "exit notification"
+	case <-s.conn.DisconnectNotify():
+		reason = "end of input"
+	case <-s.parent:
+		reason = "client process gone"
+	case <-ctx.Done():
+		reason = "cancelled"
+	}
+	s.log.Info("helper stopping", "reason", reason, "code", code)
+	s.mu.Lock()
+	shutdown, stopOnExit, p := s.shutdown, s.stopOnExit, s.project
+	s.mu.Unlock()
+	if !shutdown && stopOnExit && p != nil {
+		// The editor went away without shutdown: still honour stopOnExit, briefly.
+		s.requestStop(p)
+	}
+	cancel()
+	_ = s.conn.Close()
+	s.wg.Wait()
+	return code
+}
+
+// server is one connection's state.
+type server struct {
+	opts Options
+	log  *slog.Logger
+	ctx  context.Context // the connection's lifetime
+	conn *jsonrpc2.Conn
+	wg   sync.WaitGroup // handler, watcher and auto-start goroutines
+
+	initDone chan struct{} // closed when initialize has been answered
+	exit     chan int
+	parent   chan struct{} // closed when the client process is gone
+	ready    chan struct{} // closed once conn is set
+
+	mu             sync.Mutex
+	initializing   bool
+	initialized    bool // initialize answered with success
+	gotInitialized bool // the initialized notification arrived
+	shutdown       bool
+	project        Project // nil: no folder
+	autoStart      bool
+	stopOnExit     bool
+	workDone       bool // client supports window.workDoneProgress
+	inflight       map[string]context.CancelFunc
+	stopSeq        int  // incremented by every stop, to tell a start cancelled by a stop
+	autoPending    bool // the auto-start failed because the engine was down: retry on recovery
+	lastState      string
+	lastRestart    bool
+	progressSeq    int
+}
+
+// spawn runs f on the server's wait group.
+func (s *server) spawn(f func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+// Handle implements jsonrpc2.Handler. It runs on the connection's reader: bookkeeping is done
+// here, in order; everything that waits runs in its own goroutine.
+func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Request) {
+	<-s.ready
+	s.log.Debug("received", "method", req.Method, "id", req.ID.String(), "notification", req.Notif)
+	if req.Notif {
+		s.handleNotification(req)
+		return
+	}
+	s.mu.Lock()
+	initializing, initialized, shutdown := s.initializing, s.initialized, s.shutdown
+	s.mu.Unlock()
+	switch {
+	case req.Method == MethodInitialize && (initializing || initialized):
+		s.replyError(req.ID, &jsonrpc2.Error{Code: CodeInvalidRequest, Message: "initialize was already received; send it once per connection"})
+		return
+	case req.Method == MethodInitialize:
+		s.mu.Lock()
+		s.initializing = true
+		s.initDone = make(chan struct{})
+		s.mu.Unlock()
+	case !initializing && !initialized:
+		s.replyError(req.ID, &jsonrpc2.Error{Code: CodeServerNotInitialized,
+			Message: fmt.Sprintf("%s before initialize: send initialize first", req.Method)})
+		return
+	case shutdown && req.Method != MethodShutdown:
+		s.replyError(req.ID, &jsonrpc2.Error{Code: CodeInvalidRequest,
+			Message: fmt.Sprintf("%s after shutdown: the helper is shutting down; only exit is accepted", req.Method)})
+		return
+	case req.Method == MethodShutdown:
+		s.mu.Lock()
+		s.shutdown = true
+		s.mu.Unlock()
+	}
+
+	ctx, cancel := context.WithCancel(s.ctx)
+	key := req.ID.String()
+	s.mu.Lock()
+	s.inflight[key] = cancel
+	initDone := s.initDone
+	s.mu.Unlock()
+	s.spawn(func() {
+		defer func() {
+			s.mu.Lock()
+			delete(s.inflight, key)
+			s.mu.Unlock()
+			cancel()
+		}()
+		if req.Method == MethodInitialize {
+			result, err := s.initialize(ctx, req.Params, initDone)
+			s.answer(ctx, req, result, err)
+			return
+		}
+		select {
+		case <-initDone:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		ok := s.initialized
+		s.mu.Unlock()
+		if !ok && ctx.Err() == nil {
+			s.replyError(req.ID, &jsonrpc2.Error{Code: CodeServerNotInitialized,
+				Message: fmt.Sprintf("%s: initialize failed; send initialize again", req.Method)})
+			return
+		}
+		result, err := s.dispatch(ctx, req)
+		s.answer(ctx, req, result, err)
+	})
+}
+
+// answer sends the response for req: -32800 when the client cancelled it.
+func (s *server) answer(ctx context.Context, req *jsonrpc2.Request, result any, err error) {
+	if ctx.Err() != nil && s.ctx.Err() == nil {
+		s.replyError(req.ID, &jsonrpc2.Error{Code: CodeRequestCancelled, Message: fmt.Sprintf("%s cancelled by the client", req.Method)})
+		return
+	}
+	if err != nil {
+		s.replyError(req.ID, s.toRPCError(err))
+		return
+	}
+	if err := s.conn.Reply(s.ctx, req.ID, result); err != nil && !errors.Is(err, jsonrpc2.ErrClosed) {
+		s.log.Warn("send response", "method", req.Method, "err", err)
+	}
+}
+
+func (s *server) replyError(id jsonrpc2.ID, e *jsonrpc2.Error) {
+	if err := s.conn.ReplyWithError(s.ctx, id, e); err != nil && !errors.Is(err, jsonrpc2.ErrClosed) {
+		s.log.Warn("send error response", "err", err)
+	}
+}
+
+// handleNotification handles what the client tells without expecting an answer.
+func (s *server) handleNotification(req *jsonrpc2.Request) {
+	switch req.Method {
+	case MethodExit:
+		s.mu.Lock()
+		code := ExitNoShutdown
+		if s.shutdown {
+			code = ExitOK
+		}
+		s.mu.Unlock()
+		select {
+		case s.exit <- code:
+		default:
+		}
+	case MethodCancelRequest:
+		var p CancelParams
+		if err := decodeParams(req.Params, "params", &p); err != nil || len(p.ID) == 0 {
+			s.log.Debug("ignored malformed $/cancelRequest", "err", err)
+			return
+		}
+		var id jsonrpc2.ID
+		if err := json.Unmarshal(p.ID, &id); err != nil {
+			return
+		}
+		s.mu.Lock()
+		cancel := s.inflight[id.String()]
+		s.mu.Unlock()
+		if cancel != nil {
+			s.log.Debug("cancelling request", "id", id.String())
+			cancel()
+		}
+	case MethodInitialized:
+		s.mu.Lock()
+		first := !s.gotInitialized && (s.initializing || s.initialized)
+		if first {
+			s.gotInitialized = true
+		}
+		initDone := s.initDone
+		s.mu.Unlock()
+		if first {
+			s.spawn(func() { s.afterInitialized(initDone) })
+		}
+	default:
+		// textDocument/*, workspace/didChangeConfiguration, $/setTrace, anything else: accepted
+		// and ignored.
+	}
+}
+
+// dispatch runs one request.
+func (s *server) dispatch(ctx context.Context, req *jsonrpc2.Request) (any, error) {
+	switch req.Method {
+	case MethodShutdown:
+		return s.doShutdown(), nil
+	case MethodExecuteCommand:
+		var p ExecuteCommandParams
+		if err := decodeParams(req.Params, "params", &p); err != nil {
+			return nil, err
+		}
+		method, ok := commandMethods[p.Command]
+		if !ok {
+			return nil, &fieldError{Field: "params.command", Msg: fmt.Sprintf("unknown command %q; the helper runs %v", p.Command, Commands())}
+		}
+		var args *json.RawMessage
+		if len(p.Arguments) > 1 {
+			return nil, &fieldError{Field: "params.arguments", Msg: fmt.Sprintf("%s takes at most one argument (an object), got %d", p.Command, len(p.Arguments))}
+		}
+		if len(p.Arguments) == 1 {
+			args = &p.Arguments[0]
+		}
+		return s.irisRequest(ctx, method, args, "params.arguments[0]")
+	default:
+		if _, ok := irisMethods[req.Method]; ok {
+			return s.irisRequest(ctx, req.Method, req.Params, "params")
+		}
+		return nil, &jsonrpc2.Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("method not found: %s", req.Method)}
+	}
+}
+
+var irisMethods = map[string]bool{MethodStart: true, MethodStop: true, MethodRestart: true,
+	MethodStatus: true, MethodPorts: true, MethodRelease: true}
+
+// irisRequest runs one iris/* request (directly or through workspace/executeCommand).
+func (s *server) irisRequest(ctx context.Context, method string, params *json.RawMessage, field string) (any, error) {
+	s.mu.Lock()
+	p := s.project
+	s.mu.Unlock()
+	if p == nil {
+		return nil, &jsonrpc2.Error{Code: CodeNoProject,
+			Message: "no workspace folder: the editor opened no folder, so there is no project; open a folder and restart the helper"}
+	}
+	switch method {
+	case MethodStatus:
+		var none struct{}
+		if err := decodeParams(params, field, &none); err != nil {
+			return nil, err
+		}
+		return p.Status(ctx), nil
+	case MethodStart, MethodRestart:
+		var sp StartParams
+		if err := decodeParams(params, field, &sp); err != nil {
+			return nil, err
+		}
+		return s.start(ctx, p, method == MethodRestart, sp.WorkDoneToken)
+	case MethodStop:
+		var sp StopParams
+		if err := decodeParams(params, field, &sp); err != nil {
+			return nil, err
+		}
+		if sp.Purge && !sp.Remove {
+			return nil, &fieldError{Field: field + ".purge", Msg: "purge deletes the data volume and needs remove: true"}
+		}
+		s.mu.Lock()
+		s.stopSeq++
+		s.mu.Unlock()
+		st, err := p.Stop(ctx, workspace.StopOptions{Remove: sp.Remove, Purge: sp.Purge})
+		if err != nil {
+			return nil, &opError{err: err, status: &st}
+		}
+		return st, nil
+	case MethodPorts:
+		var none struct{}
+		if err := decodeParams(params, field, &none); err != nil {
+			return nil, err
+		}
+		entries, err := p.Ports(ctx)
+		if err != nil {
+			return nil, &opError{err: err}
+		}
+		if entries == nil {
+			entries = []workspace.PortEntry{}
+		}
+		return PortsResult{Assignments: entries}, nil
+	case MethodRelease:
+		var rp ReleaseParams
+		if err := decodeParams(params, field, &rp); err != nil {
+			return nil, err
+		}
+		a, err := p.Release(ctx, workspace.ReleaseOptions{Force: rp.Force, Purge: rp.Purge})
+		if err != nil {
+			return nil, &opError{err: err}
+		}
+		return ReleaseResult{Released: a}, nil
+	}
+	return nil, &jsonrpc2.Error{Code: CodeMethodNotFound, Message: "method not found: " + method}
+}
+
+// start runs a start or restart with progress reporting.
+func (s *server) start(ctx context.Context, p Project, restart bool, token json.RawMessage) (workspace.Status, error) {
+	s.mu.Lock()
+	stopSeq := s.stopSeq
+	s.mu.Unlock()
+	title := "Starting IRIS"
+	if restart {
+		title = "Restarting IRIS"
+	}
+	prog := s.beginProgress(ctx, token, title)
+	var st workspace.Status
+	var err error
+	if restart {
+		st, err = p.Restart(ctx, prog.report)
+	} else {
+		st, err = p.Start(ctx, prog.report)
+	}
+	switch {
+	case err == nil:
+		prog.end(fmt.Sprintf("IRIS is %s on superserver port %d, web port %d", st.State, st.SuperserverPort, st.WebPort))
+		s.logMessage(MessageInfo, fmt.Sprintf("IRIS for %s is %s on %s:%d (web %d)", st.Project, st.State, st.BindAddress, st.SuperserverPort, st.WebPort))
+		return st, nil
+	case ctx.Err() != nil:
+		prog.end("cancelled")
+		return st, ctx.Err()
+	default:
+		s.mu.Lock()
+		stopped := s.stopSeq != stopSeq
+		s.mu.Unlock()
+		prog.end("failed: " + err.Error())
+		if stopped {
+			return st, &opError{err: err, status: &st, code: CodeStartInterrupted}
+		}
+		return st, &opError{err: err, status: &st, code: CodeStartFailed}
+	}
+}
+
+// initialize opens the project of the client's first folder and answers with the first status.
+func (s *server) initialize(ctx context.Context, raw *json.RawMessage, done chan struct{}) (result any, err error) {
+	defer func() {
+		s.mu.Lock()
+		s.initializing = false
+		s.initialized = err == nil
+		s.mu.Unlock()
+		close(done)
+	}()
+	var params InitializeParams
+	if err := decodeParams(raw, "params", &params); err != nil {
+		return nil, err
+	}
+	dir, err := params.folder()
+	if err != nil {
+		return nil, paramsError("params", err)
+	}
+	o := params.InitializationOptions
+	client := ""
+	if params.ClientInfo != nil {
+		client = params.ClientInfo.Name + " " + params.ClientInfo.Version
+	}
+	s.log.Info("initialize", "client", client, "folder", dir, "processId", params.ProcessID)
+
+	var p Project
+	var first *workspace.Status
+	if dir != "" {
+		popts := s.opts.Project
+		popts.EditorImage = o.Image
+		popts.BindAddress = o.BindAddress
+		popts.SyncEnv = string(o.SyncEnv)
+		if popts.Logger == nil {
+			popts.Logger = s.log
+		}
+		p, err = s.opts.Open(ctx, dir, popts)
+		if err != nil {
+			return nil, &jsonrpc2.Error{Code: CodeOpenProject, Message: fmt.Sprintf("%v; fix it and restart the helper", err)}
+		}
+		st := p.Status(ctx)
+		first = &st
+	}
+	s.mu.Lock()
+	s.project = p
+	s.autoStart = boolOr(o.AutoStart, true)
+	s.stopOnExit = boolOr(o.StopOnExit, false)
+	s.workDone = params.Capabilities.Window.WorkDoneProgress
+	if first != nil {
+		s.lastState, s.lastRestart = first.State, first.RestartNeeded
+	}
+	s.mu.Unlock()
+
+	if params.ProcessID != nil && *params.ProcessID > 0 {
+		pid := *params.ProcessID
+		s.spawn(func() { s.watchParent(pid) })
+	}
+
+	res := InitializeResult{
+		Capabilities: ServerCapabilities{Experimental: Experimental{IrisStatus: true}},
+		ServerInfo:   ServerInfo{Name: "iris-helper", Version: s.opts.Version},
+		Status:       first,
+	}
+	if boolOr(o.CommandProvider, true) {
+		res.Capabilities.ExecuteCommandProvider = &ExecuteCommandOptions{Commands: Commands()}
+	}
+	return res, nil
+}
+
+// afterInitialized starts forwarding the project's changes and, when asked, starts IRIS.
+func (s *server) afterInitialized(initDone chan struct{}) {
+	select {
+	case <-initDone:
+	case <-s.ctx.Done():
+		return
+	}
+	s.mu.Lock()
+	p, auto, ok := s.project, s.autoStart, s.initialized
+	s.mu.Unlock()
+	if !ok {
+		s.mu.Lock()
+		s.gotInitialized = false
+		s.mu.Unlock()
+		return
+	}
+	if p == nil {
+		return
+	}
+	s.spawn(func() {
+		if err := p.Watch(s.ctx, s.onStatus, s.onMessage); err != nil && s.ctx.Err() == nil {
+			s.log.Warn("watch project", "err", err)
+		}
+	})
+	if auto && p.Root().IsIrisProject {
+		s.autoStartNow(p)
+	} else if auto {
+		s.log.Info("auto-start skipped: not an IRIS project", "folder", p.Root().Dir)
+	}
+}
+
+// autoStartNow runs the automatic start (in the server's lifetime, not a request's).
+func (s *server) autoStartNow(p Project) {
+	s.log.Info("auto-start", "project", p.Root().Dir)
+	_, err := s.start(s.ctx, p, false, nil)
+	if err == nil || s.ctx.Err() != nil {
+		return
+	}
+	var ue *dockerops.UnavailableError
+	if errors.As(err, &ue) {
+		s.mu.Lock()
+		s.autoPending = true
+		s.mu.Unlock()
+		s.logMessage(MessageWarning, "auto-start waits for the Docker engine: "+err.Error())
+	}
+	// The failure itself reaches the user as window/showMessage through the project's messages.
+}
+
+// onStatus forwards a status change as iris/status and reacts to what the user must know.
+func (s *server) onStatus(st workspace.Status) {
+	s.notify(MethodStatus, st)
+	s.mu.Lock()
+	prevState, prevRestart := s.lastState, s.lastRestart
+	s.lastState, s.lastRestart = st.State, st.RestartNeeded
+	retry := s.autoPending && prevState == workspace.StateDockerUnavailable && st.State != workspace.StateDockerUnavailable
+	if retry {
+		s.autoPending = false
+	}
+	p := s.project
+	s.mu.Unlock()
+	if st.RestartNeeded && !prevRestart {
+		s.showMessage(MessageWarning, restartText(st))
+	}
+	if retry && !st.Running() && st.State != workspace.StateStarting {
+		s.spawn(func() { s.autoStartNow(p) })
+	}
+}
+
+func restartText(st workspace.Status) string {
+	text := fmt.Sprintf("IRIS for %s must be restarted to use ports %d/%d", st.Project, st.SuperserverPort, st.WebPort)
+	if st.Message != "" {
+		text += " (" + st.Message + ")"
+	}
+	return text + "; run iris.restart"
+}
+
+// onMessage forwards what the user must know or act on.
+func (s *server) onMessage(m workspace.Message) {
+	typ := MessageInfo
+	switch m.Level {
+	case workspace.LevelError:
+		typ = MessageError
+	case workspace.LevelWarning:
+		typ = MessageWarning
+	}
+	s.showMessage(typ, m.Text)
+}
+
+func (s *server) showMessage(typ int, text string) {
+	s.notify(MethodShowMessage, ShowMessageParams{Type: typ, Message: text})
+}
+
+func (s *server) logMessage(typ int, text string) {
+	s.notify(MethodLogMessage, ShowMessageParams{Type: typ, Message: text})
+}
+
+func (s *server) notify(method string, params any) {
+	if err := s.conn.Notify(s.ctx, method, params); err != nil && !errors.Is(err, jsonrpc2.ErrClosed) {
+		s.log.Warn("send notification", "method", method, "err", err)
+	}
+}
+
+// doShutdown prepares for exit: with stopOnExit it asks the engine to stop the container,
+// waiting at most shutdownGrace; the watchers stop at exit.
+func (s *server) doShutdown() any {
+	s.mu.Lock()
+	p, stop := s.project, s.stopOnExit
+	s.mu.Unlock()
+	if stop && p != nil {
+		s.requestStop(p)
+	}
+	return nil
+}
+
+// requestStop asks the project to stop its container and waits at most shutdownGrace: long
+// enough for the request to reach the engine, which finishes the stop on its own.
+func (s *server) requestStop(p Project) {
+	s.mu.Lock()
+	s.stopSeq++
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { // deliberately outlives the connection: the process may exit first
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 90*time.Second)
+		defer cancel()
+		if _, err := p.Stop(ctx, workspace.StopOptions{}); err != nil {
+			s.log.Warn("stop on exit", "err", err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(shutdownGrace):
+		s.log.Info("stop on exit continues in the engine")
+	}
+}
+
+// watchParent ends the server when the client process disappears.
+func (s *server) watchParent(pid int) {
+	t := time.NewTicker(s.opts.ParentCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			if !processAlive(pid) {
+				s.log.Info("client process is gone", "pid", pid)
+				close(s.parent)
+				return
+			}
+		}
+	}
+}
+
+// progress reports one start to the client: $/progress when a token exists, window/logMessage
+// for every step.
+type progress struct {
+	s     *server
+	token json.RawMessage // nil: no $/progress
+}
+
+var phasePercent = map[string]int{
+	dockerops.PhasePulling:  10,
+	dockerops.PhaseCreating: 40,
+	dockerops.PhaseStarting: 60,
+	dockerops.PhaseWaiting:  80,
+}
+
+// beginProgress creates a progress token when the client supports it (or uses the client's),
+// and sends begin.
+func (s *server) beginProgress(ctx context.Context, token json.RawMessage, title string) *progress {
+	pr := &progress{s: s}
+	s.mu.Lock()
+	workDone := s.workDone
+	s.progressSeq++
+	seq := s.progressSeq
+	s.mu.Unlock()
+	switch {
+	case len(token) > 0:
+		pr.token = token
+	case workDone:
+		tok, _ := json.Marshal(fmt.Sprintf("iris-helper-start-%d", seq))
+		cctx, cancel := context.WithTimeout(ctx, progressCreateTimeout)
+		err := s.conn.Call(cctx, MethodProgressCreate, map[string]json.RawMessage{"token": tok}, nil)
+		cancel()
+		if err != nil {
+			s.log.Warn("client refused a progress token; reporting progress as log messages only", "err", err)
+		} else {
+			pr.token = tok
+		}
+	}
+	zero, no := 0, false
+	pr.send(ProgressValue{Kind: "begin", Title: title, Cancellable: &no, Message: "preparing", Percentage: &zero})
+	s.logMessage(MessageInfo, title)
+	return pr
+}
+
+// report is the Project's progress callback.
+func (pr *progress) report(p dockerops.Progress) {
+	text := p.Phase
+	if p.Message != "" {
+		text = p.Phase + ": " + p.Message
+	}
+	v := ProgressValue{Kind: "report", Message: text}
+	if pct, ok := phasePercent[p.Phase]; ok {
+		v.Percentage = &pct
+	}
+	pr.send(v)
+	pr.s.logMessage(MessageLog, text)
+	if p.Warning != "" {
+		pr.s.logMessage(MessageWarning, p.Warning)
+	}
+}
+
+func (pr *progress) end(text string) {
+	pr.send(ProgressValue{Kind: "end", Message: text})
+}
+
+func (pr *progress) send(v ProgressValue) {
+	if pr.token == nil {
+		return
+	}
+	pr.s.notify(MethodProgress, ProgressParams{Token: pr.token, Value: v})
+}
+
+// opError is a failed project operation with the status to attach as error.data.
+type opError struct {
+	err    error
+	status *workspace.Status
+	code   int64 // 0 = derived from err
+}
+
+func (e *opError) Error() string { return e.err.Error() }
+func (e *opError) Unwrap() error { return e.err }
+
+// toRPCError gives every error an explicit code (see codes.go).
+func (s *server) toRPCError(err error) *jsonrpc2.Error {
+	var re *jsonrpc2.Error
+	if errors.As(err, &re) {
+		return re
+	}
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		return &jsonrpc2.Error{Code: CodeInvalidParams, Message: "invalid params: " + fe.Error()}
+	}
+	out := &jsonrpc2.Error{Code: codeFor(err), Message: err.Error()}
+	var oe *opError
+	if errors.As(err, &oe) {
+		if oe.code != 0 && out.Code == CodeInternalError {
+			out.Code = oe.code
+		}
+		if oe.code == CodeStartInterrupted {
+			out.Code = oe.code
+		}
+		st := oe.status
+		if st == nil {
+			s.mu.Lock()
+			p := s.project
+			s.mu.Unlock()
+			if p != nil {
+				fresh := p.Status(s.ctx)
+				st = &fresh
+			}
+		}
+		if st != nil {
+			out.SetError(ErrorData{Status: st})
+		}
+	}
+	return out
+}
+
+// codeFor maps the typed errors of registry, dockerops and workspace to error codes.
+func codeFor(err error) int64 {
+	var (
+		unavailable *dockerops.UnavailableError
+		taken       *dockerops.PortTakenError
+		pull        *dockerops.PullError
+		notReady    *dockerops.NotReadyError
+		exited      *dockerops.ExitedError
+		nameTaken   *dockerops.NameConflictError
+		conflict    *registry.ConflictError
+		exhausted   *registry.ExhaustedError
+		locked      *registry.LockTimeoutError
+		corrupt     *registry.CorruptError
+		newer       *registry.NewerVersionError
+		running     *workspace.RunningError
+		config      *workspace.ConfigError
+	)
+	switch {
+	case errors.As(err, &unavailable):
+		return CodeDockerUnavailable
+	case errors.As(err, &conflict), errors.As(err, &taken):
+		return CodePortConflict
+	case errors.As(err, &exhausted):
+		return CodePortsExhausted
+	case errors.As(err, &locked):
+		return CodeRegistryLocked
+	case errors.As(err, &corrupt), errors.As(err, &newer):
+		return CodeRegistryCorrupt
+	case errors.As(err, &pull), errors.As(err, &notReady), errors.As(err, &exited), errors.As(err, &nameTaken):
+		return CodeStartFailed
+	case errors.As(err, &running):
+		return CodeContainerRunning
+	case errors.As(err, &config):
+		return CodeOpenProject
+	}
+	return CodeInternalError
+}
+
+// slogPrinter routes the library's log lines to slog.
+type slogPrinter struct{ l *slog.Logger }
+
+func (p slogPrinter) Printf(format string, args ...any) {
+	p.l.Warn(fmt.Sprintf(format, args...))
+}
