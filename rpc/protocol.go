@@ -55,11 +55,11 @@ func Commands() []string {
 
 // InitializeParams is the part of LSP's InitializeParams the helper reads; the rest is ignored.
 type InitializeParams struct {
-	ProcessID             *int              `json:"processId"`
-	RootURI               *string           `json:"rootUri"`
-	RootPath              *string           `json:"rootPath"`
-	WorkspaceFolders      []WorkspaceFolder `json:"workspaceFolders"`
-	ClientInfo            *ClientInfo       `json:"clientInfo"`
+	ProcessID             *int                  `json:"processId"`
+	RootURI               *string               `json:"rootUri"`
+	RootPath              *string               `json:"rootPath"`
+	WorkspaceFolders      []WorkspaceFolder     `json:"workspaceFolders"`
+	ClientInfo            *ClientInfo           `json:"clientInfo"`
 	Capabilities          ClientCapabilities    `json:"capabilities"`
 	InitializationOptions InitializationOptions `json:"initializationOptions"`
 }

@@ -390,7 +390,9 @@ func TestCancelRequest(t *testing.T) {
 	c.call("initialize", initParams(fake.root.Dir, map[string]any{"autoStart": false}))
 	c.notify("initialized", map[string]any{})
 	id := c.request("iris/start", nil)
-	c.waitFor("progress report", func(m wireMsg) bool { return m.Method == "$/progress" && strings.Contains(string(m.Params), "creating") })
+	c.waitFor("progress report", func(m wireMsg) bool {
+		return m.Method == "$/progress" && strings.Contains(string(m.Params), "creating")
+	})
 	c.notify("$/cancelRequest", map[string]any{"id": id})
 	wantError(t, c.response(id), CodeRequestCancelled, "cancelled")
 	// cancelling an unknown or finished request is harmless
