@@ -159,9 +159,10 @@ func checkProject(project string) error {
 func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
 
 // update runs fn on the current state under the lock and writes the state when fn reports a change.
-func (r *Registry) update(ctx context.Context, fn func(st *state) (changed bool, err error)) error {
+// hint, if not nil, is a state read before the lock: it is reused when the file did not change.
+func (r *Registry) update(ctx context.Context, hint *state, fn func(st *state) (changed bool, err error)) error {
 	return r.withLock(ctx, func() error {
-		st, err := r.readLocked()
+		st, err := r.readLocked(hint)
 		if err != nil {
 			return err
 		}
@@ -190,13 +191,20 @@ func (r *Registry) Assign(ctx context.Context, project string, pref Preferred) (
 		return Assignment{}, err
 	}
 	// Fast path without the lock: an existing assignment that satisfies the request.
-	if st, err := r.read(); err == nil {
-		if i := st.find(project); i >= 0 && satisfies(st.records[i].Assignment, pref) && st.records[i].Status != StatusStale {
-			return st.records[i].Assignment, nil
+	hint, err := r.read()
+	if err == nil {
+		if i := hint.find(project); i >= 0 && satisfies(hint.records[i].Assignment, pref) && hint.records[i].Status != StatusStale {
+			return hint.records[i].Assignment, nil
 		}
+	} else {
+		hint = nil
 	}
+	// A new or moved assignment needs the engine's ports: ask before taking the lock, so that a
+	// slow engine does not hold up other processes (the engine is not guarded by our lock anyway).
+	var inUse map[int]string
+	r.engineInUse(ctx, &inUse)
 	var out Assignment
-	err := r.update(ctx, func(st *state) (bool, error) {
+	err = r.update(ctx, hint, func(st *state) (bool, error) {
 		i := st.find(project)
 		if i >= 0 && satisfies(st.records[i].Assignment, pref) {
 			rec := &st.records[i]
@@ -208,7 +216,6 @@ func (r *Registry) Assign(ctx context.Context, project string, pref Preferred) (
 			out = rec.Assignment
 			return true, nil
 		}
-		var inUse map[int]string
 		var a Assignment
 		var err error
 		if pref.none() {
@@ -456,9 +463,10 @@ func (r *Registry) Reassign(ctx context.Context, project string, avoid ...int) (
 	for _, p := range avoid {
 		av[p] = true
 	}
+	var inUse map[int]string
+	r.engineInUse(ctx, &inUse) // before the lock, as in Assign
 	var out Assignment
-	err := r.update(ctx, func(st *state) (bool, error) {
-		var inUse map[int]string
+	err := r.update(ctx, nil, func(st *state) (bool, error) {
 		a, err := r.pickAuto(ctx, st, project, av, &inUse)
 		if err != nil {
 			return false, err
@@ -487,7 +495,7 @@ func (r *Registry) readForQuery(ctx context.Context) (*state, error) {
 	if errors.As(err, &re) {
 		err = r.withLock(ctx, func() error {
 			var lerr error
-			st, lerr = r.readLocked()
+			st, lerr = r.readLocked(nil)
 			return lerr
 		})
 	}
@@ -558,7 +566,7 @@ func sortAssignments(as []Assignment) []Assignment {
 // Release removes the project's assignment and returns it; *NotFoundError if it has none.
 func (r *Registry) Release(ctx context.Context, project string) (Assignment, error) {
 	var out Assignment
-	err := r.update(ctx, func(st *state) (bool, error) {
+	err := r.update(ctx, nil, func(st *state) (bool, error) {
 		i := st.find(project)
 		if i < 0 {
 			return false, &NotFoundError{Project: project}
@@ -575,7 +583,7 @@ func (r *Registry) Release(ctx context.Context, project string) (Assignment, err
 
 // Clear removes every assignment (unknown top-level fields are kept).
 func (r *Registry) Clear(ctx context.Context) error {
-	err := r.update(ctx, func(st *state) (bool, error) {
+	err := r.update(ctx, nil, func(st *state) (bool, error) {
 		r.removeOrphanTemps()
 		st.records = nil
 		return true, nil
@@ -591,7 +599,7 @@ func (r *Registry) Clear(ctx context.Context) error {
 // returns what it removed. It also deletes temp files left by writers that died mid-write.
 func (r *Registry) Cleanup(ctx context.Context, dryRun bool, gone func(Assignment) bool) ([]Assignment, error) {
 	var stale []Assignment
-	err := r.update(ctx, func(st *state) (bool, error) {
+	err := r.update(ctx, nil, func(st *state) (bool, error) {
 		if !dryRun {
 			r.removeOrphanTemps()
 		}
@@ -619,7 +627,7 @@ func (r *Registry) Cleanup(ctx context.Context, dryRun bool, gone func(Assignmen
 
 // Touch sets the project's lastUsedAt to now; *NotFoundError if it has no assignment.
 func (r *Registry) Touch(ctx context.Context, project string) error {
-	err := r.update(ctx, func(st *state) (bool, error) {
+	err := r.update(ctx, nil, func(st *state) (bool, error) {
 		i := st.find(project)
 		if i < 0 {
 			return false, &NotFoundError{Project: project}
@@ -637,7 +645,7 @@ func (r *Registry) Touch(ctx context.Context, project string) error {
 // result. fn must not change the project, slot, ports, type or assignedAt (use Assign or Reassign).
 func (r *Registry) Update(ctx context.Context, project string, fn func(*Assignment)) (Assignment, error) {
 	var out Assignment
-	err := r.update(ctx, func(st *state) (bool, error) {
+	err := r.update(ctx, nil, func(st *state) (bool, error) {
 		i := st.find(project)
 		if i < 0 {
 			return false, &NotFoundError{Project: project}
@@ -680,7 +688,7 @@ func sameSlot(a, b *int) bool {
 // was found corrupt). An entry is skipped (and logged) when its project already has an assignment
 // or one of its ports is held by another project. Missing type/status/times are filled in.
 func (r *Registry) Restore(ctx context.Context, as []Assignment) error {
-	err := r.update(ctx, func(st *state) (bool, error) {
+	err := r.update(ctx, nil, func(st *state) (bool, error) {
 		changed := false
 		for _, a := range as {
 			if err := checkProject(a.Project); err != nil {

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/gofrs/flock"
@@ -29,6 +31,8 @@ type state struct {
 	version int
 	records []record
 	extra   map[string]json.RawMessage // unknown top-level fields
+	raw     []byte                     // the bytes it was decoded from
+	missing bool                       // no registry.json yet
 }
 
 func knownTop(k string) bool { return k == "version" || k == "assignments" }
@@ -44,6 +48,39 @@ func knownAssignment(k string) bool {
 // decode parses registry.json. A newer version is reported as *NewerVersionError together with
 // a best-effort decoded state (so that reads still work).
 func decode(path string, data []byte) (*state, error) {
+	if st, ok := decodeFast(data); ok {
+		return st, nil
+	}
+	return decodeFull(path, data)
+}
+
+// decodeFast decodes in one pass a file of the supported version without unknown fields (the
+// usual case); ok is false when the full decoder must look at it.
+func decodeFast(data []byte) (*state, bool) {
+	var f struct {
+		Version     int          `json:"version"`
+		Assignments []Assignment `json:"assignments"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil || dec.More() || f.Version != SupportedVersion {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false // trailing data
+	}
+	st := &state{version: f.Version, records: make([]record, len(f.Assignments))}
+	for i, a := range f.Assignments {
+		if a.Project == "" {
+			return nil, false
+		}
+		st.records[i].Assignment = a
+	}
+	return st, true
+}
+
+// decodeFull decodes any registry file, keeping unknown fields.
+func decodeFull(path string, data []byte) (*state, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, err
@@ -196,15 +233,28 @@ func (st *state) assignments() []Assignment {
 
 // read loads registry.json without the lock. Writers replace the file by rename, so a reader sees
 // either the old or the new file, never a torn one. A missing file is an empty registry.
-func (r *Registry) read() (*state, error) {
+func (r *Registry) read() (*state, error) { return r.readReuse(nil) }
+
+// readReuse reads registry.json; when its bytes equal those prev (unmodified) was decoded from,
+// it returns prev instead of decoding again.
+func (r *Registry) readReuse(prev *state) (*state, error) {
 	data, err := os.ReadFile(r.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &state{version: SupportedVersion}, nil
+		if prev != nil && prev.missing {
+			return prev, nil
+		}
+		return &state{version: SupportedVersion, missing: true}, nil
 	}
 	if err != nil {
 		return nil, &readError{err}
 	}
+	if prev != nil && !prev.missing && prev.raw != nil && bytes.Equal(prev.raw, data) {
+		return prev, nil
+	}
 	st, err := decode(r.path, data)
+	if st != nil {
+		st.raw = data
+	}
 	if err != nil {
 		var nv *NewerVersionError
 		if errors.As(err, &nv) {
@@ -223,8 +273,8 @@ func (e *readError) Unwrap() error { return e.err }
 
 // readLocked loads registry.json while the lock is held. A corrupt or unreadable file is moved aside
 // and reported as *CorruptError; the registry is then empty.
-func (r *Registry) readLocked() (*state, error) {
-	st, err := r.read()
+func (r *Registry) readLocked(prev *state) (*state, error) {
+	st, err := r.readReuse(prev)
 	var re *readError
 	if errors.As(err, &re) {
 		return nil, r.quarantine(re.err)
@@ -311,41 +361,59 @@ func (r *Registry) withLock(ctx context.Context, fn func() error) error {
 	}
 	defer func() { <-r.gate }()
 
-	fl := flock.New(r.lockPath, flock.SetPermissions(0o600))
-	defer fl.Close()
-	delay := time.Duration(0)
-	for {
-		ok, err := fl.TryLock()
-		if err != nil {
-			return fmt.Errorf("lock registry %s: %w", r.lockPath, err)
-		}
-		if ok {
-			break
-		}
-		// Short, growing, jittered polling: the lock is held for about a millisecond per write.
-		delay = nextDelay(delay)
-		select {
-		case <-timer.C:
-			return &LockTimeoutError{Path: r.lockPath, Timeout: timeout}
-		case <-ctx.Done():
-			return fmt.Errorf("wait for registry lock %s: %w", r.lockPath, ctx.Err())
-		case <-time.After(delay):
-		}
+	fl, err := r.lockFile(ctx, timer.C, timeout)
+	if err != nil {
+		return err
 	}
-	defer func() { _ = fl.Unlock() }()
+	defer func() { _ = fl.Close() }() // Close unlocks
 	return fn()
 }
 
-func nextDelay(d time.Duration) time.Duration {
-	const lo, hi = 200 * time.Microsecond, 4 * time.Millisecond
-	if d < lo {
-		d = lo
-	} else {
-		d = d * 3 / 2
+// lockFile takes the cross-process lock. It tries once without blocking; when another process holds
+// the lock it waits in a blocking flock (LockFileEx on Windows) in a goroutine, which the kernel
+// wakes as soon as the lock is released: far cheaper under contention than polling, where dozens of
+// waiters burn CPU and miss the short windows between two writers. On timeout or cancellation the
+// waiting goroutine is left to finish: when it gets the lock it releases it at once.
+func (r *Registry) lockFile(ctx context.Context, timeoutC <-chan time.Time, timeout time.Duration) (*flock.Flock, error) {
+	fl := flock.New(r.lockPath, flock.SetPermissions(0o600))
+	ok, err := fl.TryLock()
+	if err != nil {
+		_ = fl.Close()
+		return nil, fmt.Errorf("lock registry %s: %w", r.lockPath, err)
 	}
-	if d > hi {
-		d = hi
+	if ok {
+		return fl, nil
 	}
-	// jitter: between d/2 and d, from the clock (no shared random state needed)
-	return d/2 + time.Duration(time.Now().UnixNano()%int64(d/2+1))
+	done := make(chan error, 1)
+	go func() { done <- blockingLock(fl) }()
+	abandon := func() {
+		go func() {
+			<-done
+			_ = fl.Close()
+		}()
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			_ = fl.Close()
+			return nil, fmt.Errorf("lock registry %s: %w", r.lockPath, err)
+		}
+		return fl, nil
+	case <-timeoutC:
+		abandon()
+		return nil, &LockTimeoutError{Path: r.lockPath, Timeout: timeout}
+	case <-ctx.Done():
+		abandon()
+		return nil, fmt.Errorf("wait for registry lock %s: %w", r.lockPath, ctx.Err())
+	}
+}
+
+// blockingLock waits for the lock, retrying a wait interrupted by a signal.
+func blockingLock(fl *flock.Flock) error {
+	for {
+		err := fl.Lock()
+		if err == nil || !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
 }
