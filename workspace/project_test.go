@@ -1,0 +1,534 @@
+package workspace
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/dockerops/dockertest"
+	"github.com/iris-helper/iris-helper/registry"
+)
+
+// Project tests run against the real engine with the stand-in image. Port band: each test takes
+// its own ten slots from 31200–31499 (superserver) and 31700–31999 (web) of the workspace band.
+
+const testDeadline = 4 * time.Minute
+
+// fixture is one test's engine, stand-in image and registry (own home, own port slots).
+type fixture struct {
+	t    *testing.T
+	eng  *dockerops.Engine
+	img  string
+	home string
+	reg  *registry.Registry
+	lo   int
+}
+
+func newFixture(t *testing.T, lo int) *fixture {
+	t.Helper()
+	f := &fixture{t: t, eng: dockertest.Engine(t), img: dockertest.StubImage(t), home: t.TempDir(), lo: lo}
+	t.Setenv(registry.EnvHome, f.home)
+	f.reg = f.openRegistry()
+	return f
+}
+
+func (f *fixture) openRegistry() *registry.Registry {
+	f.t.Helper()
+	reg, err := registry.Open(registry.Options{Home: f.home,
+		Superserver: &registry.Range{Lo: f.lo, Hi: f.lo + 9}, Web: &registry.Range{Lo: f.lo + 500, Hi: f.lo + 509},
+		Ports: f.eng, ChangesInterval: 100 * time.Millisecond})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return reg
+}
+
+// projectDir makes an IRIS project folder (module.xml) whose containers and volume are removed
+// when the test ends, and returns its canonical path (the project key).
+func (f *fixture) projectDir(files map[string]string) string {
+	f.t.Helper()
+	dir, err := filepath.EvalSymlinks(f.t.TempDir())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if files == nil {
+		files = map[string]string{}
+	}
+	if _, ok := files["module.xml"]; !ok {
+		files["module.xml"] = "<Export/>\n"
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	f.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		if err := dockertest.RemoveProject(ctx, f.eng.Client(), dir); err != nil {
+			f.t.Errorf("remove containers of %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+func (f *fixture) open(dir string, mod ...func(*ProjectOptions)) *Project {
+	f.t.Helper()
+	opts := ProjectOptions{Registry: f.reg, Engine: f.eng, FlagImage: f.img, ReadyTimeout: 2 * time.Minute}
+	for _, m := range mod {
+		m(&opts)
+	}
+	p, err := OpenProject(context.Background(), dir, opts)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return p
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// portal asks the stand-in (or IRIS) for its management portal page through the host port.
+func portal(t *testing.T, host string, port int) {
+	t.Helper()
+	c := &http.Client{Timeout: 10 * time.Second}
+	url := fmt.Sprintf("http://%s/csp/sys/UtilHome.csp", net.JoinHostPort(host, fmt.Sprint(port)))
+	res, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, res.Status)
+	}
+}
+
+// bindings returns `docker inspect`'s port bindings of a container: "1972/tcp" -> "ip:port".
+func bindings(t *testing.T, name string) map[string]string {
+	t.Helper()
+	out, err := exec.Command("docker", "inspect", "-f", "{{json .HostConfig.PortBindings}}", name).Output()
+	if err != nil {
+		t.Fatalf("docker inspect %s: %v", name, err)
+	}
+	var raw map[string][]struct{ HostIp, HostPort string }
+	if err := json.Unmarshal(out, &raw); err != nil {
+		t.Fatalf("docker inspect %s: %v: %s", name, err, out)
+	}
+	m := map[string]string{}
+	for k, v := range raw {
+		for _, b := range v {
+			m[k] = net.JoinHostPort(b.HostIp, b.HostPort)
+		}
+	}
+	return m
+}
+
+func mustStart(t *testing.T, ctx context.Context, p *Project) Status {
+	t.Helper()
+	st, err := p.Start(ctx, nil)
+	if err != nil {
+		t.Fatalf("start %s: %v\nstatus: %+v", p.Root().Dir, err, st)
+	}
+	if st.State != StateReady {
+		t.Fatalf("start %s: state %q, want ready (%s)", p.Root().Dir, st.State, st.Message)
+	}
+	return st
+}
+
+func TestTwoProjectsStartConcurrently(t *testing.T) {
+	f := newFixture(t, 31200)
+	ctx := testCtx(t)
+	projects := []*Project{f.open(f.projectDir(nil)), f.open(f.projectDir(nil))}
+	sts := make([]Status, len(projects))
+	errs := make([]error, len(projects))
+	var wg sync.WaitGroup
+	for i, p := range projects {
+		wg.Add(1)
+		go func() { defer wg.Done(); sts[i], errs[i] = p.Start(ctx, nil) }()
+	}
+	wg.Wait()
+	for i := range projects {
+		if errs[i] != nil {
+			t.Fatalf("start %d: %v", i, errs[i])
+		}
+	}
+	a, b := sts[0], sts[1]
+	if a.SuperserverPort == b.SuperserverPort || a.WebPort == b.WebPort {
+		t.Fatalf("projects share ports: %+v / %+v", a, b)
+	}
+	for _, st := range sts {
+		if st.State != StateReady || st.BindAddress != "127.0.0.1" || st.Container == "" || st.StartedAt == nil {
+			t.Errorf("status %+v", st)
+		}
+		if st.SuperserverPort < f.lo || st.SuperserverPort > f.lo+9 {
+			t.Errorf("superserver port %d outside the range", st.SuperserverPort)
+		}
+		portal(t, "127.0.0.1", st.WebPort)
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", st.SuperserverPort), 5*time.Second); err != nil {
+			t.Errorf("superserver: %v", err)
+		} else {
+			c.Close()
+		}
+		want := map[string]string{
+			"1972/tcp":  fmt.Sprintf("127.0.0.1:%d", st.SuperserverPort),
+			"52773/tcp": fmt.Sprintf("127.0.0.1:%d", st.WebPort),
+		}
+		if got := bindings(t, st.Container); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("bindings of %s: %v, want %v", st.Container, got, want)
+		}
+		a, ok, err := f.reg.Get(ctx, st.Project)
+		if err != nil || !ok || a.Status != registry.StatusActive || a.Container != st.Container || a.Engine != f.eng.Endpoint() {
+			t.Errorf("registry entry %+v ok=%v err=%v", a, ok, err)
+		}
+	}
+}
+
+func TestSameProjectKeepsPortsAcrossStopStart(t *testing.T) {
+	f := newFixture(t, 31210)
+	ctx := testCtx(t)
+	p := f.open(f.projectDir(nil))
+	first := mustStart(t, ctx, p)
+	for i := 0; i < 3; i++ {
+		st, err := p.Stop(ctx, StopOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State != StateStopped || st.Container != first.Container || st.ExitCode == nil {
+			t.Fatalf("after stop %d: %+v", i, st)
+		}
+		a, _, _ := f.reg.Get(ctx, p.Root().Dir)
+		if a.Status != registry.StatusIdle {
+			t.Errorf("registry status after stop: %q, want idle", a.Status)
+		}
+		st = mustStart(t, ctx, p)
+		if st.SuperserverPort != first.SuperserverPort || st.WebPort != first.WebPort || st.Container != first.Container {
+			t.Fatalf("cycle %d moved the project: %+v, first %+v", i, st, first)
+		}
+	}
+	// a new Project (as a new process would open it) sees the same ports and the running container
+	q := f.open(p.Root().Dir)
+	if st := q.Status(ctx); st.State != StateReady || st.SuperserverPort != first.SuperserverPort || st.Container != first.Container {
+		t.Fatalf("fresh open: %+v", st)
+	}
+	st, err := q.Stop(ctx, StopOptions{Remove: true})
+	if err != nil || st.State != StateNotCreated || st.SuperserverPort != first.SuperserverPort {
+		t.Fatalf("stop --remove: %+v, %v", st, err)
+	}
+}
+
+func TestSkipsForeignContainerAndListener(t *testing.T) {
+	f := newFixture(t, 31220)
+	ctx := testCtx(t)
+	// a container that is not ours publishes the first superserver port of the range
+	name := fmt.Sprintf("iris-helper-test-foreign-%d", time.Now().UnixNano())
+	out, err := exec.Command("docker", "run", "-d", "--name", name, "--label", "dev.iris-helper.test=workspace",
+		"-p", fmt.Sprintf("127.0.0.1:%d:1972", f.lo), f.img).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker run: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name).Run() })
+	// a plain listener holds the next one
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", f.lo+1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+
+	st := mustStart(t, ctx, f.open(f.projectDir(nil)))
+	if st.SuperserverPort != f.lo+2 || st.WebPort != f.lo+502 {
+		t.Fatalf("ports %d/%d, want %d/%d (slots 0 and 1 are taken)", st.SuperserverPort, st.WebPort, f.lo+2, f.lo+502)
+	}
+	portal(t, "127.0.0.1", st.WebPort)
+}
+
+func TestPortGrabbedBeforeStartMovesProject(t *testing.T) {
+	f := newFixture(t, 31230)
+	ctx := testCtx(t)
+	dir := f.projectDir(nil)
+	a, err := f.reg.Assign(ctx, dir, registry.Preferred{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// someone grabs the assigned superserver port after assignment, before the start
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", a.SuperserverPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+
+	p := f.open(dir)
+	var mu sync.Mutex
+	var msgs []Message
+	wctx, stopWatch := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = p.Watch(wctx, nil, func(m Message) { mu.Lock(); msgs = append(msgs, m); mu.Unlock() })
+	}()
+	st := mustStart(t, ctx, p)
+	if st.SuperserverPort == a.SuperserverPort {
+		t.Fatalf("not moved: %+v", st)
+	}
+	if !strings.Contains(st.Message, fmt.Sprintf("port %d was taken", a.SuperserverPort)) ||
+		!strings.Contains(st.Message, fmt.Sprintf("%d/%d", st.SuperserverPort, st.WebPort)) {
+		t.Errorf("status message does not report the move: %q", st.Message)
+	}
+	got, _, err := f.reg.Get(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, found, err := f.eng.Inspect(ctx, dir)
+	if err != nil || !found {
+		t.Fatalf("inspect: %v %v", found, err)
+	}
+	if got.SuperserverPort != c.Superserver || got.WebPort != c.Web || got.Container != c.Name ||
+		st.SuperserverPort != c.Superserver || st.Container != c.Name {
+		t.Fatalf("registry %+v and container %+v disagree (status %+v)", got, c, st)
+	}
+	portal(t, "127.0.0.1", st.WebPort)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(msgs)
+		var text string
+		for _, m := range msgs {
+			if m.Level == LevelWarning && strings.Contains(m.Text, "moved the project") {
+				text = m.Text
+			}
+		}
+		mu.Unlock()
+		if text != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no move message reached the watcher (%d messages)", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopWatch()
+	<-done
+}
+
+func TestJoinedStartsAndStopDuringStart(t *testing.T) {
+	f := newFixture(t, 31240)
+	ctx := testCtx(t)
+	p := f.open(f.projectDir(nil), func(o *ProjectOptions) { o.ContainerEnv = []string{"STUB_READY_DELAY=3s"} })
+
+	// Two callers join one start; the first gives up while waiting, the start goes on for the second.
+	waiting := make(chan struct{})
+	var once sync.Once
+	ctx1, cancel1 := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := p.Start(ctx1, func(pr dockerops.Progress) {
+			if pr.Phase == dockerops.PhaseWaiting {
+				once.Do(func() { close(waiting) })
+			}
+		})
+		errc <- err
+	}()
+	select {
+	case <-waiting:
+	case <-ctx.Done():
+		t.Fatal("the start never reached the waiting phase")
+	}
+	if st := p.Status(ctx); st.State != StateStarting || st.Phase != PhaseWaiting {
+		t.Errorf("status while starting: %q/%q", st.State, st.Phase)
+	}
+	second := make(chan Status, 1)
+	go func() {
+		st, err := p.Start(ctx, nil)
+		if err != nil {
+			t.Errorf("joined start: %v", err)
+		}
+		second <- st
+	}()
+	time.Sleep(200 * time.Millisecond) // let the second caller join before the first leaves
+	cancel1()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("first caller: %v, want context.Canceled", err)
+	}
+	st := <-second
+	if st.State != StateReady {
+		t.Fatalf("joined start ended %+v", st)
+	}
+	portal(t, "127.0.0.1", st.WebPort)
+	owned := 0
+	all, _ := f.eng.Owned(ctx)
+	for _, c := range all {
+		if c.Project == p.Root().Dir {
+			owned++
+		}
+	}
+	if owned != 1 {
+		t.Errorf("%d containers for the project, want 1", owned)
+	}
+
+	// A stop during a start cancels the start.
+	if _, err := p.Stop(ctx, StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waiting2 := make(chan struct{})
+	var once2 sync.Once
+	go func() {
+		_, err := p.Start(ctx, func(pr dockerops.Progress) {
+			if pr.Phase == dockerops.PhaseWaiting {
+				once2.Do(func() { close(waiting2) })
+			}
+		})
+		errc <- err
+	}()
+	<-waiting2
+	st, err := p.Stop(ctx, StopOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err == nil || !strings.Contains(err.Error(), "cancelled by a stop") {
+		t.Errorf("start during stop: %v, want cancelled by a stop", err)
+	}
+	if st.State != StateStopped {
+		t.Errorf("after stop during start: %+v", st)
+	}
+	// every caller gone: the start is cancelled and nothing stays "starting"
+	cctx, ccancel := context.WithCancel(ctx)
+	go func() {
+		_, err := p.Start(cctx, func(pr dockerops.Progress) {
+			if pr.Phase == dockerops.PhaseWaiting {
+				ccancel()
+			}
+		})
+		errc <- err
+	}()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("abandoned start: %v", err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for p.Status(ctx).State == StateStarting {
+		if time.Now().After(deadline) {
+			t.Fatal("abandoned start still running")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestCorruptRegistryRebuiltFromLabels(t *testing.T) {
+	f := newFixture(t, 31250)
+	ctx := testCtx(t)
+	p := f.open(f.projectDir(nil))
+	first := mustStart(t, ctx, p)
+	if err := os.WriteFile(filepath.Join(f.home, registry.FileName), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q := f.open(p.Root().Dir)
+	st := q.Status(ctx)
+	if st.SuperserverPort != first.SuperserverPort || st.WebPort != first.WebPort || st.State != StateReady {
+		t.Fatalf("after corruption: %+v, want ports of %+v", st, first)
+	}
+	a, ok, err := f.reg.Get(ctx, p.Root().Dir)
+	if err != nil || !ok || a.Type != registry.TypeAuto || a.Slot == nil || a.Container != first.Container {
+		t.Fatalf("rebuilt entry %+v ok=%v err=%v", a, ok, err)
+	}
+	backups, _ := filepath.Glob(filepath.Join(f.home, registry.FileName+".corrupt-*"))
+	if len(backups) != 1 {
+		t.Errorf("corrupt file kept as %v, want one backup", backups)
+	}
+	// the next start keeps the ports
+	if st := mustStart(t, ctx, q); st.SuperserverPort != first.SuperserverPort {
+		t.Fatalf("start after rebuild moved the project: %+v", st)
+	}
+}
+
+func TestReleaseRefusedWhileRunning(t *testing.T) {
+	f := newFixture(t, 31260)
+	ctx := testCtx(t)
+	p := f.open(f.projectDir(nil))
+	st := mustStart(t, ctx, p)
+	_, err := p.Release(ctx, ReleaseOptions{})
+	var re *RunningError
+	if !errors.As(err, &re) || re.Container != st.Container || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("release while running: %v", err)
+	}
+	if _, ok, _ := f.reg.Get(ctx, p.Root().Dir); !ok {
+		t.Fatal("refused release dropped the assignment")
+	}
+	a, err := p.Release(ctx, ReleaseOptions{Force: true, Purge: true})
+	if err != nil || a.SuperserverPort != st.SuperserverPort {
+		t.Fatalf("release --force: %+v, %v", a, err)
+	}
+	if _, ok, _ := f.reg.Get(ctx, p.Root().Dir); ok {
+		t.Error("assignment still there after release --force")
+	}
+	if _, found, _ := f.eng.Inspect(ctx, p.Root().Dir); found {
+		t.Error("container still there after release --force")
+	}
+	if out, err := exec.Command("docker", "volume", "inspect", dockerops.VolumeName(p.Root().Dir)).CombinedOutput(); err == nil {
+		t.Errorf("volume still there after --purge: %s", out)
+	}
+	if st := p.Status(ctx); st.State != StateNotCreated || st.SuperserverPort != 0 {
+		t.Errorf("status after release: %+v", st)
+	}
+}
+
+func TestPortsAndCleanup(t *testing.T) {
+	f := newFixture(t, 31270)
+	ctx := testCtx(t)
+	p := f.open(f.projectDir(nil))
+	st := mustStart(t, ctx, p)
+	// an assignment whose folder is gone and that has no container
+	gone := filepath.Join(t.TempDir(), "deleted-project")
+	if _, err := f.reg.Assign(ctx, gone, registry.Preferred{}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := p.Ports(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, e := range entries {
+		states[e.Project] = e.ContainerState + "/" + e.State
+	}
+	if states[st.Project] != "running/ready" || states[gone] != "not-created/not-created" {
+		t.Fatalf("ports: %v", states)
+	}
+	b, _ := json.Marshal(entries[0])
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"project", "superserverPort", "webPort", "type", "status", "containerState", "state"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("port entry JSON lacks %q: %s", k, b)
+		}
+	}
+	// the running project's folder is deleted, but its container lives: not stale
+	if err := os.RemoveAll(st.Project); err != nil {
+		t.Fatal(err)
+	}
+	marked, warn, err := CleanupPorts(ctx, f.reg, f.eng, false)
+	if err != nil || warn != "" {
+		t.Fatal(err, warn)
+	}
+	if len(marked) != 1 || marked[0].Project != gone {
+		t.Fatalf("cleanup marked %+v, want only %s", marked, gone)
+	}
+	if a, ok, err := f.reg.Get(ctx, st.Project); err != nil || !ok || a.SuperserverPort != st.SuperserverPort || a.Slot == nil {
+		t.Fatalf("the project with a container lost its assignment: %+v %v %v", a, ok, err)
+	}
+	if _, ok, _ := f.reg.Get(ctx, gone); ok {
+		t.Fatal("stale assignment kept")
+	}
+}
