@@ -1,0 +1,432 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/workspace"
+)
+
+// newPortsCmd is `iris-helper ports`: the machine-wide port registry (docs/registry.md).
+func newPortsCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ports",
+		Short: "List, inspect, assign and release the per-project port pairs",
+		Long: "Every project (the folder iris-helper finds from DIR, as everywhere else) gets its own pair of host\n" +
+			"ports: a superserver port and a web port. The pairs live in the machine-wide registry\n" +
+			"$IRIS_HELPER_HOME/registry.json (default ~/.iris-helper). See docs/registry.md for the rules.\n\n" +
+			"Ranges: IRIS_HELPER_SUPERSERVER_RANGE=lo-hi and IRIS_HELPER_WEB_RANGE=lo-hi, or\n" +
+			`{"superserverRange":"lo-hi","webRange":"lo-hi"} in $IRIS_HELPER_HOME/config.json.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(
+		newPortsListCmd(a),
+		newPortsInspectCmd(a),
+		newPortsAssignCmd(a),
+		newPortsReleaseCmd(a),
+		newPortsCleanupCmd(a),
+		newPortsClearCmd(a),
+	)
+	return cmd
+}
+
+// openPortRegistry opens the registry in $IRIS_HELPER_HOME (or ~/.iris-helper).
+//
+// Hook: the registry is opened without the container engine (Options.Ports), so it probes the
+// host only; a published container port is bound on the host, so the probe sees it too. A later
+// change may pass the dockerops.Engine here (it implements registry.PortsInUse) to name the
+// container in conflict errors.
+func openPortRegistry(a *app) (*registry.Registry, error) {
+	return registry.Open(registry.Options{Logger: a.logger})
+}
+
+// projectDir resolves DIR (default: the current folder) to the project key with FindRoot.
+func projectDir(args []string) (string, error) {
+	dir := "."
+	if len(args) > 0 {
+		dir = args[0]
+	}
+	root, err := workspace.FindRoot(dir)
+	if err != nil {
+		return "", fmt.Errorf("find the project for %s: %w", dir, err)
+	}
+	return root.Dir, nil
+}
+
+// target is what [DIR|PORT] named: a port number, or a project folder.
+type target struct {
+	port    int
+	project string
+}
+
+// parseTarget reads [DIR|PORT]: a number that is not an existing folder is a port.
+func parseTarget(args []string) (target, error) {
+	if len(args) > 0 {
+		if n, err := strconv.Atoi(args[0]); err == nil {
+			if fi, serr := os.Stat(args[0]); serr != nil || !fi.IsDir() {
+				if n < 1 || n > 65535 {
+					return target{}, &usageError{fmt.Errorf("port %d is out of range: give a port between 1 and 65535 or a folder", n)}
+				}
+				return target{port: n}, nil
+			}
+		}
+	}
+	dir, err := projectDir(args)
+	return target{project: dir}, err
+}
+
+// lookup finds the assignment a target names; *registry.NotFoundError when there is none.
+func lookup(ctx context.Context, reg *registry.Registry, t target) (registry.Assignment, error) {
+	var a registry.Assignment
+	var ok bool
+	var err error
+	if t.port != 0 {
+		a, ok, err = reg.Find(ctx, t.port)
+	} else {
+		a, ok, err = reg.Get(ctx, t.project)
+	}
+	if err != nil {
+		return a, err
+	}
+	if !ok {
+		return a, &registry.NotFoundError{Project: t.project, Port: t.port}
+	}
+	return a, nil
+}
+
+func newPortsListCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List every port assignment on this machine",
+		Long: "List every port assignment: project, superserver port, web port, type (auto: a slot of the\n" +
+			"ranges; manual: ports the project asked for), status (active, idle, or stale: the project\n" +
+			"folder is gone) and when it was last used. --json prints {\"assignments\": [...]} with the\n" +
+			"registry's field names.",
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg, err := openPortRegistry(a)
+			if err != nil {
+				return err
+			}
+			list, err := reg.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if list == nil {
+					list = []registry.Assignment{}
+				}
+				return writeJSON(a.stdout, struct {
+					Assignments []registry.Assignment `json:"assignments"`
+				}{list})
+			}
+			if len(list) == 0 {
+				_, err := fmt.Fprintf(a.stdout, "No ports assigned yet (registry %s).\n", reg.Path())
+				return err
+			}
+			return printAssignmentTable(a.stdout, list)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"assignments": [...]} as JSON`)
+	return cmd
+}
+
+// timeLayout is how the CLI shows registry times (local time, minutes).
+const timeLayout = "2006-01-02 15:04"
+
+func showTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format(timeLayout)
+}
+
+func printAssignmentTable(w io.Writer, list []registry.Assignment) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROJECT\tSUPERSERVER\tWEB\tTYPE\tSTATUS\tLAST USED")
+	for _, x := range list {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", x.Project, x.SuperserverPort, x.WebPort, x.Type, x.Status, showTime(x.LastUsedAt))
+	}
+	return tw.Flush()
+}
+
+func printAssignment(w io.Writer, x registry.Assignment) error {
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	slot := "none (manual)"
+	if x.Slot != nil {
+		slot = strconv.Itoa(*x.Slot)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "project\t%s\n", x.Project)
+	fmt.Fprintf(tw, "superserver\t%d\n", x.SuperserverPort)
+	fmt.Fprintf(tw, "web\t%d\n", x.WebPort)
+	fmt.Fprintf(tw, "slot\t%s\n", slot)
+	fmt.Fprintf(tw, "type\t%s\n", x.Type)
+	fmt.Fprintf(tw, "status\t%s\n", x.Status)
+	fmt.Fprintf(tw, "container\t%s\n", dash(x.Container))
+	fmt.Fprintf(tw, "engine\t%s\n", dash(x.Engine))
+	fmt.Fprintf(tw, "assigned\t%s\n", showTime(x.AssignedAt))
+	fmt.Fprintf(tw, "last used\t%s\n", showTime(x.LastUsedAt))
+	return tw.Flush()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+func newPortsInspectCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "inspect [DIR|PORT]",
+		Short: "Show the assignment of a project folder or of a port",
+		Long: "Show one assignment. The argument is a project folder (default: the current folder,\n" +
+			"resolved to its project root) or a port number (either the superserver or the web port).\n" +
+			"A number that names an existing folder is taken as the folder. Exit code 1 when nothing is\n" +
+			"assigned. --json prints the assignment object with the registry's field names.",
+		Args:              usageArgs(cobra.MaximumNArgs(1)),
+		ValidArgsFunction: completeTarget(a),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := parseTarget(args)
+			if err != nil {
+				return err
+			}
+			reg, err := openPortRegistry(a)
+			if err != nil {
+				return err
+			}
+			x, err := lookup(cmd.Context(), reg, t)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, x)
+			}
+			return printAssignment(a.stdout, x)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the assignment object as JSON")
+	return cmd
+}
+
+func newPortsAssignCmd(a *app) *cobra.Command {
+	var asJSON bool
+	var port, webPort int
+	cmd := &cobra.Command{
+		Use:   "assign [DIR]",
+		Short: "Give the project its port pair (or return the one it has)",
+		Long: "Give the project (found from DIR, default the current folder) its port pair. Without flags\n" +
+			"it is idempotent: a project that has ports keeps them; a new one gets the lowest free slot\n" +
+			"of the ranges. --port and/or --web-port ask for specific ports (a manual assignment, which\n" +
+			"may lie outside the ranges); they are refused when another project, a container or another\n" +
+			"process holds them. Asking for different ports moves the project to them.\n" +
+			"--json prints the assignment object with the registry's field names.",
+		Args:              usageArgs(cobra.MaximumNArgs(1)),
+		ValidArgsFunction: completeDirs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, f := range []struct {
+				name string
+				v    int
+			}{{"--port", port}, {"--web-port", webPort}} {
+				if cmd.Flags().Changed(strings.TrimPrefix(f.name, "--")) && (f.v < 1 || f.v > 65535) {
+					return &usageError{fmt.Errorf("%s %d is out of range: give a port between 1 and 65535", f.name, f.v)}
+				}
+			}
+			if port != 0 && port == webPort {
+				return &usageError{fmt.Errorf("--port and --web-port are both %d: give two different ports", port)}
+			}
+			dir, err := projectDir(args)
+			if err != nil {
+				return err
+			}
+			reg, err := openPortRegistry(a)
+			if err != nil {
+				return err
+			}
+			// Precedence (issue 2): command-line flags here. The project's .iris-helper.json
+			// "ports" are applied by `iris-helper start` through workspace.Project.
+			x, err := reg.Assign(cmd.Context(), dir, registry.Preferred{Superserver: port, Web: webPort})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(a.stdout, x)
+			}
+			return printAssignment(a.stdout, x)
+		},
+	}
+	cmd.Flags().IntVar(&port, "port", 0, "superserver port to use (manual assignment)")
+	cmd.Flags().IntVar(&webPort, "web-port", 0, "web port to use (manual assignment)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the assignment object as JSON")
+	return cmd
+}
+
+func newPortsReleaseCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "release [DIR|PORT]",
+		Short: "Give a project's port pair back to the registry",
+		Long: "Remove the assignment of a project folder (default: the current folder, resolved to its\n" +
+			"project root) or of the project holding a port. Its slot becomes free for other projects;\n" +
+			"the project gets a pair again the next time it is assigned or started. Exit code 1 when\n" +
+			"nothing is assigned.",
+		Args:              usageArgs(cobra.MaximumNArgs(1)),
+		ValidArgsFunction: completeTarget(a),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := parseTarget(args)
+			if err != nil {
+				return err
+			}
+			reg, err := openPortRegistry(a)
+			if err != nil {
+				return err
+			}
+			x, err := lookup(cmd.Context(), reg, t)
+			if err != nil {
+				return err
+			}
+			// Hook: `ports release --force/--purge` (stop and remove the project's container, and
+			// with --purge its durable data, before releasing) belongs here; a later change wires it
+			// through workspace.ReleaseProject. Without it, only the registry entry is removed.
+			released, err := reg.Release(cmd.Context(), x.Project)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(a.stdout, "Released superserver %d and web %d of %s.\n",
+				released.SuperserverPort, released.WebPort, released.Project)
+			return err
+		},
+	}
+	return cmd
+}
+
+func newPortsCleanupCmd(a *app) *cobra.Command {
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "cleanup",
+		Short: "Release the assignments of projects whose folder is gone",
+		Long: "Remove stale assignments: projects whose folder no longer exists (or that are marked\n" +
+			"stale). --dry-run only lists what would be removed.",
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg, err := openPortRegistry(a)
+			if err != nil {
+				return err
+			}
+			// Hook: the Docker part of cleanup (keep entries whose container still exists, remove
+			// containers of gone projects) belongs here, as the `gone` callback and around it; a later
+			// change wires it through workspace.CleanupPorts.
+			stale, err := reg.Cleanup(cmd.Context(), dryRun, nil)
+			if err != nil {
+				return err
+			}
+			return printCleanup(a.stdout, stale, dryRun)
+		},
+	}
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only list what would be removed")
+	return cmd
+}
+
+func printCleanup(w io.Writer, stale []registry.Assignment, dryRun bool) error {
+	if len(stale) == 0 {
+		_, err := fmt.Fprintln(w, "Nothing to clean up.")
+		return err
+	}
+	verb := "Released"
+	if dryRun {
+		verb = "Would release"
+	}
+	fmt.Fprintf(w, "%s %d stale assignment(s):\n", verb, len(stale))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, x := range stale {
+		fmt.Fprintf(tw, "  %d/%d\t%s\n", x.SuperserverPort, x.WebPort, x.Project)
+	}
+	return tw.Flush()
+}
+
+func newPortsClearCmd(a *app) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "clear --yes",
+		Short: "Remove every port assignment (asks for --yes)",
+		Long: "Remove every assignment from the registry. Running containers keep their ports until they\n" +
+			"stop, but the registry forgets them. Requires --yes.",
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !yes {
+				return &usageError{errors.New("ports clear removes every port assignment on this machine; add --yes to confirm")}
+			}
+			reg, err := openPortRegistry(a)
+			if err != nil {
+				return err
+			}
+			list, err := reg.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := reg.Clear(cmd.Context()); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(a.stdout, "Removed %d assignment(s) from %s.\n", len(list), reg.Path())
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm that every assignment is removed")
+	return cmd
+}
+
+// completeDirs completes DIR arguments with folders.
+func completeDirs(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return nil, cobra.ShellCompDirectiveFilterDirs
+}
+
+// completeTarget completes [DIR|PORT] with the assigned projects and ports, then folders.
+func completeTarget(a *app) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		reg, err := openPortRegistry(a)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveFilterDirs
+		}
+		list, err := reg.List(cmd.Context())
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveFilterDirs
+		}
+		var out []cobra.Completion
+		for _, x := range list {
+			desc := fmt.Sprintf("%d/%d %s", x.SuperserverPort, x.WebPort, x.Type)
+			for _, c := range []string{x.Project, strconv.Itoa(x.SuperserverPort), strconv.Itoa(x.WebPort)} {
+				if strings.HasPrefix(c, toComplete) {
+					out = append(out, cobra.CompletionWithDesc(c, desc))
+				}
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
