@@ -1,0 +1,474 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/iris-helper/iris-helper/registry"
+)
+
+// Tests of `iris-helper ports` use the cmd band from 32400 (superserver) / 32900 (web), ten slots
+// per test, and their own IRIS_HELPER_HOME. They set the environment, so they do not run in parallel.
+
+var updatePortsGolden = flag.Bool("update-ports-golden", false, "rewrite testdata/ports_*.golden")
+
+// assignmentKeys are the registry's field names, all always present in --json output.
+var assignmentKeys = []string{"assignedAt", "container", "engine", "lastUsedAt", "project", "slot",
+	"superserverPort", "type", "status", "webPort"}
+
+type portsEnv struct {
+	t    *testing.T
+	home string
+	lo   int // superserver range lo..lo+9, web lo+500..lo+509
+}
+
+func newPortsEnv(t *testing.T, lo, slots int) *portsEnv {
+	t.Helper()
+	e := &portsEnv{t: t, home: t.TempDir(), lo: lo}
+	t.Setenv(registry.EnvHome, e.home)
+	t.Setenv(registry.EnvSuperserverRange, fmt.Sprintf("%d-%d", lo, lo+slots-1))
+	t.Setenv(registry.EnvWebRange, fmt.Sprintf("%d-%d", lo+500, lo+500+slots-1))
+	return e
+}
+
+// irisProject makes an IRIS project folder (module.xml) with a subfolder, canonical path.
+func irisProject(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "module.xml"), []byte("<Export/>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "src", "Demo"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func runPorts(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code = run(ctx, args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// mustRun runs the command and fails unless it exits with want.
+func mustRun(t *testing.T, want int, args ...string) (string, string) {
+	t.Helper()
+	code, out, errOut := runPorts(t, args...)
+	if code != want {
+		t.Fatalf("iris-helper %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, want, out, errOut)
+	}
+	return out, errOut
+}
+
+// assignmentJSON decodes one assignment object and checks that it has exactly the registry's fields.
+func assignmentJSON(t *testing.T, raw []byte) registry.Assignment {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("not a JSON object: %v\n%s", err, raw)
+	}
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	want := append([]string(nil), assignmentKeys...)
+	sort.Strings(want)
+	if !reflect.DeepEqual(keys, want) {
+		t.Fatalf("assignment keys %v, want %v", keys, want)
+	}
+	var a registry.Assignment
+	if err := json.Unmarshal(raw, &a); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func listJSON(t *testing.T) []registry.Assignment {
+	t.Helper()
+	out, _ := mustRun(t, 0, "ports", "list", "--json")
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(out), &m); err != nil || len(m) != 1 || m["assignments"] == nil {
+		t.Fatalf(`want {"assignments": [...]}, got %v\n%s`, err, out)
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(m["assignments"], &raws); err != nil || raws == nil {
+		t.Fatalf("assignments is not an array: %v\n%s", err, out)
+	}
+	var as []registry.Assignment
+	for _, r := range raws {
+		as = append(as, assignmentJSON(t, r))
+	}
+	return as
+}
+
+func TestPortsAssignInspectListReleaseFlow(t *testing.T) {
+	e := newPortsEnv(t, 32400, 10)
+	dir := irisProject(t)
+
+	out, _ := mustRun(t, 0, "ports", "assign", dir, "--json")
+	a := assignmentJSON(t, []byte(out))
+	if a.Project != dir || a.SuperserverPort != e.lo || a.WebPort != e.lo+500 || a.Slot == nil || *a.Slot != 0 || a.Type != "auto" {
+		t.Fatalf("assign --json = %+v", a)
+	}
+	// Idempotent, from a subfolder, through a symlink, and from the current folder.
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{dir}, {filepath.Join(dir, "src", "Demo")}, {link}} {
+		out, _ := mustRun(t, 0, append([]string{"ports", "assign", "--json"}, args...)...)
+		if b := assignmentJSON(t, []byte(out)); b.Project != dir || b.SuperserverPort != a.SuperserverPort || !b.AssignedAt.Equal(a.AssignedAt) {
+			t.Fatalf("assign %v gave %+v, want the same as %+v", args, b, a)
+		}
+	}
+	t.Chdir(filepath.Join(dir, "src"))
+	out, _ = mustRun(t, 0, "ports", "assign")
+	for _, want := range []string{"project      " + dir, "superserver  " + strconv.Itoa(e.lo), "web          " + strconv.Itoa(e.lo+500), "slot         0", "type         auto"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("assign output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// A second project gets the next slot.
+	other := irisProject(t)
+	out, _ = mustRun(t, 0, "ports", "assign", other, "--json")
+	if b := assignmentJSON(t, []byte(out)); b.SuperserverPort != e.lo+1 {
+		t.Fatalf("second project got %d", b.SuperserverPort)
+	}
+
+	// inspect by folder (default: current folder) and by either port.
+	for _, args := range [][]string{{}, {dir}, {strconv.Itoa(e.lo)}, {strconv.Itoa(e.lo + 500)}} {
+		out, _ := mustRun(t, 0, append([]string{"ports", "inspect", "--json"}, args...)...)
+		if b := assignmentJSON(t, []byte(out)); b.Project != dir {
+			t.Fatalf("inspect %v = %+v", args, b)
+		}
+	}
+
+	list := listJSON(t)
+	if len(list) != 2 || list[0].Project != dir || list[1].Project != other {
+		t.Fatalf("list --json = %+v", list)
+	}
+	out, _ = mustRun(t, 0, "ports", "list")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "PROJECT") || !strings.Contains(lines[0], "LAST USED") ||
+		!strings.Contains(lines[1], dir) || !strings.Contains(lines[1], strconv.Itoa(e.lo+500)) || !strings.Contains(lines[1], "idle") {
+		t.Fatalf("list table:\n%s", out)
+	}
+
+	// release by port, then the port is unknown (exit 1 with the remedy).
+	out, _ = mustRun(t, 0, "ports", "release", strconv.Itoa(e.lo+501))
+	if !strings.Contains(out, "Released superserver "+strconv.Itoa(e.lo+1)) || !strings.Contains(out, other) {
+		t.Fatalf("release output: %s", out)
+	}
+	_, errOut := mustRun(t, 1, "ports", "inspect", strconv.Itoa(e.lo+1))
+	if !strings.Contains(errOut, "no project is assigned port") || !strings.Contains(errOut, "ports list") {
+		t.Fatalf("inspect of a released port: %s", errOut)
+	}
+	_, errOut = mustRun(t, 1, "ports", "release", other)
+	if !strings.Contains(errOut, "no ports are assigned to "+other) {
+		t.Fatalf("second release: %s", errOut)
+	}
+	// release the current folder's project
+	mustRun(t, 0, "ports", "release")
+	if list := listJSON(t); len(list) != 0 {
+		t.Fatalf("after releasing both: %+v", list)
+	}
+}
+
+func TestPortsAssignPreferredAndConflicts(t *testing.T) {
+	e := newPortsEnv(t, 32410, 10)
+	dir, other := irisProject(t), irisProject(t)
+	out, _ := mustRun(t, 0, "ports", "assign", dir, "--port", "32419", "--web-port", "32919", "--json")
+	a := assignmentJSON(t, []byte(out))
+	if a.Type != "manual" || a.Slot != nil || a.SuperserverPort != 32419 || a.WebPort != 32919 {
+		t.Fatalf("manual assign = %+v", a)
+	}
+	if !strings.Contains(out, `"slot": null`) {
+		t.Fatalf("slot not null: %s", out)
+	}
+	_, errOut := mustRun(t, 1, "ports", "assign", other, "--port", "32419")
+	if !strings.Contains(errOut, "assigned to project "+dir) || !strings.Contains(errOut, "iris-helper ports release "+dir) {
+		t.Fatalf("conflict message: %s", errOut)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:32418")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, errOut = mustRun(t, 1, "ports", "assign", other, "--port", "32418")
+	if !strings.Contains(errOut, "in use by another process") || !strings.Contains(errOut, "choose another port") {
+		t.Fatalf("listener conflict message: %s", errOut)
+	}
+	// Moving the project to another preferred port.
+	out, _ = mustRun(t, 0, "ports", "assign", dir, "--port", "32417", "--json")
+	if b := assignmentJSON(t, []byte(out)); b.SuperserverPort != 32417 || b.WebPort != 32919 {
+		t.Fatalf("move = %+v", b)
+	}
+	_ = e
+}
+
+func TestPortsUsageErrorsExit2(t *testing.T) {
+	newPortsEnv(t, 32420, 10)
+	dir := irisProject(t)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ports", "clear"}, "add --yes"},
+		{[]string{"ports", "assign", dir, "--port", "0"}, "--port 0 is out of range"},
+		{[]string{"ports", "assign", dir, "--web-port", "70000"}, "--web-port 70000 is out of range"},
+		{[]string{"ports", "assign", dir, "--port", "x"}, "invalid argument"},
+		{[]string{"ports", "assign", dir, "--port", "32421", "--web-port", "32421"}, "two different ports"},
+		{[]string{"ports", "list", "--bogus"}, "unknown flag"},
+		{[]string{"ports", "list", "extra"}, "unknown command"},
+		{[]string{"ports", "inspect", "a", "b"}, "accepts at most 1 arg"},
+		{[]string{"ports", "inspect", "70000"}, "port 70000 is out of range"},
+		{[]string{"ports", "release", "0"}, "port 0 is out of range"},
+		{[]string{"ports", "cleanup", "now"}, "unknown command"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, errOut := mustRun(t, 2, tc.args...)
+			if !strings.Contains(errOut, tc.want) {
+				t.Fatalf("stderr lacks %q:\n%s", tc.want, errOut)
+			}
+		})
+	}
+}
+
+func TestPortsClearCleanupAndExhaustion(t *testing.T) {
+	newPortsEnv(t, 32430, 2)
+	p1, p2, p3 := irisProject(t), irisProject(t), irisProject(t)
+	mustRun(t, 0, "ports", "assign", p1)
+	mustRun(t, 0, "ports", "assign", p2)
+	_, errOut := mustRun(t, 1, "ports", "assign", p3)
+	for _, want := range []string{"no free port pair", p1, p2, "iris-helper ports release <dir>", "IRIS_HELPER_SUPERSERVER_RANGE", "config.json"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("exhaustion message lacks %q:\n%s", want, errOut)
+		}
+	}
+	// p2's folder disappears: cleanup --dry-run reports it, cleanup removes it.
+	if err := os.RemoveAll(p2); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := mustRun(t, 0, "ports", "list")
+	if !strings.Contains(out, "stale") {
+		t.Fatalf("list does not show the stale project:\n%s", out)
+	}
+	out, _ = mustRun(t, 0, "ports", "cleanup", "--dry-run")
+	if !strings.Contains(out, "Would release 1 stale assignment(s)") || !strings.Contains(out, p2) {
+		t.Fatalf("dry run: %s", out)
+	}
+	if list := listJSON(t); len(list) != 2 {
+		t.Fatalf("dry run removed entries: %+v", list)
+	}
+	out, _ = mustRun(t, 0, "ports", "cleanup")
+	if !strings.Contains(out, "Released 1 stale assignment(s)") {
+		t.Fatalf("cleanup: %s", out)
+	}
+	out, _ = mustRun(t, 0, "ports", "cleanup")
+	if !strings.Contains(out, "Nothing to clean up.") {
+		t.Fatalf("second cleanup: %s", out)
+	}
+	mustRun(t, 0, "ports", "assign", p3)
+	out, _ = mustRun(t, 0, "ports", "clear", "--yes")
+	if !strings.Contains(out, "Removed 2 assignment(s)") {
+		t.Fatalf("clear: %s", out)
+	}
+	out, _ = mustRun(t, 0, "ports", "list", "--json")
+	if strings.TrimSpace(out) != "{\n  \"assignments\": []\n}" {
+		t.Fatalf("empty list --json: %q", out)
+	}
+	out, _ = mustRun(t, 0, "ports", "list")
+	if !strings.Contains(out, "No ports assigned yet") {
+		t.Fatalf("empty list: %q", out)
+	}
+}
+
+func TestPortsCorruptAndNewerRegistry(t *testing.T) {
+	e := newPortsEnv(t, 32440, 10)
+	path := filepath.Join(e.home, registry.FileName)
+	os.WriteFile(path, []byte("{not json"), 0o600)
+	_, errOut := mustRun(t, 1, "ports", "list")
+	if !strings.Contains(errOut, "registry.json.corrupt-") || !strings.Contains(errOut, "run the command again") {
+		t.Fatalf("corrupt registry message: %s", errOut)
+	}
+	mustRun(t, 0, "ports", "list")
+	newer := `{"version":7,"assignments":[]}`
+	os.WriteFile(path, []byte(newer), 0o600)
+	_, errOut = mustRun(t, 1, "ports", "assign", irisProject(t))
+	if !strings.Contains(errOut, "version 7") || !strings.HasSuffix(strings.TrimSpace(errOut), "upgrade iris-helper") {
+		t.Fatalf("newer version message: %s", errOut)
+	}
+	if got, _ := os.ReadFile(path); string(got) != newer {
+		t.Fatalf("newer registry was changed: %s", got)
+	}
+	// A bad range is a clear error.
+	t.Setenv(registry.EnvWebRange, "32940-32941")
+	_, errOut = mustRun(t, 1, "ports", "list")
+	if !strings.Contains(errOut, "has 10 ports but the web range has 2") {
+		t.Fatalf("bad range message: %s", errOut)
+	}
+}
+
+func TestPortsHelpAndCompletion(t *testing.T) {
+	e := newPortsEnv(t, 32450, 10)
+	dir := irisProject(t)
+	mustRun(t, 0, "ports", "assign", dir)
+	for _, args := range [][]string{
+		{"ports", "--help"}, {"ports", "list", "--help"}, {"ports", "inspect", "--help"}, {"ports", "assign", "--help"},
+		{"ports", "release", "--help"}, {"ports", "cleanup", "--help"}, {"ports", "clear", "--help"}, {"help", "ports"},
+	} {
+		out, _ := mustRun(t, 0, args...)
+		if !strings.Contains(out, "Usage:") {
+			t.Errorf("%v: no usage:\n%s", args, out)
+		}
+	}
+	out, _ := mustRun(t, 0, "ports", "assign", "--help")
+	if !strings.Contains(out, "--web-port") || !strings.Contains(out, "--json") {
+		t.Fatalf("assign help lacks flags:\n%s", out)
+	}
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		out, _ := mustRun(t, 0, "completion", shell)
+		if !strings.Contains(out, "iris-helper") {
+			t.Errorf("completion %s: %.200s", shell, out)
+		}
+	}
+	out, _ = mustRun(t, 0, "__complete", "ports", "")
+	for _, sub := range []string{"list", "inspect", "assign", "release", "cleanup", "clear"} {
+		if !strings.Contains(out, sub+"\t") {
+			t.Errorf("subcommand %s not completed:\n%s", sub, out)
+		}
+	}
+	out, _ = mustRun(t, 0, "__complete", "ports", "inspect", "")
+	if !strings.Contains(out, dir) || !strings.Contains(out, strconv.Itoa(e.lo)+"\t") {
+		t.Fatalf("inspect does not complete assigned projects and ports:\n%s", out)
+	}
+}
+
+// TestPortsGolden compares list, list --json and inspect with golden files, on a seeded registry
+// with fixed projects (whose folders do not exist, so they show as stale) and fixed times.
+func TestPortsGolden(t *testing.T) {
+	e := newPortsEnv(t, 32460, 10)
+	seed, err := os.ReadFile(filepath.Join("testdata", "ports_registry.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.home, registry.FileName), seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Times are shown in local time: replace them with a placeholder of the same width.
+	var times []string
+	for _, ts := range []string{"2026-03-01T09:30:00Z", "2026-03-02T10:45:00Z", "2026-03-03T11:00:00Z", "2026-03-04T12:15:00Z"} {
+		tm, _ := time.Parse(time.RFC3339, ts)
+		times = append(times, showTime(tm))
+	}
+	normalize := func(s string) string {
+		for i, tm := range times {
+			s = strings.ReplaceAll(s, tm, fmt.Sprintf("%-*s", len(tm), fmt.Sprintf("<time %d>", i)))
+		}
+		lines := strings.Split(s, "\n")
+		for i := range lines {
+			lines[i] = strings.TrimRight(lines[i], " ")
+		}
+		return strings.Join(lines, "\n")
+	}
+	for _, tc := range []struct {
+		golden string
+		args   []string
+	}{
+		{"ports_list.golden", []string{"ports", "list"}},
+		{"ports_list_json.golden", []string{"ports", "list", "--json"}},
+		{"ports_inspect.golden", []string{"ports", "inspect", "1975"}},
+		{"ports_inspect_json.golden", []string{"ports", "inspect", "52773", "--json"}},
+	} {
+		t.Run(tc.golden, func(t *testing.T) {
+			out, _ := mustRun(t, 0, tc.args...)
+			got := normalize(out)
+			path := filepath.Join("testdata", tc.golden)
+			if *updatePortsGolden {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run with -update-ports-golden to create it)", err)
+			}
+			if got != string(want) {
+				t.Fatalf("output differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
+			}
+		})
+	}
+	// The seeded unknown fields survive a rewrite made through the CLI.
+	mustRun(t, 0, "ports", "release", "1972")
+	data, _ := os.ReadFile(filepath.Join(e.home, registry.FileName))
+	if !strings.Contains(string(data), `"addedBy": "hand"`) || !strings.Contains(string(data), `"owner": "team-b"`) {
+		t.Fatalf("unknown fields lost on rewrite:\n%s", data)
+	}
+}
+
+// TestPortsRealProcesses runs the built binary: exit codes from a real process, and several
+// processes assigning at once get distinct ports.
+func TestPortsRealProcesses(t *testing.T) {
+	newPortsEnv(t, 32470, 10)
+	bin := filepath.Join(t.TempDir(), "iris-helper")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if err := exec.Command(bin, "ports", "clear").Run(); err == nil {
+		t.Fatal("ports clear without --yes succeeded")
+	} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("ports clear without --yes: %v, want exit 2", err)
+	}
+	var wg sync.WaitGroup
+	outs := make([][]byte, 6)
+	errs := make([]error, 6)
+	dirs := make([]string, 6)
+	for i := range dirs {
+		dirs[i] = irisProject(t)
+	}
+	for i := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = exec.Command(bin, "ports", "assign", dirs[i], "--json").Output()
+		}()
+	}
+	wg.Wait()
+	seen := map[int]bool{}
+	for i := range outs {
+		if errs[i] != nil {
+			t.Fatalf("process %d: %v", i, errs[i])
+		}
+		a := assignmentJSON(t, outs[i])
+		if seen[a.SuperserverPort] || seen[a.WebPort] {
+			t.Fatalf("port reused: %+v", a)
+		}
+		seen[a.SuperserverPort], seen[a.WebPort] = true, true
+	}
+	if list := listJSON(t); len(list) != 6 {
+		t.Fatalf("registry holds %d, want 6", len(list))
+	}
+}
