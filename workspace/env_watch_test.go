@@ -1,0 +1,487 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iris-helper/iris-helper/registry"
+)
+
+// Watcher tests use real files, real fsnotify and the real port registry (in a temp home,
+// ports from the workspace band 31000-31999). Deadlines are generous; latency is measured
+// by BenchmarkEnvWatcherSaveToReconciled.
+const (
+	watchDeadline = 15 * time.Second
+	quietPeriod   = 800 * time.Millisecond // several debounce periods
+)
+
+type watchHarness struct {
+	t       *testing.T
+	ctx     context.Context
+	dir     string
+	path    string
+	reg     *registry.Registry
+	project string
+	w       *EnvWatcher
+	events  chan EnvEvent
+	assign  registry.Assignment
+}
+
+func openTestRegistry(t testing.TB) *registry.Registry {
+	t.Helper()
+	reg, err := registry.Open(registry.Options{Home: filepath.Join(tempDirTB(t), "home"),
+		Superserver: &registry.Range{Lo: 31000, Hi: 31049}, Web: &registry.Range{Lo: 31500, Hi: 31549}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+func tempDirTB(t testing.TB) string {
+	t.Helper()
+	d, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// requestPortVia is the RequestPort callback an owner builds from the registry: the
+// preferred ports make a manual assignment, refused with *registry.ConflictError.
+func requestPortVia(reg *registry.Registry, project string) func(ctx context.Context, ss, web int) (EnvPorts, error) {
+	return func(ctx context.Context, ss, web int) (EnvPorts, error) {
+		a, err := reg.Assign(ctx, project, registry.Preferred{Superserver: ss, Web: web})
+		if err != nil {
+			return EnvPorts{}, err
+		}
+		return EnvPorts{Host: "localhost", Superserver: a.SuperserverPort, Web: a.WebPort}, nil
+	}
+}
+
+// newWatchHarness writes content (unless it is "<none>") to dir/.env, assigns the project
+// ports and starts a watcher.
+func newWatchHarness(t *testing.T, content string, mode SyncMode) *watchHarness {
+	t.Helper()
+	return newWatchHarnessDebounce(t, content, mode, 0)
+}
+
+func newWatchHarnessDebounce(t *testing.T, content string, mode SyncMode, debounce time.Duration) *watchHarness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	h := &watchHarness{t: t, ctx: ctx, dir: tempDir(t), events: make(chan EnvEvent, 1000)}
+	h.path = filepath.Join(h.dir, ".env")
+	h.project = h.dir
+	if content != "<none>" {
+		if err := os.WriteFile(h.path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.reg = openTestRegistry(t)
+	var err error
+	if h.assign, err = h.reg.Assign(ctx, h.project, registry.Preferred{}); err != nil {
+		t.Fatal(err)
+	}
+	h.w, err = NewEnvWatcher(ctx, EnvWatcherOptions{
+		Path: h.path, Mode: mode, Ports: h.ports(),
+		RequestPort: requestPortVia(h.reg, h.project),
+		OnEvent:     func(e EnvEvent) { h.events <- e },
+		Debounce:    debounce,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.w.Close() })
+	return h
+}
+
+func (h *watchHarness) ports() EnvPorts {
+	return EnvPorts{Host: "localhost", Superserver: h.assign.SuperserverPort, Web: h.assign.WebPort}
+}
+
+func (h *watchHarness) read() string {
+	b, err := os.ReadFile(h.path)
+	if err != nil {
+		return "<" + err.Error() + ">"
+	}
+	return string(b)
+}
+
+// waitContent waits until the file says want.
+func (h *watchHarness) waitContent(want string) {
+	h.t.Helper()
+	deadline := time.Now().Add(watchDeadline)
+	for time.Now().Before(deadline) {
+		if h.read() == want {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.t.Fatalf("file never became\n%q\nit is\n%q", want, h.read())
+}
+
+// waitEvent returns the next event of the given kind, failing on timeout.
+func (h *watchHarness) waitEvent(kind EnvEventKind) EnvEvent {
+	h.t.Helper()
+	timeout := time.After(watchDeadline)
+	for {
+		select {
+		case e := <-h.events:
+			if e.Kind == kind {
+				return e
+			}
+			h.t.Logf("event %s: %s", e.Kind, e.Message)
+		case <-timeout:
+			h.t.Fatalf("no %s event within %s; file is %q", kind, watchDeadline, h.read())
+		}
+	}
+}
+
+// expectQuiet asserts that no event arrives and the file is not replaced for a while.
+func (h *watchHarness) expectQuiet() {
+	h.t.Helper()
+	before, err := os.Stat(h.path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	select {
+	case e := <-h.events:
+		h.t.Fatalf("unexpected event %s: %s", e.Kind, e.Message)
+	case <-time.After(quietPeriod):
+	}
+	after, err := os.Stat(h.path)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || !before.ModTime().Equal(after.ModTime()) {
+		h.t.Fatal("the file was written during the quiet period")
+	}
+}
+
+// std is a .env with comments, an export line and the managed keys at the given ports.
+func std(ss, web int, extra string) string {
+	return fmt.Sprintf("# app settings\r\nAPP=demo # inline\r\nexport IRIS_PORT=%d\r\nIRIS_WEB_PORT=\"%d\"\r\nIRIS_HOST=localhost\r\n%s", ss, web, extra)
+}
+
+func TestEnvWatcherInitialSyncThenQuietWithExactlyOneWrite(t *testing.T) {
+	h := newWatchHarness(t, std(1, 2, ""), SyncAuto)
+	want := std(h.assign.SuperserverPort, h.assign.WebPort, "")
+	e := h.waitEvent(EnvSynced)
+	if len(e.Changes) != 2 {
+		t.Errorf("changes %v, want the two ports", e.Changes)
+	}
+	if h.read() != want {
+		t.Fatalf("after the first sync: %q", h.read())
+	}
+	h.expectQuiet() // its own write (an fsnotify event) caused no second write
+
+	// The owner moves the project: one write, then quiet again.
+	moved, err := h.reg.Assign(h.ctx, h.project, registry.Preferred{Superserver: 31111, Web: 31611})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.w.SetPorts(h.ctx, EnvPorts{Host: "localhost", Superserver: moved.SuperserverPort, Web: moved.WebPort})
+	h.waitEvent(EnvSynced)
+	if got := h.read(); got != std(31111, 31611, "") {
+		t.Fatalf("after SetPorts: %q", got)
+	}
+	h.expectQuiet()
+}
+
+func TestEnvWatcherAtomicSaveByRename(t *testing.T) {
+	h := newWatchHarness(t, "<none>", SyncTrue)
+	h.waitEvent(EnvSynced) // created
+	p := h.ports()
+	// An editor writes the new content to a temp file and renames it over .env: the user
+	// added a line and dropped the web port key.
+	tmp := filepath.Join(h.dir, ".env.tmp.1234")
+	edited := fmt.Sprintf("# mine\nUSER_KEY=1\nIRIS_HOST=localhost\nIRIS_PORT=%d\n", p.Superserver)
+	if err := os.WriteFile(tmp, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, h.path); err != nil {
+		t.Fatal(err)
+	}
+	h.waitContent(edited + ManagedComment + "\n" + fmt.Sprintf("IRIS_WEB_PORT=%d\n", p.Web))
+	h.waitEvent(EnvSynced)
+	h.expectQuiet()
+}
+
+func TestEnvWatcherVimStyleSave(t *testing.T) {
+	h := newWatchHarness(t, "<none>", SyncAuto)
+	h.waitEvent(EnvDeleted) // no file at start, and auto creates none
+	p := h.ports()
+	content := std(p.Superserver, p.Web, "")
+	if err := os.WriteFile(h.path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// vim: write the swap file, rename the original away, write the new file, drop the backup.
+	swap := filepath.Join(h.dir, ".env.swp")
+	if err := os.WriteFile(swap, []byte("swap"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(h.path, h.path+"~"); err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(content, "APP=demo", "APP=changed", 1)
+	edited = strings.Replace(edited, fmt.Sprintf("export IRIS_PORT=%d\r\n", p.Superserver), "", 1)
+	if err := os.WriteFile(h.path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(h.path + "~")
+	os.Remove(swap)
+	h.waitContent(edited + ManagedComment + "\r\n" + fmt.Sprintf("IRIS_PORT=%d\r\n", p.Superserver))
+	h.waitEvent(EnvSynced)
+	h.expectQuiet()
+}
+
+func TestEnvWatcherTruncateAndWrite(t *testing.T) {
+	// A slow writer could be caught mid-write by the debounce on a busy machine: give it room.
+	h := newWatchHarnessDebounce(t, "<none>", SyncTrue, 400*time.Millisecond)
+	h.waitEvent(EnvSynced)
+	p := h.ports()
+	f, err := os.OpenFile(h.path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Written in two pieces with a pause, as a slow editor or a script would.
+	if _, err := f.WriteString("A=1\nIRIS_PO"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if _, err := fmt.Fprintf(f, "RT=%d\nIRIS_WEB_PORT=%d\nIRIS_HOST=127.0.0.1\n", p.Superserver, p.Web); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	want := fmt.Sprintf("A=1\nIRIS_PORT=%d\nIRIS_WEB_PORT=%d\nIRIS_HOST=127.0.0.1\n", p.Superserver, p.Web)
+	h.waitContent(want)
+	h.expectQuiet()
+}
+
+func TestEnvWatcherDeleteAndRecreate(t *testing.T) {
+	t.Run("auto leaves it deleted", func(t *testing.T) {
+		h := newWatchHarness(t, "IRIS_PORT=1\n", SyncAuto)
+		h.waitEvent(EnvSynced)
+		if err := os.Remove(h.path); err != nil {
+			t.Fatal(err)
+		}
+		h.waitEvent(EnvDeleted)
+		time.Sleep(quietPeriod)
+		if _, err := os.Stat(h.path); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("the deleted file was recreated under sync auto: %v", err)
+		}
+		// The user recreates it (e.g. git checkout) with stale ports: synced again.
+		if err := os.WriteFile(h.path, []byte("APP=1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := h.ports()
+		h.waitContent(fmt.Sprintf("APP=1\n%s\nIRIS_HOST=localhost\nIRIS_PORT=%d\nIRIS_WEB_PORT=%d\n", ManagedComment, p.Superserver, p.Web))
+	})
+	t.Run("true recreates it", func(t *testing.T) {
+		h := newWatchHarness(t, "IRIS_PORT=1\n", SyncTrue)
+		h.waitEvent(EnvSynced)
+		if err := os.Remove(h.path); err != nil {
+			t.Fatal(err)
+		}
+		e := h.waitEvent(EnvSynced)
+		if !e.Created {
+			t.Errorf("event %+v does not say created", e)
+		}
+		p := h.ports()
+		h.waitContent(fmt.Sprintf("%s\nIRIS_HOST=localhost\nIRIS_PORT=%d\nIRIS_WEB_PORT=%d\n", ManagedComment, p.Superserver, p.Web))
+		if fi, err := os.Stat(h.path); err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("recreated file: %v %v", fi, err)
+		}
+	})
+}
+
+func TestEnvWatcherUserEditToFreePortIsHonoured(t *testing.T) {
+	h := newWatchHarness(t, "<none>", SyncTrue)
+	h.waitEvent(EnvSynced)
+	p := h.ports()
+	edited := strings.Replace(h.read(), fmt.Sprintf("IRIS_PORT=%d", p.Superserver), "IRIS_PORT=31222", 1)
+	if err := os.WriteFile(h.path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := h.waitEvent(EnvPortsChanged)
+	if !e.RestartNeeded || e.Ports.Superserver != 31222 || e.Ports.Web != p.Web || e.Key != "IRIS_PORT" {
+		t.Errorf("event %+v", e)
+	}
+	a, ok, err := h.reg.Get(h.ctx, h.project)
+	if err != nil || !ok || a.SuperserverPort != 31222 || a.WebPort != p.Web || a.Type != registry.TypeManual {
+		t.Fatalf("registry after the edit: %+v %v %v", a, ok, err)
+	}
+	if got := h.w.Ports(); got.Superserver != 31222 {
+		t.Errorf("watcher ports %+v", got)
+	}
+	h.expectQuiet()
+	if h.read() != edited {
+		t.Errorf("the honoured edit was changed: %q", h.read())
+	}
+}
+
+func TestEnvWatcherUserEditToHeldPortIsRestored(t *testing.T) {
+	h := newWatchHarness(t, "<none>", SyncTrue)
+	h.waitEvent(EnvSynced)
+	synced := h.read()
+	p := h.ports()
+
+	other := tempDir(t)
+	if _, err := h.reg.Assign(h.ctx, other, registry.Preferred{Superserver: 31233, Web: 31733}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:31744")
+	if err != nil {
+		t.Fatalf("listen on the test port: %v", err)
+	}
+	defer ln.Close()
+
+	tests := []struct {
+		name, key, value, holder string
+	}{
+		{"port another project holds", "IRIS_PORT", "31233", other},
+		{"port a process listens on", "IRIS_WEB_PORT", "31744", "another process"},
+	}
+	for _, tt := range tests {
+		func() {
+			cur := p.Superserver
+			if tt.key == "IRIS_WEB_PORT" {
+				cur = p.Web
+			}
+			edited := strings.Replace(synced, fmt.Sprintf("%s=%d", tt.key, cur), tt.key+"="+tt.value, 1)
+			if err := os.WriteFile(h.path, []byte(edited), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			e := h.waitEvent(EnvRestored)
+			if e.Key != tt.key || e.Value != tt.value || !strings.Contains(e.Reason, tt.holder) || !strings.Contains(e.Message, tt.holder) {
+				t.Errorf("%s: event %+v, want it to name %s", tt.name, e, tt.holder)
+			}
+			h.waitEvent(EnvSynced) // the one write that restores the value
+			h.waitContent(synced)
+			a, _, err := h.reg.Get(h.ctx, h.project)
+			if err != nil || a.SuperserverPort != p.Superserver || a.WebPort != p.Web {
+				t.Errorf("%s: assignment changed: %+v %v", tt.name, a, err)
+			}
+			h.expectQuiet()
+		}()
+	}
+}
+
+func TestEnvWatcherNotAPortIsRestored(t *testing.T) {
+	h := newWatchHarness(t, "<none>", SyncTrue)
+	h.waitEvent(EnvSynced)
+	synced := h.read()
+	p := h.ports()
+	for _, tt := range []struct{ value, reason string }{
+		{"${SUPERSERVER}", "variable reference"},
+		{"abc", "not a port number"},
+		{"70000", "out of range"},
+	} {
+		edited := strings.Replace(synced, fmt.Sprintf("IRIS_PORT=%d", p.Superserver), "IRIS_PORT="+tt.value, 1)
+		if err := os.WriteFile(h.path, []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e := h.waitEvent(EnvRestored)
+		if e.Key != "IRIS_PORT" || !strings.Contains(e.Reason, tt.reason) {
+			t.Errorf("%s: event %+v, want reason %q", tt.value, e, tt.reason)
+		}
+		h.waitContent(synced)
+		h.waitEvent(EnvSynced)
+	}
+	h.expectQuiet()
+}
+
+func TestEnvWatcherLeavesHostAndOtherKeysAlone(t *testing.T) {
+	h := newWatchHarness(t, "<none>", SyncTrue)
+	h.waitEvent(EnvSynced)
+	edited := strings.Replace(h.read(), "IRIS_HOST=localhost", "IRIS_HOST=iris.example.test", 1) + "NEW_KEY='x' # mine\n"
+	if err := os.WriteFile(h.path, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.expectQuiet()
+	if h.read() != edited {
+		t.Errorf("user's edit changed to %q", h.read())
+	}
+}
+
+func TestEnvWatcherSyncFalseDoesNothing(t *testing.T) {
+	h := newWatchHarness(t, "IRIS_PORT=1\n", SyncFalse)
+	if err := os.WriteFile(h.path, []byte("IRIS_PORT=2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(quietPeriod)
+	if h.read() != "IRIS_PORT=2\n" {
+		t.Errorf("sync false touched the file: %q", h.read())
+	}
+	select {
+	case e := <-h.events:
+		t.Errorf("event under sync false: %+v", e)
+	default:
+	}
+}
+
+func TestEnvWatcherCloseStops(t *testing.T) {
+	h := newWatchHarness(t, "IRIS_PORT=1\n", SyncAuto)
+	h.waitEvent(EnvSynced)
+	if err := h.w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(h.path, []byte("IRIS_PORT=2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(quietPeriod)
+	if h.read() != "IRIS_PORT=2\n" {
+		t.Errorf("a closed watcher wrote the file: %q", h.read())
+	}
+}
+
+// BenchmarkEnvWatcherSaveToReconciled measures the time from a user's save (an atomic
+// rename that drops the web port key) to the watcher's reconciled file on disk, debounce
+// (100 ms) included.
+func BenchmarkEnvWatcherSaveToReconciled(b *testing.B) {
+	dir := tempDirTB(b)
+	path := filepath.Join(dir, ".env")
+	p := EnvPorts{Host: "localhost", Superserver: 31901, Web: 31902}
+	full := fmt.Sprintf("APP=1\nIRIS_HOST=localhost\nIRIS_PORT=%d\nIRIS_WEB_PORT=%d\n", p.Superserver, p.Web)
+	if err := os.WriteFile(path, []byte(full), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := NewEnvWatcher(ctx, EnvWatcherOptions{Path: path, Mode: SyncAuto, Ports: p})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	edited := fmt.Sprintf("APP=1\nIRIS_HOST=localhost\nIRIS_PORT=%d\n", p.Superserver)
+	want := edited + ManagedComment + "\n" + fmt.Sprintf("IRIS_WEB_PORT=%d\n", p.Web)
+	var total time.Duration
+	for i := 0; b.Loop(); i++ {
+		tmp := filepath.Join(dir, fmt.Sprintf(".env.save%d", i))
+		if err := os.WriteFile(tmp, []byte(edited), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := os.Rename(tmp, path); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if got, _ := os.ReadFile(path); string(got) == want {
+				break
+			}
+			if time.Since(start) > 10*time.Second {
+				b.Fatal("not reconciled within 10s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		total += time.Since(start)
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/save")
+}
