@@ -2,6 +2,7 @@ package dockerops
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -24,10 +25,11 @@ func (e *UnavailableError) Error() string {
 		fmt.Fprintf(&b, ": %v", e.Err)
 	}
 	b.WriteString("; start Docker (Docker Desktop, colima, or `sudo systemctl start docker`)")
-	if strings.Contains(strings.ToLower(fmt.Sprint(e.Err)), "permission denied") {
-		b.WriteString("; on Linux add yourself to the docker group (`sudo usermod -aG docker $USER`, then log in again) or use rootless Docker")
-	} else {
-		b.WriteString("; on Linux you may need to join the docker group or use rootless Docker")
+	switch {
+	case strings.Contains(strings.ToLower(fmt.Sprint(e.Err)), "permission denied"):
+		b.WriteString("; permission denied: join the docker group (`sudo usermod -aG docker $USER`, then log in again) or use rootless Docker")
+	case runtime.GOOS == "linux":
+		b.WriteString("; if the engine runs but you may not use it, join the docker group or use rootless Docker")
 	}
 	b.WriteString("; check DOCKER_HOST and `docker context ls`")
 	return b.String()
