@@ -407,14 +407,17 @@ type watcher struct {
 	onStatus  func(Status)
 	onMessage func(Message)
 	kick      chan struct{}
+	envKick   chan struct{} // tells watchEnv that the assignment may have changed
 	mu        sync.Mutex
 	msgs      []Message
 }
 
 func (w *watcher) signal() {
-	select {
-	case w.kick <- struct{}{}:
-	default:
+	for _, c := range []chan struct{}{w.kick, w.envKick} {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -947,7 +950,7 @@ func CleanupPorts(ctx context.Context, reg *registry.Registry, eng *dockerops.En
 // back-off), registry changes by other processes, starts and stops in this process, and the
 // project's .env (a user's port request goes through the registry). Several Watch calls may run.
 func (p *Project) Watch(ctx context.Context, onStatus func(Status), onMessage func(Message)) error {
-	w := &watcher{onStatus: onStatus, onMessage: onMessage, kick: make(chan struct{}, 1)}
+	w := &watcher{onStatus: onStatus, onMessage: onMessage, kick: make(chan struct{}, 1), envKick: make(chan struct{}, 1)}
 	p.mu.Lock()
 	p.watchers[w] = struct{}{}
 	p.mu.Unlock()
@@ -966,7 +969,7 @@ func (p *Project) Watch(ctx context.Context, onStatus func(Status), onMessage fu
 	run(func(ctx context.Context) { p.deliver(ctx, w) })
 	run(p.watchEngine)
 	run(p.watchRegistry)
-	run(p.watchEnv)
+	run(func(ctx context.Context) { p.watchEnv(ctx, w.envKick) })
 	wg.Wait()
 	return nil
 }
@@ -1027,6 +1030,120 @@ func (p *Project) watchEngine(ctx context.Context) {
 	}
 }
 
-// TEMP until the env API lands.
-func (p *Project) syncEnvWith(a registry.Assignment) (bool, error) { return false, nil }
-func (p *Project) watchEnv(ctx context.Context)                    {}
+// ---------------------------------------------------------------------------------------------
+// .env
+
+// envPorts are the values the project's .env should hold for assignment a.
+func (p *Project) envPorts(a registry.Assignment) EnvPorts {
+	return EnvPorts{Host: ConnectHost(p.bindAddress), Superserver: a.SuperserverPort, Web: a.WebPort}
+}
+
+// ConnectHost is the host name clients use: localhost for loopback and wildcard binds.
+func ConnectHost(bind string) string {
+	switch bind {
+	case "", "127.0.0.1", "0.0.0.0", "::", "::1", "localhost":
+		return "localhost"
+	}
+	return bind
+}
+
+// SyncEnv writes the project's assigned ports into its .env now, following the sync mode
+// (auto: update an existing file; true: also create it; false: never touch it).
+func (p *Project) SyncEnv(ctx context.Context) (EnvResult, error) {
+	a, ok, err := p.assignment(ctx)
+	if err != nil {
+		return EnvResult{}, err
+	}
+	if !ok {
+		return EnvResult{}, &registry.NotFoundError{Project: p.root.Dir}
+	}
+	return p.syncEnvWith(a)
+}
+
+func (p *Project) syncEnvWith(a registry.Assignment) (EnvResult, error) {
+	res, err := SyncEnv(p.envPath(), p.syncMode, p.cfg.Env, p.envPorts(a))
+	if err != nil {
+		return res, fmt.Errorf("sync %s: %w", p.envPath(), err)
+	}
+	if res.Written {
+		p.log.Info("synced .env", "file", p.envPath(), "changes", describeChanges(res.Changes))
+	}
+	return res, nil
+}
+
+// requestPorts handles a user's edit of a managed port key in .env: the ports are asked for
+// through the registry as a manual assignment (superserver or web 0 = keep the current one).
+// A conflict error names the holder; the watcher then writes the assigned value back.
+func (p *Project) requestPorts(ctx context.Context, superserver, web int) (EnvPorts, error) {
+	a, ok, err := p.assignment(ctx)
+	if err != nil {
+		return EnvPorts{}, err
+	}
+	if !ok {
+		return EnvPorts{}, &registry.NotFoundError{Project: p.root.Dir}
+	}
+	pref := registry.Preferred{Superserver: a.SuperserverPort, Web: a.WebPort}
+	if superserver != 0 {
+		pref.Superserver = superserver
+	}
+	if web != 0 {
+		pref.Web = web
+	}
+	var got registry.Assignment
+	if err := p.withRegistry(ctx, func() (err error) {
+		got, err = p.reg.Assign(ctx, p.root.Dir, pref)
+		return err
+	}); err != nil {
+		return EnvPorts{}, err
+	}
+	return p.envPorts(got), nil
+}
+
+// watchEnv keeps the project's .env in step while Watch runs: it follows the assignment (after a
+// start, a port move, another process's change) and turns the user's port edits into registry
+// requests. Its reports become messages; every report may change the status.
+func (p *Project) watchEnv(ctx context.Context, kick <-chan struct{}) {
+	if p.syncMode == SyncFalse {
+		return
+	}
+	var ports EnvPorts
+	if a, ok, err := p.assignment(ctx); err == nil && ok {
+		ports = p.envPorts(a)
+	}
+	ew, err := NewEnvWatcher(ctx, EnvWatcherOptions{
+		Path: p.envPath(), Mode: p.syncMode, Names: p.cfg.Env, Ports: ports, Logger: p.log,
+		RequestPort: p.requestPorts,
+		OnEvent: func(ev EnvEvent) {
+			switch ev.Kind {
+			case EnvPortsChanged:
+				p.message(Message{Level: LevelWarning, Text: ev.Message})
+			case EnvRestored:
+				p.message(Message{Level: LevelWarning, Text: ev.Message})
+			case EnvError:
+				p.message(Message{Level: LevelError, Text: ev.Message})
+			default:
+				p.message(Message{Level: LevelInfo, Text: ev.Message})
+			}
+			p.publish()
+		},
+	})
+	if err != nil {
+		p.message(Message{Level: LevelError, Text: fmt.Sprintf("cannot watch %s: %v", p.envPath(), err)})
+		return
+	}
+	defer ew.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		}
+		a, ok, err := p.assignment(ctx)
+		if err != nil || !ok {
+			continue
+		}
+		if want := p.envPorts(a); want != ew.Ports() {
+			ew.SetPorts(ctx, want)
+		}
+	}
+}

@@ -532,3 +532,181 @@ func TestPortsAndCleanup(t *testing.T) {
 		t.Fatal("stale assignment kept")
 	}
 }
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestEnvSyncedAfterStart(t *testing.T) {
+	f := newFixture(t, 31280)
+	ctx := testCtx(t)
+	env := "# my settings\r\nexport IRIS_PORT=1972 # superserver\r\nAPP=orders\r\nIRIS_WEB_PORT=\"52773\"\r\n"
+	dir := f.projectDir(map[string]string{".env": env})
+	st := mustStart(t, ctx, f.open(dir))
+	want := fmt.Sprintf("# my settings\r\nexport IRIS_PORT=%d # superserver\r\nAPP=orders\r\nIRIS_WEB_PORT=\"%d\"\r\n",
+		st.SuperserverPort, st.WebPort)
+	if got := readFile(t, filepath.Join(dir, ".env")); !strings.HasPrefix(got, want) {
+		t.Fatalf(".env after start:\n%q\nwant it to start with\n%q", got, want)
+	}
+	if st.EnvFile != filepath.Join(dir, ".env") {
+		t.Errorf("envFile %q", st.EnvFile)
+	}
+	// sync false: the file is left alone
+	dir2 := f.projectDir(map[string]string{".env": "IRIS_PORT=1\n", ConfigFileName: `{"env": {"sync": "false"}}`})
+	st2 := mustStart(t, ctx, f.open(dir2))
+	if got := readFile(t, filepath.Join(dir2, ".env")); got != "IRIS_PORT=1\n" || st2.EnvFile != "" {
+		t.Errorf("sync false touched .env: %q (envFile %q)", got, st2.EnvFile)
+	}
+}
+
+// recorder collects what Watch delivers.
+type recorder struct {
+	mu   sync.Mutex
+	sts  []Status
+	msgs []Message
+}
+
+func (r *recorder) status(st Status) { r.mu.Lock(); r.sts = append(r.sts, st); r.mu.Unlock() }
+func (r *recorder) message(m Message) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.mu.Unlock()
+}
+
+// waitStatus waits until a delivered status satisfies ok and returns it.
+func (r *recorder) waitStatus(t *testing.T, what string, ok func(Status) bool) Status {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r.mu.Lock()
+		for _, st := range r.sts {
+			if ok(st) {
+				r.mu.Unlock()
+				return st
+			}
+		}
+		var last Status
+		if len(r.sts) > 0 {
+			last = r.sts[len(r.sts)-1]
+		}
+		r.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("watch: no status with %s; last %+v", what, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *recorder) waitMessage(t *testing.T, what string, ok func(Message) bool) Message {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r.mu.Lock()
+		for _, m := range r.msgs {
+			if ok(m) {
+				r.mu.Unlock()
+				return m
+			}
+		}
+		msgs := fmt.Sprint(r.msgs)
+		r.mu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatalf("watch: no message with %s; got %s", what, msgs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (r *recorder) reset() { r.mu.Lock(); r.sts, r.msgs = nil, nil; r.mu.Unlock() }
+
+func TestWatchFollowsEngineEnvAndRegistry(t *testing.T) {
+	f := newFixture(t, 31290)
+	ctx := testCtx(t)
+	dir := f.projectDir(map[string]string{".env": "IRIS_HOST=localhost\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n"})
+	envPath := filepath.Join(dir, ".env")
+	p := f.open(dir)
+	rec := &recorder{}
+	wctx, stopWatch := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Watch(wctx, rec.status, rec.message) }()
+	defer func() { stopWatch(); <-done }()
+
+	rec.waitStatus(t, "not-created", func(s Status) bool { return s.State == StateNotCreated })
+	first := mustStart(t, ctx, p)
+	rec.waitStatus(t, "starting", func(s Status) bool { return s.State == StateStarting })
+	rec.waitStatus(t, "ready", func(s Status) bool { return s.State == StateReady && s.Container == first.Container })
+
+	// the user asks for another superserver port in .env while IRIS runs: granted, restart needed
+	wanted := f.lo + 7
+	if err := os.WriteFile(envPath, []byte(fmt.Sprintf("IRIS_HOST=localhost\nIRIS_PORT=%d\nIRIS_WEB_PORT=%d\n", wanted, first.WebPort)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st := rec.waitStatus(t, "restartNeeded", func(s Status) bool { return s.RestartNeeded && s.SuperserverPort == wanted })
+	if st.State != StateReady || !strings.Contains(st.Message, "restart") {
+		t.Errorf("status after the user's port request: %+v", st)
+	}
+	if a, _, _ := f.reg.Get(ctx, dir); a.Type != registry.TypeManual || a.SuperserverPort != wanted {
+		t.Errorf("registry after the user's port request: %+v", a)
+	}
+
+	// a web port another project holds: refused, restored, the holder named
+	other := filepath.Join(t.TempDir(), "other")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	oa, err := f.reg.Assign(ctx, other, registry.Preferred{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(envPath, []byte(fmt.Sprintf("IRIS_HOST=localhost\nIRIS_PORT=%d\nIRIS_WEB_PORT=%d\n", wanted, oa.WebPort)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitMessage(t, "the refusal naming the holder", func(m Message) bool {
+		return m.Level == LevelWarning && strings.Contains(m.Text, "refused") && strings.Contains(m.Text, other)
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for readFile(t, envPath) != fmt.Sprintf("IRIS_HOST=localhost\nIRIS_PORT=%d\nIRIS_WEB_PORT=%d\n", wanted, first.WebPort) {
+		if time.Now().After(deadline) {
+			t.Fatalf(".env not restored: %q", readFile(t, envPath))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// the container stopped outside the helper
+	rec.reset()
+	if out, err := exec.Command("docker", "stop", "-t", "5", first.Container).CombinedOutput(); err != nil {
+		t.Fatalf("docker stop: %v %s", err, out)
+	}
+	st = rec.waitStatus(t, "stopped", func(s Status) bool { return s.State == StateStopped })
+	if st.RestartNeeded {
+		t.Errorf("a stopped container needs no restart: %+v", st)
+	}
+
+	// another process moves the project: status and .env follow
+	rec.reset()
+	other2 := f.openRegistry()
+	moved, err := other2.Reassign(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.waitStatus(t, "the moved ports", func(s Status) bool { return s.SuperserverPort == moved.SuperserverPort })
+	want := fmt.Sprintf("IRIS_HOST=localhost\nIRIS_PORT=%d\nIRIS_WEB_PORT=%d\n", moved.SuperserverPort, moved.WebPort)
+	deadline = time.Now().Add(30 * time.Second)
+	for readFile(t, envPath) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf(".env did not follow the move: %q, want %q", readFile(t, envPath), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// a restart applies the new ports
+	st, err = p.Restart(ctx, nil)
+	if err != nil || st.SuperserverPort != moved.SuperserverPort || st.RestartNeeded || st.State != StateReady {
+		t.Fatalf("restart: %+v %v", st, err)
+	}
+	portal(t, "127.0.0.1", moved.WebPort)
+}

@@ -284,6 +284,7 @@ func newPortsAssignCmd(a *app) *cobra.Command {
 }
 
 func newPortsReleaseCmd(a *app) *cobra.Command {
+	var force, purge bool
 	cmd := &cobra.Command{
 		Use:   "release [DIR|PORT]",
 		Short: "Give a project's port pair back to the registry",
@@ -306,10 +307,9 @@ func newPortsReleaseCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Hook: `ports release --force/--purge` (stop and remove the project's container, and
-			// with --purge its durable data, before releasing) belongs here; a later change wires it
-			// through workspace.ReleaseProject. Without it, only the registry entry is removed.
-			released, err := reg.Release(cmd.Context(), x.Project)
+			// Refused while the project's container runs unless --force (stop and remove it first);
+			// --purge also deletes its data volume. Without Docker only the registry entry goes.
+			released, err := workspace.ReleaseProject(cmd.Context(), reg, engineIfUp(cmd.Context(), a), x.Project, workspace.ReleaseOptions{Force: force, Purge: purge})
 			if err != nil {
 				return err
 			}
@@ -318,6 +318,8 @@ func newPortsReleaseCmd(a *app) *cobra.Command {
 			return err
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "stop and remove the project's running IRIS container first (refused without it)")
+	cmd.Flags().BoolVar(&purge, "purge", false, "also remove the project's container and delete its IRIS data volume")
 	return cmd
 }
 
@@ -334,12 +336,13 @@ func newPortsCleanupCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Hook: the Docker part of cleanup (keep entries whose container still exists, remove
-			// containers of gone projects) belongs here, as the `gone` callback and around it; a later
-			// change wires it through workspace.CleanupPorts.
-			stale, err := reg.Cleanup(cmd.Context(), dryRun, nil)
+			// Stale = folder gone AND no iris-helper container (containers checked when Docker answers).
+			stale, warning, err := workspace.CleanupPorts(cmd.Context(), reg, engineIfUp(cmd.Context(), a), dryRun)
 			if err != nil {
 				return err
+			}
+			if warning != "" {
+				fmt.Fprintln(a.stderr, "iris-helper:", warning)
 			}
 			return printCleanup(a.stdout, stale, dryRun)
 		},

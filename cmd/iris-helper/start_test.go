@@ -248,3 +248,44 @@ func TestProcessesShareOneContainerAndKeepPorts(t *testing.T) {
 		t.Fatalf("new process moved the project: %v, was %v", again, res[0])
 	}
 }
+
+func TestCLIPortsReleaseAndCleanupWithContainers(t *testing.T) {
+	e := newCLIEnv(t, 32020)
+	if code, _, errs := runCLI(t, "start", e.project, "--image", e.img); code != 0 {
+		t.Fatalf("start: %s", errs)
+	}
+	// a project without container whose folder is gone is stale; one whose folder is gone but
+	// whose container is still there stays assigned
+	gone := filepath.Join(t.TempDir(), "gone")
+	if err := os.Mkdir(gone, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCLI(t, "ports", "assign", gone); code != 0 {
+		t.Fatalf("assign: %s", errs)
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(e.project); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "ports", "cleanup")
+	if code != 0 || !strings.Contains(out, gone) || strings.Contains(out, e.project) {
+		t.Fatalf("cleanup: exit %d %s %s", code, out, errs)
+	}
+	// release by port (the folder is gone): refused while the container runs
+	code, _, errs = runCLI(t, "ports", "release", "32020")
+	if code != 1 || !strings.Contains(errs, "is running") || !strings.Contains(errs, "--force") {
+		t.Fatalf("release while running: exit %d %q", code, errs)
+	}
+	code, out, errs = runCLI(t, "ports", "release", "32020", "--force", "--purge")
+	if code != 0 || !strings.Contains(out, "Released superserver 32020 and web 32520") {
+		t.Fatalf("release --force --purge: exit %d %s %s", code, out, errs)
+	}
+	if _, found, err := e.eng.Inspect(context.Background(), e.project); err != nil || found {
+		t.Fatalf("container still there after release --force: %v %v", found, err)
+	}
+	if err := exec.Command("docker", "volume", "inspect", dockerops.VolumeName(e.project)).Run(); err == nil {
+		t.Error("volume still there after release --purge")
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
@@ -50,6 +51,9 @@ func openProjectArg(ctx context.Context, a *app, args []string, opts workspace.P
 		dir = args[0]
 	}
 	opts.Logger = a.logger
+	if eng, err := dockerops.Connect(ctx, dockerops.WithLogger(a.logger), dockerops.WithVersion(version)); err == nil {
+		opts.Engine = eng // Connect does not contact the engine; a stopped one shows in Status
+	}
 	return workspace.OpenProject(ctx, dir, opts)
 }
 
@@ -63,18 +67,9 @@ func writeStatusJSON(w io.Writer, st workspace.Status) error {
 	return err
 }
 
-// connectHost is the host name users connect to: localhost for loopback and wildcard binds.
-func connectHost(bind string) string {
-	switch bind {
-	case "", "127.0.0.1", "0.0.0.0", "::", "::1", "localhost":
-		return "localhost"
-	}
-	return bind
-}
-
 // printConnection prints the block a user needs to connect to the project's IRIS.
 func printConnection(w io.Writer, st workspace.Status) {
-	host := connectHost(st.BindAddress)
+	host := workspace.ConnectHost(st.BindAddress)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "IRIS is %s for %s\n", st.State, st.Project)
 	fmt.Fprintf(tw, "  superserver\t%s\n", net.JoinHostPort(host, strconv.Itoa(st.SuperserverPort)))
@@ -97,7 +92,7 @@ func printStatus(w io.Writer, st workspace.Status) {
 	fmt.Fprintf(tw, "project\t%s\n", st.Project)
 	fmt.Fprintf(tw, "state\t%s\n", state)
 	if st.SuperserverPort != 0 {
-		host := connectHost(st.BindAddress)
+		host := workspace.ConnectHost(st.BindAddress)
 		fmt.Fprintf(tw, "superserver\t%s\n", net.JoinHostPort(host, strconv.Itoa(st.SuperserverPort)))
 		fmt.Fprintf(tw, "portal\thttp://%s/csp/sys/UtilHome.csp\n", net.JoinHostPort(host, strconv.Itoa(st.WebPort)))
 	} else {
@@ -127,4 +122,19 @@ func printStatus(w io.Writer, st workspace.Status) {
 		fmt.Fprintf(tw, "message\t%s\n", strings.ReplaceAll(st.Message, "\n", "\n\t"))
 	}
 	_ = tw.Flush()
+}
+
+// engineIfUp connects to the Docker engine and returns it when it answers, else nil (callers
+// fall back to what works without Docker and say so).
+func engineIfUp(ctx context.Context, a *app) *dockerops.Engine {
+	eng, err := dockerops.Connect(ctx, dockerops.WithLogger(a.logger), dockerops.WithVersion(version))
+	if err != nil {
+		a.logger.Debug("docker engine", "err", err)
+		return nil
+	}
+	if err := eng.Ping(ctx); err != nil {
+		a.logger.Debug("docker engine", "err", err)
+		return nil
+	}
+	return eng
 }
