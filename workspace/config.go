@@ -20,6 +20,8 @@ const (
 	DefaultEnvFile   = ".env"
 	DefaultNamespace = "USER"
 	DefaultUsername  = "_SYSTEM"
+	// DefaultEnvHost is the value written for the host key: where the container's ports are published.
+	DefaultEnvHost = "localhost"
 	// Default names of the .env keys the helper manages.
 	DefaultEnvHostKey        = "IRIS_HOST"
 	DefaultEnvSuperserverKey = "IRIS_PORT"

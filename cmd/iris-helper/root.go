@@ -69,6 +69,7 @@ func newRootCmd(a *app) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.AddCommand(
 		newVersionCmd(a),
+		newEnvCmd(a),
 		newPortsCmd(a),
 		newStartCmd(a),
 		newStopCmd(a),
