@@ -88,6 +88,7 @@ type Registry struct {
 
 	mu       sync.Mutex
 	ownWrite fs.FileInfo // registry.json as this handle last wrote it (Changes ignores it)
+	cache    cached      // the last registry.json this handle read or wrote
 }
 
 // Open prepares the home folder (created 0700) and resolves the port ranges. It does not read

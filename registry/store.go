@@ -233,24 +233,66 @@ func (st *state) assignments() []Assignment {
 
 // read loads registry.json without the lock. Writers replace the file by rename, so a reader sees
 // either the old or the new file, never a torn one. A missing file is an empty registry.
-func (r *Registry) read() (*state, error) { return r.readReuse(nil) }
+//
+// The last state this handle read or wrote is cached with the file's identity (inode / file
+// index), size and mtime: while they are unchanged, read costs one stat. The returned state must
+// not be modified (update works on a copy, see readReuse).
+func (r *Registry) read() (*state, error) {
+	if fi, err := os.Stat(r.path); err == nil {
+		r.mu.Lock()
+		c := r.cache
+		r.mu.Unlock()
+		if c.st != nil && sameVersion(c.fi, fi) {
+			return c.st, nil
+		}
+	}
+	f, err := os.Open(r.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &state{version: SupportedVersion, missing: true}, nil
+	}
+	if err != nil {
+		return nil, &readError{err}
+	}
+	defer f.Close()
+	fi, err := f.Stat() // the identity of exactly the file read below
+	if err != nil {
+		return nil, &readError{err}
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, &readError{err}
+	}
+	st, err := r.decodeData(data)
+	if err == nil {
+		r.remember(fi, st)
+	}
+	return st, err
+}
 
-// readReuse reads registry.json; when its bytes equal those prev (unmodified) was decoded from,
-// it returns prev instead of decoding again.
+// remember caches st as the content of the file fi describes.
+func (r *Registry) remember(fi fs.FileInfo, st *state) {
+	r.mu.Lock()
+	r.cache = cached{fi: fi, st: st}
+	r.mu.Unlock()
+}
+
+// readReuse reads registry.json (lock held) for modification. When its bytes equal those prev was
+// decoded from, it returns a copy of prev instead of decoding again. It never returns prev itself.
 func (r *Registry) readReuse(prev *state) (*state, error) {
 	data, err := os.ReadFile(r.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if prev != nil && prev.missing {
-			return prev, nil
-		}
 		return &state{version: SupportedVersion, missing: true}, nil
 	}
 	if err != nil {
 		return nil, &readError{err}
 	}
 	if prev != nil && !prev.missing && prev.raw != nil && bytes.Equal(prev.raw, data) {
-		return prev, nil
+		return prev.clone(), nil
 	}
+	return r.decodeData(data)
+}
+
+func (r *Registry) decodeData(data []byte) (*state, error) {
 	st, err := decode(r.path, data)
 	if st != nil {
 		st.raw = data
@@ -263,6 +305,20 @@ func (r *Registry) readReuse(prev *state) (*state, error) {
 		return nil, &readError{err}
 	}
 	return st, nil
+}
+
+// clone copies the state so that the copy can be modified (records are values; their Slot
+// pointers and extra maps are never modified in place).
+func (st *state) clone() *state {
+	c := *st
+	c.records = append([]record(nil), st.records...)
+	return &c
+}
+
+// cached is the last state a handle read or wrote, with the stat of that file.
+type cached struct {
+	fi fs.FileInfo
+	st *state
 }
 
 // readError marks a registry.json that cannot be read or parsed (as opposed to a newer version).
@@ -333,8 +389,10 @@ func (r *Registry) write(st *state) error {
 	if err := syncDir(r.home); err != nil {
 		return fmt.Errorf("sync registry folder %s: %w", r.home, err)
 	}
-	if fi, err := os.Stat(r.path); err == nil {
+	if fi, err := os.Stat(r.path); err == nil { // lock held: this is the file just written
 		r.noteOwnWrite(fi)
+		st.raw, st.missing = data, false
+		r.remember(fi, st)
 	}
 	return nil
 }
