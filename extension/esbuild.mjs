@@ -15,6 +15,8 @@ const options = {
   target: 'node20',
   outdir: 'dist',
   external: ['vscode'],
+  // jsonc-parser's "main" is a UMD build with dynamic require()s esbuild cannot follow; its ESM build bundles
+  mainFields: ['module', 'main'],
   minify: production,
   sourcemap: !production,
   logLevel: 'warning',

