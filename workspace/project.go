@@ -576,6 +576,8 @@ func (p *Project) runStart(ctx context.Context, op *startOp) {
 		err = fmt.Errorf("start %s: cancelled by a stop", p.root.Dir)
 	case err != nil && cancelled:
 		err = fmt.Errorf("start %s: cancelled: %w", p.root.Dir, err)
+	case err != nil && isUnavailable(err):
+		// not remembered: the state is docker-unavailable, then whatever the engine says
 	case err != nil:
 		p.lastErr = err
 	}
