@@ -192,8 +192,7 @@ func (e *Engine) pull(ctx context.Context, ref string, report func(Progress)) er
 	if err != nil {
 		return e.classify(err)
 	}
-	layers := map[string]bool{}
-	done := 0
+	layers := map[string]bool{} // layer id → complete
 	for msg, err := range resp.JSONMessages(ctx) {
 		if err != nil {
 			return e.classify(err)
@@ -201,17 +200,25 @@ func (e *Engine) pull(ctx context.Context, ref string, report func(Progress)) er
 		if msg.Error != nil {
 			return errors.New(msg.Error.Message)
 		}
-		if msg.ID != "" && msg.Progress != nil {
+		switch msg.Status {
+		case "Pulling fs layer", "Waiting":
+			if _, ok := layers[msg.ID]; !ok {
+				layers[msg.ID] = false
+			}
+		case "Already exists", "Pull complete":
 			layers[msg.ID] = true
 		}
-		if msg.Status == "Pull complete" || msg.Status == "Already exists" {
-			done++
-		}
-		text := msg.Status
+		text := strings.TrimSpace(msg.Status + " " + msg.ID)
 		if msg.Progress != nil && msg.Progress.Total > 0 {
-			text = fmt.Sprintf("%s %s %d%%", msg.Status, msg.ID, msg.Progress.Current*100/msg.Progress.Total)
+			text = fmt.Sprintf("%s %d%%", text, msg.Progress.Current*100/msg.Progress.Total)
 		}
 		if len(layers) > 0 {
+			done := 0
+			for _, complete := range layers {
+				if complete {
+					done++
+				}
+			}
 			text = fmt.Sprintf("%d/%d layers; %s", done, len(layers), text)
 		}
 		report(Progress{Phase: PhasePulling, Message: text})
