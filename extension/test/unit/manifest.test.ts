@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Commands } from '../../src/core/commands';
+import { initializationOptions } from '../../src/core/options';
+import { tooltipCommands } from '../../src/core/statusView';
+
+// out/test/unit -> extension/
+const manifest = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
+
+test('activation: the IRIS markers only, never "*"', () => {
+  assert.deepEqual(manifest.activationEvents, [
+    'workspaceContains:**/.iris-helper.json',
+    'workspaceContains:**/module.xml',
+    'workspaceContains:**/iris.script',
+    'workspaceContains:**/*.cls',
+    'workspaceContains:**/*.mac',
+  ]);
+  assert.ok(!manifest.activationEvents.some((e: string) => e === '*' || e === 'onStartupFinished'));
+});
+
+test('every command the code uses is contributed, in category IRIS', () => {
+  const contributed = new Map<string, { category: string; title: string }>(
+    manifest.contributes.commands.map((c: { command: string; category: string; title: string }) => [c.command, c]));
+  for (const id of [...Object.values(Commands), ...tooltipCommands]) {
+    assert.ok(contributed.has(id), `${id} contributed`);
+    assert.equal(contributed.get(id)?.category, 'IRIS', id);
+  }
+  assert.deepEqual([...contributed.values()].map((c) => c.title).sort(),
+    ['Open Management Portal', 'Release Port', 'Restart', 'Show Helper Log', 'Show Ports', 'Start', 'Stop']);
+});
+
+test('settings: names match initializationOptions, defaults match the code', () => {
+  const props = manifest.contributes.configuration.properties;
+  const defaults = initializationOptions({}, true);
+  for (const key of ['autoStart', 'image', 'syncEnv', 'bindAddress', 'stopOnExit'] as const) {
+    assert.ok(props[`irisHelper.${key}`], key);
+    assert.deepEqual(props[`irisHelper.${key}`].default, defaults[key], key);
+  }
+  assert.equal(props['irisHelper.helperPath'].scope, 'machine-overridable');
+  assert.equal(props['irisHelper.updateObjectScriptConnection'].default, true);
+  assert.equal(props['irisHelper.stopOnExit'].default, false);
+  assert.deepEqual(props['irisHelper.trace.server'].enum, ['off', 'messages', 'compact', 'verbose']);
+});
+
+test('workspace trust: limited, helperPath restricted', () => {
+  const trust = manifest.capabilities.untrustedWorkspaces;
+  assert.equal(trust.supported, 'limited');
+  assert.ok(trust.restrictedConfigurations.includes('irisHelper.helperPath'));
+});
+
+test('engines and dependencies are the versions that work here', () => {
+  assert.equal(manifest.engines.vscode, '^1.138.0');
+  assert.equal(manifest.devDependencies['@types/vscode'], '1.138.0');
+  assert.match(manifest.dependencies['vscode-languageclient'], /^\^?11\./);
+  assert.equal(manifest.main, './dist/extension.js');
+});
