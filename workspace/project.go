@@ -264,7 +264,7 @@ func (p *Project) Status(ctx context.Context) Status {
 				st.ExitCode = &code
 			}
 		}
-		if running && assigned && (c.Superserver != a.SuperserverPort || c.Web != a.WebPort) {
+		if running && assigned && op == nil && !stopping && (c.Superserver != a.SuperserverPort || c.Web != a.WebPort) {
 			st.RestartNeeded = true
 			msgs = append(msgs, fmt.Sprintf("the container still uses %d/%d; restart to use %d/%d",
 				c.Superserver, c.Web, a.SuperserverPort, a.WebPort))
