@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,5 +193,39 @@ func TestUnavailableFromEnv(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "(from DOCKER_HOST)") {
 		t.Errorf("message %q does not say the endpoint came from DOCKER_HOST", err)
+	}
+}
+
+// TestHangingEngine: an endpoint that accepts connections but never answers is reported as
+// unavailable within the deadlines instead of hanging.
+func TestHangingEngine(t *testing.T) {
+	t.Parallel()
+	sock := shortSocketPath(t)
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // hold it open, say nothing
+		}
+	}()
+	ctx := context.Background()
+	e, err := dockerops.Connect(ctx, dockerops.WithHost("unix://"+sock), dockerops.WithCallTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	var ue *dockerops.UnavailableError
+	if err := e.Ping(ctx); !errors.As(err, &ue) || !strings.Contains(err.Error(), "no answer within") {
+		t.Fatalf("Ping() = %v, want *UnavailableError (no answer)", err)
+	}
+	if _, err := e.HostPortsInUse(ctx); !errors.As(err, &ue) {
+		t.Fatalf("HostPortsInUse() = %v, want *UnavailableError", err)
 	}
 }

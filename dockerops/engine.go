@@ -164,9 +164,15 @@ func (e *Engine) classify(err error) error {
 	return err
 }
 
-// wrap classifies err and adds what we were doing.
+// wrap classifies err and adds what we were doing. A call that ran out of time is checked
+// with a ping: an engine that accepts connections but does not answer is unavailable too.
 func (e *Engine) wrap(op string, err error) error {
 	err = e.classify(err)
+	if errors.Is(err, context.DeadlineExceeded) {
+		if perr := e.Ping(context.Background()); perr != nil {
+			return perr
+		}
+	}
 	var ue *UnavailableError
 	if errors.As(err, &ue) {
 		return err
