@@ -6,6 +6,24 @@
 //
 // It is a leaf package: it imports neither registry nor workspace. Ownership of containers
 // and volumes is decided by labels (LabelProject and friends), never by name patterns.
-// Every engine call runs under a context deadline; an engine that cannot be reached is
-// reported as *UnavailableError with what to do next.
+// Every engine call runs under a context deadline; an engine that cannot be reached, refuses
+// us, or does not answer is reported as *UnavailableError with what to do next.
+//
+// Decisions worth knowing:
+//
+//   - Reuse: a container is reused when a digest of image name and ID, bind address, ports,
+//     environment, arguments and durable mount (label dev.iris-helper.config) matches;
+//     otherwise it is stopped in an orderly way, removed and recreated. The durable volume stays.
+//   - Readiness: the "Enabling logons" line logged after the current start AND any HTTP answer
+//     from the web port. A TCP connect to a published port proves nothing: docker-proxy accepts
+//     it before IRIS listens (measured: connect succeeds, first read is EOF, HTTP is reset).
+//     The image healthcheck is not waited for; its status is reported in Container.Health.
+//   - Real IRIS images (ISC_PACKAGE_INSTALLDIR in the image env) get `--check-caps false`, and
+//     after readiness `iris session iris -U %SYS '##class(Security.Users).UnExpireUserPasswords("*")'`
+//     (Spec.UnexpirePasswords); a failing session is a warning, not an error.
+//   - Durable data (Spec.Durable, IRIS images only): the named volume VolumeName(project) is
+//     mounted at /durable with ISC_DATA_DIRECTORY=/durable/iris. When the volume is new, a
+//     one-shot container from the same image runs `chown -R 51773:51773 /durable` as root, so
+//     IRIS (irisowner, UID 51773) can create its data directory there. Only Stop with purge
+//     deletes the volume.
 package dockerops
