@@ -1,6 +1,7 @@
 package dockerops_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -15,11 +16,12 @@ import (
 func TestStartFailures(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		ss, web int
-		env     []string
-		timeout time.Duration
-		check   func(t *testing.T, c dockerops.Container, err error, warnings []string)
+		name       string
+		ss, web    int
+		env        []string
+		timeout    time.Duration // Spec.ReadyTimeout
+		ctxTimeout time.Duration // deadline of the caller's context
+		check      func(t *testing.T, c dockerops.Container, err error, warnings []string)
 	}{
 		{name: "exits early", ss: 30100, web: 30101, env: []string{"STUB_FAIL=exit"},
 			check: func(t *testing.T, _ dockerops.Container, err error, _ []string) {
@@ -41,6 +43,13 @@ func TestStartFailures(t *testing.T) {
 				if !strings.Contains(nr.LastSeen, `no "Enabling logons" log line yet`) || !strings.Contains(err.Error(), "not ready after 4") ||
 					!slices.ContainsFunc(nr.LastLines, func(l string) bool { return strings.Contains(l, "never-ready") }) {
 					t.Fatalf("error does not say what was last seen: %v", err)
+				}
+			}},
+		{name: "caller deadline", ss: 30108, web: 30109, env: []string{"STUB_FAIL=never-ready"}, ctxTimeout: 4 * time.Second,
+			check: func(t *testing.T, _ dockerops.Container, err error, _ []string) {
+				var nr *dockerops.NotReadyError
+				if !errors.As(err, &nr) || !strings.Contains(nr.LastSeen, "Enabling logons") {
+					t.Fatalf("Start() = %v, want *NotReadyError when the caller's deadline passes", err)
 				}
 			}},
 		{name: "ready after a delay", ss: 30104, web: 30105, env: []string{"STUB_READY_DELAY=3s"},
@@ -71,6 +80,11 @@ func TestStartFailures(t *testing.T) {
 			e, img, p := setup(t)
 			ctx := testCtx(t)
 			s := spec(p, img, tt.ss, tt.web, tt.env...)
+			if tt.ctxTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.ctxTimeout)
+				defer cancel()
+			}
 			if tt.timeout > 0 {
 				s.ReadyTimeout = tt.timeout
 			}

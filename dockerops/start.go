@@ -544,7 +544,7 @@ func (e *Engine) waitReady(ctx context.Context, id, name string, spec Spec, sinc
 		case <-tick.C:
 		case <-wctx.Done():
 			_, last := lw.state()
-			if ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.Canceled) {
 				return fmt.Errorf("waiting for %s: %w", name, ctx.Err())
 			}
 			return &NotReadyError{Container: name, Waited: time.Since(begin), LastSeen: lastSeen, LastLines: last}
