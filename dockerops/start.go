@@ -332,7 +332,7 @@ func (e *Engine) create(ctx context.Context, opts client.ContainerCreateOptions,
 			}
 			return ins, err
 		}
-		if !cerrdefs.IsConflict(err) || attempt >= 30 {
+		if !cerrdefs.IsConflict(err) || attempt >= 600 { // 600 × 100 ms: a minute for a slow concurrent create
 			return container.InspectResponse{}, e.wrap("create container "+opts.Name, err)
 		}
 		// Same name exists: created by a concurrent Start of this project, or not ours.
