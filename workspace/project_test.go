@@ -358,7 +358,11 @@ func TestJoinedStartsAndStopDuringStart(t *testing.T) {
 		}
 		second <- st
 	}()
-	time.Sleep(200 * time.Millisecond) // let the second caller join before the first leaves
+	waitFor(t, "the second caller to join the start", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.op != nil && len(p.op.listeners) == 2
+	})
 	cancel1()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Errorf("first caller: %v, want context.Canceled", err)
@@ -393,7 +397,11 @@ func TestJoinedStartsAndStopDuringStart(t *testing.T) {
 		})
 		errc <- err
 	}()
-	<-waiting2
+	select {
+	case <-waiting2:
+	case <-ctx.Done():
+		t.Fatal("the second start never reached the waiting phase")
+	}
 	st, err := p.Stop(ctx, StopOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -531,6 +539,17 @@ func TestPortsAndCleanup(t *testing.T) {
 	}
 	if _, ok, _ := f.reg.Get(ctx, gone); ok {
 		t.Fatal("stale assignment kept")
+	}
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
