@@ -28,7 +28,7 @@ const testDeadline = 4 * time.Minute
 
 // fixture is one test's engine, stand-in image and registry (own home, own port slots).
 type fixture struct {
-	t    *testing.T
+	t    testing.TB
 	eng  *dockerops.Engine
 	img  string
 	home string
@@ -36,7 +36,7 @@ type fixture struct {
 	lo   int
 }
 
-func newFixture(t *testing.T, lo int) *fixture {
+func newFixture(t testing.TB, lo int) *fixture {
 	t.Helper()
 	f := &fixture{t: t, eng: dockertest.Engine(t), img: dockertest.StubImage(t), home: t.TempDir(), lo: lo}
 	t.Setenv(registry.EnvHome, f.home)
@@ -97,7 +97,7 @@ func (f *fixture) open(dir string, mod ...func(*ProjectOptions)) *Project {
 	return p
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), testDeadline)
 	t.Cleanup(cancel)
 	return ctx
@@ -138,7 +138,7 @@ func bindings(t *testing.T, name string) map[string]string {
 	return m
 }
 
-func mustStart(t *testing.T, ctx context.Context, p *Project) Status {
+func mustStart(t testing.TB, ctx context.Context, p *Project) Status {
 	t.Helper()
 	st, err := p.Start(ctx, nil)
 	if err != nil {
