@@ -229,3 +229,12 @@ func TestHangingEngine(t *testing.T) {
 		t.Fatalf("HostPortsInUse() = %v, want *UnavailableError", err)
 	}
 }
+
+func TestConnectRefusesSSH(t *testing.T) {
+	t.Parallel()
+	_, err := dockerops.Connect(context.Background(), dockerops.WithHost("ssh://me@build-box"))
+	if err == nil || !strings.Contains(err.Error(), "ssh -nNT -L /tmp/iris-docker.sock:/var/run/docker.sock me@build-box") ||
+		!strings.Contains(err.Error(), "DOCKER_HOST=unix:///tmp/iris-docker.sock") {
+		t.Fatalf("Connect(ssh://) = %v, want advice to forward the socket", err)
+	}
+}

@@ -73,6 +73,11 @@ func Connect(ctx context.Context, opts ...Option) (*Engine, error) {
 		}
 		e.endpoint = ep
 	}
+	if rest, ok := strings.CutPrefix(e.endpoint.Host, "ssh://"); ok {
+		return nil, fmt.Errorf("docker engine %s (from %s): ssh:// engines are not supported; forward the remote socket "+
+			"(`ssh -nNT -L /tmp/iris-docker.sock:/var/run/docker.sock %s`) and set DOCKER_HOST=unix:///tmp/iris-docker.sock",
+			e.endpoint.Host, e.endpoint.Source, strings.SplitN(rest, "/", 2)[0])
+	}
 	copts := []client.Opt{client.WithAPIVersionNegotiation()}
 	if e.endpoint.Source == "DOCKER_HOST" {
 		copts = append(copts, client.WithTLSClientConfigFromEnv())
