@@ -192,3 +192,14 @@ func BenchmarkRestartToReady(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "start-ms/op")
 }
+
+// BenchmarkHostPortsInUse: one call as the registry makes it when assigning ports.
+func BenchmarkHostPortsInUse(b *testing.B) {
+	e := dockertest.Engine(b)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := e.HostPortsInUse(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
