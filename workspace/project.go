@@ -1108,9 +1108,18 @@ func (p *Project) watchEnv(ctx context.Context, kick <-chan struct{}) {
 	if p.syncMode == SyncFalse {
 		return
 	}
+	// nothing to write before the project has ports: wait for its first assignment
 	var ports EnvPorts
-	if a, ok, err := p.assignment(ctx); err == nil && ok {
-		ports = p.envPorts(a)
+	for {
+		if a, ok, err := p.assignment(ctx); err == nil && ok {
+			ports = p.envPorts(a)
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		}
 	}
 	ew, err := NewEnvWatcher(ctx, EnvWatcherOptions{
 		Path: p.envPath(), Mode: p.syncMode, Names: p.cfg.Env, Ports: ports, Logger: p.log,
