@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/env")
+var updateEnvGolden = flag.Bool("update", false, "rewrite the golden files under testdata/env")
 
 // goldenParams is a case's params.json; every field is optional.
 type goldenParams struct {
@@ -105,7 +105,7 @@ func TestEnvGolden(t *testing.T) {
 			wantPath := filepath.Join(caseDir, "want.env")
 			changesPath := filepath.Join(caseDir, "want.changes")
 			desc := describeResult(res)
-			if *update {
+			if *updateEnvGolden {
 				os.Remove(wantPath)
 				if gotExists {
 					if err := os.WriteFile(wantPath, got, 0o644); err != nil {

@@ -41,8 +41,9 @@ func scanEnvLines(b []byte) []envLine {
 	if bytes.HasPrefix(b, utf8BOM) {
 		pos = len(utf8BOM)
 	}
+	str := string(b) // one copy; keys are substrings of it, not one allocation each
 	for pos < len(b) {
-		l := scanEnvLine(b, pos)
+		l := scanEnvLine(b, str, pos)
 		lines = append(lines, l)
 		pos = l.next
 	}
@@ -73,7 +74,7 @@ func isKeyChar(c byte) bool {
 	return isKeyStart(c) || (c >= '0' && c <= '9') || c == '.' || c == '-'
 }
 
-func scanEnvLine(b []byte, start int) envLine {
+func scanEnvLine(b []byte, str string, start int) envLine {
 	end, next, eol := lineEnd(b, start)
 	l := envLine{kind: envUnknown, start: start, end: end, next: next, hasEOL: eol}
 	i := start
@@ -106,7 +107,7 @@ func scanEnvLine(b []byte, start int) envLine {
 	for k < end && isKeyChar(b[k]) {
 		k++
 	}
-	key := string(b[i:k])
+	key := str[i:k]
 	for k < end && isSpaceTab(b[k]) {
 		k++
 	}
