@@ -217,3 +217,37 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestWatchEngineDownFromTheStart: watching an engine that is not there reports engine-down
+// (with the endpoint in the error) instead of failing or hanging, until ctx ends.
+func TestWatchEngineDownFromTheStart(t *testing.T) {
+	t.Parallel()
+	host := "unix://" + shortSocketPath(t)
+	e, err := dockerops.Connect(context.Background(), dockerops.WithHost(host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	l := watch(t, e)
+	waitFor(t, 30*time.Second, "engine-down; got "+l.String(), func() bool {
+		_, _, ok := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown })
+		return ok
+	})
+	ev, _, _ := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown })
+	var ue *dockerops.UnavailableError
+	if !errors.As(ev.Err, &ue) || ue.Endpoint != host {
+		t.Fatalf("engine-down error %v, want *UnavailableError for %s", ev.Err, host)
+	}
+	time.Sleep(2 * time.Second)
+	downs := 0
+	l.mu.Lock()
+	for _, ev := range l.events {
+		if ev.Kind == dockerops.EventEngineDown {
+			downs++
+		}
+	}
+	l.mu.Unlock()
+	if downs != 1 {
+		t.Fatalf("%d engine-down events for one outage: %s", downs, l)
+	}
+}
