@@ -485,3 +485,48 @@ func BenchmarkEnvWatcherSaveToReconciled(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/save")
 }
+
+func TestEnvWatcherSymlinkedEnvFollowsItsTarget(t *testing.T) {
+	base := tempDir(t)
+	proj := filepath.Join(base, "proj")
+	shared := filepath.Join(base, "shared")
+	writeTree(t, base, map[string]string{"proj/": "", "shared/real.env": "IRIS_PORT=1\n"})
+	link := filepath.Join(proj, ".env")
+	if err := os.Symlink(filepath.Join("..", "shared", "real.env"), link); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := EnvPorts{Host: "localhost", Superserver: 31801, Web: 31802}
+	events := make(chan EnvEvent, 100)
+	w, err := NewEnvWatcher(ctx, EnvWatcherOptions{Path: link, Mode: SyncAuto, Ports: p,
+		OnEvent: func(e EnvEvent) { events <- e }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	target := filepath.Join(shared, "real.env")
+	want := fmt.Sprintf("IRIS_PORT=31801\n%s\nIRIS_HOST=localhost\nIRIS_WEB_PORT=31802\n", ManagedComment)
+	waitFile := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(watchDeadline)
+		for time.Now().Before(deadline) {
+			if b, _ := os.ReadFile(target); string(b) == want {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		b, _ := os.ReadFile(target)
+		t.Fatalf("%s: target is %q, want %q", what, b, want)
+	}
+	waitFile("first sync")
+	// The user edits the target directly, outside the project folder: still seen.
+	if err := os.WriteFile(target, []byte("IRIS_PORT=31801\nIRIS_WEB_PORT=${WEB}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want = fmt.Sprintf("IRIS_PORT=31801\nIRIS_WEB_PORT=31802\n%s\nIRIS_HOST=localhost\n", ManagedComment)
+	waitFile("edit of the target")
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the .env is no longer a symlink: %v", err)
+	}
+}
