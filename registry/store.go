@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -151,6 +152,14 @@ func decodeFull(path string, data []byte) (*state, error) {
 
 // encode writes the state as indented JSON, unknown fields after the known ones in key order.
 func (st *state) encode() ([]byte, error) {
+	if out, ok := st.encodeFast(); ok {
+		return out, nil
+	}
+	return st.encodeGeneral()
+}
+
+// encodeGeneral handles every state, including unknown fields: compact JSON, then indented.
+func (st *state) encodeGeneral() ([]byte, error) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `{"version":%d,"assignments":[`, SupportedVersion)
 	for i, rec := range st.records {
@@ -184,6 +193,71 @@ func (st *state) encode() ([]byte, error) {
 	out.WriteByte('\n')
 	return out.Bytes(), nil
 }
+
+// encodeFast writes the usual state (no unknown fields, plain strings) straight in the indented
+// form encodeGeneral produces, byte for byte, without reflection; ok is false for anything else.
+func (st *state) encodeFast() ([]byte, bool) {
+	if len(st.extra) > 0 {
+		return nil, false
+	}
+	b := make([]byte, 0, 64+320*len(st.records))
+	b = append(b, "{\n  \"version\": "...)
+	b = strconv.AppendInt(b, SupportedVersion, 10)
+	if len(st.records) == 0 {
+		return append(b, ",\n  \"assignments\": []\n}\n"...), true
+	}
+	b = append(b, ",\n  \"assignments\": ["...)
+	for i, rec := range st.records {
+		a := rec.Assignment
+		if len(rec.extra) > 0 || !plain(a.Project) || !plain(a.Type) || !plain(a.Status) || !plain(a.Container) || !plain(a.Engine) ||
+			!plainTime(a.AssignedAt) || !plainTime(a.LastUsedAt) {
+			return nil, false
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, "\n    {\n      \"project\": \""...)
+		b = append(b, a.Project...)
+		b = append(b, "\",\n      \"slot\": "...)
+		if a.Slot == nil {
+			b = append(b, "null"...)
+		} else {
+			b = strconv.AppendInt(b, int64(*a.Slot), 10)
+		}
+		b = append(b, ",\n      \"superserverPort\": "...)
+		b = strconv.AppendInt(b, int64(a.SuperserverPort), 10)
+		b = append(b, ",\n      \"webPort\": "...)
+		b = strconv.AppendInt(b, int64(a.WebPort), 10)
+		b = append(b, ",\n      \"type\": \""...)
+		b = append(b, a.Type...)
+		b = append(b, "\",\n      \"status\": \""...)
+		b = append(b, a.Status...)
+		b = append(b, "\",\n      \"container\": \""...)
+		b = append(b, a.Container...)
+		b = append(b, "\",\n      \"engine\": \""...)
+		b = append(b, a.Engine...)
+		b = append(b, "\",\n      \"assignedAt\": \""...)
+		b = a.AssignedAt.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, "\",\n      \"lastUsedAt\": \""...)
+		b = a.LastUsedAt.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, "\"\n    }"...)
+	}
+	return append(b, "\n  ]\n}\n"...), true
+}
+
+// plain reports whether s needs no JSON escaping (printable ASCII other than " \\ < > &).
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// plainTime reports whether encoding/json would format t as RFC 3339 with nanoseconds as-is.
+func plainTime(t time.Time) bool { y := t.Year(); return y >= 0 && y <= 9999 }
 
 func writeExtra(b *bytes.Buffer, extra map[string]json.RawMessage) error {
 	keys := make([]string, 0, len(extra))
@@ -382,6 +456,14 @@ func (r *Registry) write(st *state) error {
 		_ = os.Remove(tmpName)
 		return fmt.Errorf("write registry %s: %w", tmpName, err)
 	}
+	// Note the new file as this handle's own before it appears under its name, so that Changes
+	// never reports it (rename keeps the file's identity, size and mtime).
+	written, err := os.Stat(tmpName)
+	if err != nil {
+		_ = os.Remove(tmpName)
+		return fmt.Errorf("write registry %s: %w", tmpName, err)
+	}
+	r.noteOwnWrite(written)
 	if err := renameFile(tmpName, r.path); err != nil {
 		_ = os.Remove(tmpName)
 		return fmt.Errorf("replace registry %s: %w", r.path, err)
@@ -389,11 +471,8 @@ func (r *Registry) write(st *state) error {
 	if err := syncDir(r.home); err != nil {
 		return fmt.Errorf("sync registry folder %s: %w", r.home, err)
 	}
-	if fi, err := os.Stat(r.path); err == nil { // lock held: this is the file just written
-		r.noteOwnWrite(fi)
-		st.raw, st.missing = data, false
-		r.remember(fi, st)
-	}
+	st.raw, st.missing = data, false
+	r.remember(written, st) // lock held: registry.json is the file just written
 	return nil
 }
 

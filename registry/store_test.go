@@ -1,0 +1,88 @@
+package registry
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// The fast encoder must write exactly what the general one writes, and both must decode back.
+func TestEncodeFastMatchesGeneral(t *testing.T) {
+	slot := func(i int) *int { return &i }
+	t0 := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	berlin := time.FixedZone("CET", 3600)
+	cases := []struct {
+		name     string
+		st       *state
+		wantFast bool
+	}{
+		{"empty", &state{version: 1}, true},
+		{"one auto", &state{version: 1, records: []record{{Assignment: Assignment{Project: "/a/b", Slot: slot(0),
+			SuperserverPort: 1972, WebPort: 52773, Type: TypeAuto, Status: StatusIdle, AssignedAt: t0, LastUsedAt: t0}}}}, true},
+		{"manual, engine, nanos, zone", &state{version: 1, records: []record{
+			{Assignment: Assignment{Project: "/x", SuperserverPort: 1990, WebPort: 52790, Type: TypeManual, Status: StatusActive,
+				Container: "iris_ab_1990", Engine: "unix:///var/run/docker.sock", AssignedAt: t0.Add(123456789), LastUsedAt: t0.In(berlin)}},
+			{Assignment: Assignment{Project: `C:\Users\ann\shop`, Slot: slot(3), SuperserverPort: 1975, WebPort: 52776}},
+		}}, false},
+		{"unicode path", &state{version: 1, records: []record{{Assignment: Assignment{Project: "/home/zoë/<proj>&\"q\"", Slot: slot(1)}}}}, false},
+		{"zero times", &state{version: 1, records: []record{{Assignment: Assignment{Project: "/z"}}}}, true},
+		{"unknown fields", &state{version: 1, extra: map[string]json.RawMessage{"x": json.RawMessage(`{"a":[1,2]}`)},
+			records: []record{{Assignment: Assignment{Project: "/u"}, extra: map[string]json.RawMessage{"note": json.RawMessage(`"hi"`)}}}}, false},
+	}
+	// plus random ones
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 20; n++ {
+		st := &state{version: 1}
+		for i := 0; i < rng.IntN(30); i++ {
+			a := Assignment{Project: fmt.Sprintf("/p/%d/%x", i, rng.Uint64()), SuperserverPort: 1 + rng.IntN(65535), WebPort: 1 + rng.IntN(65535),
+				Type: TypeAuto, Status: StatusIdle, AssignedAt: time.Unix(rng.Int64N(4e9), rng.Int64N(1e9)).UTC(), LastUsedAt: t0}
+			if rng.IntN(2) == 0 {
+				a.Slot = slot(rng.IntN(100))
+			}
+			st.records = append(st.records, record{Assignment: a})
+		}
+		cases = append(cases, struct {
+			name     string
+			st       *state
+			wantFast bool
+		}{fmt.Sprintf("random%d", n), st, true})
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			general, err := tc.st.encodeGeneral()
+			if err != nil {
+				t.Fatal(err)
+			}
+			fast, ok := tc.st.encodeFast()
+			if ok != tc.wantFast {
+				t.Fatalf("fast path taken = %v, want %v", ok, tc.wantFast)
+			}
+			if ok && string(fast) != string(general) {
+				t.Fatalf("fast encoding differs:\n%s\n--- general\n%s", fast, general)
+			}
+			back, err := decode("x", general)
+			if err != nil {
+				t.Fatalf("decode: %v\n%s", err, general)
+			}
+			if len(back.records) != len(tc.st.records) {
+				t.Fatalf("round trip: %d records, want %d", len(back.records), len(tc.st.records))
+			}
+			for i := range back.records {
+				w, g := tc.st.records[i].Assignment, back.records[i].Assignment
+				if !w.AssignedAt.Equal(g.AssignedAt) || !w.LastUsedAt.Equal(g.LastUsedAt) {
+					t.Fatalf("times changed: %+v vs %+v", w, g)
+				}
+				w.AssignedAt, w.LastUsedAt, g.AssignedAt, g.LastUsedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+				if !reflect.DeepEqual(w, g) {
+					t.Fatalf("round trip changed the assignment:\n%+v\n%+v", w, g)
+				}
+				if !reflect.DeepEqual(tc.st.records[i].extra, back.records[i].extra) && len(tc.st.records[i].extra) > 0 {
+					t.Fatalf("extra fields changed: %v vs %v", tc.st.records[i].extra, back.records[i].extra)
+				}
+			}
+		})
+	}
+}
