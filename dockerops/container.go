@@ -152,7 +152,14 @@ func (e *Engine) inspect(ctx context.Context, idOrName string) (container.Inspec
 	if err != nil {
 		return container.InspectResponse{}, false, e.wrap("inspect container "+idOrName, err)
 	}
-	return res.Container, true, nil
+	c := res.Container
+	if c.State == nil {
+		c.State = &container.State{}
+	}
+	if c.Config == nil {
+		c.Config = &container.Config{}
+	}
+	return c, true, nil
 }
 
 // Inspect finds the project's container by label. When several exist (an interrupted
