@@ -16,7 +16,8 @@ import (
 
 // Watcher tests use real files, real fsnotify and the real port registry (in a temp home,
 // ports from the workspace band 31000-31999). Deadlines are generous; latency is measured
-// by BenchmarkEnvWatcherSaveToReconciled.
+// by BenchmarkEnvWatcherSaveToReconciled. Fixed ports stay in 31000-31199 / 31500-31699 (project_test.go
+// uses 31200-31499 / 31700-31999).
 const (
 	watchDeadline = 15 * time.Second
 	quietPeriod   = 800 * time.Millisecond // several debounce periods
@@ -306,19 +307,19 @@ func TestEnvWatcherUserEditToFreePortIsHonoured(t *testing.T) {
 	h := newWatchHarness(t, "<none>", SyncTrue)
 	h.waitEvent(EnvSynced)
 	p := h.ports()
-	edited := strings.Replace(h.read(), fmt.Sprintf("IRIS_PORT=%d", p.Superserver), "IRIS_PORT=31222", 1)
+	edited := strings.Replace(h.read(), fmt.Sprintf("IRIS_PORT=%d", p.Superserver), "IRIS_PORT=31122", 1)
 	if err := os.WriteFile(h.path, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	e := h.waitEvent(EnvPortsChanged)
-	if !e.RestartNeeded || e.Ports.Superserver != 31222 || e.Ports.Web != p.Web || e.Key != "IRIS_PORT" {
+	if !e.RestartNeeded || e.Ports.Superserver != 31122 || e.Ports.Web != p.Web || e.Key != "IRIS_PORT" {
 		t.Errorf("event %+v", e)
 	}
 	a, ok, err := h.reg.Get(h.ctx, h.project)
-	if err != nil || !ok || a.SuperserverPort != 31222 || a.WebPort != p.Web || a.Type != registry.TypeManual {
+	if err != nil || !ok || a.SuperserverPort != 31122 || a.WebPort != p.Web || a.Type != registry.TypeManual {
 		t.Fatalf("registry after the edit: %+v %v %v", a, ok, err)
 	}
-	if got := h.w.Ports(); got.Superserver != 31222 {
+	if got := h.w.Ports(); got.Superserver != 31122 {
 		t.Errorf("watcher ports %+v", got)
 	}
 	h.expectQuiet()
@@ -334,10 +335,10 @@ func TestEnvWatcherUserEditToHeldPortIsRestored(t *testing.T) {
 	p := h.ports()
 
 	other := tempDir(t)
-	if _, err := h.reg.Assign(h.ctx, other, registry.Preferred{Superserver: 31233, Web: 31733}); err != nil {
+	if _, err := h.reg.Assign(h.ctx, other, registry.Preferred{Superserver: 31133, Web: 31633}); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:31744")
+	ln, err := net.Listen("tcp", "127.0.0.1:31644")
 	if err != nil {
 		t.Fatalf("listen on the test port: %v", err)
 	}
@@ -346,8 +347,8 @@ func TestEnvWatcherUserEditToHeldPortIsRestored(t *testing.T) {
 	tests := []struct {
 		name, key, value, holder string
 	}{
-		{"port another project holds", "IRIS_PORT", "31233", other},
-		{"port a process listens on", "IRIS_WEB_PORT", "31744", "another process"},
+		{"port another project holds", "IRIS_PORT", "31133", other},
+		{"port a process listens on", "IRIS_WEB_PORT", "31644", "another process"},
 	}
 	for _, tt := range tests {
 		func() {
@@ -448,7 +449,7 @@ func TestEnvWatcherCloseStops(t *testing.T) {
 func BenchmarkEnvWatcherSaveToReconciled(b *testing.B) {
 	dir := tempDirTB(b)
 	path := filepath.Join(dir, ".env")
-	p := EnvPorts{Host: "localhost", Superserver: 31901, Web: 31902}
+	p := EnvPorts{Host: "localhost", Superserver: 31161, Web: 31162}
 	full := fmt.Sprintf("APP=1\nIRIS_HOST=localhost\nIRIS_PORT=%d\nIRIS_WEB_PORT=%d\n", p.Superserver, p.Web)
 	if err := os.WriteFile(path, []byte(full), 0o644); err != nil {
 		b.Fatal(err)
@@ -497,7 +498,7 @@ func TestEnvWatcherSymlinkedEnvFollowsItsTarget(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := EnvPorts{Host: "localhost", Superserver: 31801, Web: 31802}
+	p := EnvPorts{Host: "localhost", Superserver: 31151, Web: 31152}
 	events := make(chan EnvEvent, 100)
 	w, err := NewEnvWatcher(ctx, EnvWatcherOptions{Path: link, Mode: SyncAuto, Ports: p,
 		OnEvent: func(e EnvEvent) { events <- e }})
@@ -506,7 +507,7 @@ func TestEnvWatcherSymlinkedEnvFollowsItsTarget(t *testing.T) {
 	}
 	defer w.Close()
 	target := filepath.Join(shared, "real.env")
-	want := fmt.Sprintf("IRIS_PORT=31801\n%s\nIRIS_HOST=localhost\nIRIS_WEB_PORT=31802\n", ManagedComment)
+	want := fmt.Sprintf("IRIS_PORT=31151\n%s\nIRIS_HOST=localhost\nIRIS_WEB_PORT=31152\n", ManagedComment)
 	waitFile := func(what string) {
 		t.Helper()
 		deadline := time.Now().Add(watchDeadline)
@@ -521,10 +522,10 @@ func TestEnvWatcherSymlinkedEnvFollowsItsTarget(t *testing.T) {
 	}
 	waitFile("first sync")
 	// The user edits the target directly, outside the project folder: still seen.
-	if err := os.WriteFile(target, []byte("IRIS_PORT=31801\nIRIS_WEB_PORT=${WEB}\n"), 0o644); err != nil {
+	if err := os.WriteFile(target, []byte("IRIS_PORT=31151\nIRIS_WEB_PORT=${WEB}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want = fmt.Sprintf("IRIS_PORT=31801\nIRIS_WEB_PORT=31802\n%s\nIRIS_HOST=localhost\n", ManagedComment)
+	want = fmt.Sprintf("IRIS_PORT=31151\nIRIS_WEB_PORT=31152\n%s\nIRIS_HOST=localhost\n", ManagedComment)
 	waitFile("edit of the target")
 	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
 		t.Errorf("the .env is no longer a symlink: %v", err)
