@@ -463,6 +463,7 @@ func (r *Registry) write(st *state) error {
 		_ = os.Remove(tmpName)
 		return fmt.Errorf("write registry %s: %w", tmpName, err)
 	}
+	_ = os.SameFile(written, written) // Windows: load the file ID now, while tmpName still names the file
 	r.noteOwnWrite(written)
 	if err := renameFile(tmpName, r.path); err != nil {
 		_ = os.Remove(tmpName)
