@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -376,5 +377,63 @@ func TestManualWebOnlyPreference(t *testing.T) {
 	}
 	if _, err := e.r.Assign(ctx, project(t, "same"), Preferred{Superserver: 20529, Web: 20529}); err == nil {
 		t.Fatal("equal preferred ports accepted")
+	}
+}
+
+func TestExhaustionNamesPortsHeldOutsideTheRegistry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, baseExhaustedBusy, 3)
+	ctx := ctxT(t)
+	listen(t, "127.0.0.1", e.web.Lo+2) // slot 2's web port is taken by a plain listener
+	for i := 0; i < 2; i++ {
+		if _, err := e.r.Assign(ctx, project(t, fmt.Sprintf("p%d", i)), Preferred{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := e.r.Assign(ctx, project(t, "third"), Preferred{})
+	var ex *ExhaustedError
+	if !errors.As(err, &ex) {
+		t.Fatalf("want *ExhaustedError, got %v", err)
+	}
+	if ex.Busy[e.web.Lo+2] != "another process" || !strings.Contains(err.Error(), fmt.Sprintf("%d  another process", e.web.Lo+2)) {
+		t.Fatalf("busy port not named: %v / %v", ex.Busy, err)
+	}
+}
+
+func TestUnreadableRegistryIsMovedAside(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, baseExhaustedBusy+5, 3)
+	ctx := ctxT(t)
+	// A folder where the file should be: reading it fails (as an unreadable file would).
+	if err := os.Mkdir(e.r.Path(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.r.Assign(ctx, project(t, "p"), Preferred{})
+	var ce *CorruptError
+	if !errors.As(err, &ce) || ce.Backup == "" {
+		t.Fatalf("want *CorruptError with a backup, got %v", err)
+	}
+	if fi, err := os.Stat(ce.Backup); err != nil || !fi.IsDir() {
+		t.Fatalf("unreadable registry not kept aside: %v", err)
+	}
+	if _, err := e.r.Assign(ctx, project(t, "p"), Preferred{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDefaultHomeFromEnvironment(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "from-env")
+	t.Setenv(EnvHome, home)
+	t.Setenv(EnvSuperserverRange, "")
+	t.Setenv(EnvWebRange, "")
+	r, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Home() != home || r.LockPath() != filepath.Join(home, LockFileName) {
+		t.Fatalf("home %s, lock %s", r.Home(), r.LockPath())
+	}
+	if fi, err := os.Stat(home); err != nil || !fi.IsDir() {
+		t.Fatalf("home not created: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,12 +37,18 @@ type state struct {
 	missing bool                       // no registry.json yet
 }
 
-func knownTop(k string) bool { return k == "version" || k == "assignments" }
+// knownTop and knownAssignment match keys as encoding/json does (case-insensitively), so a key
+// that filled a field is not also kept as an unknown field.
+func knownTop(k string) bool {
+	return strings.EqualFold(k, "version") || strings.EqualFold(k, "assignments")
+}
 
 func knownAssignment(k string) bool {
-	switch k {
-	case "project", "slot", "superserverPort", "webPort", "type", "status", "container", "engine", "assignedAt", "lastUsedAt":
-		return true
+	for _, name := range [...]string{"project", "slot", "superserverPort", "webPort", "type", "status", "container",
+		"engine", "assignedAt", "lastUsedAt"} {
+		if strings.EqualFold(k, name) {
+			return true
+		}
 	}
 	return false
 }

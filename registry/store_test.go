@@ -1,7 +1,9 @@
 package registry
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -85,4 +87,37 @@ func TestEncodeFastMatchesGeneral(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDecode: any bytes either fail to decode (corrupt) or decode to a state that encodes, decodes
+// back, and encodes to the same bytes again (a rewrite loses nothing and is stable).
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"version":1,"assignments":[]}`))
+	f.Add([]byte(`{"version":1,"x":{"y":[1]},"assignments":[{"project":"/a","slot":0,"superserverPort":1972,"webPort":52773,"type":"auto","status":"idle","container":"","engine":"","assignedAt":"2026-01-01T00:00:00Z","lastUsedAt":"2026-01-01T00:00:00+01:00","note":"n"}]}`))
+	f.Add([]byte(`{"version":2,"assignments":[{"project":"/b","slot":null}]}`))
+	f.Add([]byte(`{"version":1,"assignments":[{"project":"/c","Project":"/d"}]}`))
+	f.Add([]byte(`{"version":1,"assignments":[{"project":"/zoë <&>","slot":null}]} `))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := decode("x", data)
+		if err != nil {
+			var nv *NewerVersionError
+			if errors.As(err, &nv) && st == nil {
+				t.Fatal("newer version without a best-effort state")
+			}
+			return
+		}
+		out, err := st.encode()
+		if err != nil {
+			t.Fatalf("decoded state does not encode: %v", err)
+		}
+		st2, err := decode("x", out)
+		if err != nil {
+			t.Fatalf("encoded state does not decode: %v\n%s", err, out)
+		}
+		out2, err := st2.encode()
+		if err != nil || !bytes.Equal(out, out2) {
+			t.Fatalf("rewrite is not stable: %v\n%s\n---\n%s", err, out, out2)
+		}
+	})
 }
