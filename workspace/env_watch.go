@@ -31,7 +31,8 @@ const (
 	// EnvRestored: the user's value for a managed port key was refused (not a port number,
 	// or a port someone else holds) and the assigned value was written back; Reason says why.
 	EnvRestored EnvEventKind = "restored"
-	// EnvDeleted: the file is gone and sync "auto" does not create it again.
+	// EnvDeleted: the file was deleted and sync "auto" does not create it again. A file
+	// missing from the start is not reported.
 	EnvDeleted EnvEventKind = "deleted"
 	// EnvError: the file could not be read, written or watched; Reason says why.
 	EnvError EnvEventKind = "error"
@@ -82,7 +83,7 @@ type EnvWatcher struct {
 
 	mu      sync.Mutex // serialises reconciles and guards the fields below
 	ports   EnvPorts
-	deleted bool // the file was found missing (to report a deletion once)
+	existed bool // the file existed at the last look (a deletion is reported once, on the change)
 }
 
 // NewEnvWatcher syncs the file once and starts watching it until ctx ends or Close.
@@ -228,7 +229,7 @@ func (w *EnvWatcher) reconcile(ctx context.Context, userEdit bool) []EnvEvent {
 			return append(events, EnvEvent{Kind: EnvError, Path: w.path, Ports: w.ports, Reason: err.Error(),
 				Message: fmt.Sprintf("cannot read %s: %v", w.path, err)})
 		}
-		w.deleted = false
+		w.existed = true
 		keys := ResolveEnvKeys(w.opts.Names, in)
 		if out, _ := RenderEnv(in, keys, w.ports); bytes.Equal(out, in) {
 			return events // in step (this is also how the helper's own write ends here)
@@ -261,10 +262,10 @@ func (w *EnvWatcher) reconcile(ctx context.Context, userEdit bool) []EnvEvent {
 // missing handles a file that does not exist: created under sync true, left alone under auto.
 func (w *EnvWatcher) missing(ctx context.Context) []EnvEvent {
 	if w.opts.Mode != SyncTrue {
-		if w.deleted {
-			return nil
+		if !w.existed {
+			return nil // missing from the start, or already reported
 		}
-		w.deleted = true
+		w.existed = false
 		return []EnvEvent{{Kind: EnvDeleted, Path: w.path, Ports: w.ports,
 			Message: fmt.Sprintf("%s does not exist; env sync \"auto\" creates none (set \"env\": {\"sync\": true} to have it created)", w.path)}}
 	}
@@ -273,7 +274,7 @@ func (w *EnvWatcher) missing(ctx context.Context) []EnvEvent {
 		return []EnvEvent{{Kind: EnvError, Path: w.path, Ports: w.ports, Reason: err.Error(),
 			Message: fmt.Sprintf("cannot create %s: %v", w.path, err)}}
 	}
-	w.deleted = false
+	w.existed = true
 	if !res.Written {
 		return nil
 	}
