@@ -8,7 +8,8 @@
 //      with the stand-in image -> the status bar shows the assigned superserver port -> the .env
 //      holds it -> .vscode/settings.json objectscript.conn holds the web port -> click the item ->
 //      IRIS stops and the item says so -> IRIS: Show Ports (palette) lists the project.
-//   2. a multi-root workspace: the first project, a second project (gets a different port) and a
+//   2. a multi-root workspace: the first project, a second project (gets a different port; its
+//      objectscript.conn points at another server and is left alone, with a notice) and a
 //      LaTeX-style folder (.cls files with \ProvidesClass) that starts nothing.
 // Screenshots and logs go to test-artifacts/e2e/. Figures (activation time, time from the
 // workbench being visible to the port in the status bar) are printed as "FIGURE name value".
@@ -160,6 +161,11 @@ async function main() {
   makeProject(projA, 'first-project');
   makeProject(projB, 'second-project');
   makeLatexFolder(latex);
+  // the second project's ObjectScript connection points at another server: it must be left alone
+  const foreignSettings = path.join(projB, '.vscode', 'settings.json');
+  const foreignText = '{\n  // our shared dev server\n  "objectscript.conn": { "active": true, "host": "iris.example.com", "port": 52773, "ns": "APP" }\n}\n';
+  fs.mkdirSync(path.dirname(foreignSettings), { recursive: true });
+  fs.writeFileSync(foreignSettings, foreignText);
   const workspaceFile = path.join(RUN, 'multi.code-workspace');
   fs.writeFileSync(workspaceFile, JSON.stringify({ folders: [{ path: projA }, { path: projB }, { path: latex }], settings: {} }, null, 2));
   fs.mkdirSync(path.join(dirs.userData, 'User'), { recursive: true });
@@ -241,6 +247,25 @@ async function main() {
     const texts = await statusItems().allInnerTexts();
     return texts.map((t) => t.trim()).find((t) => re.test(t));
   };
+  /** Runs a command from the palette (F1) and waits with `then`; the UI waits are retried (they flake under load). */
+  const runPalette = async (title, then) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await page.keyboard.press('Escape');
+        await page.keyboard.press('F1');
+        const input = page.locator('.quick-input-widget input');
+        await input.waitFor({ state: 'visible', timeout: 20_000 });
+        await input.fill('>' + title);
+        await page.locator('.quick-input-list .monaco-list-row', { hasText: title.replace(/^.*: /, '') }).first().waitFor({ timeout: 30_000 });
+        await page.keyboard.press('Enter');
+        await then();
+        return;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        log(`palette "${title}" attempt ${attempt} failed (${err.message.split('\n')[0]}); retrying`);
+      }
+    }
+  };
   try {
     // ---- 1. one IRIS project ----
     await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(projA)}`);
@@ -259,8 +284,9 @@ async function main() {
     check(act, `the extension logged its activation (${JSON.stringify(act)})`);
     figure('activation_ms', act.activateMs, 'ms');
     figure('bundle_eval_plus_activation_ms', act.loadAndActivateMs, 'ms');
-    const readyA = events.filter((e) => e.event === 'status' && e.folder === projA && e.state === 'ready').pop();
+    const readyA = events.find((e) => e.event === 'status' && e.folder === projA && e.state === 'ready');
     check(readyA && readyA.superserverPort === ss, `the helper reported ready on ${ss} for ${projA}`);
+    figure('activation_to_ready_status_ms', Date.parse(readyA.time) - Date.parse(act.time), 'ms');
     const web = readyA.webPort;
     check(web >= WEB_RANGE[0] && web <= WEB_RANGE[1], `web port ${web} in ${WEB_RANGE.join('-')}`);
     const startedWith = containersFor(projA);
@@ -299,28 +325,8 @@ async function main() {
     check(afterStop.length === 1 && afterStop[0].state !== 'running', `the container is no longer running (${JSON.stringify(afterStop)})`);
 
     // palette: IRIS: Show Ports
-    const openPalette = async () => {
-      await page.keyboard.press('Escape');
-      await page.keyboard.press('F1');
-      const input = page.locator('.quick-input-widget input');
-      await input.waitFor({ state: 'visible', timeout: 20_000 });
-      return input;
-    };
-    let row;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const input = await openPalette();
-        await input.fill('>IRIS: Show Ports');
-        await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Show Ports' }).first().waitFor({ timeout: 30_000 });
-        await page.keyboard.press('Enter');
-        row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'first-project' }).first();
-        await row.waitFor({ timeout: 60_000 });
-        break;
-      } catch (err) {
-        if (attempt >= 3) throw err;
-        log(`Show Ports attempt ${attempt} failed (${err.message.split('\n')[0]}); retrying`);
-      }
-    }
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'first-project' }).first();
+    await runPalette('IRIS: Show Ports', () => row.waitFor({ timeout: 60_000 }));
     const rowText = (await row.innerText()).replace(/\s+/g, ' ');
     await shot('04-show-ports.png');
     check(rowText.includes(`:${ss}`) && rowText.includes(`web :${web}`), `Show Ports lists the project: "${rowText}"`);
@@ -340,6 +346,19 @@ async function main() {
       readEvents(eventsFile).filter((e) => e.event === 'status' && e.folder === latex).pop(), 2 * MIN);
     check(latexStatus.isIrisProject === false && latexStatus.state === 'not-created',
       `the LaTeX folder is no IRIS project and has no container (${latexStatus.state})`);
+    await until('the extension to leave the foreign objectscript.conn alone', () =>
+      readEvents(eventsFile).find((e) => e.event === 'conn-foreign' && e.folder === projB), 2 * MIN);
+    // the notice is in a toast or, when toasts pile up, in the notification center
+    const notice = 'left objectscript.conn of second-project alone';
+    const toast = page.locator('.notification-toast', { hasText: notice });
+    if (!(await toast.first().isVisible().catch(() => false))) {
+      await runPalette('Notifications: Show Notifications', async () => {
+        await page.locator('.notifications-center .notification-list-item', { hasText: notice }).first().waitFor({ timeout: 30_000 });
+      });
+    }
+    await shot('06-foreign-conn-notice.png');
+    await page.keyboard.press('Escape');
+    check(fs.readFileSync(foreignSettings, 'utf8') === foreignText, 'the second project\'s objectscript.conn (another server) is left alone, and the user is told');
     await sleep(5000); // give a wrong auto-start time to show
     await shot('05-multi-root.png');
     const texts = (await statusItems().allInnerTexts()).map((t) => t.trim()).filter((t) => /IRIS/.test(t));
