@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -280,5 +282,72 @@ func TestEnvWatchFollowsEditsAndRegistry(t *testing.T) {
 	}
 	if stdout.String() != "" {
 		t.Errorf("env watch wrote to stdout: %q", stdout.String())
+	}
+}
+
+func TestEnvSyncJSON(t *testing.T) {
+	reg := newEnvTestHome(t)
+	dir := envProjectDir(t, map[string]string{".env": "IRIS_PORT=1\n"})
+	code, stdout, stderr := runEnvCLI(t, context.Background(), "env", "sync", "--json", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Path    string `json:"path"`
+		Written bool   `json:"written"`
+		Mode    string `json:"mode"`
+		Keys    struct {
+			Superserver string `json:"superserverPort"`
+		} `json:"keys"`
+		Changes []struct {
+			Key   string `json:"key"`
+			Old   string `json:"old"`
+			New   string `json:"new"`
+			Added bool   `json:"added"`
+			Line  int    `json:"line"`
+		} `json:"changes"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout)
+	}
+	a, _, _ := reg.Get(context.Background(), dir)
+	if res.Path != filepath.Join(dir, ".env") || !res.Written || res.Mode != "auto" || res.Keys.Superserver != "IRIS_PORT" ||
+		len(res.Changes) != 3 || res.Changes[0].Key != "IRIS_PORT" || res.Changes[0].Old != "1" ||
+		res.Changes[0].New != fmt.Sprint(a.SuperserverPort) || res.Changes[0].Line != 1 || !res.Changes[1].Added {
+		t.Errorf("result %+v", res)
+	}
+}
+
+func TestEnvWatchBinaryStopsOnInterrupt(t *testing.T) {
+	reg := newEnvTestHome(t)
+	dir := envProjectDir(t, map[string]string{"module.xml": "<Export/>", ".env": "IRIS_PORT=1\n"})
+	bin := buildBinary(t)
+	cmd := exec.Command(bin, "env", "watch", dir)
+	var stdout, stderr envSyncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	envWaitUntil(t, "the watcher to sync and watch", func() bool {
+		a, ok, _ := reg.Get(context.Background(), dir)
+		return ok && strings.HasPrefix(envReadFile(t, filepath.Join(dir, ".env")), fmt.Sprintf("IRIS_PORT=%d\n", a.SuperserverPort)) &&
+			strings.Contains(stderr.String(), "press Ctrl-C to stop")
+	})
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("env watch exited with %v after Ctrl-C; stderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("env watch did not stop on Ctrl-C; stderr:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "stopped watching") || stdout.String() != "" {
+		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
 	}
 }
