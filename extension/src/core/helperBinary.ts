@@ -44,8 +44,20 @@ export function checkHelper(choice: HelperChoice, platform: NodeJS.Platform = pr
     try {
       fs.accessSync(choice.path, fs.constants.X_OK);
     } catch {
+      if (choice.source === 'bundled' && makeExecutable(choice.path)) return undefined;
       return `The IRIS helper is not executable: ${choice.path}. Run chmod +x on it, or set irisHelper.helperPath to another iris-helper binary.`;
     }
   }
   return undefined;
+}
+
+/** Restores the exec bit of the bundled binary (lost by some unzip paths); true when it worked. */
+function makeExecutable(file: string): boolean {
+  try {
+    fs.chmodSync(file, 0o755);
+    fs.accessSync(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -31,6 +31,10 @@ test('missing or non-executable binary -> a message naming irisHelper.helperPath
     assert.match(checkHelper({ path: exe, source: 'setting' }, 'linux') ?? '', /not executable.*irisHelper\.helperPath/s);
     fs.chmodSync(exe, 0o755);
     assert.equal(checkHelper({ path: exe, source: 'setting' }, 'linux'), undefined);
+    // the bundled binary gets its exec bit back (a user's own binary is never chmod-ed)
+    fs.chmodSync(exe, 0o644);
+    assert.equal(checkHelper({ path: exe, source: 'bundled' }, 'linux'), undefined);
+    assert.equal(fs.statSync(exe).mode & 0o111, 0o111);
     assert.match(checkHelper({ path: dir, source: 'setting' }) ?? '', /not a file/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
