@@ -21,16 +21,16 @@ type testClient struct {
 	t testing.TB
 	w io.WriteCloser
 
-	mu     sync.Mutex
-	msgs   []wireMsg // everything received, in order
-	kick   chan struct{}
-	ended  bool
-	endErr error
-	nextID int
+	mu      sync.Mutex
+	msgs    []wireMsg     // everything received, in order
+	changed chan struct{} // closed and replaced on every new message and at the end
+	ended   bool
+	endErr  error
+	nextID  int
 }
 
 func newTestClient(t testing.TB, fromServer io.Reader, toServer io.WriteCloser) *testClient {
-	c := &testClient{t: t, w: toServer, kick: make(chan struct{}, 1)}
+	c := &testClient{t: t, w: toServer, changed: make(chan struct{})}
 	go c.read(bufio.NewReader(fromServer))
 	return c
 }
@@ -55,10 +55,10 @@ func (c *testClient) read(r *bufio.Reader) {
 }
 
 func (c *testClient) signal() {
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
+	c.mu.Lock()
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
 }
 
 // sendRaw writes one frame with body as is.
@@ -124,19 +124,19 @@ func (c *testClient) waitForWithin(d time.Duration, pred func(wireMsg) bool) (wi
 	deadline := time.After(d)
 	for {
 		c.mu.Lock()
-		for _, m := range c.msgs {
+		msgs := append([]wireMsg(nil), c.msgs...)
+		ended, changed := c.ended, c.changed
+		c.mu.Unlock()
+		for _, m := range msgs { // pred may call back into c
 			if pred(m) {
-				c.mu.Unlock()
 				return m, true
 			}
 		}
-		ended := c.ended
-		c.mu.Unlock()
 		if ended {
 			return wireMsg{}, false
 		}
 		select {
-		case <-c.kick:
+		case <-changed:
 		case <-deadline:
 			return wireMsg{}, false
 		}
@@ -149,13 +149,13 @@ func (c *testClient) waitEnd() error {
 	deadline := time.After(waitLong)
 	for {
 		c.mu.Lock()
-		ended, err := c.ended, c.endErr
+		ended, err, changed := c.ended, c.endErr, c.changed
 		c.mu.Unlock()
 		if ended {
 			return err
 		}
 		select {
-		case <-c.kick:
+		case <-changed:
 		case <-deadline:
 			c.t.Fatalf("helper output did not end; received:\n%s", c.dump())
 		}

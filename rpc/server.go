@@ -57,6 +57,9 @@ type Options struct {
 	ParentCheck time.Duration
 	// MaxBody caps a frame's body; 0 = MaxBodySize.
 	MaxBody int64
+	// ClientProcessID, when > 0, is watched like initialize.processId from the start
+	// (the --clientProcessId flag some clients pass).
+	ClientProcessID int
 }
 
 // Exit codes of Serve.
@@ -100,6 +103,9 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opts Options) int {
 	stream := NewStream(r, w, nil, StreamOptions{MaxBody: opts.MaxBody, Logger: opts.Logger})
 	s.conn = jsonrpc2.NewConn(ctx, stream, s, jsonrpc2.SetLogger(slogPrinter{opts.Logger}))
 	close(s.ready)
+	if opts.ClientProcessID > 0 {
+		s.spawn(func() { s.watchParent(opts.ClientProcessID) })
+	}
 
 	code := ExitOK
 	reason := ""
@@ -138,6 +144,7 @@ type server struct {
 	initDone chan struct{} // closed when initialize has been answered
 	exit     chan int
 	parent   chan struct{} // closed when the client process is gone
+	goneOnce sync.Once
 	ready    chan struct{} // closed once conn is set
 
 	mu             sync.Mutex
@@ -462,7 +469,7 @@ func (s *server) initialize(ctx context.Context, raw *json.RawMessage, done chan
 	if params.ClientInfo != nil {
 		client = params.ClientInfo.Name + " " + params.ClientInfo.Version
 	}
-	s.log.Info("initialize", "client", client, "folder", dir, "processId", params.ProcessID)
+	s.log.Info("initialize", "client", client, "folder", dir, "processId", derefInt(params.ProcessID))
 
 	var p Project
 	var first *workspace.Status
@@ -654,7 +661,7 @@ func (s *server) watchParent(pid int) {
 		case <-t.C:
 			if !processAlive(pid) {
 				s.log.Info("client process is gone", "pid", pid)
-				close(s.parent)
+				s.goneOnce.Do(func() { close(s.parent) })
 				return
 			}
 		}
@@ -821,4 +828,11 @@ type slogPrinter struct{ l *slog.Logger }
 
 func (p slogPrinter) Printf(format string, args ...any) {
 	p.l.Warn(fmt.Sprintf(format, args...))
+}
+
+func derefInt(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }

@@ -75,6 +75,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newStopCmd(a),
 		newStatusCmd(a),
 		newLogsCmd(a),
+		newServeCmd(a),
 	)
 	return root
 }

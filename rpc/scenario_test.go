@@ -1,0 +1,421 @@
+package rpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/dockerops/dockertest"
+	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/workspace"
+)
+
+// Port bands of this package's tests (docs/architecture.md gives rpc 33000–33999): the
+// in-process scenarios use 33000–33399, the subprocess scenarios 33400–33799.
+var (
+	inProcessBand  = band{ss: "33000-33199", web: "33200-33399"}
+	subprocessBand = band{ss: "33400-33599", web: "33600-33799"}
+)
+
+type band struct{ ss, web string }
+
+func (b band) contains(ss, web int) bool {
+	in := func(p int, r string) bool {
+		lo, hi, _ := strings.Cut(r, "-")
+		l, _ := strconv.Atoi(lo)
+		h, _ := strconv.Atoi(hi)
+		return p >= l && p <= h
+	}
+	return in(ss, b.ss) && in(web, b.web)
+}
+
+// scenarioEnv gives the test its own registry home and port band.
+func scenarioEnv(t *testing.T, b band) {
+	t.Setenv(registry.EnvHome, t.TempDir())
+	t.Setenv(registry.EnvSuperserverRange, b.ss)
+	t.Setenv(registry.EnvWebRange, b.web)
+	t.Setenv(workspace.EnvImage, "")
+}
+
+// irisFolder makes an IRIS project folder (a .env marker) whose containers are removed at cleanup.
+func irisFolder(t *testing.T) string {
+	dir := dockertest.Project(t)
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("# my app\nAPP_NAME=orders\nIRIS_NAMESPACE=USER\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// helper binary, built once per test run
+var (
+	buildOnce sync.Once
+	binPath   string
+	binErr    error
+)
+
+func helperBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "iris-helper-rpc-test-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "iris-helper")
+		if runtime.GOOS == "windows" {
+			binPath += ".exe"
+		}
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/iris-helper").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// subprocess runs `iris-helper serve --stdio` and returns a client on its stdio and a channel
+// with its exit code. stderr (the logs) is shown when the test fails.
+func subprocess(t *testing.T, extraArgs ...string) (*testClient, <-chan int) {
+	t.Helper()
+	cmd := exec.Command(helperBinary(t), append([]string{"serve", "--stdio", "--log-level", "debug"}, extraArgs...)...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	var stderrMu sync.Mutex
+	cmd.Stderr = writerFunc(func(p []byte) (int, error) {
+		stderrMu.Lock()
+		defer stderrMu.Unlock()
+		return stderr.Write(p)
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	code := make(chan int, 1)
+	done := make(chan struct{})
+	c := newTestClient(t, stdout, stdin)
+	go func() {
+		c.waitEndQuiet()
+		err := cmd.Wait()
+		if err != nil && cmd.ProcessState == nil {
+			t.Logf("wait: %v", err)
+		}
+		code <- cmd.ProcessState.ExitCode()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		stdin.Close()
+		select {
+		case <-done:
+		case <-time.After(waitLong):
+			cmd.Process.Kill()
+			t.Error("helper process did not end at cleanup; killed")
+			<-done
+		}
+		if t.Failed() {
+			stderrMu.Lock()
+			t.Logf("helper stderr:\n%s", stderr.String())
+			stderrMu.Unlock()
+		}
+	})
+	return c, code
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// waitEndQuiet waits (without a deadline) until the helper closes its output.
+func (c *testClient) waitEndQuiet() {
+	for {
+		c.mu.Lock()
+		ended, changed := c.ended, c.changed
+		c.mu.Unlock()
+		if ended {
+			return
+		}
+		<-changed
+	}
+}
+
+func statusOf(t testing.TB, raw json.RawMessage) workspace.Status {
+	return decode[workspace.Status](t, raw)
+}
+
+func statusIs(t testing.TB, state string) func(wireMsg) bool {
+	return func(m wireMsg) bool {
+		return m.Method == MethodStatus && m.ID == nil && statusOf(t, m.Params).State == state
+	}
+}
+
+// TestScenarioInProcess and TestScenarioSubprocess run the same scripted editor session against
+// the real Project, the real engine and the stand-in image: initialize → initialized →
+// auto-start → progress → ready → iris.ports → external docker stop → iris/start → iris/stop →
+// shutdown → exit.
+func TestScenarioInProcess(t *testing.T) {
+	scenarioEnv(t, inProcessBand)
+	eng := dockertest.Engine(t)
+	image := dockertest.StubImage(t)
+	c, code := inProcess(t, Options{Version: "test", Project: workspace.ProjectOptions{ReadyTimeout: 2 * time.Minute}})
+	runScenario(t, c, code, eng, image, inProcessBand)
+}
+
+func TestScenarioSubprocess(t *testing.T) {
+	scenarioEnv(t, subprocessBand)
+	eng := dockertest.Engine(t)
+	image := dockertest.StubImage(t)
+	c, code := subprocess(t)
+	runScenario(t, c, code, eng, image, subprocessBand)
+}
+
+func runScenario(t *testing.T, c *testClient, code <-chan int, eng *dockerops.Engine, image string, b band) {
+	dir := irisFolder(t)
+
+	// initialize: capabilities, serverInfo and the first status; nothing starts yet
+	params := initParams(dir, map[string]any{"image": image, "syncEnv": "true"})
+	params["processId"] = os.Getpid()
+	res := c.call("initialize", params)
+	if res.Error != nil {
+		t.Fatalf("initialize: %+v", res.Error)
+	}
+	ir := decode[struct {
+		Capabilities json.RawMessage  `json:"capabilities"`
+		ServerInfo   ServerInfo       `json:"serverInfo"`
+		Status       workspace.Status `json:"status"`
+	}](t, res.Result)
+	wantCaps := `{"executeCommandProvider":{"commands":["iris.start","iris.stop","iris.restart","iris.status","iris.ports","iris.release"]},"experimental":{"irisStatus":true}}`
+	if string(ir.Capabilities) != wantCaps {
+		t.Errorf("capabilities %s, want %s", ir.Capabilities, wantCaps)
+	}
+	if ir.ServerInfo.Name != "iris-helper" || ir.ServerInfo.Version == "" {
+		t.Errorf("serverInfo %+v", ir.ServerInfo)
+	}
+	if st := ir.Status; st.Project != dir || !st.IsIrisProject || st.State != workspace.StateNotCreated || st.Image != image {
+		t.Errorf("first status %+v", st)
+	}
+	time.Sleep(300 * time.Millisecond) // give a wrong early start the chance to show
+	for _, m := range c.all() {
+		if m.Method != "" && m.Method != MethodLogMessage {
+			t.Fatalf("%s sent before initialized: %s", m.Method, c.dump())
+		}
+	}
+
+	// initialized → auto-start with progress
+	c.notify("initialized", map[string]any{})
+	create := c.waitFor("window/workDoneProgress/create", isMethod(MethodProgressCreate))
+	token := string(decode[map[string]json.RawMessage](t, create.Params)["token"])
+	ready := c.waitFor("iris/status ready", statusIs(t, workspace.StateReady))
+	st := statusOf(t, ready.Params)
+	if !b.contains(st.SuperserverPort, st.WebPort) || st.Container == "" || st.StartedAt == nil || st.BindAddress != "127.0.0.1" {
+		t.Errorf("ready status %+v (band %+v)", st, b)
+	}
+	if _, ok := c.waitForWithin(time.Nanosecond, statusIs(t, workspace.StateStarting)); !ok {
+		t.Errorf("no iris/status starting before ready: %s", c.dump())
+	}
+	end := c.waitFor("$/progress end", func(m wireMsg) bool {
+		return m.Method == MethodProgress && strings.Contains(string(m.Params), `"kind":"end"`)
+	})
+	var kinds []string
+	var phases []string
+	for _, m := range c.notifications(MethodProgress) {
+		p := decode[ProgressParams](t, m.Params)
+		if string(p.Token) != token {
+			t.Errorf("$/progress with token %s, want %s", p.Token, token)
+		}
+		if len(kinds) == 0 || kinds[len(kinds)-1] != p.Value.Kind {
+			kinds = append(kinds, p.Value.Kind)
+		}
+		if p.Value.Kind == "report" {
+			phases = append(phases, strings.SplitN(p.Value.Message, ":", 2)[0])
+		}
+	}
+	if strings.Join(kinds, ",") != "begin,report,end" {
+		t.Errorf("$/progress kinds %v, want begin, reports, end", kinds)
+	}
+	if !strings.Contains(strings.Join(phases, ","), "waiting") {
+		t.Errorf("progress phases %v lack waiting", phases)
+	}
+	if !strings.Contains(string(end.Params), "ready") {
+		t.Errorf("progress end %s", end.Params)
+	}
+	if logs := c.notifications(MethodLogMessage); len(logs) < 2 {
+		t.Errorf("want progress lines as window/logMessage, got %v", logs)
+	}
+	env, err := os.ReadFile(filepath.Join(dir, ".env"))
+	if err != nil || !strings.Contains(string(env), strconv.Itoa(st.SuperserverPort)) || !strings.Contains(string(env), "APP_NAME=orders") {
+		t.Errorf(".env not synced (%v):\n%s", err, env)
+	}
+
+	// iris.ports through workspace/executeCommand
+	ports := c.call(MethodExecuteCommand, map[string]any{"command": "iris.ports"})
+	if ports.Error != nil {
+		t.Fatalf("iris.ports: %+v", ports.Error)
+	}
+	pr := decode[struct {
+		Assignments []map[string]any `json:"assignments"`
+	}](t, ports.Result)
+	if len(pr.Assignments) != 1 || pr.Assignments[0]["project"] != dir || pr.Assignments[0]["state"] != "ready" ||
+		pr.Assignments[0]["superserverPort"] != float64(st.SuperserverPort) {
+		t.Errorf("iris.ports = %s", ports.Result)
+	}
+	if got := c.call(MethodStatus, nil); got.Error != nil || statusOf(t, got.Result).State != workspace.StateReady {
+		t.Errorf("iris/status = %+v", got)
+	}
+
+	// the container stopped outside the helper reaches the client
+	before := len(c.notifications(MethodStatus))
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	if _, err := eng.Client().ContainerStop(ctx, st.Container, client.ContainerStopOptions{}); err != nil {
+		t.Fatalf("docker stop: %v", err)
+	}
+	c.waitFor("iris/status stopped after docker stop", func(m wireMsg) bool {
+		return statusIs(t, workspace.StateStopped)(m) && len(c.notifications(MethodStatus)) > before
+	})
+
+	// start again through iris/start, then stop through iris/stop
+	again := c.call(MethodStart, map[string]any{})
+	if again.Error != nil || statusOf(t, again.Result).State != workspace.StateReady {
+		t.Fatalf("iris/start: %+v", again)
+	}
+	stop := c.call(MethodStop, map[string]any{"remove": false})
+	if stop.Error != nil || statusOf(t, stop.Result).State != workspace.StateStopped {
+		t.Fatalf("iris/stop: %+v", stop)
+	}
+	n := len(c.notifications(MethodStatus))
+	if last := statusOf(t, c.notifications(MethodStatus)[n-1].Params); last.State != workspace.StateStopped && last.State != workspace.StateStopping {
+		t.Errorf("last iris/status %s after stop", last.State)
+	}
+	c.waitFor("iris/status stopped after iris/stop", func(m wireMsg) bool {
+		ns := c.notifications(MethodStatus)
+		return statusOf(t, ns[len(ns)-1].Params).State == workspace.StateStopped
+	})
+
+	// shutdown → exit → code 0
+	if sd := c.call("shutdown", nil); sd.Error != nil || string(sd.Result) != "null" {
+		t.Fatalf("shutdown: %+v", sd)
+	}
+	c.notify("exit", nil)
+	select {
+	case got := <-code:
+		if got != 0 {
+			t.Fatalf("exit code %d", got)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("helper did not exit")
+	}
+	for _, m := range c.all() {
+		if m.Error != nil {
+			t.Errorf("unexpected error: %+v", m.Error)
+		}
+		if m.Method == MethodShowMessage && strings.Contains(string(m.Params), `"type":1`) {
+			t.Errorf("unexpected error message: %s", m.Params)
+		}
+	}
+}
+
+// TestNonIrisFolderDoesNotAutoStart: autoStart is on by default, but a folder without IRIS
+// markers is not started.
+func TestNonIrisFolderDoesNotAutoStart(t *testing.T) {
+	scenarioEnv(t, inProcessBand)
+	dockertest.Engine(t)
+	dir := dockertest.Project(t)
+	c, _ := inProcess(t, Options{Version: "test"})
+	res := c.call("initialize", initParams(dir, nil))
+	if res.Error != nil {
+		t.Fatalf("initialize: %+v", res.Error)
+	}
+	if st := statusOf(t, decode[map[string]json.RawMessage](t, res.Result)["status"]); st.IsIrisProject || st.State != workspace.StateNotCreated {
+		t.Fatalf("first status %+v", st)
+	}
+	c.notify("initialized", map[string]any{})
+	first := c.waitFor("first iris/status", isMethod(MethodStatus))
+	if st := statusOf(t, first.Params); st.State != workspace.StateNotCreated || st.IsIrisProject {
+		t.Fatalf("iris/status %+v", st)
+	}
+	if m, ok := c.waitForWithin(3*time.Second, func(m wireMsg) bool {
+		return m.Method == MethodProgressCreate || m.Method == MethodProgress || statusIs(t, workspace.StateStarting)(m)
+	}); ok {
+		t.Fatalf("a non-IRIS folder was started: %+v", m)
+	}
+	if st := c.call(MethodStatus, nil); statusOf(t, st.Result).State != workspace.StateNotCreated || statusOf(t, st.Result).SuperserverPort != 0 {
+		t.Fatalf("iris/status %s", st.Result)
+	}
+}
+
+// TestSubprocessEndsWhenClientDies: the helper process ends on its own when the process named in
+// initialize.processId exits; and at the end of its input.
+func TestSubprocessEndsWhenClientDies(t *testing.T) {
+	scenarioEnv(t, subprocessBand)
+	dir := t.TempDir()
+
+	client := exec.Command(os.Args[0], "-test.run=^$")
+	if err := client.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c, code := subprocess(t)
+	p := initParams(dir, map[string]any{"autoStart": false})
+	p["processId"] = client.Process.Pid
+	if res := c.call("initialize", p); res.Error != nil {
+		t.Fatalf("initialize: %+v", res.Error)
+	}
+	c.notify("initialized", map[string]any{})
+	client.Wait()
+	select {
+	case got := <-code:
+		if got != 0 {
+			t.Fatalf("exit code %d", got)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("helper did not end after its client died")
+	}
+
+	t.Run("end of input mid-frame", func(t *testing.T) {
+		c, code := subprocess(t)
+		if res := c.call("initialize", initParams(dir, map[string]any{"autoStart": false})); res.Error != nil {
+			t.Fatalf("initialize: %+v", res.Error)
+		}
+		fmt.Fprint(c.w, "Content-Length: 500\r\n\r\n{\"jsonrpc\":\"2.0\",")
+		c.w.Close()
+		if got := <-code; got != 0 {
+			t.Fatalf("exit code %d", got)
+		}
+	})
+	t.Run("exit without shutdown", func(t *testing.T) {
+		c, code := subprocess(t)
+		c.call("initialize", initParams(dir, map[string]any{"autoStart": false}))
+		c.notify("exit", nil)
+		if got := <-code; got != 1 {
+			t.Fatalf("exit code %d, want 1", got)
+		}
+	})
+}
