@@ -85,6 +85,7 @@ type Registry struct {
 	ports                PortsInUse
 	log                  *slog.Logger
 	gate                 chan struct{} // in-process mutex that honours contexts
+	waiter               chan struct{} // at most one blocking lock wait per handle (see lockFile)
 
 	mu       sync.Mutex
 	ownWrite fs.FileInfo // registry.json as this handle last wrote it (Changes ignores it)
@@ -128,6 +129,7 @@ func Open(opts Options) (*Registry, error) {
 		ports:       opts.Ports,
 		log:         log,
 		gate:        make(chan struct{}, 1),
+		waiter:      make(chan struct{}, 1),
 	}
 	if r.lockTimeout <= 0 {
 		r.lockTimeout = DefaultLockTimeout

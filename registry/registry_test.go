@@ -598,6 +598,13 @@ func TestLockTimeoutNamesTheLockFile(t *testing.T) {
 	if _, err := e.r.Assign(ctx, project(t, "q"), Preferred{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: got %v", err)
 	}
+	// A second wait of the same handle (its first blocking wait is still pending) polls and times out too.
+	begin := time.Now()
+	if _, err := e.r.Assign(ctxT(t), project(t, "r"), Preferred{}); !errors.As(err, new(*LockTimeoutError)) {
+		t.Fatalf("second wait: want *LockTimeoutError, got %v", err)
+	} else if time.Since(begin) < 300*time.Millisecond {
+		t.Fatalf("second wait gave up after %v, before its timeout", time.Since(begin))
+	}
 	// When the holder dies, the lock is free again.
 	holder.cmd.Process.Kill()
 	holder.cmd.Wait()

@@ -529,8 +529,19 @@ func (r *Registry) lockFile(ctx context.Context, timeoutC <-chan time.Time, time
 	if ok {
 		return fl, nil
 	}
+	select {
+	case r.waiter <- struct{}{}:
+	default:
+		// An abandoned blocking wait of this handle is still pending (its holder never let go):
+		// poll instead, so that a stuck holder cannot pile up blocked threads in a long-running helper.
+		return r.pollLock(ctx, fl, timeoutC, timeout)
+	}
 	done := make(chan error, 1)
-	go func() { done <- blockingLock(fl) }()
+	go func() {
+		err := blockingLock(fl)
+		<-r.waiter
+		done <- err
+	}()
 	abandon := func() {
 		go func() {
 			<-done
@@ -550,6 +561,36 @@ func (r *Registry) lockFile(ctx context.Context, timeoutC <-chan time.Time, time
 	case <-ctx.Done():
 		abandon()
 		return nil, fmt.Errorf("wait for registry lock %s: %w", r.lockPath, ctx.Err())
+	}
+}
+
+// pollLock retries TryLock with a short, growing back-off until the lock is free or time is up.
+func (r *Registry) pollLock(ctx context.Context, fl *flock.Flock, timeoutC <-chan time.Time, timeout time.Duration) (*flock.Flock, error) {
+	delay := time.Millisecond
+	for {
+		t := time.NewTimer(delay)
+		select {
+		case <-timeoutC:
+			t.Stop()
+			_ = fl.Close()
+			return nil, &LockTimeoutError{Path: r.lockPath, Timeout: timeout}
+		case <-ctx.Done():
+			t.Stop()
+			_ = fl.Close()
+			return nil, fmt.Errorf("wait for registry lock %s: %w", r.lockPath, ctx.Err())
+		case <-t.C:
+		}
+		ok, err := fl.TryLock()
+		if err != nil {
+			_ = fl.Close()
+			return nil, fmt.Errorf("lock registry %s: %w", r.lockPath, err)
+		}
+		if ok {
+			return fl, nil
+		}
+		if delay < 20*time.Millisecond {
+			delay *= 2
+		}
 	}
 }
 
