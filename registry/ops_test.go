@@ -437,3 +437,21 @@ func TestDefaultHomeFromEnvironment(t *testing.T) {
 		t.Fatalf("home not created: %v", err)
 	}
 }
+
+func TestAssignRevivesAStaleEntry(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, baseExhaustedBusy+10, 3)
+	ctx := ctxT(t)
+	dir := project(t, "p")
+	a, _ := e.r.Assign(ctx, dir, Preferred{})
+	if _, err := e.r.Update(ctx, dir, func(x *Assignment) { x.Status = StatusStale }); err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.r.Assign(ctx, dir, Preferred{})
+	if err != nil || b.Status != StatusIdle || b.SuperserverPort != a.SuperserverPort || !b.AssignedAt.Equal(a.AssignedAt) {
+		t.Fatalf("re-assign of a stale entry = %+v, %v", b, err)
+	}
+	if f := readFile(t, e.r.Path()); f.Assignments[0].Status != StatusIdle {
+		t.Fatalf("revived status not written: %+v", f.Assignments[0])
+	}
+}
