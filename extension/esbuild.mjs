@@ -20,8 +20,9 @@ const options = {
   minify: production,
   sourcemap: !production,
   logLevel: 'warning',
-  // first statement of each bundle: lets activate() report module load + activation time
+  // first and last statements of each bundle: activate() reports how long evaluating the bundle took
   banner: { js: 'var __irisHelperLoadStart = globalThis.performance ? performance.now() : 0;' },
+  footer: { js: 'var __irisHelperLoadEnd = globalThis.performance ? performance.now() : 0;' },
 };
 
 if (watch) {
