@@ -455,3 +455,19 @@ func TestAssignRevivesAStaleEntry(t *testing.T) {
 		t.Fatalf("revived status not written: %+v", f.Assignments[0])
 	}
 }
+
+func TestReturnedSlotIsACopy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, baseExhaustedBusy+15, 3)
+	ctx := ctxT(t)
+	dir := project(t, "p")
+	a, _ := e.r.Assign(ctx, dir, Preferred{})
+	*a.Slot = 2 // a careless caller
+	b, _ := e.r.Assign(ctx, dir, Preferred{})
+	g, _, _ := e.r.Get(ctx, dir)
+	*g.Slot = 2
+	l, _ := e.r.List(ctx)
+	if *b.Slot != 0 || *l[0].Slot != 0 {
+		t.Fatalf("changing a returned slot changed the registry: %d %d", *b.Slot, *l[0].Slot)
+	}
+}

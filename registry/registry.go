@@ -197,7 +197,7 @@ func (r *Registry) Assign(ctx context.Context, project string, pref Preferred) (
 	hint, err := r.read()
 	if err == nil {
 		if i := hint.find(project); i >= 0 && satisfies(hint.records[i].Assignment, pref) && hint.records[i].Status != StatusStale {
-			return hint.records[i].Assignment, nil
+			return detach(hint.records[i].Assignment), nil
 		}
 	} else {
 		hint = nil
@@ -240,7 +240,7 @@ func (r *Registry) Assign(ctx context.Context, project string, pref Preferred) (
 	if err != nil {
 		return Assignment{}, fmt.Errorf("assign ports for %s: %w", project, err)
 	}
-	return out, nil
+	return detach(out), nil
 }
 
 func checkPreferred(p Preferred) error {
@@ -487,7 +487,7 @@ func (r *Registry) Reassign(ctx context.Context, project string, avoid ...int) (
 	if err != nil {
 		return Assignment{}, fmt.Errorf("reassign ports for %s: %w", project, err)
 	}
-	return out, nil
+	return detach(out), nil
 }
 
 // readForQuery reads without the lock; a corrupt file is handled under the lock (moved aside).
@@ -549,7 +549,17 @@ func (r *Registry) List(ctx context.Context) ([]Assignment, error) {
 	return sortAssignments(out), nil
 }
 
+// detach copies the slot so that a caller changing *Slot cannot change the handle's cached state.
+func detach(a Assignment) Assignment {
+	if a.Slot != nil {
+		s := *a.Slot
+		a.Slot = &s
+	}
+	return a
+}
+
 func withLiveStatus(a Assignment) Assignment {
+	a = detach(a)
 	if a.Status != StatusStale && folderGone(a.Project) {
 		a.Status = StatusStale
 	}
@@ -677,7 +687,7 @@ func (r *Registry) Update(ctx context.Context, project string, fn func(*Assignme
 	if err != nil {
 		return Assignment{}, fmt.Errorf("update ports of %s: %w", project, err)
 	}
-	return out, nil
+	return detach(out), nil
 }
 
 func sameSlot(a, b *int) bool {

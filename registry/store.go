@@ -307,7 +307,7 @@ func (st *state) holders() map[int]string {
 func (st *state) assignments() []Assignment {
 	out := make([]Assignment, len(st.records))
 	for i, rec := range st.records {
-		out[i] = rec.Assignment
+		out[i] = detach(rec.Assignment)
 	}
 	return out
 }
