@@ -7,7 +7,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 10s
 STUB_IMAGE ?= iris-helper/iris-stub:dev
 # package:FuzzName pairs run for FUZZTIME each by `make fuzz` (their seed corpora run in `go test` too)
-FUZZ_TARGETS ?= workspace:FuzzRenderEnv registry:FuzzDecode
+FUZZ_TARGETS ?= workspace:FuzzRenderEnv registry:FuzzDecode rpc:FuzzStream rpc:FuzzRequest
 CROSS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
 .PHONY: all build demo test setup lint gotest fuzz cross bench stub-image ext-test e2e editors-test vsix clean

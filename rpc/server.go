@@ -77,32 +77,10 @@ const progressCreateTimeout = 5 * time.Second
 // Serve speaks the protocol on r/w until the client sends exit, the input ends, the client
 // process disappears or ctx is done, and returns the process exit code. See docs/protocol.md.
 func Serve(ctx context.Context, r io.Reader, w io.Writer, opts Options) int {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.Open == nil {
-		opts.Open = OpenWorkspaceProject
-	}
-	if opts.ParentCheck <= 0 {
-		opts.ParentCheck = 2 * time.Second
-	}
-	if opts.Version == "" {
-		opts.Version = "dev"
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s := &server{
-		opts:     opts,
-		log:      opts.Logger,
-		ctx:      ctx,
-		exit:     make(chan int, 1),
-		parent:   make(chan struct{}),
-		ready:    make(chan struct{}),
-		inflight: map[string]context.CancelFunc{},
-	}
-	stream := NewStream(r, w, nil, StreamOptions{MaxBody: opts.MaxBody, Logger: opts.Logger})
-	s.conn = jsonrpc2.NewConn(ctx, stream, s, jsonrpc2.SetLogger(slogPrinter{opts.Logger}))
-	close(s.ready)
+	s := newServer(ctx, r, w, opts)
+	opts = s.opts
 	if opts.ClientProcessID > 0 {
 		s.spawn(func() { s.watchParent(opts.ClientProcessID) })
 	}
@@ -131,6 +109,35 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opts Options) int {
 	_ = s.conn.Close()
 	s.wg.Wait()
 	return code
+}
+
+// newServer starts a connection on r/w that lives until ctx is done.
+func newServer(ctx context.Context, r io.Reader, w io.Writer, opts Options) *server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Open == nil {
+		opts.Open = OpenWorkspaceProject
+	}
+	if opts.ParentCheck <= 0 {
+		opts.ParentCheck = 2 * time.Second
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	s := &server{
+		opts:     opts,
+		log:      opts.Logger,
+		ctx:      ctx,
+		exit:     make(chan int, 1),
+		parent:   make(chan struct{}),
+		ready:    make(chan struct{}),
+		inflight: map[string]context.CancelFunc{},
+	}
+	stream := NewStream(r, w, nil, StreamOptions{MaxBody: opts.MaxBody, Logger: opts.Logger})
+	s.conn = jsonrpc2.NewConn(ctx, stream, s, jsonrpc2.SetLogger(slogPrinter{opts.Logger}))
+	close(s.ready)
+	return s
 }
 
 // server is one connection's state.
