@@ -66,7 +66,7 @@ var (
 	binErr    error
 )
 
-func helperBinary(t *testing.T) string {
+func helperBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "iris-helper-rpc-test-")

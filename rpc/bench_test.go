@@ -1,0 +1,200 @@
+package rpc
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/iris-helper/iris-helper/dockerops/dockertest"
+	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/workspace"
+)
+
+// Benchmarks of the helper as editors see it: a real `iris-helper serve` process (built from this
+// tree), a real engine. Figures and commands: docs/benchmarks.md "## JSON-RPC helper".
+// Port band: 33800–33999.
+
+func benchEnv(b *testing.B) {
+	b.Setenv(registry.EnvHome, b.TempDir())
+	b.Setenv(registry.EnvSuperserverRange, "33800-33899")
+	b.Setenv(registry.EnvWebRange, "33900-33999")
+	b.Setenv(workspace.EnvImage, "")
+}
+
+// benchSpawn starts the helper as a subprocess wired to a test client.
+func benchSpawn(b *testing.B, bin string) (*testClient, *exec.Cmd) {
+	cmd := exec.Command(bin, "serve", "--stdio", "--log-level", "warn")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	return newTestClient(b, stdout, stdin), cmd
+}
+
+func benchEnd(b *testing.B, c *testClient, cmd *exec.Cmd) {
+	c.call("shutdown", nil)
+	c.notify("exit", nil)
+	if err := cmd.Wait(); err != nil {
+		b.Fatalf("helper exit: %v", err)
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// BenchmarkSpawnToInitialize: process start → initialize result, 25 spawns per iteration; reports
+// the median and the slowest (target: median < 20 ms).
+func BenchmarkSpawnToInitialize(b *testing.B) {
+	benchEnv(b)
+	bin := helperBinary(b)
+	dir := b.TempDir()
+	params := initParams(dir, map[string]any{"autoStart": false})
+	var all []time.Duration
+	for i := 0; i < b.N; i++ {
+		for j := 0; j < 25; j++ {
+			t0 := time.Now()
+			c, cmd := benchSpawn(b, bin)
+			res := c.call("initialize", params)
+			all = append(all, time.Since(t0))
+			if res.Error != nil {
+				b.Fatalf("initialize: %+v", res.Error)
+			}
+			benchEnd(b, c, cmd)
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	b.ReportMetric(float64(median(all).Microseconds())/1000, "median-ms")
+	b.ReportMetric(float64(all[len(all)-1].Microseconds())/1000, "max-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkIdle: a helper attached to a folder (initialized, watching the engine, the registry and
+// .env) left alone for IRIS_HELPER_BENCH_IDLE (default 30s): resident memory and CPU used
+// (targets: < 20 MB, < 0.1%). Linux only (/proc).
+func BenchmarkIdle(b *testing.B) {
+	if runtime.GOOS != "linux" {
+		b.Skip("reads /proc")
+	}
+	idle := 30 * time.Second
+	if v := os.Getenv("IRIS_HELPER_BENCH_IDLE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		idle = d
+	}
+	benchEnv(b)
+	bin := helperBinary(b)
+	dir := b.TempDir()
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("IRIS_NAMESPACE=USER\n"), 0o600) // an IRIS project, not started
+	for i := 0; i < b.N; i++ {
+		c, cmd := benchSpawn(b, bin)
+		if res := c.call("initialize", initParams(dir, map[string]any{"autoStart": false})); res.Error != nil {
+			b.Fatalf("initialize: %+v", res.Error)
+		}
+		c.notify("initialized", map[string]any{})
+		c.waitFor("first iris/status", isMethod(MethodStatus))
+		time.Sleep(2 * time.Second) // settle
+		pid := cmd.Process.Pid
+		cpu0 := cpuTicks(b, pid)
+		time.Sleep(idle)
+		cpu1 := cpuTicks(b, pid)
+		rss := rssKB(b, pid)
+		const clkTck = 100 // USER_HZ on Linux
+		pct := float64(cpu1-cpu0) / clkTck / idle.Seconds() * 100
+		b.ReportMetric(float64(rss)/1024, "rss-MB")
+		b.ReportMetric(pct, "cpu-%")
+		b.ReportMetric(idle.Seconds(), "idle-s")
+		b.ReportMetric(0, "ns/op")
+		benchEnd(b, c, cmd)
+	}
+}
+
+func cpuTicks(b *testing.B, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64) // field 14 of stat
+	stime, _ := strconv.ParseInt(f[12], 10, 64) // field 15
+	return utime + stime
+}
+
+func rssKB(b *testing.B, pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
+}
+
+// BenchmarkExternalStopToNotification: a running project's container is stopped with the engine
+// API (like `docker stop`); measured from the moment the stop returns (the container has exited)
+// to the helper's iris/status "stopped" notification, and from the stop call (target < 1 s).
+func BenchmarkExternalStopToNotification(b *testing.B) {
+	benchEnv(b)
+	eng := dockertest.Engine(b)
+	image := dockertest.StubImage(b)
+	bin := helperBinary(b)
+	dir := dockertest.Project(b)
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("IRIS_NAMESPACE=USER\n"), 0o600)
+	c, cmd := benchSpawn(b, bin)
+	if res := c.call("initialize", initParams(dir, map[string]any{"image": image})); res.Error != nil {
+		b.Fatalf("initialize: %+v", res.Error)
+	}
+	c.notify("initialized", map[string]any{})
+	ready := c.waitFor("ready", statusIs(b, workspace.StateReady))
+	name := statusOf(b, ready.Params).Container
+	var afterStop, fromCall []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		seen := len(c.notifications(MethodStatus))
+		ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+		t0 := time.Now()
+		if _, err := eng.Client().ContainerStop(ctx, name, client.ContainerStopOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		c.waitFor("stopped", func(m wireMsg) bool {
+			ns := c.notifications(MethodStatus)
+			return len(ns) > seen && statusOf(b, ns[len(ns)-1].Params).State == workspace.StateStopped
+		})
+		t2 := time.Now()
+		afterStop = append(afterStop, t2.Sub(t1))
+		fromCall = append(fromCall, t2.Sub(t0))
+		b.StopTimer()
+		if res := c.call(MethodStart, nil); res.Error != nil { // running again for the next round
+			b.Fatalf("iris/start: %+v", res.Error)
+		}
+		cancel()
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(median(afterStop).Microseconds())/1000, "after-stop-ms")
+	b.ReportMetric(float64(median(fromCall).Microseconds())/1000, "from-call-ms")
+	b.ReportMetric(0, "ns/op")
+	c.call(MethodStop, nil)
+	benchEnd(b, c, cmd)
+}
