@@ -283,6 +283,7 @@ async function main() {
     const act = events.find((e) => e.event === 'activate');
     check(act, `the extension logged its activation (${JSON.stringify(act)})`);
     figure('activation_ms', act.activateMs, 'ms');
+    figure('workbench_visible_to_activation_ms', Date.parse(act.time) - tWorkbench, 'ms');
     figure('bundle_eval_ms', act.bundleEvalMs, 'ms');
     figure('vscode_load_to_activate_call_ms', act.loadToActivateMs, 'ms');
     figure('bundle_start_to_activated_ms', act.loadStartToActivatedMs, 'ms');
