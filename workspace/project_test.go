@@ -827,3 +827,51 @@ func TestEngineDownAndBack(t *testing.T) {
 	rec.waitStatus(t, "ready again", func(s Status) bool { return s.State == StateReady && s.Container == first.Container })
 	rec.waitMessage(t, "engine back", func(m Message) bool { return m.Level == LevelInfo && strings.Contains(m.Text, "answers again") })
 }
+
+func TestOpenProjectPrecedence(t *testing.T) {
+	t.Setenv(registry.EnvHome, t.TempDir())
+	for _, tc := range []struct {
+		name              string
+		config            string
+		env               string
+		opts              ProjectOptions
+		image, bind       string
+		sync              SyncMode
+		durable, unexpire bool
+	}{
+		{name: "defaults", image: DefaultImage, bind: "127.0.0.1", sync: SyncAuto, durable: true, unexpire: true},
+		{name: "env image", env: "env/iris:1", image: "env/iris:1", bind: "127.0.0.1", sync: SyncAuto, durable: true, unexpire: true},
+		{name: "editor over env", env: "env/iris:1", opts: ProjectOptions{EditorImage: "editor/iris:1", BindAddress: "0.0.0.0", SyncEnv: "true"},
+			image: "editor/iris:1", bind: "0.0.0.0", sync: SyncTrue, durable: true, unexpire: true},
+		{name: "config over editor", env: "env/iris:1",
+			config: `{"image": "cfg/iris:1", "bindAddress": "127.0.0.2", "durable": false, "env": {"sync": "false"}, "iris": {"unexpirePasswords": false}}`,
+			opts:   ProjectOptions{EditorImage: "editor/iris:1", BindAddress: "0.0.0.0", SyncEnv: "true"},
+			image:  "cfg/iris:1", bind: "127.0.0.2", sync: SyncFalse},
+		{name: "flag over config", config: `{"image": "cfg/iris:1"}`, opts: ProjectOptions{FlagImage: "flag/iris:1", EditorImage: "editor/iris:1"},
+			image: "flag/iris:1", bind: "127.0.0.1", sync: SyncAuto, durable: true, unexpire: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(EnvImage, tc.env)
+			dir := t.TempDir()
+			if tc.config != "" {
+				if err := os.WriteFile(filepath.Join(dir, ConfigFileName), []byte(tc.config), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p, err := OpenProject(context.Background(), dir, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec := p.spec(registry.Assignment{SuperserverPort: 1, WebPort: 2})
+			if p.Image() != tc.image || spec.Image != tc.image || spec.BindAddress != tc.bind || p.syncMode != tc.sync ||
+				spec.Durable != tc.durable || spec.UnexpirePasswords != tc.unexpire {
+				t.Errorf("image %q bind %q sync %q durable %v unexpire %v; want %q %q %q %v %v",
+					spec.Image, spec.BindAddress, p.syncMode, spec.Durable, spec.UnexpirePasswords,
+					tc.image, tc.bind, tc.sync, tc.durable, tc.unexpire)
+			}
+		})
+	}
+	if _, err := OpenProject(context.Background(), t.TempDir(), ProjectOptions{SyncEnv: "sometimes"}); err == nil {
+		t.Error("a bad syncEnv editor setting was accepted")
+	}
+}
