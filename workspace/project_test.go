@@ -875,3 +875,40 @@ func TestOpenProjectPrecedence(t *testing.T) {
 		t.Error("a bad syncEnv editor setting was accepted")
 	}
 }
+
+func TestStatusOfFailingContainers(t *testing.T) {
+	f := newFixture(t, 31310)
+	ctx := testCtx(t)
+
+	// a container that exits while starting: error, with its exit code and what to do
+	p := f.open(f.projectDir(nil), func(o *ProjectOptions) { o.ContainerEnv = []string{"STUB_FAIL=exit"} })
+	st, err := p.Start(ctx, nil)
+	var ex *dockerops.ExitedError
+	if !errors.As(err, &ex) || ex.Code != 3 {
+		t.Fatalf("start of an exiting container: %v", err)
+	}
+	if st.State != StateError || st.ExitCode == nil || *st.ExitCode != 3 || !strings.Contains(st.Message, "exited with code 3") {
+		t.Fatalf("status after the failed start: %+v", st)
+	}
+	if st := p.Status(ctx); st.State != StateError || st.ExitCode == nil || *st.ExitCode != 3 {
+		t.Fatalf("status later: %+v", st)
+	}
+	// another process (a fresh Project) sees the engine's view: a stopped container with its exit code
+	if st := f.open(p.Root().Dir).Status(ctx); st.State != StateStopped || st.ExitCode == nil || *st.ExitCode != 3 {
+		t.Fatalf("status from a fresh project: %+v", st)
+	}
+	// a stop clears the error
+	if st, err := p.Stop(ctx, StopOptions{}); err != nil || st.State != StateStopped {
+		t.Fatalf("stop after the failed start: %+v %v", st, err)
+	}
+
+	// a container whose healthcheck turns unhealthy after readiness
+	q := f.open(f.projectDir(nil), func(o *ProjectOptions) { o.ContainerEnv = []string{"STUB_FAIL=unhealthy-after=1s"} })
+	mustStart(t, ctx, q)
+	waitFor(t, "the unhealthy state", func() bool { return q.Status(ctx).State == StateUnhealthy })
+	st = q.Status(ctx)
+	if st.StartedAt == nil || !strings.Contains(st.Message, "unhealthy") || !st.Running() {
+		t.Errorf("unhealthy status: %+v", st)
+	}
+}
+
