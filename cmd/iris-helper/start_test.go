@@ -289,3 +289,51 @@ func TestCLIPortsReleaseAndCleanupWithContainers(t *testing.T) {
 		t.Error("volume still there after release --purge")
 	}
 }
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestCLILogsFollowUntilInterrupted(t *testing.T) {
+	e := newCLIEnv(t, 32030)
+	if code, _, errs := runCLI(t, "start", e.project, "--image", e.img); code != 0 {
+		t.Fatalf("start: %s", errs)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"logs", e.project, "--follow"}, strings.NewReader(""), &out, &errb) }()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(out.String(), "Enabling logons") {
+		if time.Now().After(deadline) {
+			t.Fatalf("logs --follow printed %q", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case code := <-done:
+		t.Fatalf("logs --follow ended by itself with %d while the container runs", code)
+	case <-time.After(300 * time.Millisecond):
+	}
+	cancel() // Ctrl-C
+	if code := <-done; code != 0 {
+		t.Fatalf("logs --follow interrupted: exit %d %s", code, errb.String())
+	}
+	// without a container: a clear error
+	if code, _, errs := runCLI(t, "stop", e.project, "--remove"); code != 0 {
+		t.Fatal(errs)
+	}
+	if code, _, errs := runCLI(t, "logs", e.project); code != 1 || !strings.Contains(errs, "has no container") {
+		t.Fatalf("logs without container: exit %d %q", code, errs)
+	}
+}
