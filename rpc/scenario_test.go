@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -418,4 +420,80 @@ func TestSubprocessEndsWhenClientDies(t *testing.T) {
 			t.Fatalf("exit code %d, want 1", got)
 		}
 	})
+}
+
+// TestEngineDownThenBack: the helper starts while the engine does not answer (DOCKER_HOST names a
+// socket nobody listens on): it stays up, reports docker-unavailable, answers iris/start with
+// -32010, tells the user once; when the engine answers (a proxy to the real socket appears on that
+// path) it reports the real state and the auto-start that failed runs after all.
+func TestEngineDownThenBack(t *testing.T) {
+	scenarioEnv(t, inProcessBand)
+	eng := dockertest.Engine(t)
+	image := dockertest.StubImage(t)
+	realSock, ok := strings.CutPrefix(eng.Endpoint(), "unix://")
+	if !ok {
+		t.Skipf("engine endpoint %s is not a unix socket", eng.Endpoint())
+	}
+	sockDir, err := os.MkdirTemp("", "ihd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sock := filepath.Join(sockDir, "docker.sock")
+	dir := irisFolder(t) // (its cleanup uses the real engine)
+	t.Setenv("DOCKER_HOST", "unix://"+sock)
+
+	c, _ := inProcess(t, Options{Version: "test"})
+	res := c.call("initialize", initParams(dir, map[string]any{"image": image}))
+	if res.Error != nil {
+		t.Fatalf("initialize: %+v", res.Error)
+	}
+	first := statusOf(t, decode[map[string]json.RawMessage](t, res.Result)["status"])
+	if first.State != workspace.StateDockerUnavailable || !strings.Contains(first.Message, sock) {
+		t.Fatalf("first status %+v", first)
+	}
+	c.notify("initialized", map[string]any{})
+	c.waitFor("showMessage about the engine", func(m wireMsg) bool {
+		return m.Method == MethodShowMessage && strings.Contains(string(m.Params), `"type":1`) && strings.Contains(string(m.Params), "not reachable")
+	})
+	start := c.call(MethodStart, nil)
+	wantError(t, start, CodeDockerUnavailable, "not reachable")
+	if !strings.Contains(string(start.Error.Data), `"state":"docker-unavailable"`) {
+		t.Errorf("error.data %s", start.Error.Data)
+	}
+
+	// the engine comes back
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer in.Close()
+				out, err := net.Dial("unix", realSock)
+				if err != nil {
+					return
+				}
+				defer out.Close()
+				go io.Copy(out, in)
+				io.Copy(in, out)
+			}()
+		}
+	}()
+	c.waitFor("info: the engine answers again", func(m wireMsg) bool {
+		return m.Method == MethodShowMessage && strings.Contains(string(m.Params), "answers again")
+	})
+	ready := c.waitFor("auto-start after recovery: ready", statusIs(t, workspace.StateReady))
+	if st := statusOf(t, ready.Params); st.Container == "" || !inProcessBand.contains(st.SuperserverPort, st.WebPort) {
+		t.Errorf("ready status %+v", st)
+	}
+	if stop := c.call(MethodStop, map[string]any{"remove": true}); stop.Error != nil {
+		t.Fatalf("iris/stop: %+v", stop.Error)
+	}
 }

@@ -463,3 +463,33 @@ func TestClientProcessDies(t *testing.T) {
 		t.Fatal("output ended without EOF")
 	}
 }
+
+func TestStopOnExit(t *testing.T) {
+	tests := []struct {
+		name       string
+		stopOnExit bool
+		script     func(c *testClient)
+		stops      int
+	}{
+		{"at shutdown", true, func(c *testClient) { c.call("shutdown", nil); c.notify("exit", nil) }, 1},
+		{"editor vanished without shutdown", true, func(c *testClient) { c.w.Close() }, 1},
+		{"off by default", false, func(c *testClient) { c.call("shutdown", nil); c.notify("exit", nil) }, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := newFakeProject(t.TempDir(), true)
+			c, code := inProcess(t, fakeOpts(fake, nil))
+			opts := map[string]any{"autoStart": false}
+			if tt.stopOnExit {
+				opts["stopOnExit"] = true
+			}
+			c.call("initialize", initParams(fake.root.Dir, opts))
+			c.notify("initialized", map[string]any{})
+			tt.script(c)
+			<-code
+			if _, stops := fake.counts(); stops != tt.stops {
+				t.Fatalf("%d stops, want %d", stops, tt.stops)
+			}
+		})
+	}
+}
