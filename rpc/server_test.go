@@ -26,6 +26,7 @@ type fakeProject struct {
 
 	mu       sync.Mutex
 	state    string
+	restart  bool
 	starts   int
 	stops    []workspace.StopOptions
 	onStatus func(workspace.Status)
@@ -41,8 +42,12 @@ func (f *fakeProject) Root() workspace.Root { return f.root }
 func (f *fakeProject) Status(context.Context) workspace.Status {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return workspace.Status{Project: f.root.Dir, IsIrisProject: f.root.IsIrisProject, State: f.state,
-		SuperserverPort: 33001, WebPort: 33501, BindAddress: "127.0.0.1", Image: "stub"}
+	st := workspace.Status{Project: f.root.Dir, IsIrisProject: f.root.IsIrisProject, State: f.state,
+		SuperserverPort: 33001, WebPort: 33501, BindAddress: "127.0.0.1", Image: "stub", RestartNeeded: f.restart}
+	if f.restart {
+		st.Message = "the container still uses 33000/33500; restart to use 33001/33501"
+	}
+	return st
 }
 
 func (f *fakeProject) setState(s string) {
@@ -491,5 +496,28 @@ func TestStopOnExit(t *testing.T) {
 				t.Fatalf("%d stops, want %d", stops, tt.stops)
 			}
 		})
+	}
+}
+
+func TestRestartNeededIsShown(t *testing.T) {
+	fake := newFakeProject(t.TempDir(), true)
+	fake.state = workspace.StateReady
+	c, _ := inProcess(t, fakeOpts(fake, nil))
+	c.call("initialize", initParams(fake.root.Dir, map[string]any{"autoStart": false}))
+	c.notify("initialized", map[string]any{})
+	c.waitFor("first iris/status", isMethod(MethodStatus))
+	fake.mu.Lock()
+	fake.restart = true
+	fake.mu.Unlock()
+	fake.setState(workspace.StateReady)
+	m := c.waitFor("showMessage restart needed", isMethod(MethodShowMessage))
+	p := decode[ShowMessageParams](t, m.Params)
+	if p.Type != MessageWarning || !strings.Contains(p.Message, "must be restarted to use ports 33001/33501") || !strings.Contains(p.Message, "iris.restart") {
+		t.Fatalf("showMessage %+v", p)
+	}
+	fake.setState(workspace.StateReady) // still needed: not shown twice
+	c.call(MethodStatus, nil)
+	if n := len(c.notifications(MethodShowMessage)); n != 1 {
+		t.Fatalf("%d showMessage, want 1", n)
 	}
 }
