@@ -364,6 +364,12 @@ func RestoreFromContainers(ctx context.Context, reg *registry.Registry, eng *doc
 	if err != nil {
 		return 0, fmt.Errorf("list iris-helper containers: %w", err)
 	}
+	return restoreContainers(ctx, reg, eng, owned)
+}
+
+// restoreContainers adds registry assignments for the projects of containers (by their labels);
+// projects that have an assignment, and ports another project holds, are skipped by Restore.
+func restoreContainers(ctx context.Context, reg *registry.Registry, eng *dockerops.Engine, owned []dockerops.Container) (int, error) {
 	best := map[string]dockerops.Container{}
 	for _, c := range owned {
 		if c.Project == "" || c.Superserver == 0 || c.Web == 0 {
@@ -604,6 +610,15 @@ func (p *Project) doStart(ctx context.Context, progress func(dockerops.Progress)
 	}
 	defer unlock()
 
+	// The registry forgot the project (ports clear, a corrupt file met by another command) but its
+	// container is still there: take its ports back, so the container and the registry agree.
+	if _, ok, err := p.assignment(ctx); err == nil && !ok {
+		if c, found, err := eng.Inspect(ctx, p.root.Dir); err == nil && found {
+			if n, err := restoreContainers(ctx, p.reg, eng, []dockerops.Container{c}); err == nil && n > 0 {
+				p.log.Info("took the ports of the existing container back", "project", p.root.Dir, "container", c.Name)
+			}
+		}
+	}
 	pref := p.opts.FlagPorts
 	if pref.Superserver == 0 && pref.Web == 0 {
 		pref = registry.Preferred{Superserver: p.cfg.Ports.Superserver, Web: p.cfg.Ports.Web}

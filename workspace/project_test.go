@@ -437,8 +437,15 @@ func TestJoinedStartsAndStopDuringStart(t *testing.T) {
 func TestCorruptRegistryRebuiltFromLabels(t *testing.T) {
 	f := newFixture(t, 31250)
 	ctx := testCtx(t)
+	// another project holds slot 0, so this one's container lives on slot 1
+	if _, err := f.reg.Assign(ctx, t.TempDir(), registry.Preferred{}); err != nil {
+		t.Fatal(err)
+	}
 	p := f.open(f.projectDir(nil))
 	first := mustStart(t, ctx, p)
+	if first.SuperserverPort != f.lo+1 {
+		t.Fatalf("started on %d, want slot 1 (%d)", first.SuperserverPort, f.lo+1)
+	}
 	if err := os.WriteFile(filepath.Join(f.home, registry.FileName), []byte("{not json"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -458,6 +465,17 @@ func TestCorruptRegistryRebuiltFromLabels(t *testing.T) {
 	// the next start keeps the ports
 	if st := mustStart(t, ctx, q); st.SuperserverPort != first.SuperserverPort {
 		t.Fatalf("start after rebuild moved the project: %+v", st)
+	}
+	// the registry forgot everything (ports clear) while the stopped container exists: a start
+	// takes the container's ports (slot 1) back instead of the lowest free slot (0)
+	if _, err := q.Stop(ctx, StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.reg.Clear(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := mustStart(t, ctx, q); st.SuperserverPort != first.SuperserverPort || st.Container != first.Container {
+		t.Fatalf("start after ports clear: %+v, want the container's ports %d", st, first.SuperserverPort)
 	}
 }
 
