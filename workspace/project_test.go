@@ -929,4 +929,3 @@ func TestStatusOfFailingContainers(t *testing.T) {
 		t.Errorf("unhealthy status: %+v", st)
 	}
 }
-
