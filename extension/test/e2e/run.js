@@ -11,6 +11,8 @@
 //   2. a multi-root workspace: the first project, a second project (gets a different port; its
 //      objectscript.conn points at another server and is left alone, with a notice) and a
 //      LaTeX-style folder (.cls files with \ProvidesClass) that starts nothing.
+//   3. irisHelper.helperPath set to a missing file in the first folder's settings: its helper
+//      restarts and fails, with a notice that names the setting; its container is left alone.
 // Screenshots and logs go to test-artifacts/e2e/. Figures (activation time, time from the
 // workbench being visible to the port in the status bar) are printed as "FIGURE name value".
 //
@@ -169,7 +171,8 @@ async function main() {
   const workspaceFile = path.join(RUN, 'multi.code-workspace');
   fs.writeFileSync(workspaceFile, JSON.stringify({ folders: [{ path: projA }, { path: projB }, { path: latex }], settings: {} }, null, 2));
   fs.mkdirSync(path.join(dirs.userData, 'User'), { recursive: true });
-  fs.writeFileSync(path.join(dirs.userData, 'User', 'settings.json'), JSON.stringify({
+  const userSettingsFile = path.join(dirs.userData, 'User', 'settings.json');
+  fs.writeFileSync(userSettingsFile, JSON.stringify({
     'irisHelper.image': IMAGE,
     'irisHelper.trace.server': 'messages',
     'workbench.startupEditor': 'none',
@@ -242,10 +245,13 @@ async function main() {
     log('screenshot', path.relative(ROOT, file));
   };
   const statusItems = () => page.locator('#workbench\\.parts\\.statusbar .statusbar-item');
-  const itemText = async (re) => {
-    failFast(dirs.userData, eventsFile);
+  const itemTextRaw = async (re) => {
     const texts = await statusItems().allInnerTexts();
     return texts.map((t) => t.trim()).find((t) => re.test(t));
+  };
+  const itemText = async (re) => {
+    failFast(dirs.userData, eventsFile);
+    return itemTextRaw(re);
   };
   /** Runs a command from the palette (F1) and waits with `then`; the UI waits are retried (they flake under load). */
   const runPalette = async (title, then) => {
@@ -370,6 +376,21 @@ async function main() {
     check(containersFor(projB).length === 1, 'one container for the second project');
     const multiEvents = readEvents(eventsFile).filter((e) => e.event === 'activate');
     figure('activation_ms_multi_root', multiEvents[multiEvents.length - 1].activateMs, 'ms');
+
+    // ---- 3. a helperPath that does not exist (in the first folder's settings): its helper restarts
+    //      on the change and fails, with a notice naming the setting; the container is left alone ----
+    const missing = path.join(RUN, 'no-such-dir', 'iris-helper');
+    const folderSettings = path.join(projA, '.vscode', 'settings.json');
+    const folderJson = JSON.parse(fs.readFileSync(folderSettings, 'utf8'));
+    fs.writeFileSync(folderSettings, JSON.stringify({ ...folderJson, 'irisHelper.helperPath': missing }, null, 2));
+    const failedText = await until('the first folder\'s item to report the missing helper', () => itemTextRaw(/IRIS helper failed \(first-project\)/), 2 * MIN);
+    const missingToast = page.locator('.notification-toast', { hasText: 'irisHelper.helperPath' });
+    await missingToast.first().waitFor({ state: 'visible', timeout: 60_000 });
+    await shot('07-missing-helper.png');
+    check((await missingToast.first().innerText()).includes(missing), `a missing helper is reported, naming irisHelper.helperPath ("${failedText}")`);
+    check(await itemTextRaw(/IRIS :\d+ \(second-project\)/), 'the second folder\'s helper is untouched');
+    const aNow = containersFor(projA);
+    check(aNow.length === 1 && aNow[0].state === 'running', 'restarting the helper left the running container alone (stopOnExit off)');
     log('PASS');
   } catch (err) {
     failed = true;
