@@ -110,29 +110,36 @@ func BenchmarkIdle(b *testing.B) {
 		c.waitFor("first iris/status", isMethod(MethodStatus))
 		time.Sleep(2 * time.Second) // settle
 		pid := cmd.Process.Pid
-		cpu0 := cpuTicks(b, pid)
+		cpu0 := cpuNanos(b, pid)
 		time.Sleep(idle)
-		cpu1 := cpuTicks(b, pid)
+		cpu1 := cpuNanos(b, pid)
 		rss := rssKB(b, pid)
-		const clkTck = 100 // USER_HZ on Linux
-		pct := float64(cpu1-cpu0) / clkTck / idle.Seconds() * 100
+		pct := float64(cpu1-cpu0) / float64(idle.Nanoseconds()) * 100
 		b.ReportMetric(float64(rss)/1024, "rss-MB")
 		b.ReportMetric(pct, "cpu-%")
+		b.ReportMetric(float64(cpu1-cpu0)/1e6, "cpu-ms")
 		b.ReportMetric(idle.Seconds(), "idle-s")
 		b.ReportMetric(0, "ns/op")
 		benchEnd(b, c, cmd)
 	}
 }
 
-func cpuTicks(b *testing.B, pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		b.Fatal(err)
+// cpuNanos is the CPU time used so far by every thread of process pid (schedstat: nanoseconds).
+func cpuNanos(b *testing.B, pid int) int64 {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(tasks) == 0 {
+		b.Fatalf("no schedstat for %d: %v", pid, err)
 	}
-	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64) // field 14 of stat
-	stime, _ := strconv.ParseInt(f[12], 10, 64) // field 15
-	return utime + stime
+	var sum int64
+	for _, f := range tasks {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue // a thread that just ended
+		}
+		n, _ := strconv.ParseInt(strings.Fields(string(data))[0], 10, 64)
+		sum += n
+	}
+	return sum
 }
 
 func rssKB(b *testing.B, pid int) int64 {
