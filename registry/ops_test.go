@@ -310,13 +310,20 @@ func TestCleanup(t *testing.T) {
 	}
 	os.RemoveAll(vanish)
 	os.WriteFile(filepath.Join(e.home, FileName+".tmp-123"), []byte("half"), 0o600) // a writer died mid-write
-	gone := func(a Assignment) bool { return a.Project == old }
+	gone := func(a Assignment) bool { return a.Project == old || FolderGone(a) }
 	stale, err := e.r.Cleanup(ctx, true, gone)
 	if err != nil || len(stale) != 2 {
 		t.Fatalf("dry run = %+v, %v", stale, err)
 	}
 	if list, _ := e.r.List(ctx); len(list) != 3 {
 		t.Fatalf("dry run removed entries: %d left", len(list))
+	}
+	// The caller's rule decides alone: a folder that is gone but that it wants kept stays.
+	if stale, err := e.r.Cleanup(ctx, true, func(a Assignment) bool { return a.Project == old }); err != nil || len(stale) != 1 || stale[0].Project != old {
+		t.Fatalf("dry run with the caller's rule = %+v, %v", stale, err)
+	}
+	if stale, err := e.r.Cleanup(ctx, true, nil); err != nil || len(stale) != 1 || stale[0].Project != vanish {
+		t.Fatalf("dry run with the default rule = %+v, %v", stale, err)
 	}
 	stale, err = e.r.Cleanup(ctx, false, gone)
 	if err != nil || len(stale) != 2 || stale[0].Status != StatusStale {

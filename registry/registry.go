@@ -384,6 +384,9 @@ func (r *Registry) reclaimStale(st *state, except string) bool {
 	return reclaimed
 }
 
+// FolderGone reports whether the assignment's project folder no longer exists.
+func FolderGone(a Assignment) bool { return folderGone(a.Project) }
+
 func folderGone(dir string) bool {
 	_, err := os.Stat(dir)
 	return errors.Is(err, fs.ErrNotExist)
@@ -607,10 +610,15 @@ func (r *Registry) Clear(ctx context.Context) error {
 	return nil
 }
 
-// Cleanup finds stale assignments: the project folder no longer exists, the status is "stale", or
-// gone (may be nil) says so. With dryRun it only reports them; otherwise it removes them and
-// returns what it removed. It also deletes temp files left by writers that died mid-write.
+// Cleanup finds stale assignments. gone decides which ones are; a nil gone means "the status is
+// stale or the project folder no longer exists" (FolderGone). A caller that knows more (say, that
+// a container still runs for a folder that is gone) passes its own rule. With dryRun it only
+// reports them; otherwise it removes them and returns what it removed. It also deletes temp
+// files left by writers that died mid-write.
 func (r *Registry) Cleanup(ctx context.Context, dryRun bool, gone func(Assignment) bool) ([]Assignment, error) {
+	if gone == nil {
+		gone = func(a Assignment) bool { return a.Status == StatusStale || FolderGone(a) }
+	}
 	var stale []Assignment
 	err := r.update(ctx, nil, func(st *state) (bool, error) {
 		if !dryRun {
@@ -618,7 +626,7 @@ func (r *Registry) Cleanup(ctx context.Context, dryRun bool, gone func(Assignmen
 		}
 		kept := st.records[:0:0]
 		for _, rec := range st.records {
-			if rec.Status == StatusStale || folderGone(rec.Project) || (gone != nil && gone(rec.Assignment)) {
+			if gone(rec.Assignment) {
 				a := rec.Assignment
 				a.Status = StatusStale
 				stale = append(stale, a)

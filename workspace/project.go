@@ -912,10 +912,6 @@ func ListPorts(ctx context.Context, reg *registry.Registry, eng *dockerops.Engin
 // CleanupPorts removes (or, dryRun, only lists) the assignments whose project folder is gone AND
 // that have no iris-helper container. Without an engine (nil) it cannot see containers and says
 // so in the returned warning; then only the folders are checked.
-//
-// The registry's Cleanup also drops entries whose folder alone is gone; the ones that still have
-// a container are put back right away with their ports (registry.Restore), so that their
-// container and the registry keep agreeing.
 func CleanupPorts(ctx context.Context, reg *registry.Registry, eng *dockerops.Engine, dryRun bool) ([]registry.Assignment, string, error) {
 	warning := ""
 	hasContainer := map[string]bool{}
@@ -930,31 +926,10 @@ func CleanupPorts(ctx context.Context, reg *registry.Registry, eng *dockerops.En
 			hasContainer[c.Project] = true
 		}
 	}
-	removed, err := reg.Cleanup(ctx, dryRun, func(a registry.Assignment) bool {
-		if hasContainer[a.Project] {
-			return false
-		}
-		_, err := os.Stat(a.Project)
-		return errors.Is(err, os.ErrNotExist)
+	stale, err := reg.Cleanup(ctx, dryRun, func(a registry.Assignment) bool {
+		return !hasContainer[a.Project] && registry.FolderGone(a)
 	})
-	if err != nil {
-		return nil, warning, err
-	}
-	var stale, keep []registry.Assignment
-	for _, a := range removed {
-		if hasContainer[a.Project] {
-			a.Status = registry.StatusIdle
-			keep = append(keep, a)
-			continue
-		}
-		stale = append(stale, a)
-	}
-	if len(keep) > 0 && !dryRun {
-		if err := reg.Restore(ctx, keep); err != nil {
-			return stale, warning, fmt.Errorf("cleanup: keep the assignments that still have a container: %w", err)
-		}
-	}
-	return stale, warning, nil
+	return stale, warning, err
 }
 
 // ---------------------------------------------------------------------------------------------
