@@ -71,6 +71,9 @@ const (
 // shutdownGrace bounds how long shutdown waits for a stopOnExit stop to reach the engine.
 const shutdownGrace = time.Second
 
+// endGrace bounds how long Serve waits for its goroutines once the session has ended.
+const endGrace = 3 * time.Second
+
 // progressCreateTimeout bounds the wait for the client's answer to window/workDoneProgress/create.
 const progressCreateTimeout = 5 * time.Second
 
@@ -107,7 +110,15 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opts Options) int {
 	}
 	cancel()
 	_ = s.conn.Close()
-	s.wg.Wait()
+	// Handlers end with ctx; only a write to a client that stopped reading can hang: do not wait
+	// for it forever.
+	finished := make(chan struct{})
+	go func() { s.wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(endGrace):
+		s.log.Warn("ending with requests still writing to a client that does not read")
+	}
 	return code
 }
 
