@@ -372,6 +372,74 @@ func TestNonIrisFolderDoesNotAutoStart(t *testing.T) {
 	if st := c.call(MethodStatus, nil); statusOf(t, st.Result).State != workspace.StateNotCreated || statusOf(t, st.Result).SuperserverPort != 0 {
 		t.Fatalf("iris/status %s", st.Result)
 	}
+
+	// another process assigns the project ports: the registry change reaches the client
+	reg, err := registry.Open(registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := reg.Assign(context.Background(), dir, registry.Preferred{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("iris/status with the ports assigned elsewhere", func(m wireMsg) bool {
+		return m.Method == MethodStatus && statusOf(t, m.Params).SuperserverPort == a.SuperserverPort
+	})
+}
+
+// TestCancelAndStopDuringStart, against the real Project: of two iris/start requests sharing one
+// start, the cancelled one answers -32800 while the other gets ready; a stop during a start
+// cancels it (-32018) and wins.
+func TestCancelAndStopDuringStart(t *testing.T) {
+	scenarioEnv(t, inProcessBand)
+	dockertest.Engine(t)
+	image := dockertest.StubImage(t)
+	dir := irisFolder(t)
+	c, _ := inProcess(t, Options{Version: "test"})
+	if res := c.call("initialize", initParams(dir, map[string]any{"image": image, "autoStart": false})); res.Error != nil {
+		t.Fatalf("initialize: %+v", res.Error)
+	}
+	c.notify("initialized", map[string]any{})
+
+	a := c.request(MethodStart, nil)
+	b := c.request(MethodExecuteCommand, map[string]any{"command": "iris.start"})
+	c.waitFor("a start in progress", statusIs(t, workspace.StateStarting))
+	time.Sleep(200 * time.Millisecond) // both requests have joined the start (which takes > 0.5 s)
+	c.notify("$/cancelRequest", map[string]any{"id": a})
+	wantError(t, c.response(a), CodeRequestCancelled, "cancelled by the client")
+	rb := c.response(b)
+	if rb.Error != nil || statusOf(t, rb.Result).State != workspace.StateReady {
+		t.Fatalf("the joined start: %+v %+v", rb, rb.Error)
+	}
+	if stop := c.call(MethodStop, map[string]any{"remove": true}); stop.Error != nil {
+		t.Fatalf("iris/stop: %+v", stop.Error)
+	}
+
+	seen := len(c.all())
+	start := c.request(MethodStart, nil)
+	c.waitFor("a new start in progress", func(m wireMsg) bool {
+		all := c.all()
+		for _, m := range all[seen:] {
+			if statusIs(t, workspace.StateStarting)(m) {
+				return true
+			}
+		}
+		return false
+	})
+	stop := c.call(MethodStop, nil)
+	if stop.Error != nil {
+		t.Fatalf("iris/stop during start: %+v", stop.Error)
+	}
+	if st := statusOf(t, stop.Result).State; st != workspace.StateStopped && st != workspace.StateNotCreated {
+		t.Fatalf("state after stop during start: %s", st)
+	}
+	rs := c.response(start)
+	if rs.Error == nil {
+		t.Fatalf("start survived a stop: %s", rs.Result)
+	}
+	if rs.Error.Code != CodeStartInterrupted {
+		t.Fatalf("start cancelled by a stop answered %+v, want %d", rs.Error, CodeStartInterrupted)
+	}
 }
 
 // TestSubprocessEndsWhenClientDies: the helper process ends on its own when the process named in
