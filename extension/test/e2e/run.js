@@ -13,6 +13,8 @@
 //      LaTeX-style folder (.cls files with \ProvidesClass) that starts nothing.
 //   3. irisHelper.helperPath set to a missing file in the first folder's settings: its helper
 //      restarts and fails, with a notice that names the setting; its container is left alone.
+//   4. workspace trust on, a fresh IRIS project, "No, I don't trust": the item says IRIS stopped
+//      and no container is created.
 // Screenshots and logs go to test-artifacts/e2e/. Figures (activation time, time from the
 // workbench being visible to the port in the status bar) are printed as "FIGURE name value".
 //
@@ -163,6 +165,8 @@ async function main() {
   makeProject(projA, 'first-project');
   makeProject(projB, 'second-project');
   makeLatexFolder(latex);
+  const projC = path.join(dirs.ws, 'untrusted-project');
+  makeProject(projC, 'untrusted-project');
   // the second project's ObjectScript connection points at another server: it must be left alone
   const foreignSettings = path.join(projB, '.vscode', 'settings.json');
   const foreignText = '{\n  // our shared dev server\n  "objectscript.conn": { "active": true, "host": "iris.example.com", "port": 52773, "ns": "APP" }\n}\n';
@@ -188,7 +192,7 @@ async function main() {
   }, null, 2));
   const eventsFile = path.join(RUN, 'extension-events.jsonl');
   const csLogFile = path.join(ARTIFACTS, 'code-server.log');
-  const cleanupDirs = [projA, projB, latex];
+  const cleanupDirs = [projA, projB, latex, projC];
 
   const csEnv = {
     ...process.env,
@@ -212,23 +216,32 @@ async function main() {
   // 2. code-server, in its own process group
   const port = await freePort(34700, 34799);
   const csLog = fs.createWriteStream(csLogFile);
-  const cs = spawn(NODE24, [CS_ENTRY, ...csArgs, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none',
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override'],
-  { env: csEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let cs;
   const groupAlive = () => { try { process.kill(-cs.pid, 0); return true; } catch { return false; } };
   const killCs = (sig) => { try { process.kill(-cs.pid, sig); } catch { /* gone */ } };
   process.on('exit', () => killCs('SIGKILL'));
-  cs.stdout.pipe(csLog);
-  cs.stderr.pipe(csLog);
-  await new Promise((resolve, reject) => {
-    let buf = '';
-    const onData = (d) => { buf += d; if (/HTTP server listening/.test(buf)) resolve(); };
-    cs.stdout.on('data', onData);
-    cs.stderr.on('data', onData);
-    cs.on('exit', (c) => reject(new Failure(`code-server exited ${c}\n${buf}`)));
-    setTimeout(() => reject(new Failure(`code-server did not listen within 2 min\n${buf}`)), 2 * MIN);
-  });
-  log(`code-server listening on 127.0.0.1:${port}`);
+  const startCodeServer = async (trust) => {
+    cs = spawn(NODE24, [CS_ENTRY, ...csArgs, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none',
+      '--disable-telemetry', '--disable-update-check', ...(trust ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override'],
+    { env: csEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    cs.stdout.pipe(csLog, { end: false });
+    cs.stderr.pipe(csLog, { end: false });
+    await new Promise((resolve, reject) => {
+      let buf = '';
+      const onData = (d) => { buf += d; if (/HTTP server listening/.test(buf)) resolve(); };
+      cs.stdout.on('data', onData);
+      cs.stderr.on('data', onData);
+      cs.on('exit', (c) => reject(new Failure(`code-server exited ${c}\n${buf}`)));
+      setTimeout(() => reject(new Failure(`code-server did not listen within 2 min\n${buf}`)), 2 * MIN);
+    });
+    log(`code-server listening on 127.0.0.1:${port}${trust ? ' (workspace trust on)' : ''}`);
+  };
+  const stopCodeServer = async () => {
+    killCs('SIGTERM');
+    for (let i = 0; i < 100 && groupAlive(); i++) await sleep(100);
+    if (groupAlive()) killCs('SIGKILL');
+  };
+  await startCodeServer(false);
 
   const { chromium } = require(PLAYWRIGHT);
   const context = await chromium.launchPersistentContext(dirs.chrome, {
@@ -245,12 +258,13 @@ async function main() {
     log('screenshot', path.relative(ROOT, file));
   };
   const statusItems = () => page.locator('#workbench\\.parts\\.statusbar .statusbar-item');
+  let failFastSince = 0; // helper failures before this time were expected (scenario 3)
   const itemTextRaw = async (re) => {
     const texts = await statusItems().allInnerTexts();
     return texts.map((t) => t.trim()).find((t) => re.test(t));
   };
   const itemText = async (re) => {
-    failFast(dirs.userData, eventsFile);
+    failFast(dirs.userData, eventsFile, failFastSince);
     return itemTextRaw(re);
   };
   /** Runs a command from the palette (F1) and waits with `then`; the UI waits are retried (they flake under load). */
@@ -391,6 +405,34 @@ async function main() {
     check(await itemTextRaw(/IRIS :\d+ \(second-project\)/), 'the second folder\'s helper is untouched');
     const aNow = containersFor(projA);
     check(aNow.length === 1 && aNow[0].state === 'running', 'restarting the helper left the running container alone (stopOnExit off)');
+
+    // ---- 4. an untrusted workspace: the helper runs, IRIS is not started ----
+    await page.goto('about:blank');
+    await stopCodeServer();
+    const userJson = JSON.parse(fs.readFileSync(userSettingsFile, 'utf8'));
+    fs.writeFileSync(userSettingsFile, JSON.stringify({ ...userJson, 'security.workspace.trust.enabled': true }, null, 2));
+    await startCodeServer(true);
+    failFastSince = Date.now();
+    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(projC)}`);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 3 * MIN });
+    // depending on the trust prompt setting, VS Code asks (answer no) or opens in Restricted Mode directly
+    const noTrust = page.locator('.monaco-dialog-box .monaco-button', { hasText: /No, I don.t trust/ });
+    const restricted = statusItems().filter({ hasText: 'Restricted Mode' });
+    await until('the trust prompt or Restricted Mode', async () => {
+      if (await noTrust.first().isVisible().catch(() => false)) {
+        await shot('08-trust-prompt.png');
+        await noTrust.first().click();
+      }
+      return restricted.first().isVisible();
+    }, 3 * MIN);
+    check(true, 'the folder is open in Restricted Mode (untrusted)');
+    const untrustedText = await until('the untrusted project\'s item', () => itemText(/IRIS (stopped|:\d+|starting)/), 4 * MIN, 250);
+    await sleep(5000); // give a wrong auto-start time to show
+    await shot('09-untrusted.png');
+    const cEvents = readEvents(eventsFile).filter((e) => e.event === 'status' && e.folder === projC);
+    check(untrustedText.includes('IRIS stopped') && cEvents.length > 0 && cEvents.every((e) => e.state === 'not-created'),
+      `an untrusted IRIS project is not started: "${untrustedText}", states ${JSON.stringify([...new Set(cEvents.map((e) => e.state))])}`);
+    check(containersFor(projC).length === 0, 'no container for the untrusted project');
     log('PASS');
   } catch (err) {
     failed = true;
@@ -398,9 +440,7 @@ async function main() {
     throw err;
   } finally {
     await context.close().catch(() => undefined);
-    killCs('SIGTERM');
-    for (let i = 0; i < 100 && groupAlive(); i++) await sleep(100);
-    if (groupAlive()) killCs('SIGKILL');
+    await stopCodeServer();
     for (const f of [eventsFile]) if (fs.existsSync(f)) fs.copyFileSync(f, path.join(ARTIFACTS, path.basename(f)));
     copyHelperLogs(dirs.userData, ARTIFACTS);
     fs.writeFileSync(path.join(ARTIFACTS, 'figures.json'), JSON.stringify(figures, null, 2) + '\n');
@@ -419,8 +459,9 @@ async function main() {
 }
 
 /** Throws at once when the extension failed to activate or its helper failed to start. */
-function failFast(userData, eventsFile) {
+function failFast(userData, eventsFile, since) {
   for (const e of readEvents(eventsFile)) {
+    if (since && Date.parse(e.time) < since) continue;
     if (e.event === 'helper-failed' || e.event === 'helper-missing') throw new Fatal(`the helper did not start: ${JSON.stringify(e)}`);
   }
   const walk = (d) => (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []).flatMap((e) =>
