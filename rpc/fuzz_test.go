@@ -18,7 +18,7 @@ import (
 // Seeds: f.Add below and rpc/testdata/fuzz/FuzzStream.
 func FuzzStream(f *testing.F) {
 	for _, seed := range []string{
-		frame(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":null,"rootUri":null,"capabilities":{}}}`),
+		frame(`{"jsonrpc":"2.0","id":"fuzz-initialize","method":"initialize","params":{"processId":null,"rootUri":null,"capabilities":{}}}`),
 		frame(`{"jsonrpc":"2.0","method":"exit","params":null}`),
 		frame(`{"jsonrpc":"2.0","id":1,"method":`) + frame(`{"jsonrpc":"2.0","id":2,"method":"x"}`),
 		"garbage\r\n" + frame(`{"jsonrpc":"2.0","id":"a","method":"x"}`),
@@ -89,7 +89,7 @@ func FuzzRequest(f *testing.F) {
 		s := newServer(ctx, pr, &out, fakeOpts(fake, nil))
 
 		var initReq jsonrpc2.Request
-		json.Unmarshal([]byte(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":null,"rootUri":"file:///fuzz/project","capabilities":{},"initializationOptions":{"autoStart":false}}}`), &initReq)
+		json.Unmarshal([]byte(`{"jsonrpc":"2.0","id":"fuzz-initialize","method":"initialize","params":{"processId":null,"rootUri":"file:///fuzz/project","capabilities":{},"initializationOptions":{"autoStart":false}}}`), &initReq)
 		s.Handle(ctx, s.conn, &initReq)
 		waitIdle(t, s)
 		s.Handle(ctx, s.conn, &req)
@@ -102,7 +102,7 @@ func FuzzRequest(f *testing.F) {
 			if m.Method != "" {
 				continue // notifications and requests from the server
 			}
-			if m.idString() == "1" {
+			if m.idString() == `"fuzz-initialize"` && idJSON(req.ID) != `"fuzz-initialize"` {
 				continue // the initialize answer
 			}
 			answers++
