@@ -91,7 +91,14 @@ func helperBinary(t testing.TB) string {
 	return binPath
 }
 
+// sleepChildEnv makes the test binary a stand-in client process that lives about a second.
+const sleepChildEnv = "IRIS_HELPER_RPC_TEST_SLEEP_CHILD"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(sleepChildEnv) == "1" {
+		time.Sleep(time.Second)
+		os.Exit(0)
+	}
 	code := m.Run()
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
@@ -448,7 +455,8 @@ func TestSubprocessEndsWhenClientDies(t *testing.T) {
 	scenarioEnv(t, subprocessBand)
 	dir := t.TempDir()
 
-	client := exec.Command(os.Args[0], "-test.run=^$")
+	client := exec.Command(os.Args[0], "-test.run=^$") // a client process that lives ~1 s (TestMain)
+	client.Env = append(os.Environ(), sleepChildEnv+"=1")
 	if err := client.Start(); err != nil {
 		t.Fatal(err)
 	}

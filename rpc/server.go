@@ -516,9 +516,14 @@ func (s *server) initialize(ctx context.Context, raw *json.RawMessage, done chan
 	}
 	s.mu.Unlock()
 
-	if params.ProcessID != nil && *params.ProcessID > 0 {
-		pid := *params.ProcessID
-		s.spawn(func() { s.watchParent(pid) })
+	if pid := derefPID(params.ProcessID); pid > 0 {
+		if processAlive(pid) {
+			s.spawn(func() { s.watchParent(pid) })
+		} else {
+			// A client in another PID namespace (a container, a remote host) names a process
+			// that does not exist here: watching it would end the helper at once.
+			s.log.Warn("initialize.processId names no process visible here; not watching it", "processId", pid)
+		}
 	}
 
 	res := InitializeResult{
@@ -851,6 +856,13 @@ func (p slogPrinter) Printf(format string, args ...any) {
 func derefInt(p *int) any {
 	if p == nil {
 		return nil
+	}
+	return *p
+}
+
+func derefPID(p *int) int {
+	if p == nil {
+		return 0
 	}
 	return *p
 }

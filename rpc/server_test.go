@@ -442,7 +442,8 @@ func TestStopDuringStartAndProgress(t *testing.T) {
 }
 
 func TestClientProcessDies(t *testing.T) {
-	client := exec.Command(os.Args[0], "-test.run=^$") // a process that exits at once
+	client := exec.Command(os.Args[0], "-test.run=^$") // a client process that lives ~1 s (TestMain)
+	client.Env = append(os.Environ(), sleepChildEnv+"=1")
 	if err := client.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -519,5 +520,23 @@ func TestRestartNeededIsShown(t *testing.T) {
 	c.call(MethodStatus, nil)
 	if n := len(c.notifications(MethodShowMessage)); n != 1 {
 		t.Fatalf("%d showMessage, want 1", n)
+	}
+}
+
+// A processId that names no process here (a client in another PID namespace) is not watched.
+func TestUnknownClientProcessIsNotWatched(t *testing.T) {
+	fake := newFakeProject(t.TempDir(), false)
+	c, code := inProcess(t, fakeOpts(fake, nil)) // checks every 50 ms
+	p := initParams(fake.root.Dir, map[string]any{"autoStart": false})
+	p["processId"] = 1 << 30 // above any pid_max
+	c.call("initialize", p)
+	c.notify("initialized", map[string]any{})
+	select {
+	case got := <-code:
+		t.Fatalf("helper ended (code %d) because of a process it cannot see", got)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if m := c.call("iris/status", nil); m.Error != nil {
+		t.Fatalf("iris/status: %+v", m.Error)
 	}
 }
