@@ -540,3 +540,29 @@ func TestUnknownClientProcessIsNotWatched(t *testing.T) {
 		t.Fatalf("iris/status: %+v", m.Error)
 	}
 }
+
+// A workDoneToken given by the client is used as is: no window/workDoneProgress/create.
+func TestClientWorkDoneToken(t *testing.T) {
+	fake := newFakeProject(t.TempDir(), true)
+	close(fake.release)
+	c, _ := inProcess(t, fakeOpts(fake, nil))
+	c.call("initialize", initParams(fake.root.Dir, map[string]any{"autoStart": false}))
+	c.notify("initialized", map[string]any{})
+	res := c.call("iris/start", map[string]any{"workDoneToken": "my-token"})
+	if res.Error != nil || statusOf(t, res.Result).State != workspace.StateReady {
+		t.Fatalf("iris/start: %+v", res)
+	}
+	c.waitFor("progress end", func(m wireMsg) bool {
+		return m.Method == MethodProgress && strings.Contains(string(m.Params), `"kind":"end"`)
+	})
+	for _, m := range c.notifications(MethodProgress) {
+		if tok := string(decode[ProgressParams](t, m.Params).Token); tok != `"my-token"` {
+			t.Errorf("$/progress token %s, want the client's", tok)
+		}
+	}
+	for _, m := range c.all() {
+		if m.Method == MethodProgressCreate {
+			t.Error("window/workDoneProgress/create sent although the client gave a token")
+		}
+	}
+}
