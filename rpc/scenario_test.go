@@ -563,7 +563,7 @@ func TestEngineDownThenBack(t *testing.T) {
 		}
 	}()
 	c.waitFor("info: the engine answers again", func(m wireMsg) bool {
-		return m.Method == MethodShowMessage && strings.Contains(string(m.Params), "answers again")
+		return m.Method == MethodLogMessage && strings.Contains(string(m.Params), "answers again")
 	})
 	ready := c.waitFor("auto-start after recovery: ready", statusIs(t, workspace.StateReady))
 	if st := statusOf(t, ready.Params); st.Container == "" || !inProcessBand.contains(st.SuperserverPort, st.WebPort) {

@@ -613,16 +613,17 @@ func restartText(st workspace.Status) string {
 	return text + "; run iris.restart"
 }
 
-// onMessage forwards what the user must know or act on.
+// onMessage forwards the project's messages: errors and warnings (what the user must act on)
+// as window/showMessage, information (.env updated, engine back) as window/logMessage.
 func (s *server) onMessage(m workspace.Message) {
-	typ := MessageInfo
 	switch m.Level {
 	case workspace.LevelError:
-		typ = MessageError
+		s.showMessage(MessageError, m.Text)
 	case workspace.LevelWarning:
-		typ = MessageWarning
+		s.showMessage(MessageWarning, m.Text)
+	default:
+		s.logMessage(MessageInfo, m.Text)
 	}
-	s.showMessage(typ, m.Text)
 }
 
 func (s *server) showMessage(typ int, text string) {
