@@ -143,13 +143,16 @@ func newServer(ctx context.Context, r io.Reader, w io.Writer, opts Options) *ser
 		exit:     make(chan int, 1),
 		parent:   make(chan struct{}),
 		ready:    make(chan struct{}),
-		inflight: map[string]context.CancelFunc{},
+		inflight: map[string]*inflight{},
 	}
 	stream := NewStream(r, w, nil, StreamOptions{MaxBody: opts.MaxBody, Logger: opts.Logger})
 	s.conn = jsonrpc2.NewConn(ctx, stream, s, jsonrpc2.SetLogger(slogPrinter{opts.Logger}))
 	close(s.ready)
 	return s
 }
+
+// inflight is a running request.
+type inflight struct{ cancel context.CancelFunc }
 
 // server is one connection's state.
 type server struct {
@@ -173,10 +176,10 @@ type server struct {
 	project        Project // nil: no folder
 	autoStart      bool
 	stopOnExit     bool
-	workDone       bool // client supports window.workDoneProgress
-	inflight       map[string]context.CancelFunc
-	stopSeq        int  // incremented by every stop, to tell a start cancelled by a stop
-	autoPending    bool // the auto-start failed because the engine was down: retry on recovery
+	workDone       bool                 // client supports window.workDoneProgress
+	inflight       map[string]*inflight // running requests by id
+	stopSeq        int                  // incremented by every stop, to tell a start cancelled by a stop
+	autoPending    bool                 // the auto-start failed because the engine was down: retry on recovery
 	lastState      string
 	lastRestart    bool
 	progressSeq    int
@@ -228,14 +231,17 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 
 	ctx, cancel := context.WithCancel(s.ctx)
 	key := req.ID.String()
+	entry := &inflight{cancel: cancel}
 	s.mu.Lock()
-	s.inflight[key] = cancel
+	s.inflight[key] = entry // a reused id: $/cancelRequest reaches the latest request
 	initDone := s.initDone
 	s.mu.Unlock()
 	s.spawn(func() {
 		defer func() {
 			s.mu.Lock()
-			delete(s.inflight, key)
+			if s.inflight[key] == entry {
+				delete(s.inflight, key)
+			}
 			s.mu.Unlock()
 			cancel()
 		}()
@@ -307,11 +313,11 @@ func (s *server) handleNotification(req *jsonrpc2.Request) {
 			return
 		}
 		s.mu.Lock()
-		cancel := s.inflight[id.String()]
+		entry := s.inflight[id.String()]
 		s.mu.Unlock()
-		if cancel != nil {
+		if entry != nil {
 			s.log.Debug("cancelling request", "id", id.String())
-			cancel()
+			entry.cancel()
 		}
 	case MethodInitialized:
 		s.mu.Lock()
