@@ -410,7 +410,15 @@ func TestCancelAndStopDuringStart(t *testing.T) {
 
 	a := c.request(MethodStart, nil)
 	b := c.request(MethodExecuteCommand, map[string]any{"command": "iris.start"})
-	c.waitFor("a start in progress", statusIs(t, workspace.StateStarting))
+	c.waitFor("both requests began their progress", func(wireMsg) bool {
+		begins := 0
+		for _, m := range c.notifications(MethodProgress) {
+			if strings.Contains(string(m.Params), `"kind":"begin"`) {
+				begins++
+			}
+		}
+		return begins == 2
+	})
 	time.Sleep(200 * time.Millisecond) // both requests have joined the start (which takes > 0.5 s)
 	c.notify("$/cancelRequest", map[string]any{"id": a})
 	wantError(t, c.response(a), CodeRequestCancelled, "cancelled by the client")
