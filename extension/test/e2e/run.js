@@ -13,6 +13,7 @@
 //      LaTeX-style folder (.cls files with \ProvidesClass) that starts nothing.
 //   3. irisHelper.helperPath set to a missing file in the first folder's settings: its helper
 //      restarts and fails, with a notice that names the setting; its container is left alone.
+//   3b. removing the second folder from the workspace stops its helper process.
 //   4. workspace trust on, a fresh IRIS project, "No, I don't trust": the item says IRIS stopped
 //      and no container is created.
 // Screenshots and logs go to test-artifacts/e2e/. Figures (activation time, time from the
@@ -406,6 +407,18 @@ async function main() {
     const aNow = containersFor(projA);
     check(aNow.length === 1 && aNow[0].state === 'running', 'restarting the helper left the running container alone (stopOnExit off)');
 
+    // ---- 3b. removing a folder from the workspace stops its helper ----
+    check(helperPids(projB).length === 1, 'the second folder has its own helper process');
+    await runPalette('Workspaces: Remove Folder from Workspace', async () => {
+      const r = page.locator('.quick-input-list .monaco-list-row', { hasText: 'second-project' }).first();
+      await r.waitFor({ timeout: 30_000 });
+      await r.click();
+    });
+    await until('the second folder\'s item to go', async () => !(await itemTextRaw(/\(second-project\)/)), 2 * MIN);
+    await until('the second folder\'s helper to exit', () => helperPids(projB).length === 0, 2 * MIN);
+    await shot('08-folder-removed.png');
+    check(containersFor(projB).length === 1, 'removing the folder stopped its helper and left its container (stopOnExit off)');
+
     // ---- 4. an untrusted workspace: the helper runs, IRIS is not started ----
     await page.goto('about:blank');
     await stopCodeServer();
@@ -420,7 +433,7 @@ async function main() {
     const restricted = statusItems().filter({ hasText: 'Restricted Mode' });
     await until('the trust prompt or Restricted Mode', async () => {
       if (await noTrust.first().isVisible().catch(() => false)) {
-        await shot('08-trust-prompt.png');
+        await shot('09-trust-prompt.png');
         await noTrust.first().click();
       }
       return restricted.first().isVisible();
@@ -428,7 +441,7 @@ async function main() {
     check(true, 'the folder is open in Restricted Mode (untrusted)');
     const untrustedText = await until('the untrusted project\'s item', () => itemText(/IRIS (stopped|:\d+|starting)/), 4 * MIN, 250);
     await sleep(5000); // give a wrong auto-start time to show
-    await shot('09-untrusted.png');
+    await shot('10-untrusted.png');
     const cEvents = readEvents(eventsFile).filter((e) => e.event === 'status' && e.folder === projC);
     check(untrustedText.includes('IRIS stopped') && cEvents.length > 0 && cEvents.every((e) => e.state === 'not-created'),
       `an untrusted IRIS project is not started: "${untrustedText}", states ${JSON.stringify([...new Set(cEvents.map((e) => e.state))])}`);
@@ -456,6 +469,17 @@ async function main() {
     }
     if (failed) log(`artifacts in ${path.relative(ROOT, ARTIFACTS)}`);
   }
+}
+
+/** PIDs of `iris-helper serve` processes working in dir (the extension starts each helper in its folder). */
+function helperPids(dir) {
+  return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return fs.readlinkSync(`/proc/${p}/cwd`) === dir && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes('serve');
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Throws at once when the extension failed to activate or its helper failed to start. */
