@@ -389,6 +389,22 @@ async function main() {
     check(!texts.some((t) => t.includes('latex-doc')), `no status item for the LaTeX folder (items: ${JSON.stringify(texts)})`);
     check(containersFor(latex).length === 0, 'no container with our label for the LaTeX folder');
     check(containersFor(projB).length === 1, 'one container for the second project');
+
+    // IRIS: Open Management Portal from the palette: no active editor and two projects -> a folder
+    // picker; the portal opens in a new browser tab (code-server may route localhost via its proxy)
+    const popup = context.waitForEvent('page', { timeout: 3 * MIN });
+    await runPalette('IRIS: Open Management Portal', async () => {
+      const r = page.locator('.quick-input-list .monaco-list-row', { hasText: 'first-project' }).first();
+      await r.waitFor({ timeout: 30_000 });
+      await shot('06b-folder-picker.png');
+      await r.click();
+    });
+    const portal = await popup;
+    await portal.waitForLoadState('domcontentloaded', { timeout: MIN }).catch(() => undefined);
+    const portalUrl = portal.url();
+    await portal.close().catch(() => undefined);
+    check(/UtilHome\.csp/.test(portalUrl) && (portalUrl.includes(`:${web}/`) || portalUrl.includes(`/proxy/${web}/`)),
+      `the folder picker chose first-project and its Management Portal opened: ${portalUrl}`);
     const multiEvents = readEvents(eventsFile).filter((e) => e.event === 'activate');
     figure('activation_ms_multi_root', multiEvents[multiEvents.length - 1].activateMs, 'ms');
 
