@@ -243,8 +243,26 @@ func cutHeader(line []byte) (name, value string, ok bool) {
 	return string(line[:i]), strings.TrimSpace(string(line[i+1:])), true
 }
 
+// The fold is ASCII-only and byte-for-byte, so the index is valid in b even when b holds invalid
+// UTF-8 (bytes.ToLower would turn each bad byte into a 3-byte U+FFFD and shift every index).
 func indexFold(b []byte, lowerNeedle string) int {
-	return bytes.Index(bytes.ToLower(b), []byte(lowerNeedle))
+	n := len(lowerNeedle)
+	for i := 0; i+n <= len(b); i++ {
+		j := 0
+		for ; j < n; j++ {
+			c := b[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lowerNeedle[j] {
+				break
+			}
+		}
+		if j == n {
+			return i
+		}
+	}
+	return -1
 }
 
 // peekID extracts a usable request id from a JSON object that failed to decode as a message.
