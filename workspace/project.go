@@ -550,7 +550,12 @@ func (p *Project) Start(ctx context.Context, progress func(dockerops.Progress)) 
 		p.mu.Lock()
 		delete(op.listeners, id)
 		if len(op.listeners) == 0 {
+			// Abandoned: cancel it and let go of it at once, so that a Start arriving while it
+			// winds down begins afresh (waiting on the per-project lock) instead of joining it.
 			op.cancel()
+			if p.op == op {
+				p.op = nil
+			}
 		}
 		p.mu.Unlock()
 		return p.Status(context.WithoutCancel(ctx)), fmt.Errorf("start %s: %w", p.root.Dir, ctx.Err())
@@ -587,7 +592,9 @@ func (p *Project) runStart(ctx context.Context, op *startOp) {
 	case err != nil:
 		p.lastErr = err
 	}
-	p.op = nil
+	if p.op == op {
+		p.op = nil
+	}
 	p.mu.Unlock()
 	op.err = err
 	op.status = p.Status(context.Background())

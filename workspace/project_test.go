@@ -425,6 +425,41 @@ func TestJoinedStartsAndStopDuringStart(t *testing.T) {
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Errorf("abandoned start: %v", err)
 	}
+	// A Start that arrives after every caller left, while the cancelled start still winds down
+	// (its goroutine is held inside this progress callback), begins afresh instead of joining it.
+	cctx2, ccancel2 := context.WithCancel(ctx)
+	abandonedErr, freshErr, abandonedReturned := make(chan error, 1), make(chan error, 1), make(chan struct{})
+	var cancelOnce sync.Once
+	go func() {
+		_, err := p.Start(cctx2, func(pr dockerops.Progress) {
+			if pr.Phase != dockerops.PhaseWaiting {
+				return
+			}
+			cancelOnce.Do(func() {
+				ccancel2()
+				<-abandonedReturned
+				go func() {
+					st, err := p.Start(ctx, nil)
+					if err == nil && st.State != StateReady {
+						err = fmt.Errorf("state %s", st.State)
+					}
+					freshErr <- err
+				}()
+				time.Sleep(300 * time.Millisecond) // let the new Start arrive before this one ends
+			})
+		})
+		close(abandonedReturned)
+		abandonedErr <- err
+	}()
+	if err := <-abandonedErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("abandoned start: %v", err)
+	}
+	if err := <-freshErr; err != nil {
+		t.Fatalf("start arriving while an abandoned one winds down: %v", err)
+	}
+	if _, err := p.Stop(ctx, StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(time.Minute)
 	for p.Status(ctx).State == StateStarting {
 		if time.Now().After(deadline) {
