@@ -247,6 +247,9 @@ func runScenario(t *testing.T, c *testClient, code <-chan int, eng *dockerops.En
 	if !b.contains(st.SuperserverPort, st.WebPort) || st.Container == "" || st.StartedAt == nil || st.BindAddress != "127.0.0.1" {
 		t.Errorf("ready status %+v (band %+v)", st, b)
 	}
+	if out, err := exec.Command("docker", "inspect", "-f", `{{index .Config.Labels "dev.iris-helper.version"}}`, st.Container).Output(); err != nil || strings.TrimSpace(string(out)) != ir.ServerInfo.Version {
+		t.Errorf("container version label %q (%v), want the helper's version %q", out, err, ir.ServerInfo.Version)
+	}
 	if _, ok := c.waitForWithin(time.Nanosecond, statusIs(t, workspace.StateStarting)); !ok {
 		t.Errorf("no iris/status starting before ready: %s", c.dump())
 	}

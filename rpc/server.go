@@ -505,6 +505,9 @@ func (s *server) initialize(ctx context.Context, raw *json.RawMessage, done chan
 		if popts.Logger == nil {
 			popts.Logger = s.log
 		}
+		if popts.Version == "" {
+			popts.Version = s.opts.Version
+		}
 		p, err = s.opts.Open(ctx, dir, popts)
 		if err != nil {
 			return nil, &jsonrpc2.Error{Code: CodeOpenProject, Message: fmt.Sprintf("%v; fix it and restart the helper", err)}

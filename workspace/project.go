@@ -49,6 +49,7 @@ type ProjectOptions struct {
 	ReadyTimeout time.Duration      // 0 = 180s
 	Logger       *slog.Logger
 	ContainerEnv []string // extra KEY=VALUE for the container (e.g. the stand-in image's switches in tests)
+	Version      string   // iris-helper version for the containers' dev.iris-helper.version label (lazy engine)
 }
 
 // StopOptions select what Stop removes besides stopping.
@@ -163,7 +164,11 @@ func (p *Project) Engine(ctx context.Context) (*dockerops.Engine, error) {
 	if p.eng != nil {
 		return p.eng, nil
 	}
-	e, err := dockerops.Connect(ctx)
+	opts := []dockerops.Option{dockerops.WithLogger(p.log)}
+	if p.opts.Version != "" {
+		opts = append(opts, dockerops.WithVersion(p.opts.Version))
+	}
+	e, err := dockerops.Connect(ctx, opts...)
 	if err != nil {
 		return nil, err
 	}
