@@ -88,6 +88,20 @@ func parseTarget(args []string) (target, error) {
 }
 
 // lookup finds the assignment a target names; *registry.NotFoundError when there is none.
+// lookupArg opens the registry and finds the assignment the optional DIR|PORT argument names.
+func lookupArg(ctx context.Context, a *app, args []string) (*registry.Registry, registry.Assignment, error) {
+	t, err := parseTarget(args)
+	if err != nil {
+		return nil, registry.Assignment{}, err
+	}
+	reg, err := openPortRegistry(a)
+	if err != nil {
+		return nil, registry.Assignment{}, err
+	}
+	x, err := lookup(ctx, reg, t)
+	return reg, x, err
+}
+
 func lookup(ctx context.Context, reg *registry.Registry, t target) (registry.Assignment, error) {
 	var a registry.Assignment
 	var ok bool
@@ -209,15 +223,7 @@ func newPortsInspectCmd(a *app) *cobra.Command {
 		Args:              usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: completeTarget(a),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := parseTarget(args)
-			if err != nil {
-				return err
-			}
-			reg, err := openPortRegistry(a)
-			if err != nil {
-				return err
-			}
-			x, err := lookup(cmd.Context(), reg, t)
+			_, x, err := lookupArg(cmd.Context(), a, args)
 			if err != nil {
 				return err
 			}
@@ -295,15 +301,7 @@ func newPortsReleaseCmd(a *app) *cobra.Command {
 		Args:              usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: completeTarget(a),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := parseTarget(args)
-			if err != nil {
-				return err
-			}
-			reg, err := openPortRegistry(a)
-			if err != nil {
-				return err
-			}
-			x, err := lookup(cmd.Context(), reg, t)
+			reg, x, err := lookupArg(cmd.Context(), a, args)
 			if err != nil {
 				return err
 			}
