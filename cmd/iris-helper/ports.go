@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -202,15 +201,6 @@ func printAssignment(w io.Writer, x registry.Assignment) error {
 	return tw.Flush()
 }
 
-func writeJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
-}
-
 func newPortsInspectCmd(a *app) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -326,8 +316,9 @@ func newPortsCleanupCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cleanup",
 		Short: "Release the assignments of projects whose folder is gone",
-		Long: "Remove stale assignments: projects whose folder no longer exists (or that are marked\n" +
-			"stale). --dry-run only lists what would be removed.",
+		Long: "Remove stale assignments: projects whose folder no longer exists and that have no\n" +
+			"iris-helper container left (when the Docker engine does not answer, only the folders are\n" +
+			"checked, and it says so). --dry-run only lists what would be removed.",
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reg, err := openPortRegistry(a)

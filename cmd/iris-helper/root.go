@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -78,4 +79,14 @@ func newRootCmd(a *app) *cobra.Command {
 		newServeCmd(a),
 	)
 	return root
+}
+
+// writeJSON prints v as indented JSON with a final newline (every --json output).
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }

@@ -47,7 +47,7 @@ func newStartCmd(a *app) *cobra.Command {
 			st, err := p.Start(cmd.Context(), pp.print)
 
 			if asJSON {
-				if jerr := writeStatusJSON(a.stdout, st); jerr != nil && err == nil {
+				if jerr := writeJSON(a.stdout, st); jerr != nil && err == nil {
 					err = jerr
 				}
 			} else if err == nil {

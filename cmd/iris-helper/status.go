@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -34,7 +33,7 @@ func newStatusCmd(a *app) *cobra.Command {
 			}
 			st := p.Status(cmd.Context())
 			if asJSON {
-				return writeStatusJSON(a.stdout, st)
+				return writeJSON(a.stdout, st)
 			}
 			printStatus(a.stdout, st)
 			return nil
@@ -55,16 +54,6 @@ func openProjectArg(ctx context.Context, a *app, args []string, opts workspace.P
 		opts.Engine = eng // Connect does not contact the engine; a stopped one shows in Status
 	}
 	return workspace.OpenProject(ctx, dir, opts)
-}
-
-// writeStatusJSON prints the one status object, indented, with a final newline.
-func writeStatusJSON(w io.Writer, st workspace.Status) error {
-	b, err := json.MarshalIndent(st, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
 }
 
 // printConnection prints the block a user needs to connect to the project's IRIS.

@@ -28,7 +28,7 @@ func newStopCmd(a *app) *cobra.Command {
 			}
 			st, err := p.Stop(cmd.Context(), workspace.StopOptions{Remove: remove, Purge: purge})
 			if asJSON {
-				if jerr := writeStatusJSON(a.stdout, st); jerr != nil && err == nil {
+				if jerr := writeJSON(a.stdout, st); jerr != nil && err == nil {
 					err = jerr
 				}
 				return err
