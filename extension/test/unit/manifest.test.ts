@@ -44,10 +44,34 @@ test('settings: names match initializationOptions, defaults match the code', () 
   assert.deepEqual(props['irisHelper.trace.server'].enum, ['off', 'messages', 'compact', 'verbose']);
 });
 
-test('workspace trust: limited, helperPath restricted', () => {
+test('settings: every setting the issue names, with its default', () => {
+  const props = manifest.contributes.configuration.properties;
+  const want: Record<string, unknown> = {
+    'irisHelper.autoStart': true,
+    'irisHelper.image': '',
+    'irisHelper.syncEnv': 'auto',
+    'irisHelper.bindAddress': '127.0.0.1',
+    'irisHelper.stopOnExit': false,
+    'irisHelper.helperPath': '',
+    'irisHelper.updateObjectScriptConnection': true,
+    'irisHelper.trace.server': 'off',
+  };
+  assert.deepEqual(Object.keys(props).sort(), Object.keys(want).sort());
+  for (const [key, def] of Object.entries(want)) assert.deepEqual(props[key].default, def, key);
+});
+
+test('workspace trust: limited, helperPath and autoStart restricted', () => {
   const trust = manifest.capabilities.untrustedWorkspaces;
   assert.equal(trust.supported, 'limited');
   assert.ok(trust.restrictedConfigurations.includes('irisHelper.helperPath'));
+  assert.ok(trust.restrictedConfigurations.includes('irisHelper.autoStart'));
+  assert.ok(trust.description.length > 0);
+});
+
+test('license: MIT, with the license text packaged', () => {
+  assert.equal(manifest.license, 'MIT');
+  const text = fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'LICENSE'), 'utf8');
+  assert.match(text, /^MIT License/);
 });
 
 test('engines and dependencies are the versions that work here', () => {
