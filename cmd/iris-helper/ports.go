@@ -237,7 +237,8 @@ func newPortsAssignCmd(a *app) *cobra.Command {
 			"it is idempotent: a project that has ports keeps them; a new one gets the lowest free slot\n" +
 			"of the ranges. --port and/or --web-port ask for specific ports (a manual assignment, which\n" +
 			"may lie outside the ranges); they are refused when another project, a container or another\n" +
-			"process holds them. Asking for different ports moves the project to them.\n" +
+			"process holds them. Asking for different ports moves the project to them. Without the flags,\n" +
+			"the \"ports\" of the project's .iris-helper.json apply (flags win over the file).\n" +
 			"--json prints the assignment object with the registry's field names.",
 		Args:              usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: completeDirs,
@@ -261,9 +262,17 @@ func newPortsAssignCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Precedence (issue 2): command-line flags here. The project's .iris-helper.json
-			// "ports" are applied by `iris-helper start` through workspace.Project.
-			x, err := reg.Assign(cmd.Context(), dir, registry.Preferred{Superserver: port, Web: webPort})
+			// Precedence (docs/config.md), as in `start`: the flags; without them the project's
+			// .iris-helper.json "ports"; else the next free slot.
+			pref := registry.Preferred{Superserver: port, Web: webPort}
+			if pref == (registry.Preferred{}) {
+				cfg, err := workspace.LoadConfig(dir)
+				if err != nil {
+					return err
+				}
+				pref = registry.Preferred{Superserver: cfg.Ports.Superserver, Web: cfg.Ports.Web}
+			}
+			x, err := reg.Assign(cmd.Context(), dir, pref)
 			if err != nil {
 				return err
 			}

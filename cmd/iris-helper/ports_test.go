@@ -472,3 +472,51 @@ func TestPortsRealProcesses(t *testing.T) {
 		t.Fatalf("registry holds %d, want 6", len(list))
 	}
 }
+
+// TestPortsAssignUsesProjectSettingsPorts: `ports assign` applies the precedence of docs/config.md,
+// flag > .iris-helper.json "ports" > next free slot, as `start` and `env` do.
+func TestPortsAssignUsesProjectSettingsPorts(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv(registry.EnvHome, home)
+	t.Setenv(registry.EnvSuperserverRange, "32500-32509")
+	t.Setenv(registry.EnvWebRange, "32750-32759")
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := `{"ports": {"superserver": 32520, "web": 32770}}`
+	if err := os.WriteFile(filepath.Join(dir, ".iris-helper.json"), []byte(settings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "src"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// From a subfolder: the file's ports make a manual assignment outside the ranges.
+	out, _ := mustRun(t, 0, "ports", "assign", filepath.Join(dir, "src"), "--json")
+	a := assignmentJSON(t, []byte(out))
+	if a.Project != dir || a.Type != "manual" || a.Slot != nil || a.SuperserverPort != 32520 || a.WebPort != 32770 {
+		t.Fatalf("assign with .iris-helper.json ports = %+v, want manual 32520/32770", a)
+	}
+	// Idempotent: asking again keeps the assignment.
+	out, _ = mustRun(t, 0, "ports", "assign", dir, "--json")
+	if b := assignmentJSON(t, []byte(out)); b.SuperserverPort != 32520 || b.WebPort != 32770 || !b.AssignedAt.Equal(a.AssignedAt) {
+		t.Fatalf("re-assign = %+v, want %+v", b, a)
+	}
+	// A flag wins over the file.
+	out, _ = mustRun(t, 0, "ports", "assign", dir, "--port", "32521", "--json")
+	if b := assignmentJSON(t, []byte(out)); b.SuperserverPort != 32521 || b.Type != "manual" {
+		t.Fatalf("assign --port 32521 = %+v, want the flag's port", b)
+	}
+	// A bad settings file is an error naming the field (nothing is assigned).
+	bad := irisProject(t)
+	if err := os.WriteFile(filepath.Join(bad, ".iris-helper.json"), []byte(`{"ports": {"superservr": 32522}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut := mustRun(t, 1, "ports", "assign", bad)
+	if !strings.Contains(errOut, `unknown field "ports.superservr"`) {
+		t.Fatalf("bad settings message: %s", errOut)
+	}
+	if list := listJSON(t); len(list) != 1 {
+		t.Fatalf("registry holds %+v, want only %s", list, dir)
+	}
+}
