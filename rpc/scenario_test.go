@@ -126,11 +126,13 @@ func subprocess(t *testing.T, extraArgs ...string) (*testClient, <-chan int) {
 		defer stderrMu.Unlock()
 		return stderr.Write(p)
 	})
+	ownProcessGroup(cmd) // to find any process it leaves behind
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	code := make(chan int, 1)
 	done := make(chan struct{})
+	var leftover []int
 	c := newTestClient(t, stdout, stdin)
 	go func() {
 		c.waitEndQuiet()
@@ -138,6 +140,7 @@ func subprocess(t *testing.T, extraArgs ...string) (*testClient, <-chan int) {
 		if err != nil && cmd.ProcessState == nil {
 			t.Logf("wait: %v", err)
 		}
+		leftover = processGroupMembers(cmd.Process.Pid)
 		code <- cmd.ProcessState.ExitCode()
 		close(done)
 	}()
@@ -149,6 +152,16 @@ func subprocess(t *testing.T, extraArgs ...string) (*testClient, <-chan int) {
 			cmd.Process.Kill()
 			t.Error("helper process did not end at cleanup; killed")
 			<-done
+		}
+		if len(leftover) > 0 {
+			t.Errorf("the helper left processes behind: %v", leftover)
+			killProcessGroup(cmd.Process.Pid)
+		}
+		c.mu.Lock()
+		endErr := c.endErr
+		c.mu.Unlock()
+		if endErr != io.EOF {
+			t.Errorf("stdout carried something other than frames: %v", endErr)
 		}
 		if t.Failed() {
 			stderrMu.Lock()
@@ -287,6 +300,31 @@ func runScenario(t *testing.T, c *testClient, code <-chan int, eng *dockerops.En
 		t.Errorf(".env not synced (%v):\n%s", err, env)
 	}
 
+	// a .env edit reaches the client: the user deletes the port line, the helper writes it back
+	// and says so in window/logMessage
+	envPath := filepath.Join(dir, ".env")
+	var kept []string
+	for _, line := range strings.Split(string(env), "\n") {
+		if !strings.Contains(line, strconv.Itoa(st.SuperserverPort)) {
+			kept = append(kept, line)
+		}
+	}
+	logsBefore := len(c.notifications(MethodLogMessage))
+	if err := os.WriteFile(envPath, []byte(strings.Join(kept, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("window/logMessage about the .env edit", func(wireMsg) bool {
+		for _, m := range c.notifications(MethodLogMessage)[logsBefore:] {
+			if strings.Contains(string(m.Params), "updated "+envPath) {
+				return true
+			}
+		}
+		return false
+	})
+	if env, err := os.ReadFile(envPath); err != nil || !strings.Contains(string(env), strconv.Itoa(st.SuperserverPort)) {
+		t.Errorf("the deleted port line was not written back (%v):\n%s", err, env)
+	}
+
 	// iris.ports through workspace/executeCommand
 	ports := c.call(MethodExecuteCommand, map[string]any{"command": "iris.ports"})
 	if ports.Error != nil {
@@ -331,6 +369,29 @@ func runScenario(t *testing.T, c *testClient, code <-chan int, eng *dockerops.En
 		ns := c.notifications(MethodStatus)
 		return statusOf(t, ns[len(ns)-1].Params).State == workspace.StateStopped
 	})
+
+	// iris.restart through workspace/executeCommand: ready again on the same ports
+	rs := c.call(MethodExecuteCommand, map[string]any{"command": "iris.restart"})
+	if rs.Error != nil {
+		t.Fatalf("iris.restart: %+v", rs.Error)
+	}
+	if got := statusOf(t, rs.Result); got.State != workspace.StateReady || got.SuperserverPort != st.SuperserverPort {
+		t.Fatalf("iris.restart answered %+v", got)
+	}
+	// iris.release after a stop gives the ports back: iris/ports lists nothing
+	if stop := c.call(MethodStop, map[string]any{"remove": true}); stop.Error != nil {
+		t.Fatalf("iris/stop remove: %+v", stop.Error)
+	}
+	rel := c.call(MethodExecuteCommand, map[string]any{"command": "iris.release"})
+	if rel.Error != nil {
+		t.Fatalf("iris.release: %+v", rel.Error)
+	}
+	if got := decode[ReleaseResult](t, rel.Result).Released; got.Project != dir || got.SuperserverPort != st.SuperserverPort || got.WebPort != st.WebPort {
+		t.Errorf("iris.release released %+v, want %s %d/%d", got, dir, st.SuperserverPort, st.WebPort)
+	}
+	if left := c.call(MethodPorts, nil); left.Error != nil || !strings.Contains(string(left.Result), `"assignments":[]`) {
+		t.Errorf("iris/ports after release: %s %+v", left.Result, left.Error)
+	}
 
 	// shutdown → exit → code 0
 	if sd := c.call("shutdown", nil); sd.Error != nil || string(sd.Result) != "null" {
@@ -497,6 +558,32 @@ func TestSubprocessEndsWhenClientDies(t *testing.T) {
 		c.w.Close()
 		if got := <-code; got != 0 {
 			t.Fatalf("exit code %d", got)
+		}
+	})
+	t.Run("garbage then shutdown and exit with params null", func(t *testing.T) {
+		c, code := subprocess(t)
+		if res := c.call("initialize", initParams(dir, map[string]any{"autoStart": false})); res.Error != nil {
+			t.Fatalf("initialize: %+v", res.Error)
+		}
+		fmt.Fprint(c.w, "garbage\r\nContent-Length: lots\r\n\r\n")
+		c.sendRaw(`not json`)
+		c.sendRaw(`{"jsonrpc":"2.0","method":"textDocument/didChange","params":null}`)
+		c.sendRaw(`{"jsonrpc":"2.0","id":7,"method":"shutdown","params":null}`)
+		if sd := c.response(7); sd.Error != nil || string(sd.Result) != "null" {
+			t.Fatalf("shutdown: %+v", sd)
+		}
+		c.sendRaw(`{"jsonrpc":"2.0","method":"exit","params":null}`)
+		if got := <-code; got != 0 {
+			t.Fatalf("exit code %d, want 0", got)
+		}
+		var codes []int64
+		for _, m := range c.all() {
+			if m.Error != nil {
+				codes = append(codes, m.Error.Code)
+			}
+		}
+		if fmt.Sprint(codes) != "[-32700 -32700 -32700]" {
+			t.Fatalf("error codes %v, want -32700 for the garbage, the bad length and the non-JSON body:\n%s", codes, c.dump())
 		}
 	})
 	t.Run("exit without shutdown", func(t *testing.T) {

@@ -566,3 +566,50 @@ func TestClientWorkDoneToken(t *testing.T) {
 		}
 	}
 }
+
+// TestGenericClientTraffic: what generic LSP clients send although the helper declares no
+// text-document sync (didOpen, didChange, didSave, didClose, didChangeConfiguration, with params,
+// without, or null) is accepted silently, and shutdown and exit with "params": null end the
+// session with code 0.
+func TestGenericClientTraffic(t *testing.T) {
+	fake := newFakeProject(t.TempDir(), false)
+	c, code := inProcess(t, fakeOpts(fake, nil))
+	c.call("initialize", initParams(fake.root.Dir, map[string]any{"autoStart": false}))
+	c.sendRaw(`{"jsonrpc":"2.0","method":"initialized","params":null}`)
+	for _, method := range []string{"textDocument/didOpen", "textDocument/didChange", "textDocument/didSave",
+		"textDocument/didClose", "workspace/didChangeConfiguration", "workspace/didChangeWatchedFiles"} {
+		c.sendRaw(`{"jsonrpc":"2.0","method":"` + method + `"}`)
+		c.sendRaw(`{"jsonrpc":"2.0","method":"` + method + `","params":null}`)
+	}
+	c.sendRaw(`{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"file:///x.cls","languageId":"objectscript","version":1,"text":"x"}}}`)
+	c.sendRaw(`{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"file:///x.cls","version":2},"contentChanges":[{"text":"y"}]}}`)
+	c.sendRaw(`{"jsonrpc":"2.0","method":"workspace/didChangeConfiguration","params":{"settings":null}}`)
+	if m := c.call("iris/status", nil); m.Error != nil {
+		t.Fatalf("iris/status after the notifications: %+v", m.Error)
+	}
+	c.sendRaw(`{"jsonrpc":"2.0","id":"sd","method":"shutdown","params":null}`)
+	sd := c.waitFor("shutdown answer", func(m wireMsg) bool { return m.Method == "" && m.idString() == `"sd"` })
+	if sd.Error != nil || string(sd.Result) != "null" {
+		t.Fatalf("shutdown with params null answered %+v", sd)
+	}
+	c.sendRaw(`{"jsonrpc":"2.0","method":"exit","params":null}`)
+	select {
+	case got := <-code:
+		if got != ExitOK {
+			t.Fatalf("exit code %d, want %d", got, ExitOK)
+		}
+	case <-time.After(waitLong):
+		t.Fatal("helper did not end on exit")
+	}
+	for _, m := range c.all() {
+		if m.Method == "" && m.Error != nil {
+			t.Errorf("a notification or request was answered with an error: %+v", m.Error)
+		}
+		if m.Method == MethodShowMessage {
+			t.Errorf("unexpected window/showMessage: %s", m.Params)
+		}
+	}
+	if n := len(c.all()) - len(c.notifications(MethodStatus)) - len(c.notifications(MethodLogMessage)); n != 3 {
+		t.Errorf("%d messages besides iris/status and logMessage, want 3 responses (initialize, iris/status, shutdown):\n%s", n, c.dump())
+	}
+}
