@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -68,6 +70,10 @@ func projectDir(args []string) (string, error) {
 type target struct {
 	port    int
 	project string
+	// missing is set when the folder does not exist: project is then its absolute path, which
+	// still names the assignment of a project whose folder is gone (stale); missing is the error
+	// to report when no assignment has that key.
+	missing error
 }
 
 // parseTarget reads [DIR|PORT]: a number that is not an existing folder is a port.
@@ -83,6 +89,11 @@ func parseTarget(args []string) (target, error) {
 		}
 	}
 	dir, err := projectDir(args)
+	if err != nil && len(args) > 0 && errors.Is(err, fs.ErrNotExist) {
+		if abs, aerr := filepath.Abs(args[0]); aerr == nil {
+			return target{project: abs, missing: err}, nil
+		}
+	}
 	return target{project: dir}, err
 }
 
@@ -114,6 +125,9 @@ func lookup(ctx context.Context, reg *registry.Registry, t target) (registry.Ass
 		return a, err
 	}
 	if !ok {
+		if t.missing != nil {
+			return a, t.missing
+		}
 		return a, &registry.NotFoundError{Project: t.project, Port: t.port}
 	}
 	return a, nil
@@ -295,8 +309,9 @@ func newPortsReleaseCmd(a *app) *cobra.Command {
 		Short: "Give a project's port pair back to the registry",
 		Long: "Remove the assignment of a project folder (default: the current folder, resolved to its\n" +
 			"project root) or of the project holding a port. Its slot becomes free for other projects;\n" +
-			"the project gets a pair again the next time it is assigned or started. Exit code 1 when\n" +
-			"nothing is assigned.",
+			"the project gets a pair again the next time it is assigned or started. A folder that no\n" +
+			"longer exists names the assignment of exactly that path (a stale project in 'ports list').\n" +
+			"Exit code 1 when nothing is assigned.",
 		Args:              usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: completeTarget(a),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -520,3 +520,35 @@ func TestPortsAssignUsesProjectSettingsPorts(t *testing.T) {
 		t.Fatalf("registry holds %+v, want only %s", list, dir)
 	}
 }
+
+// TestPortsReleaseAndInspectAProjectWhoseFolderIsGone: the path `ports list` shows for a stale
+// project (its folder deleted) names it for inspect and release, as the exhaustion and conflict
+// messages advise ('iris-helper ports release <dir>').
+func TestPortsReleaseAndInspectAProjectWhoseFolderIsGone(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv(registry.EnvHome, home)
+	t.Setenv(registry.EnvSuperserverRange, "32530-32531")
+	t.Setenv(registry.EnvWebRange, "32780-32781")
+	gone, kept := irisProject(t), irisProject(t)
+	mustRun(t, 0, "ports", "assign", gone)
+	mustRun(t, 0, "ports", "assign", kept)
+	if err := os.RemoveAll(gone); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := mustRun(t, 0, "ports", "inspect", gone, "--json")
+	if a := assignmentJSON(t, []byte(out)); a.Project != gone || a.Status != "stale" {
+		t.Fatalf("inspect of a gone folder = %+v", a)
+	}
+	out, _ = mustRun(t, 0, "ports", "release", gone)
+	if !strings.Contains(out, "Released superserver 32530 and web 32780 of "+gone) {
+		t.Fatalf("release of a gone folder: %s", out)
+	}
+	if list := listJSON(t); len(list) != 1 || list[0].Project != kept {
+		t.Fatalf("after release: %+v", list)
+	}
+	// A missing folder that the registry does not know is still reported as missing.
+	_, errOut := mustRun(t, 1, "ports", "release", gone)
+	if !strings.Contains(errOut, "does the folder exist?") {
+		t.Fatalf("release of an unknown missing folder: %s", errOut)
+	}
+}
