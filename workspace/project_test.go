@@ -593,6 +593,17 @@ func TestPortsAndCleanup(t *testing.T) {
 	if _, ok, _ := f.reg.Get(ctx, gone); ok {
 		t.Fatal("stale assignment kept")
 	}
+	// a stopped (kept) container counts as well: its folder is gone, its assignment stays
+	if _, err := p.Stop(ctx, StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	marked, _, err = CleanupPorts(ctx, f.reg, f.eng, false)
+	if err != nil || len(marked) != 0 {
+		t.Fatalf("cleanup with a stopped container marked %+v (%v), want nothing", marked, err)
+	}
+	if _, ok, _ := f.reg.Get(ctx, st.Project); !ok {
+		t.Fatal("the project with a stopped container lost its assignment")
+	}
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
@@ -962,5 +973,63 @@ func TestStatusOfFailingContainers(t *testing.T) {
 	st = q.Status(ctx)
 	if st.StartedAt == nil || !strings.Contains(st.Message, "unhealthy") || !st.Running() {
 		t.Errorf("unhealthy status: %+v", st)
+	}
+}
+
+// TestDurableDataSurvivesRecreate: with no .iris-helper.json (durable is on by default), data
+// written into the project's volume survives a port move (which recreates the container) and
+// `stop --remove`; only a purge deletes the volume.
+func TestDurableDataSurvivesRecreate(t *testing.T) {
+	f := newFixture(t, 31320)
+	ctx := testCtx(t)
+	dir := f.projectDir(nil)
+	vol := dockerops.VolumeName(dir)
+	cat := func(when string) {
+		t.Helper()
+		r, err := f.eng.Exec(ctx, dir, "iris-stub", "cat", "/durable/iris/user.dat")
+		if err != nil || r.ExitCode != 0 || !strings.HasPrefix(r.Output, "precious") {
+			t.Fatalf("data %s: %v %+v", when, err, r)
+		}
+	}
+	volumeExists := func() bool {
+		return exec.Command("docker", "volume", "inspect", vol).Run() == nil
+	}
+
+	first := mustStart(t, ctx, f.open(dir))
+	if r, err := f.eng.Exec(ctx, dir, "iris-stub", "write", "/durable/iris/user.dat", "precious"); err != nil || r.ExitCode != 0 {
+		t.Fatalf("write into the durable volume: %v %+v", err, r)
+	}
+	if !volumeExists() {
+		t.Fatalf("no volume %s for a project without .iris-helper.json (durable is the default)", vol)
+	}
+
+	// another port pair: the container must be recreated, the data must stay
+	moved := f.open(dir, func(o *ProjectOptions) {
+		o.FlagPorts = registry.Preferred{Superserver: f.lo + 5, Web: f.lo + 505}
+	})
+	second := mustStart(t, ctx, moved)
+	if second.Container == first.Container || second.SuperserverPort != f.lo+5 {
+		t.Fatalf("port move did not recreate the container: %s → %s (port %d)", first.Container, second.Container, second.SuperserverPort)
+	}
+	if out, err := exec.Command("docker", "inspect", first.Container).CombinedOutput(); err == nil {
+		t.Fatalf("old container %s still exists: %s", first.Container, out)
+	}
+	cat("after the recreate")
+
+	// stop --remove keeps the volume; the next start's new container sees the data
+	if _, err := moved.Stop(ctx, StopOptions{Remove: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !volumeExists() {
+		t.Fatal("stop --remove deleted the data volume")
+	}
+	mustStart(t, ctx, moved)
+	cat("after stop --remove and start")
+
+	if _, err := moved.Stop(ctx, StopOptions{Remove: true, Purge: true}); err != nil {
+		t.Fatal(err)
+	}
+	if volumeExists() {
+		t.Fatal("stop --remove --purge left the data volume")
 	}
 }
