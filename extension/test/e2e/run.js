@@ -11,11 +11,18 @@
 //   2. a multi-root workspace: the first project, a second project (gets a different port; its
 //      objectscript.conn points at another server and is left alone, with a notice) and a
 //      LaTeX-style folder (.cls files with \ProvidesClass) that starts nothing.
+//   2b. the second project's IRIS_PORT edited in its .env while IRIS runs -> the item says
+//      "IRIS: restart needed" on a warning background -> click -> IRIS restarts on the new port.
+//   2c. IRIS: Release Port (palette, folder picker) on the running second project -> confirm ->
+//      refused while it runs -> "Stop and Release" -> its container and ports are gone, the item
+//      says IRIS stopped -> click -> it starts again.
 //   3. irisHelper.helperPath set to a missing file in the first folder's settings: its helper
 //      restarts and fails, with a notice that names the setting; its container is left alone.
 //   3b. removing the second folder from the workspace stops its helper process.
 //   4. workspace trust on, a fresh IRIS project, "No, I don't trust": the item says IRIS stopped
 //      and no container is created.
+// Every container and volume the helpers created for folders of the run (by the project label)
+// is removed at the end, also on failure and on SIGINT/SIGTERM, and the run fails if one is left.
 // Screenshots and logs go to test-artifacts/e2e/. Figures (activation time, time from the
 // workbench being visible to the port in the status bar) are printed as "FIGURE name value".
 //
@@ -41,6 +48,7 @@ const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'e2e');
 const SS_RANGE = [34500, 34509];
 const WEB_RANGE = [34600, 34609];
 const LABEL = 'dev.iris-helper.project';
+const PREPARE_LABEL = `${LABEL}.prepare`; // the helper's short-lived volume-preparing container
 
 const MIN = 60_000;
 const t0 = Date.now();
@@ -90,12 +98,17 @@ function prerequisites() {
   return missing;
 }
 
-function freePort(lo, hi) {
-  const tryPort = (p) => new Promise((resolve) => {
+/** True when nothing listens on 127.0.0.1:p. */
+function portFree(p) {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.once('error', () => resolve(false));
     srv.listen(p, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+
+function freePort(lo, hi) {
+  const tryPort = portFree;
   return (async () => {
     const start = lo + Math.floor(Math.random() * (hi - lo + 1));
     for (let i = 0; i <= hi - lo; i++) {
@@ -114,6 +127,33 @@ function docker(args) {
 function containersFor(dir) {
   const out = docker(['ps', '-a', '--filter', `label=${LABEL}=${dir}`, '--format', '{{.Names}} {{.State}}']);
   return out ? out.split('\n').map((l) => { const [name, state] = l.split(' '); return { name, state }; }) : [];
+}
+
+/** Containers and volumes the helpers created for folders under dir (by the project labels). */
+function labelledUnder(dir) {
+  const under = (p) => p === dir || p.startsWith(dir + path.sep);
+  const rows = (args) => { const out = docker(args); return out ? out.split('\n').map((l) => l.split('\t')) : []; };
+  const containers = new Set();
+  for (const label of [LABEL, PREPARE_LABEL]) {
+    for (const [name, project] of rows(['ps', '-a', '--filter', `label=${label}`, '--format', `{{.Names}}\t{{.Label "${label}"}}`])) {
+      if (under(project)) containers.add(name);
+    }
+  }
+  const volumes = rows(['volume', 'ls', '--filter', `label=${LABEL}`, '--format', `{{.Name}}\t{{.Label "${LABEL}"}}`])
+    .filter(([, project]) => under(project)).map(([name]) => name);
+  return { containers: [...containers], volumes };
+}
+
+/** Force-removes what labelledUnder finds (containers first: they hold the volumes); returns what is left. */
+function removeLabelledUnder(dir) {
+  const found = labelledUnder(dir);
+  if (found.containers.length) {
+    try { docker(['rm', '-f', '-v', ...found.containers]); } catch (e) { console.error('cleanup:', e.message); }
+  }
+  if (found.volumes.length) {
+    try { docker(['volume', 'rm', '-f', ...found.volumes]); } catch (e) { console.error('cleanup:', e.message); }
+  }
+  return labelledUnder(dir);
 }
 
 function readEvents(file) {
@@ -193,7 +233,6 @@ async function main() {
   }, null, 2));
   const eventsFile = path.join(RUN, 'extension-events.jsonl');
   const csLogFile = path.join(ARTIFACTS, 'code-server.log');
-  const cleanupDirs = [projA, projB, latex, projC];
 
   const csEnv = {
     ...process.env,
@@ -221,6 +260,19 @@ async function main() {
   const groupAlive = () => { try { process.kill(-cs.pid, 0); return true; } catch { return false; } };
   const killCs = (sig) => { try { process.kill(-cs.pid, sig); } catch { /* gone */ } };
   process.on('exit', () => killCs('SIGKILL'));
+  // interrupted (make e2e stopped with Ctrl-C, a CI timeout): code-server runs in its own process
+  // group and would outlive us, and the finally below would not run; clean up here instead
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.once(sig, () => {
+      console.error(stamp(), `${sig}: stopping code-server, removing the run's containers and volumes`);
+      killCs('SIGKILL');
+      if (!process.env.E2E_KEEP) {
+        try { removeLabelledUnder(RUN); } catch (e) { console.error('cleanup:', e.message); }
+        fs.rmSync(RUN, { recursive: true, force: true });
+      }
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  }
   const startCodeServer = async (trust) => {
     cs = spawn(NODE24, [CS_ENTRY, ...csArgs, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none',
       '--disable-telemetry', '--disable-update-check', ...(trust ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override'],
@@ -308,6 +360,9 @@ async function main() {
     figure('bundle_eval_ms', act.bundleEvalMs, 'ms');
     figure('vscode_load_to_activate_call_ms', act.loadToActivateMs, 'ms');
     figure('bundle_start_to_activated_ms', act.loadStartToActivatedMs, 'ms');
+    const startedA = events.find((e) => e.event === 'helper-started' && e.folder === projA);
+    const helperVersion = String(startedA?.serverInfo?.version ?? '').replace(/^v/, '');
+    check(helperVersion === VERSION, `the bundled helper reports the extension's version ${VERSION} (${JSON.stringify(startedA?.serverInfo)})`);
     const readyA = events.find((e) => e.event === 'status' && e.folder === projA && e.state === 'ready');
     check(readyA && readyA.superserverPort === ss, `the helper reported ready on ${ss} for ${projA}`);
     figure('activation_to_ready_status_ms', Date.parse(readyA.time) - Date.parse(act.time), 'ms');
@@ -408,6 +463,66 @@ async function main() {
     const multiEvents = readEvents(eventsFile).filter((e) => e.event === 'activate');
     figure('activation_ms_multi_root', multiEvents[multiEvents.length - 1].activateMs, 'ms');
 
+    // ---- 2b. restart needed: the second project's IRIS_PORT edited in its .env while IRIS runs ----
+    const itemOf = (re) => statusItems().filter({ hasText: re }).first();
+    let movedTo = 0;
+    for (let p = SS_RANGE[0]; p <= SS_RANGE[1] && !movedTo; p++) {
+      if (p !== ss && p !== ssB && (await portFree(p))) movedTo = p;
+    }
+    check(movedTo, `a free superserver port to move the second project to: ${movedTo}`);
+    const envB = path.join(projB, '.env');
+    const envBText = fs.readFileSync(envB, 'utf8');
+    check(new RegExp(`^IRIS_PORT=${ssB}$`, 'm').test(envBText), `the second project's .env holds IRIS_PORT=${ssB}`);
+    fs.writeFileSync(envB, envBText.replace(new RegExp(`^IRIS_PORT=${ssB}$`, 'm'), `IRIS_PORT=${movedTo}`));
+    const restartText = await until('the second project\'s item to say restart needed',
+      () => itemText(/IRIS: restart needed \(second-project\)/), 2 * MIN, 250);
+    const restartItem = itemOf(/IRIS: restart needed \(second-project\)/);
+    const restartClass = await restartItem.getAttribute('class');
+    await shot('05b-restart-needed.png');
+    check(/\bwarning-kind\b/.test(restartClass), `"${restartText}" on the warning background (class "${restartClass}")`);
+    check(containersFor(projB).some((c) => c.state === 'running'), 'the container still runs on the old port until the restart');
+    await restartItem.click();
+    const restartedText = await until(`the second project to run on ${movedTo}`, () => itemText(new RegExp(`IRIS :${movedTo} \\(second-project\\)`)), 3 * MIN, 250);
+    const afterRestart = containersFor(projB);
+    check(afterRestart.length === 1 && afterRestart[0].state === 'running' &&
+      docker(['inspect', '-f', '{{index .Config.Labels "dev.iris-helper.superserver"}}', afterRestart[0].name]) === String(movedTo),
+    `a click restarted IRIS on the port from .env: "${restartedText}", ${JSON.stringify(afterRestart)}`);
+    await shot('05c-restarted.png');
+
+    // ---- 2c. IRIS: Release Port on the running second project: refused, then "Stop and Release" ----
+    await runPalette('IRIS: Release Port', async () => {
+      const r = page.locator('.quick-input-list .monaco-list-row', { hasText: 'second-project' }).first();
+      await r.waitFor({ timeout: 30_000 });
+      await r.click();
+    });
+    const confirm = page.locator('.monaco-dialog-box', { hasText: 'Release the ports' });
+    await confirm.first().waitFor({ timeout: MIN });
+    await shot('05d-release-confirm.png');
+    check((await confirm.first().innerText()).includes(`${movedTo}/`), 'the confirmation names the project\'s ports');
+    await confirm.first().locator('.monaco-button', { hasText: /^Release$/ }).first().click();
+    // refused while the container runs: an error offers "Stop and Release" (toast, or the notification center)
+    const stopAndRelease = page.locator('.notification-toast .monaco-button', { hasText: 'Stop and Release' });
+    const refused = await stopAndRelease.first().waitFor({ timeout: 30_000 }).then(() => true, () => false);
+    if (refused) {
+      await shot('05e-release-refused.png');
+      await stopAndRelease.first().click();
+    } else {
+      await runPalette('Notifications: Show Notifications', async () => {
+        const b = page.locator('.notifications-center .monaco-button', { hasText: 'Stop and Release' }).first();
+        await b.waitFor({ timeout: 30_000 });
+        await shot('05e-release-refused.png');
+        await b.click();
+      });
+    }
+    const releasedText = await until('the second project\'s item to say IRIS stopped after the release',
+      () => itemText(/IRIS stopped \(second-project\)/), 3 * MIN, 250);
+    await until('the second project\'s container to be removed', () => containersFor(projB).length === 0, MIN);
+    await shot('05f-released.png');
+    check(releasedText.includes('IRIS stopped'), `after Release Port the item says "${releasedText}" and the container is gone`);
+    await itemOf(/IRIS stopped \(second-project\)/).click();
+    const againText = await until('the second project to start again', () => itemText(/IRIS :\d+ \(second-project\)/), 3 * MIN, 250);
+    check(containersFor(projB).length === 1, `a click on the stopped item started it again: "${againText}"`);
+
     // ---- 3. a helperPath that does not exist (in the first folder's settings): its helper restarts
     //      on the change and fails, with a notice naming the setting; the container is left alone ----
     const missing = path.join(RUN, 'no-such-dir', 'iris-helper');
@@ -476,12 +591,16 @@ async function main() {
     if (process.env.E2E_KEEP) {
       log(`E2E_KEEP: kept ${RUN} and the containers`);
     } else {
-      for (const d of cleanupDirs) {
-        for (const c of containersFor(d)) {
-          try { docker(['rm', '-f', '-v', c.name]); } catch (e) { log('cleanup:', e.message); }
-        }
-      }
+      const left = removeLabelledUnder(RUN);
       fs.rmSync(RUN, { recursive: true, force: true });
+      if (left.containers.length || left.volumes.length) {
+        const msg = `cleanup left containers ${JSON.stringify(left.containers)} and volumes ${JSON.stringify(left.volumes)}`;
+        // a failure already on its way out keeps its own message
+        if (!failed) throw new Failure(msg);
+        log(msg);
+      } else {
+        log(`cleanup: removed every container and volume labelled for ${RUN}`);
+      }
     }
     if (failed) log(`artifacts in ${path.relative(ROOT, ARTIFACTS)}`);
   }
