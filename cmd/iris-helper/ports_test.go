@@ -552,3 +552,20 @@ func TestPortsReleaseAndInspectAProjectWhoseFolderIsGone(t *testing.T) {
 		t.Fatalf("release of an unknown missing folder: %s", errOut)
 	}
 }
+
+// TestVersionCommand: `iris-helper version` prints the version (set by the Makefile with
+// -X main.version) and takes no arguments.
+func TestVersionCommand(t *testing.T) {
+	out, _ := mustRun(t, 0, "version")
+	if out != version+"\n" || strings.TrimSpace(version) == "" {
+		t.Fatalf("version printed %q, want %q", out, version+"\n")
+	}
+	_, errOut := mustRun(t, 2, "version", "extra")
+	if !strings.Contains(errOut, "unknown command") && !strings.Contains(errOut, "accepts 0 arg") {
+		t.Fatalf("version with an argument: %s", errOut)
+	}
+	out, _ = mustRun(t, 0, "version", "--help")
+	if !strings.Contains(out, "Usage:") {
+		t.Fatalf("version --help: %s", out)
+	}
+}
