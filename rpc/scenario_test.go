@@ -671,3 +671,39 @@ func TestEngineDownThenBack(t *testing.T) {
 		t.Fatalf("iris/stop: %+v", stop.Error)
 	}
 }
+
+// TestPortsExhaustedIsShown, against the real Project: when the auto-start finds no free port
+// (the one-port range is held by another program), the user is told with window/showMessage
+// (error) and iris/start answers -32012 with the status in error.data; the helper stays up.
+func TestPortsExhaustedIsShown(t *testing.T) {
+	scenarioEnv(t, inProcessBand)
+	t.Setenv(registry.EnvSuperserverRange, "33190-33190")
+	t.Setenv(registry.EnvWebRange, "33390-33390")
+	dockertest.Engine(t)
+	image := dockertest.StubImage(t)
+	l, err := net.Listen("tcp4", "127.0.0.1:33190")
+	if err != nil {
+		t.Fatalf("hold the only superserver port: %v", err)
+	}
+	defer l.Close()
+	dir := irisFolder(t)
+	c, _ := inProcess(t, Options{Version: "test"})
+	if res := c.call("initialize", initParams(dir, map[string]any{"image": image})); res.Error != nil {
+		t.Fatalf("initialize: %+v", res.Error)
+	}
+	c.notify("initialized", map[string]any{})
+	shown := c.waitFor("window/showMessage error about the ports", func(m wireMsg) bool {
+		return m.Method == MethodShowMessage && strings.Contains(string(m.Params), `"type":1`)
+	})
+	if p := decode[ShowMessageParams](t, shown.Params); !strings.Contains(p.Message, "33190") {
+		t.Errorf("the message does not name the busy range: %q", p.Message)
+	}
+	m := c.call(MethodStart, nil)
+	wantError(t, m, CodePortsExhausted, "")
+	if st := decode[ErrorData](t, m.Error.Data).Status; st == nil || st.Project != dir || st.Running() {
+		t.Errorf("error.data %s", m.Error.Data)
+	}
+	if st := c.call(MethodStatus, nil); st.Error != nil || statusOf(t, st.Result).Project != dir {
+		t.Fatalf("iris/status after the failure: %+v", st)
+	}
+}
