@@ -478,3 +478,36 @@ func TestReturnedSlotIsACopy(t *testing.T) {
 		t.Fatalf("changing a returned slot changed the registry: %d %d", *b.Slot, *l[0].Slot)
 	}
 }
+
+// TestDefaultsWithoutEnvironment: without IRIS_HELPER_HOME the home is ~/.iris-helper, created
+// 0700; the lock timeout defaults to 5 s and the ranges to 1972-1981 / 52773-52782.
+func TestDefaultsWithoutEnvironment(t *testing.T) {
+	// Not parallel: uses t.Setenv.
+	user := t.TempDir()
+	t.Setenv("HOME", user)
+	t.Setenv("USERPROFILE", user) // os.UserHomeDir on Windows
+	t.Setenv(EnvHome, "")
+	t.Setenv(EnvSuperserverRange, "")
+	t.Setenv(EnvWebRange, "")
+	r, err := Open(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(user, ".iris-helper")
+	if r.Home() != want || r.Path() != filepath.Join(want, FileName) {
+		t.Fatalf("home %s, registry %s; want %s", r.Home(), r.Path(), want)
+	}
+	fi, err := os.Stat(want)
+	if err != nil || !fi.IsDir() {
+		t.Fatalf("home not created: %v", err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o700 {
+		t.Errorf("home has mode %v, want 0700", fi.Mode().Perm())
+	}
+	if r.lockTimeout != 5*time.Second || DefaultLockTimeout != 5*time.Second {
+		t.Errorf("default lock timeout %v, want 5s", r.lockTimeout)
+	}
+	if ss, web := r.Ranges(); ss != (Range{1972, 1981}) || web != (Range{52773, 52782}) {
+		t.Errorf("default ranges %v / %v", ss, web)
+	}
+}
