@@ -569,3 +569,40 @@ func TestVersionCommand(t *testing.T) {
 		t.Fatalf("version --help: %s", out)
 	}
 }
+
+// TestPortsTargetNumberNamingAFolder: for inspect and release, a number that names an existing
+// folder is that folder; any other number is a port.
+func TestPortsTargetNumberNamingAFolder(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv(registry.EnvHome, home)
+	t.Setenv(registry.EnvSuperserverRange, "32540-32541")
+	t.Setenv(registry.EnvWebRange, "32790-32791")
+	byPort := irisProject(t)
+	mustRun(t, 0, "ports", "assign", byPort) // takes 32540/32790
+	parent, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	numbered := filepath.Join(parent, "32540")
+	if err := os.MkdirAll(numbered, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(numbered, "module.xml"), []byte("<Export/>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, 0, "ports", "assign", numbered) // takes 32541/32791
+	t.Chdir(parent)
+	for _, tc := range []struct{ arg, want string }{{"32540", numbered}, {"32790", byPort}, {"32541", numbered}} {
+		out, _ := mustRun(t, 0, "ports", "inspect", tc.arg, "--json")
+		if a := assignmentJSON(t, []byte(out)); a.Project != tc.want {
+			t.Errorf("inspect %s = %s, want %s", tc.arg, a.Project, tc.want)
+		}
+	}
+	out, _ := mustRun(t, 0, "ports", "release", "32540")
+	if !strings.Contains(out, "of "+numbered) {
+		t.Fatalf("release 32540 in a folder holding 32540/: %s", out)
+	}
+	if list := listJSON(t); len(list) != 1 || list[0].Project != byPort {
+		t.Fatalf("after release: %+v", list)
+	}
+}
