@@ -613,3 +613,31 @@ func TestGenericClientTraffic(t *testing.T) {
 		t.Errorf("%d messages besides iris/status and logMessage, want 3 responses (initialize, iris/status, shutdown):\n%s", n, c.dump())
 	}
 }
+
+// A client that does not declare window.workDoneProgress gets no window/workDoneProgress/create
+// and no $/progress: the start's steps reach it as window/logMessage only.
+func TestNoWorkDoneProgressCapability(t *testing.T) {
+	fake := newFakeProject(t.TempDir(), true)
+	close(fake.release)
+	c, _ := inProcess(t, fakeOpts(fake, nil))
+	p := initParams(fake.root.Dir, map[string]any{"autoStart": false})
+	p["capabilities"] = map[string]any{}
+	c.call("initialize", p)
+	c.notify("initialized", map[string]any{})
+	res := c.call("iris/start", nil)
+	if res.Error != nil || statusOf(t, res.Result).State != workspace.StateReady {
+		t.Fatalf("iris/start: %+v", res)
+	}
+	var lines []string
+	for _, m := range c.all() {
+		switch m.Method {
+		case MethodProgressCreate, MethodProgress:
+			t.Errorf("%s sent to a client without window.workDoneProgress: %s", m.Method, m.Params)
+		case MethodLogMessage:
+			lines = append(lines, decode[ShowMessageParams](t, m.Params).Message)
+		}
+	}
+	if all := strings.Join(lines, "\n"); !strings.Contains(all, "creating") || !strings.Contains(all, "waiting") {
+		t.Errorf("the start's steps are not in window/logMessage:\n%s", all)
+	}
+}
