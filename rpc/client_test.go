@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,8 +19,9 @@ const waitLong = 90 * time.Second
 // testClient is a scripted LSP client: it writes frames to the helper and records everything the
 // helper sends, answering the helper's own requests (window/workDoneProgress/create) with null.
 type testClient struct {
-	t testing.TB
-	w io.WriteCloser
+	t    testing.TB
+	w    io.WriteCloser
+	proc *os.Process // the helper process of subprocess(); nil in-process
 
 	mu      sync.Mutex
 	msgs    []wireMsg     // everything received, in order

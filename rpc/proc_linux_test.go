@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // ownProcessGroup makes cmd the leader of a new process group, so that every process it starts
@@ -61,5 +62,35 @@ func TestProcessGroupMembersFindsLeftover(t *testing.T) {
 	}
 	if got := processGroupMembers(pgid); !slices.Contains(got, sleeper) {
 		t.Fatalf("processGroupMembers(%d) = %v, want it to hold the orphaned sleep %d", pgid, got, sleeper)
+	}
+}
+
+// TestSubprocessEndsOnSignal: SIGTERM and SIGINT (an editor or a session manager ending the
+// helper) end it with code 0, frames only on stdout and no process left behind (subprocess).
+func TestSubprocessEndsOnSignal(t *testing.T) {
+	scenarioEnv(t, subprocessBand)
+	dir := t.TempDir()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			c, code := subprocess(t)
+			if res := c.call("initialize", initParams(dir, map[string]any{"autoStart": false})); res.Error != nil {
+				t.Fatalf("initialize: %+v", res.Error)
+			}
+			c.notify("initialized", map[string]any{})
+			if m := c.call("iris/status", nil); m.Error != nil {
+				t.Fatalf("iris/status: %+v", m.Error)
+			}
+			if err := c.proc.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case got := <-code:
+				if got != 0 {
+					t.Fatalf("exit code %d after %v, want 0", got, sig)
+				}
+			case <-time.After(waitLong):
+				t.Fatalf("helper did not end on %v", sig)
+			}
+		})
 	}
 }

@@ -134,6 +134,7 @@ func subprocess(t *testing.T, extraArgs ...string) (*testClient, <-chan int) {
 	done := make(chan struct{})
 	var leftover []int
 	c := newTestClient(t, stdout, stdin)
+	c.proc = cmd.Process
 	go func() {
 		c.waitEndQuiet()
 		err := cmd.Wait()
