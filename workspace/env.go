@@ -75,7 +75,9 @@ func (c EnvChange) String() string {
 
 // ResolveEnvKeys turns the configured names into the names to manage in a file with the
 // given content: a configured name is used as is ("" = not managed); an unset name is the
-// default, unless the file lacks the default and already uses a well-known alias.
+// default, unless the file lacks the default and already uses a well-known alias. An unset
+// name never resolves to a name configured for another key: it takes an alias then, or is
+// not managed when the file has none (one key, one value).
 func ResolveEnvKeys(names EnvConfig, content []byte) EnvKeys {
 	present := map[string]bool{}
 	for _, l := range scanEnvLines(content) {
@@ -83,17 +85,23 @@ func ResolveEnvKeys(names EnvConfig, content []byte) EnvKeys {
 			present[l.key] = true
 		}
 	}
+	taken := map[string]bool{}
+	for _, n := range []*string{names.Host, names.SuperserverPort, names.WebPort} {
+		if n != nil && *n != "" {
+			taken[*n] = true
+		}
+	}
 	pick := func(configured *string, def string, aliases []string) string {
 		if configured != nil {
 			return *configured
 		}
-		if present[def] {
-			return def
-		}
-		for _, a := range aliases {
-			if present[a] {
-				return a
+		for _, c := range append([]string{def}, aliases...) {
+			if present[c] && !taken[c] {
+				return c
 			}
+		}
+		if taken[def] {
+			return ""
 		}
 		return def
 	}
@@ -124,20 +132,40 @@ func formatEnvValue(v string, q byte) string {
 	return string(q) + v + string(q)
 }
 
-// isPortValue reports whether s (a value without quotes) is the port number want.
-func isPortValue(s string, want int) bool {
-	n, err := parsePort(s)
-	return err == nil && n == want
+// Why a managed port value is not a port number, for errors.Is.
+var (
+	errEnvValueEmpty  = errors.New("is empty")
+	errEnvValueVarRef = errors.New("is a variable reference, not a port number")
+)
+
+// readEnvPort reads the port number in a managed value as written (quotes included): the
+// span the scanner found, which is also the span RenderEnv replaces, so that reading and
+// writing always agree on which text is the value. github.com/joho/godotenv interprets that
+// text (quotes, escapes). It is not asked about the whole line: it would end an unquoted
+// value at the last " #" of the line where a shell ends it at the first, and read
+// "IRIS_PORT=1972 # see #12" as "1972 # see".
+func readEnvPort(raw string) (int, error) {
+	if raw != "" && strings.Trim(raw, "0123456789") == "" {
+		return parsePort(raw) // the usual case: a plain number
+	}
+	if strings.Contains(raw, "$") {
+		return 0, errEnvValueVarRef
+	}
+	m, err := godotenv.Unmarshal("V=" + raw)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a port number", raw) // e.g. a quote that never closes
+	}
+	return parsePort(m["V"])
 }
 
 // parsePort parses a port number written with digits only, 1-65535.
 func parsePort(s string) (int, error) {
 	t := strings.TrimSpace(s)
 	if t == "" {
-		return 0, errors.New("is empty")
+		return 0, errEnvValueEmpty
 	}
 	if strings.Contains(t, "$") {
-		return 0, fmt.Errorf("%q is a variable reference, not a port number", s)
+		return 0, errEnvValueVarRef
 	}
 	for _, c := range t {
 		if c < '0' || c > '9' {
@@ -205,7 +233,7 @@ func RenderEnv(in []byte, keys EnvKeys, p EnvPorts) ([]byte, []EnvChange) {
 			continue // the host key belongs to the user once it exists
 		}
 		l := lines[i]
-		if isPortValue(string(in[l.inStart:l.inEnd]), w.port) {
+		if n, err := readEnvPort(string(in[l.valStart:l.valEnd])); err == nil && n == w.port {
 			continue
 		}
 		text := formatEnvValue(w.value, l.quote)
@@ -296,9 +324,10 @@ type EnvValues struct {
 	Host, Superserver, Web EnvValue
 }
 
-// ParseEnvValues reads the managed keys' values from .env content. Values come from
+// ParseEnvValues reads the managed keys' values from .env content. Value comes from
 // github.com/joho/godotenv where the file parses (after stripping a BOM) and from the
-// helper's own scanner otherwise; a value with a variable reference is never a port.
+// helper's own scanner otherwise. Port is read from the value span the scanner found
+// (readEnvPort), the span RenderEnv writes; a value with a variable reference is never a port.
 func ParseEnvValues(content []byte, keys EnvKeys) EnvValues {
 	lines := scanEnvLines(content)
 	last := lastAssignments(lines)
@@ -318,15 +347,16 @@ func ParseEnvValues(content []byte, keys EnvKeys) EnvValues {
 			v.Value = pv
 		}
 		if isPort {
-			if strings.Contains(inner, "$") {
-				v.Err = fmt.Errorf("%s=%s is a variable reference, not a port number", key, v.Raw)
-			} else if n, err := parsePort(v.Value); err != nil {
-				v.Err = fmt.Errorf("%s=%s: %w", key, v.Raw, err)
-				if strings.TrimSpace(v.Value) == "" {
-					v.Err = fmt.Errorf("%s is empty, not a port number", key)
-				}
-			} else {
+			n, err := readEnvPort(v.Raw)
+			switch {
+			case err == nil:
 				v.Port = n
+			case errors.Is(err, errEnvValueVarRef):
+				v.Err = fmt.Errorf("%s=%s is a variable reference, not a port number", key, v.Raw)
+			case errors.Is(err, errEnvValueEmpty):
+				v.Err = fmt.Errorf("%s is empty, not a port number", key)
+			default:
+				v.Err = fmt.Errorf("%s=%s: %w", key, v.Raw, err)
 			}
 		}
 		return v

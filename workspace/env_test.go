@@ -29,6 +29,14 @@ func TestResolveEnvKeys(t *testing.T) {
 			EnvKeys{"IRIS_HOST", "DB_PORT", "IRIS_WEB_PORT"}},
 		{"an empty name means not managed", EnvConfig{Host: ptr(""), WebPort: ptr("")}, "IRIS_HOST=x\n",
 			EnvKeys{"", "IRIS_PORT", ""}},
+		{"a default configured for another key is not managed twice", EnvConfig{WebPort: ptr("IRIS_PORT")}, "IRIS_PORT=1\n",
+			EnvKeys{"IRIS_HOST", "", "IRIS_PORT"}},
+		{"an alias configured for another key is skipped", EnvConfig{SuperserverPort: ptr("IRIS_HOST")},
+			"IRIS_HOST=1\nIRIS_HOSTNAME=h\n", EnvKeys{"IRIS_HOSTNAME", "IRIS_HOST", "IRIS_WEB_PORT"}},
+		{"another key's configured name is never the fallback", EnvConfig{SuperserverPort: ptr("IRIS_HOST")}, "",
+			EnvKeys{"", "IRIS_HOST", "IRIS_WEB_PORT"}},
+		{"an alias taken by another key's configured name", EnvConfig{WebPort: ptr("IRIS_SUPERSERVER_PORT")},
+			"IRIS_SUPERSERVER_PORT=1\nIRIS_SUPER_SERVER_PORT=2\n", EnvKeys{"IRIS_HOST", "IRIS_SUPER_SERVER_PORT", "IRIS_SUPERSERVER_PORT"}},
 	}
 	for _, tt := range tests {
 		if got := ResolveEnvKeys(tt.names, []byte(tt.content)); got != tt.want {
@@ -52,6 +60,10 @@ func TestParseEnvValues(t *testing.T) {
 		{"IRIS_PORT=\nIRIS_WEB_PORT=-5\n", 0, 0, "empty", "not a port number"},
 		{"IRIS_PORT=1\nIRIS_PORT=31009\n", 31009, 0, "", ""},
 		{"this line breaks godotenv\nIRIS_PORT=31001\n", 31001, 0, "", ""},
+		// the inline comment starts at the first " #" (godotenv alone would read "31001 # see issue")
+		{"IRIS_PORT=31001 # see issue #12\nIRIS_WEB_PORT=\"31002\" # a # b\n", 31001, 31002, "", ""},
+		{"IRIS_PORT=31001 #\t# x\nIRIS_WEB_PORT=31002 # a #\n", 31001, 31002, "", ""},
+		{"IRIS_PORT=\"31001\nIRIS_WEB_PORT=' 31002 '\n", 0, 31002, "not a port number", ""},
 	}
 	for _, tt := range tests {
 		v := ParseEnvValues([]byte(tt.content), keys)

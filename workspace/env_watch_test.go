@@ -336,6 +336,25 @@ func TestEnvWatcherUserEditToFreePortIsHonoured(t *testing.T) {
 	if h.read() != edited {
 		t.Errorf("the honoured edit was changed: %q", h.read())
 	}
+
+	// The web port alone, written with an inline comment that holds a '#' itself: the
+	// value is 31623 (the comment starts at the first " #"), a request for that port.
+	edited2 := strings.Replace(edited, fmt.Sprintf("IRIS_WEB_PORT=%d", p.Web), "IRIS_WEB_PORT=31623 # mine, see #12", 1)
+	if err := os.WriteFile(h.path, []byte(edited2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e = h.waitEvent(EnvPortsChanged)
+	if !e.RestartNeeded || e.Ports.Superserver != 31122 || e.Ports.Web != 31623 || e.Key != "IRIS_WEB_PORT" {
+		t.Errorf("event for the web port %+v", e)
+	}
+	a, ok, err = h.reg.Get(h.ctx, h.project)
+	if err != nil || !ok || a.SuperserverPort != 31122 || a.WebPort != 31623 || a.Type != registry.TypeManual {
+		t.Fatalf("registry after the web edit: %+v %v %v", a, ok, err)
+	}
+	h.expectQuiet()
+	if h.read() != edited2 {
+		t.Errorf("the honoured web edit was changed: %q", h.read())
+	}
 }
 
 func TestEnvWatcherUserEditToHeldPortIsRestored(t *testing.T) {
