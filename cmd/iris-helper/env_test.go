@@ -351,3 +351,38 @@ func TestEnvWatchBinaryStopsOnInterrupt(t *testing.T) {
 		t.Errorf("stdout %q, stderr %q", stdout.String(), stderr.String())
 	}
 }
+
+func TestEnvSyncDryRunOfANewFileShowsItWhole(t *testing.T) {
+	reg := newEnvTestHome(t)
+	dir := envProjectDir(t, map[string]string{"iris.script": "halt\n"})
+	ctx := context.Background()
+	// ports from this test's own band (31190-31199 / 31690-31699)
+	if _, err := reg.Assign(ctx, dir, registry.Preferred{Superserver: 31191, Web: 31691}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, ".env")
+	code, stdout, stderr := runEnvCLI(t, ctx, "env", "sync", "--dry-run", "--sync", "true", dir)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := fmt.Sprintf(`would create %[1]s (superserver 31191, web 31691):
+--- %[1]s
++++ %[1]s (after sync)
+@@ -0,0 +1,4 @@
++%[2]s
++IRIS_HOST=localhost
++IRIS_PORT=31191
++IRIS_WEB_PORT=31691
+`, path, workspace.ManagedComment)
+	if stdout != want {
+		t.Errorf("dry run printed\n%s\nwant\n%s", stdout, want)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("--dry-run created the file: %v", err)
+	}
+	// Under auto nothing would be created, and the dry run says why.
+	code, stdout, _ = runEnvCLI(t, ctx, "env", "sync", "--dry-run", dir)
+	if code != 0 || !strings.Contains(stdout, `env sync "auto" creates none`) {
+		t.Errorf("dry run under auto: exit %d, %q", code, stdout)
+	}
+}
