@@ -21,8 +21,9 @@ import (
 // checked is the protocol, not Docker: its Start blocks until release is closed or ctx ends.
 // The scenario tests (scenario_test.go) run the real Project against the real engine.
 type fakeProject struct {
-	root    workspace.Root
-	release chan struct{}
+	root      workspace.Root
+	release   chan struct{}
+	stopBlock chan struct{} // non-nil: Stop waits until it is closed or its ctx ends (a slow engine)
 
 	mu       sync.Mutex
 	state    string
@@ -76,10 +77,17 @@ func (f *fakeProject) Start(ctx context.Context, progress func(dockerops.Progres
 	return f.Status(ctx), nil
 }
 
-func (f *fakeProject) Stop(_ context.Context, opts workspace.StopOptions) (workspace.Status, error) {
+func (f *fakeProject) Stop(ctx context.Context, opts workspace.StopOptions) (workspace.Status, error) {
 	f.mu.Lock()
 	f.stops = append(f.stops, opts)
 	f.mu.Unlock()
+	if f.stopBlock != nil {
+		select {
+		case <-f.stopBlock:
+		case <-ctx.Done():
+			return f.Status(ctx), ctx.Err()
+		}
+	}
 	f.setState(workspace.StateStopped)
 	return f.Status(context.Background()), nil
 }
@@ -474,16 +482,27 @@ func TestStopOnExit(t *testing.T) {
 	tests := []struct {
 		name       string
 		stopOnExit bool
+		slowStop   bool // the engine does not finish the stop: shutdown must answer anyway
 		script     func(c *testClient)
 		stops      int
 	}{
-		{"at shutdown", true, func(c *testClient) { c.call("shutdown", nil); c.notify("exit", nil) }, 1},
-		{"editor vanished without shutdown", true, func(c *testClient) { c.w.Close() }, 1},
-		{"off by default", false, func(c *testClient) { c.call("shutdown", nil); c.notify("exit", nil) }, 0},
+		{"at shutdown", true, false, func(c *testClient) { c.call("shutdown", nil); c.notify("exit", nil) }, 1},
+		{"at shutdown, engine slow to stop", true, true, func(c *testClient) {
+			if m := c.call("shutdown", nil); m.Error != nil || string(m.Result) != "null" {
+				t.Errorf("shutdown answered %+v", m)
+			}
+			c.notify("exit", nil)
+		}, 1},
+		{"editor vanished without shutdown", true, false, func(c *testClient) { c.w.Close() }, 1},
+		{"off by default", false, false, func(c *testClient) { c.call("shutdown", nil); c.notify("exit", nil) }, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := newFakeProject(t.TempDir(), true)
+			if tt.slowStop {
+				fake.stopBlock = make(chan struct{})
+				t.Cleanup(func() { close(fake.stopBlock) })
+			}
 			c, code := inProcess(t, fakeOpts(fake, nil))
 			opts := map[string]any{"autoStart": false}
 			if tt.stopOnExit {
@@ -492,7 +511,14 @@ func TestStopOnExit(t *testing.T) {
 			c.call("initialize", initParams(fake.root.Dir, opts))
 			c.notify("initialized", map[string]any{})
 			tt.script(c)
-			<-code
+			select {
+			case got := <-code:
+				if got != ExitOK {
+					t.Fatalf("exit code %d", got)
+				}
+			case <-time.After(waitLong):
+				t.Fatal("helper did not end")
+			}
 			if _, stops := fake.counts(); stops != tt.stops {
 				t.Fatalf("%d stops, want %d", stops, tt.stops)
 			}
