@@ -90,11 +90,32 @@ func parseTarget(args []string) (target, error) {
 	}
 	dir, err := projectDir(args)
 	if err != nil && len(args) > 0 && errors.Is(err, fs.ErrNotExist) {
-		if abs, aerr := filepath.Abs(args[0]); aerr == nil {
-			return target{project: abs, missing: err}, nil
+		if key, kerr := missingFolderKey(args[0]); kerr == nil {
+			return target{project: key, missing: err}, nil
 		}
 	}
 	return target{project: dir}, err
+}
+
+// missingFolderKey is the registry key a folder that no longer exists had: its absolute path with
+// the symlinks of its nearest existing ancestor resolved, as FindRoot resolved them.
+func missingFolderKey(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	rest := ""
+	for d := abs; ; {
+		if real, err := filepath.EvalSymlinks(d); err == nil {
+			return filepath.Join(real, rest), nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return abs, nil
+		}
+		rest = filepath.Join(filepath.Base(d), rest)
+		d = parent
+	}
 }
 
 // lookup finds the assignment a target names; *registry.NotFoundError when there is none.
