@@ -11,6 +11,7 @@
 //   2. a multi-root workspace: the first project, a second project (gets a different port; its
 //      objectscript.conn points at another server and is left alone, with a notice) and a
 //      LaTeX-style folder (.cls files with \ProvidesClass) that starts nothing.
+//      IRIS: Show Helper Log (folder picker) opens the second project's output channel.
 //   2b. the second project's IRIS_PORT edited in its .env while IRIS runs -> the item says
 //      "IRIS: restart needed" on a warning background -> click -> IRIS restarts on the new port.
 //   2c. IRIS: Release Port (palette, folder picker) on the running second project -> confirm ->
@@ -460,6 +461,18 @@ async function main() {
     await portal.close().catch(() => undefined);
     check(/UtilHome\.csp/.test(portalUrl) && (portalUrl.includes(`:${web}/`) || portalUrl.includes(`/proxy/${web}/`)),
       `the folder picker chose first-project and its Management Portal opened: ${portalUrl}`);
+    // IRIS: Show Helper Log from the palette: the folder picker, then that folder's output channel
+    await runPalette('IRIS: Show Helper Log', async () => {
+      const r = page.locator('.quick-input-list .monaco-list-row', { hasText: 'second-project' }).first();
+      await r.waitFor({ timeout: 30_000 });
+      await r.click();
+    });
+    const shownChannel = await until('the Output view to show the second project\'s helper log', () =>
+      page.locator('.part.panel select.monaco-select-box').evaluateAll((sels) => sels
+        .map((s) => (s.selectedIndex >= 0 ? s.options[s.selectedIndex].text : ''))
+        .find((t) => t.includes('IRIS Helper'))), MIN);
+    await shot('06c-helper-log.png');
+    check(shownChannel === 'IRIS Helper (second-project)', `Show Helper Log opened the folder's output channel "${shownChannel}"`);
     const multiEvents = readEvents(eventsFile).filter((e) => e.event === 'activate');
     figure('activation_ms_multi_root', multiEvents[multiEvents.length - 1].activateMs, 'ms');
 
