@@ -192,7 +192,19 @@ func (e enginePorts) HostPortsInUse(ctx context.Context) (map[int]string, error)
 
 // Status is the project's state now, in the one shape every front end shows (docs/status.md).
 // It never fails: what cannot be learned is said in State and Message.
-func (p *Project) Status(ctx context.Context) Status {
+func (p *Project) Status(ctx context.Context) Status { return p.status(ctx, nil) }
+
+// statusAfter is Status after an operation that failed with err: when err says the engine is
+// unavailable, the engine is not asked again (a hanging engine would cost another timeout).
+func (p *Project) statusAfter(ctx context.Context, err error) Status {
+	var ue *dockerops.UnavailableError
+	if errors.As(err, &ue) {
+		return p.status(ctx, ue)
+	}
+	return p.status(ctx, nil)
+}
+
+func (p *Project) status(ctx context.Context, unavailable *dockerops.UnavailableError) Status {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusTimeout)
 	defer cancel()
 	st := Status{
@@ -220,11 +232,15 @@ func (p *Project) Status(ctx context.Context) Status {
 	p.mu.Unlock()
 
 	running := false
-	eng, err := p.Engine(ctx)
 	var c dockerops.Container
 	found := false
-	if err == nil {
-		c, found, err = eng.Inspect(ctx, p.root.Dir)
+	if unavailable != nil {
+		err = unavailable
+	} else {
+		var eng *dockerops.Engine
+		if eng, err = p.Engine(ctx); err == nil {
+			c, found, err = eng.Inspect(ctx, p.root.Dir)
+		}
 	}
 	switch {
 	case err != nil && isUnavailable(err):
@@ -602,7 +618,7 @@ func (p *Project) runStart(ctx context.Context, op *startOp) {
 	}
 	p.mu.Unlock()
 	op.err = err
-	op.status = p.Status(context.Background())
+	op.status = p.statusAfter(context.Background(), err)
 	close(op.done)
 	if err != nil && !op.stopped {
 		p.message(Message{Level: LevelError, Text: err.Error()})
@@ -615,6 +631,11 @@ func (p *Project) doStart(ctx context.Context, progress func(dockerops.Progress)
 	eng, err := p.Engine(ctx)
 	if err != nil {
 		return err
+	}
+	// One short ping first: an engine that is down or hangs is reported within seconds, naming
+	// its endpoint, instead of after several per-call timeouts.
+	if err := eng.Ping(ctx); err != nil {
+		return fmt.Errorf("start IRIS for %s: %w", p.root.Dir, err)
 	}
 	unlock, err := p.lockProject(ctx)
 	if err != nil {
@@ -740,6 +761,9 @@ func (p *Project) Stop(ctx context.Context, opts StopOptions) (Status, error) {
 	if err != nil {
 		return p.Status(ctx), err
 	}
+	if err := eng.Ping(ctx); err != nil { // fail fast on an engine that is down or hangs
+		return p.statusAfter(ctx, err), fmt.Errorf("stop IRIS for %s: %w", p.root.Dir, err)
+	}
 	unlock, err := p.lockProject(ctx)
 	if err != nil {
 		return p.Status(ctx), err
@@ -748,7 +772,7 @@ func (p *Project) Stop(ctx context.Context, opts StopOptions) (Status, error) {
 	stopCtx, cancel := context.WithTimeout(ctx, stopTimeout)
 	defer cancel()
 	if err := eng.Stop(stopCtx, p.root.Dir, opts.Remove, opts.Remove && opts.Purge); err != nil {
-		return p.Status(ctx), fmt.Errorf("stop IRIS for %s: %w", p.root.Dir, err)
+		return p.statusAfter(ctx, err), fmt.Errorf("stop IRIS for %s: %w", p.root.Dir, err)
 	}
 	if _, ok, _ := p.assignment(ctx); ok {
 		if _, err := p.reg.Update(ctx, p.root.Dir, func(x *registry.Assignment) {

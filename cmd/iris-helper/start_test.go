@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -335,5 +336,90 @@ func TestCLILogsFollowUntilInterrupted(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, "logs", e.project); code != 1 || !strings.Contains(errs, "has no container") {
 		t.Fatalf("logs without container: exit %d %q", code, errs)
+	}
+}
+
+// hangingEngine listens on a unix socket, accepts connections and never answers: an engine that
+// is wedged. It returns the DOCKER_HOST value.
+func hangingEngine(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ih-hang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "docker.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // hold it open, say nothing
+			mu.Unlock()
+		}
+	}()
+	return "unix://" + sock
+}
+
+// TestCLIEngineDownOrHanging: with no engine at DOCKER_HOST, or one that accepts connections and
+// never answers, start, stop, logs and logs --follow end with exit 1 and an error that names the
+// endpoint and says what to do; status answers docker-unavailable with exit 0. None hangs.
+func TestCLIEngineDownOrHanging(t *testing.T) {
+	t.Setenv(registry.EnvHome, t.TempDir())
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "module.xml"), []byte("<Export/>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, host, want string
+	}{
+		{"missing socket", "unix://" + filepath.Join(t.TempDir(), "no-docker.sock"), "no such file"},
+		{"hanging engine", hangingEngine(t), "no answer within"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("DOCKER_HOST", tc.host)
+			for _, args := range [][]string{
+				{"start", dir, "--image", "whatever:1"},
+				{"stop", dir},
+				{"stop", dir, "--remove", "--purge"},
+				{"logs", dir},
+				{"logs", dir, "--follow"},
+			} {
+				code, out, errs := runCLI(t, args...)
+				if code != 1 {
+					t.Errorf("%v: exit %d, want 1\nstdout %q\nstderr %q", args, code, out, errs)
+				}
+				for _, want := range []string{"docker engine not reachable at " + tc.host + " (from DOCKER_HOST)", tc.want,
+					"start Docker", "docker group", "check DOCKER_HOST"} {
+					if !strings.Contains(errs, want) {
+						t.Errorf("%v: stderr lacks %q:\n%s", args, want, errs)
+					}
+				}
+				if strings.Contains(errs, "goroutine ") || strings.Contains(errs, "panic") {
+					t.Errorf("%v: stack trace on stderr:\n%s", args, errs)
+				}
+			}
+			code, out, _ := runCLI(t, "status", dir, "--json")
+			if s := statusJSON(t, out); code != 0 || s["state"] != "docker-unavailable" ||
+				!strings.Contains(fmt.Sprint(s["message"]), tc.host) || !strings.Contains(fmt.Sprint(s["message"]), tc.want) {
+				t.Errorf("status --json: exit %d %v", code, s)
+			}
+		})
 	}
 }
