@@ -352,6 +352,19 @@ func runScenario(t *testing.T, c *testClient, code <-chan int, eng *dockerops.En
 	c.waitFor("iris/status stopped after docker stop", func(m wireMsg) bool {
 		return statusIs(t, workspace.StateStopped)(m) && len(c.notifications(MethodStatus)) > before
 	})
+	// and so does the container removed outside the helper (docker rm)
+	before = len(c.notifications(MethodStatus))
+	if _, err := eng.Client().ContainerRemove(ctx, st.Container, client.ContainerRemoveOptions{}); err != nil {
+		t.Fatalf("docker rm: %v", err)
+	}
+	c.waitFor("iris/status not-created after docker rm", func(wireMsg) bool {
+		for _, m := range c.notifications(MethodStatus)[before:] {
+			if statusOf(t, m.Params).State == workspace.StateNotCreated {
+				return true
+			}
+		}
+		return false
+	})
 
 	// start again through iris/start, then stop through iris/stop
 	again := c.call(MethodStart, map[string]any{})
