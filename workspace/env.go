@@ -145,8 +145,8 @@ var (
 // value at the last " #" of the line where a shell ends it at the first, and read
 // "IRIS_PORT=1972 # see #12" as "1972 # see".
 func readEnvPort(raw string) (int, error) {
-	if raw != "" && strings.Trim(raw, "0123456789") == "" {
-		return parsePort(raw) // the usual case: a plain number
+	if digits := unquoteDigits(raw); digits != "" {
+		return parsePort(digits) // the usual case: a plain number, maybe quoted
 	}
 	if strings.Contains(raw, "$") {
 		return 0, errEnvValueVarRef
@@ -156,6 +156,18 @@ func readEnvPort(raw string) (int, error) {
 		return 0, fmt.Errorf("%q is not a port number", raw) // e.g. a quote that never closes
 	}
 	return parsePort(m["V"])
+}
+
+// unquoteDigits returns the digits of raw when it is a number, bare or in quotes of one
+// kind, and "" otherwise.
+func unquoteDigits(raw string) string {
+	if len(raw) >= 2 && (raw[0] == '"' || raw[0] == '\'') && raw[len(raw)-1] == raw[0] {
+		raw = raw[1 : len(raw)-1]
+	}
+	if raw == "" || strings.Trim(raw, "0123456789") != "" {
+		return ""
+	}
+	return raw
 }
 
 // parsePort parses a port number written with digits only, 1-65535.
