@@ -441,7 +441,8 @@ func completeDirs(_ *cobra.Command, args []string, _ string) ([]string, cobra.Sh
 	return nil, cobra.ShellCompDirectiveFilterDirs
 }
 
-// completeTarget completes [DIR|PORT] with the assigned projects and ports, then folders.
+// completeTarget completes [DIR|PORT] with the assigned projects and ports; when none of them
+// matches what was typed (or the registry cannot be read), with folders.
 func completeTarget(a *app) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if len(args) > 0 {
@@ -463,6 +464,9 @@ func completeTarget(a *app) cobra.CompletionFunc {
 					out = append(out, cobra.CompletionWithDesc(c, desc))
 				}
 			}
+		}
+		if len(out) == 0 {
+			return nil, cobra.ShellCompDirectiveFilterDirs
 		}
 		return out, cobra.ShellCompDirectiveNoFileComp
 	}

@@ -365,6 +365,11 @@ func TestPortsHelpAndCompletion(t *testing.T) {
 	if !strings.Contains(out, dir) || !strings.Contains(out, strconv.Itoa(e.lo)+"\t") {
 		t.Fatalf("inspect does not complete assigned projects and ports:\n%s", out)
 	}
+	// Nothing assigned matches what was typed: the shell completes folders (directive 16, FilterDirs).
+	out, _ = mustRun(t, 0, "__complete", "ports", "release", "./sr")
+	if strings.TrimSpace(out) != ":16" {
+		t.Fatalf("release does not fall back to folders:\n%s", out)
+	}
 }
 
 // TestPortsGolden compares list, list --json and inspect with golden files, on a seeded registry
