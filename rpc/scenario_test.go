@@ -613,7 +613,8 @@ func TestSubprocessEndsWhenClientDies(t *testing.T) {
 // TestEngineDownThenBack: the helper starts while the engine does not answer (DOCKER_HOST names a
 // socket nobody listens on): it stays up, reports docker-unavailable, answers iris/start with
 // -32010, tells the user once; when the engine answers (a proxy to the real socket appears on that
-// path) it reports the real state and the auto-start that failed runs after all.
+// path) it reports the real state and the auto-start that failed runs after all. Later the engine
+// goes away again (every connection cut) and comes back: docker-unavailable, then ready again.
 func TestEngineDownThenBack(t *testing.T) {
 	scenarioEnv(t, inProcessBand)
 	eng := dockertest.Engine(t)
@@ -651,29 +652,9 @@ func TestEngineDownThenBack(t *testing.T) {
 	}
 
 	// the engine comes back
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer in.Close()
-				out, err := net.Dial("unix", realSock)
-				if err != nil {
-					return
-				}
-				defer out.Close()
-				go io.Copy(out, in)
-				io.Copy(in, out)
-			}()
-		}
-	}()
+	proxy := &engineProxy{t: t, sock: sock, target: realSock}
+	proxy.up()
+	t.Cleanup(proxy.down)
 	c.waitFor("info: the engine answers again", func(m wireMsg) bool {
 		return m.Method == MethodLogMessage && strings.Contains(string(m.Params), "answers again")
 	})
@@ -681,6 +662,28 @@ func TestEngineDownThenBack(t *testing.T) {
 	if st := statusOf(t, ready.Params); st.Container == "" || !inProcessBand.contains(st.SuperserverPort, st.WebPort) {
 		t.Errorf("ready status %+v", st)
 	}
+
+	// the engine goes away later (every connection cut), then answers again: the helper reports
+	// docker-unavailable, stays up, and reports the running container once more
+	seen := len(c.all())
+	after := func(pred func(wireMsg) bool) func(wireMsg) bool {
+		return func(wireMsg) bool {
+			for _, m := range c.all()[seen:] {
+				if pred(m) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	proxy.down()
+	c.waitFor("iris/status docker-unavailable after the engine went away", after(statusIs(t, workspace.StateDockerUnavailable)))
+	if st := c.call(MethodStatus, nil); st.Error != nil || statusOf(t, st.Result).State != workspace.StateDockerUnavailable {
+		t.Fatalf("iris/status while the engine is away: %+v", st)
+	}
+	seen = len(c.all())
+	proxy.up()
+	c.waitFor("iris/status ready once the engine is back", after(statusIs(t, workspace.StateReady)))
 	if stop := c.call(MethodStop, map[string]any{"remove": true}); stop.Error != nil {
 		t.Fatalf("iris/stop: %+v", stop.Error)
 	}
@@ -720,4 +723,56 @@ func TestPortsExhaustedIsShown(t *testing.T) {
 	if st := c.call(MethodStatus, nil); st.Error != nil || statusOf(t, st.Result).Project != dir {
 		t.Fatalf("iris/status after the failure: %+v", st)
 	}
+}
+
+// engineProxy forwards a unix socket to the real engine's; down closes the socket and cuts every
+// forwarded connection (the engine "goes away"), up listens again.
+type engineProxy struct {
+	t            *testing.T
+	sock, target string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns []net.Conn
+}
+
+func (p *engineProxy) up() {
+	ln, err := net.Listen("unix", p.sock)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("unix", p.target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, in, out)
+			p.mu.Unlock()
+			go func() { io.Copy(out, in); out.Close() }()
+			go func() { io.Copy(in, out); in.Close() }()
+		}
+	}()
+}
+
+func (p *engineProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close() // also removes the socket file
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
 }
