@@ -22,7 +22,10 @@ const (
 	DefaultReadyTimeout = 180 * time.Second
 	DefaultStopTimeout  = 60 * time.Second
 	DefaultCallTimeout  = 30 * time.Second
-	pingTimeout         = 5 * time.Second
+	// DefaultPullIdleTimeout bounds a pull that stops making progress (a registry that stalls
+	// mid-download): no progress message for this long ends the pull with *PullError.
+	DefaultPullIdleTimeout = 5 * time.Minute
+	pingTimeout            = 5 * time.Second
 )
 
 // Engine is a connection to one Docker engine: one cached client with API version
@@ -34,6 +37,7 @@ type Engine struct {
 	version     string
 	log         *slog.Logger
 	callTimeout time.Duration
+	pullIdle    time.Duration // see DefaultPullIdleTimeout
 }
 
 // Option configures Connect.
@@ -59,7 +63,7 @@ func WithCallTimeout(d time.Duration) Option { return func(e *Engine) { e.callTi
 // *UnavailableError, so callers can still show Endpoint(). It fails only when the endpoint
 // itself is invalid (bad DOCKER_HOST, broken docker context).
 func Connect(ctx context.Context, opts ...Option) (*Engine, error) {
-	e := &Engine{version: "dev", callTimeout: DefaultCallTimeout}
+	e := &Engine{version: "dev", callTimeout: DefaultCallTimeout, pullIdle: DefaultPullIdleTimeout}
 	for _, o := range opts {
 		o(e)
 	}

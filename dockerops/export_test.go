@@ -11,3 +11,6 @@ func (e *Engine) WaitReadyForTest(ctx context.Context, id string, spec Spec) err
 	spec = spec.withDefaults()
 	return e.waitReady(ctx, id, id, spec, time.Time{}, func(Progress) {})
 }
+
+// SetPullIdleTimeoutForTest shortens the pull's idle deadline (DefaultPullIdleTimeout).
+func (e *Engine) SetPullIdleTimeoutForTest(d time.Duration) { e.pullIdle = d }

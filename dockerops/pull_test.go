@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -81,6 +82,35 @@ type testRegistry struct {
 	blobs map[string][]byte
 	man   []byte
 	gets  int
+	extra string        // digest of the layer the engine has never seen
+	stall chan struct{} // when set, a GET of the extra layer sends half of it and waits for this
+}
+
+// TestPullStalledEndsWithClearError: a registry that stops sending in the middle of a layer does
+// not hang Start: after the idle deadline without progress it fails with *PullError that says so.
+func TestPullStalledEndsWithClearError(t *testing.T) {
+	t.Parallel()
+	e, img, p := setup(t)
+	ctx := testCtx(t)
+	reg := newTestRegistry(t, e, img, 30310)
+	reg.mu.Lock()
+	reg.stall = make(chan struct{})
+	reg.mu.Unlock()
+	t.Cleanup(func() { close(reg.stall) })
+	e.SetPullIdleTimeoutForTest(3 * time.Second)
+	ref := fmt.Sprintf("127.0.0.1:30310/iris-stub:stall-%d", time.Now().UnixNano())
+	_, err := e.Start(ctx, dockerops.Spec{Project: p, Image: ref, Superserver: 30311, Web: 30312, ReadyTimeout: time.Minute}, nil)
+	if err != nil && strings.Contains(err.Error(), "connection refused") {
+		dockertest.Missing(t, "the engine cannot reach a registry on the host's 127.0.0.1 (engine in a VM?): %v", err)
+	}
+	var pe *dockerops.PullError
+	if !errors.As(err, &pe) || pe.Image != ref || !strings.Contains(err.Error(), "no progress for 3s") ||
+		!strings.Contains(err.Error(), "--image") {
+		t.Fatalf("Start with a stalled registry: %v, want *PullError saying no progress", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("Start returned only when the test's deadline passed")
+	}
 }
 
 func (r *testRegistry) blobGets() int {
@@ -168,6 +198,7 @@ func newTestRegistry(t *testing.T, e *dockerops.Engine, image string, port int) 
 		_ = w.Close()
 		man.Layers = append(man.Layers, desc{"application/vnd.docker.image.rootfs.diff.tar.gzip", gz.Len(), add(gz.Bytes())})
 	}
+	reg.extra = man.Layers[len(man.Layers)-1].Digest
 	reg.man, _ = json.Marshal(man)
 	sum := sha256.Sum256(reg.man)
 	manDigest := "sha256:" + hex.EncodeToString(sum[:])
@@ -192,6 +223,7 @@ func newTestRegistry(t *testing.T, e *dockerops.Engine, image string, port int) 
 			if ok && r.Method == http.MethodGet {
 				reg.gets++
 			}
+			stall := reg.stall
 			reg.mu.Unlock()
 			if !ok {
 				http.NotFound(w, r)
@@ -200,6 +232,15 @@ func newTestRegistry(t *testing.T, e *dockerops.Engine, image string, port int) 
 			w.Header().Set("Content-Type", "application/octet-stream")
 			w.Header().Set("Docker-Content-Digest", d)
 			w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+			if stall != nil && d == reg.extra && r.Method == http.MethodGet {
+				_, _ = w.Write(data[:len(data)/2])
+				w.(http.Flusher).Flush()
+				select {
+				case <-stall:
+				case <-r.Context().Done():
+				}
+				return
+			}
 			if r.Method != http.MethodHead {
 				_, _ = w.Write(data)
 			}

@@ -187,16 +187,33 @@ func (e *Engine) imageInfo(ctx context.Context, ref string) (imageInfo, bool, er
 	return info, true, nil
 }
 
+// errPullStalled is the cause of a pull cancelled for want of progress.
+var errPullStalled = errors.New("pull stalled")
+
 func (e *Engine) pull(ctx context.Context, ref string, report func(Progress)) error {
-	resp, err := e.cli.ImagePull(ctx, ref, client.ImagePullOptions{})
-	if err != nil {
+	// A pull may rightly take long, so its deadline is an idle one: it ends when the engine
+	// reports no progress for e.pullIdle.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	idle := time.AfterFunc(e.pullIdle, func() { cancel(errPullStalled) })
+	defer idle.Stop()
+	stalled := func(err error) error {
+		if errors.Is(context.Cause(ctx), errPullStalled) {
+			return fmt.Errorf("no progress for %s (registry or network stalled)", e.pullIdle)
+		}
 		return e.classify(err)
 	}
+	resp, err := e.cli.ImagePull(ctx, ref, client.ImagePullOptions{})
+	if err != nil {
+		return stalled(err)
+	}
+	defer resp.Close()
 	layers := map[string]bool{} // layer id → complete
 	for msg, err := range resp.JSONMessages(ctx) {
 		if err != nil {
-			return e.classify(err)
+			return stalled(err)
 		}
+		idle.Reset(e.pullIdle)
 		if msg.Error != nil {
 			return errors.New(msg.Error.Message)
 		}
@@ -222,6 +239,9 @@ func (e *Engine) pull(ctx context.Context, ref string, report func(Progress)) er
 			text = fmt.Sprintf("%d/%d layers; %s", done, len(layers), text)
 		}
 		report(Progress{Phase: PhasePulling, Message: text})
+	}
+	if ctx.Err() != nil {
+		return stalled(ctx.Err())
 	}
 	return nil
 }
