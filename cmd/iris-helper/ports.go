@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/registry"
 	"github.com/iris-helper/iris-helper/workspace"
 )
@@ -50,7 +51,13 @@ func newPortsCmd(a *app) *cobra.Command {
 // change may pass the dockerops.Engine here (it implements registry.PortsInUse) to name the
 // container in conflict errors.
 func openPortRegistry(a *app) (*registry.Registry, error) {
-	return registry.Open(registry.Options{Logger: a.logger})
+	opts := registry.Options{Logger: a.logger}
+	// Ports the engine's containers publish count as taken, and a conflict names the container.
+	// Connect does not contact the engine: when it is down the registry probes the host only.
+	if eng, err := dockerops.Connect(context.Background(), dockerops.WithLogger(a.logger)); err == nil {
+		opts.Ports = eng
+	}
+	return registry.Open(opts)
 }
 
 // projectDir resolves DIR (default: the current folder) to the project key with FindRoot.

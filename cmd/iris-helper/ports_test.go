@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 	"github.com/iris-helper/iris-helper/registry"
 )
 
@@ -614,5 +615,32 @@ func TestPortsTargetNumberNamingAFolder(t *testing.T) {
 	}
 	if list := listJSON(t); len(list) != 1 || list[0].Project != byPort {
 		t.Fatalf("after release: %+v", list)
+	}
+}
+
+// A port that a container which is not ours publishes is skipped by `ports assign`, and asking for
+// it names that container (the engine's published ports reach the registry).
+func TestPortsAssignSkipsAndNamesAForeignContainer(t *testing.T) {
+	e := newPortsEnv(t, 32480, 3)
+	img := dockertest.StubImage(t)
+	name := fmt.Sprintf("iris-helper-test-foreign-%d", time.Now().UnixNano())
+	out, err := exec.Command("docker", "run", "-d", "--name", name, "--label", "dev.iris-helper.test=cmd",
+		"-p", fmt.Sprintf("127.0.0.1:%d:1972", e.lo), img).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker run: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name).Run() })
+
+	stdout, _ := mustRun(t, 0, "ports", "assign", irisProject(t), "--json")
+	var a registry.Assignment
+	if err := json.Unmarshal([]byte(stdout), &a); err != nil {
+		t.Fatalf("assign --json: %v\n%s", err, stdout)
+	}
+	if a.SuperserverPort != e.lo+1 {
+		t.Errorf("assigned %d, want %d (the first is published by %s)", a.SuperserverPort, e.lo+1, name)
+	}
+	_, stderr := mustRun(t, 1, "ports", "assign", irisProject(t), "--port", strconv.Itoa(e.lo))
+	if !strings.Contains(stderr, name) {
+		t.Errorf("conflict on a port %s publishes does not name it:\n%s", name, stderr)
 	}
 }
