@@ -423,3 +423,33 @@ func TestCLIEngineDownOrHanging(t *testing.T) {
 		})
 	}
 }
+
+// TestCLIImagePrecedence: the image a command uses is --image > .iris-helper.json "image" >
+// $IRIS_HELPER_IMAGE > the real IRIS default, as the status object shows (no engine needed).
+func TestCLIImagePrecedence(t *testing.T) {
+	t.Setenv(registry.EnvHome, t.TempDir())
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
+	plain, withConfig := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(withConfig, ".iris-helper.json"), []byte(`{"image": "cfg/iris:1"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, env string
+		args      []string
+		code      int
+		want      string
+	}{
+		{"default", "", []string{"status", plain, "--json"}, 0, "containers.intersystems.com/intersystems/iris-community:latest-em"},
+		{"environment", "env/iris:1", []string{"status", plain, "--json"}, 0, "env/iris:1"},
+		{"config over environment", "env/iris:1", []string{"status", withConfig, "--json"}, 0, "cfg/iris:1"},
+		{"flag over config", "env/iris:1", []string{"start", withConfig, "--image", "flag/iris:1", "--json"}, 1, "flag/iris:1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("IRIS_HELPER_IMAGE", tc.env)
+			code, out, errs := runCLI(t, tc.args...)
+			if s := statusJSON(t, out); code != tc.code || s["image"] != tc.want {
+				t.Errorf("%v: exit %d image %v, want %d and %q (%s)", tc.args, code, s["image"], tc.code, tc.want, errs)
+			}
+		})
+	}
+}
