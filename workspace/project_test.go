@@ -1033,3 +1033,34 @@ func TestDurableDataSurvivesRecreate(t *testing.T) {
 		t.Fatal("stop --remove --purge left the data volume")
 	}
 }
+
+// TestReleaseWithoutEngine: with Docker unavailable (nil engine) --force and --purge are refused
+// and lose nothing; a plain release still works.
+func TestReleaseWithoutEngine(t *testing.T) {
+	ctx := testCtx(t)
+	reg, err := registry.Open(registry.Options{Home: t.TempDir(),
+		Superserver: &registry.Range{Lo: 31490, Hi: 31499}, Web: &registry.Range{Lo: 31990, Hi: 31999}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	a, err := reg.Assign(ctx, dir, registry.Preferred{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []ReleaseOptions{{Force: true}, {Purge: true}} {
+		if _, err := ReleaseProject(ctx, reg, nil, dir, opts); err == nil || !strings.Contains(err.Error(), "start Docker") {
+			t.Errorf("release %+v without engine: %v, want a refusal that says to start Docker", opts, err)
+		}
+		if got, ok, _ := reg.Get(ctx, dir); !ok || got.SuperserverPort != a.SuperserverPort {
+			t.Fatalf("refused release %+v lost the assignment: %+v %v", opts, got, ok)
+		}
+	}
+	got, err := ReleaseProject(ctx, reg, nil, dir, ReleaseOptions{})
+	if err != nil || got.SuperserverPort != a.SuperserverPort {
+		t.Fatalf("plain release without engine: %+v %v", got, err)
+	}
+	if _, ok, _ := reg.Get(ctx, dir); ok {
+		t.Fatal("assignment still there after release")
+	}
+}
