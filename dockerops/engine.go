@@ -26,6 +26,8 @@ const (
 	// mid-download): no progress message for this long ends the pull with *PullError.
 	DefaultPullIdleTimeout = 5 * time.Minute
 	pingTimeout            = 5 * time.Second
+	// watchPingInterval: an event stream says nothing when the engine wedges, so Watch pings.
+	watchPingInterval = 30 * time.Second
 )
 
 // Engine is a connection to one Docker engine: one cached client with API version
@@ -38,6 +40,7 @@ type Engine struct {
 	log         *slog.Logger
 	callTimeout time.Duration
 	pullIdle    time.Duration // see DefaultPullIdleTimeout
+	watchPing   time.Duration // how often Watch pings the engine while its event stream is quiet
 }
 
 // Option configures Connect.
@@ -63,7 +66,7 @@ func WithCallTimeout(d time.Duration) Option { return func(e *Engine) { e.callTi
 // *UnavailableError, so callers can still show Endpoint(). It fails only when the endpoint
 // itself is invalid (bad DOCKER_HOST, broken docker context).
 func Connect(ctx context.Context, opts ...Option) (*Engine, error) {
-	e := &Engine{version: "dev", callTimeout: DefaultCallTimeout, pullIdle: DefaultPullIdleTimeout}
+	e := &Engine{version: "dev", callTimeout: DefaultCallTimeout, pullIdle: DefaultPullIdleTimeout, watchPing: watchPingInterval}
 	for _, o := range opts {
 		o(e)
 	}

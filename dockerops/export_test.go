@@ -14,3 +14,6 @@ func (e *Engine) WaitReadyForTest(ctx context.Context, id string, spec Spec) err
 
 // SetPullIdleTimeoutForTest shortens the pull's idle deadline (DefaultPullIdleTimeout).
 func (e *Engine) SetPullIdleTimeoutForTest(d time.Duration) { e.pullIdle = d }
+
+// SetWatchPingIntervalForTest shortens how often Watch pings a quiet engine.
+func (e *Engine) SetWatchPingIntervalForTest(d time.Duration) { e.watchPing = d }

@@ -117,6 +117,42 @@ type socketProxy struct {
 	mu           sync.Mutex
 	l            net.Listener
 	conns        map[net.Conn]struct{}
+	frozen       bool // new connections are accepted and never answered (a wedged engine)
+}
+
+// freeze makes the engine look wedged: every connection, open or new, stays open and nothing
+// more is passed in either direction.
+func (p *socketProxy) freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.frozen = true
+}
+
+func (p *socketProxy) isFrozen() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.frozen
+}
+
+// copyUnlessFrozen copies src to dst until either fails; once the proxy is frozen it passes
+// nothing more (it returns when down closes the connections).
+func (p *socketProxy) copyUnlessFrozen(dst, src net.Conn) {
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if p.isFrozen() {
+				_, _ = io.Copy(io.Discard, src) // swallow until closed
+				return
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func newSocketProxy(t *testing.T, target string) *socketProxy {
@@ -150,6 +186,13 @@ func (p *socketProxy) up(t *testing.T) {
 }
 
 func (p *socketProxy) forward(c net.Conn) {
+	p.mu.Lock()
+	if p.frozen {
+		p.conns[c] = struct{}{} // held open, closed by down
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
 	u, err := net.Dial("unix", p.target)
 	if err != nil {
 		c.Close()
@@ -158,8 +201,8 @@ func (p *socketProxy) forward(c net.Conn) {
 	p.mu.Lock()
 	p.conns[c], p.conns[u] = struct{}{}, struct{}{}
 	p.mu.Unlock()
-	go func() { _, _ = io.Copy(u, c); u.Close() }()
-	_, _ = io.Copy(c, u)
+	go func() { p.copyUnlessFrozen(u, c); u.Close() }()
+	p.copyUnlessFrozen(c, u)
 	c.Close()
 }
 

@@ -48,8 +48,10 @@ func (e *Engine) Watch(ctx context.Context, onEvent func(Event)) error {
 	down := false
 	var brokeAt time.Time
 	backoff := 100 * time.Millisecond
-	for {
-		sctx, cancel := context.WithCancel(ctx)
+	subscribe := func() error {
+		sctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go e.pingUntilDown(sctx, cancel)
 		filters := make(client.Filters).
 			Add("type", "container").
 			Add("label", LabelProject).
@@ -70,7 +72,19 @@ func (e *Engine) Watch(ctx context.Context, onEvent func(Event)) error {
 			}
 			onEvent(toEvent(m))
 		})
-		cancel()
+		if cause := context.Cause(sctx); sctx.Err() != nil && ctx.Err() == nil && cause != nil {
+			err = cause // the ping found the engine gone
+		}
+		return err
+	}
+	for {
+		// Ping (under its deadline) before subscribing: the subscription has no deadline, and
+		// its API version negotiation would otherwise hang on a wedged engine holding the
+		// client's negotiation lock, which every later ping would wait for.
+		err := e.Ping(ctx)
+		if err == nil {
+			err = subscribe()
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -95,6 +109,25 @@ func (e *Engine) Watch(ctx context.Context, onEvent func(Event)) error {
 		if since.IsZero() {
 			// nothing seen yet: replay from when the stream broke
 			since = brokeAt
+		}
+	}
+}
+
+// pingUntilDown pings the engine every e.watchPing until ctx ends, and cancels the event
+// subscription with the ping's error when one fails: a wedged engine keeps the stream (or the
+// subscription request itself) open and silent, so the stream alone would never say it is gone.
+func (e *Engine) pingUntilDown(ctx context.Context, cancel context.CancelCauseFunc) {
+	tick := time.NewTicker(e.watchPing)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := e.Ping(ctx); err != nil && ctx.Err() == nil {
+				cancel(err)
+				return
+			}
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -249,5 +250,92 @@ func TestWatchEngineDownFromTheStart(t *testing.T) {
 	l.mu.Unlock()
 	if downs != 1 {
 		t.Fatalf("%d engine-down events for one outage: %s", downs, l)
+	}
+}
+
+// TestWatchHangingEngine: an engine that accepts the event subscription and then says nothing
+// (wedged) is found out by Watch's periodic ping and reported as engine-down, naming it.
+func TestWatchHangingEngine(t *testing.T) {
+	t.Parallel()
+	sock := shortSocketPath(t)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // hold it open, say nothing
+			mu.Unlock()
+		}
+	}()
+	host := "unix://" + sock
+	e, err := dockerops.Connect(context.Background(), dockerops.WithHost(host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.SetWatchPingIntervalForTest(time.Second)
+	l := watch(t, e)
+	waitFor(t, 60*time.Second, "engine-down; got "+l.String(), func() bool {
+		_, _, ok := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown })
+		return ok
+	})
+	ev, _, _ := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown })
+	var ue *dockerops.UnavailableError
+	if !errors.As(ev.Err, &ue) || ue.Endpoint != host || !strings.Contains(ev.Err.Error(), "no answer within") {
+		t.Fatalf("engine-down error %v, want *UnavailableError (no answer) for %s", ev.Err, host)
+	}
+}
+
+// TestWatchEngineWedgesMidStream: the engine stops answering while the event stream is open
+// and quiet (the stream itself stays open): Watch's periodic ping reports engine-down.
+func TestWatchEngineWedgesMidStream(t *testing.T) {
+	t.Parallel()
+	dockertest.Engine(t)
+	ep, err := dockerops.ResolveEndpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock, ok := strings.CutPrefix(ep.Host, "unix://")
+	if !ok {
+		dockertest.Missing(t, "the engine is not on a unix socket (%s)", ep.Host)
+	}
+	proxy := newSocketProxy(t, sock)
+	ctx := testCtx(t)
+	e, err := dockerops.Connect(ctx, dockerops.WithHost(proxy.host()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.SetWatchPingIntervalForTest(time.Second)
+	l := watch(t, e)
+	time.Sleep(2 * time.Second) // subscribed, and a ping or two answered
+	if _, _, ok := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown }); ok {
+		t.Fatalf("engine-down while the engine answers: %s", l)
+	}
+	proxy.freeze()
+	waitFor(t, 60*time.Second, "engine-down; got "+l.String(), func() bool {
+		_, _, ok := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown })
+		return ok
+	})
+	ev, _, _ := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown })
+	var ue *dockerops.UnavailableError
+	if !errors.As(ev.Err, &ue) || ue.Endpoint != proxy.host() || !strings.Contains(ev.Err.Error(), "no answer within") {
+		t.Fatalf("engine-down error %v, want *UnavailableError (no answer) for %s", ev.Err, proxy.host())
 	}
 }
