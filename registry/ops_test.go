@@ -165,7 +165,7 @@ func TestChangesFiresForOtherWritersOnly(t *testing.T) {
 	}
 	fired("after another handle assigned")
 	quiet("again without a new change (must not fire endlessly)")
-	if err := other.Clear(ctx); err != nil {
+	if _, err := other.Clear(ctx); err != nil {
 		t.Fatal(err)
 	}
 	fired("after another handle cleared")

@@ -597,17 +597,20 @@ func (r *Registry) Release(ctx context.Context, project string) (Assignment, err
 	return out, nil
 }
 
-// Clear removes every assignment (unknown top-level fields are kept).
-func (r *Registry) Clear(ctx context.Context) error {
+// Clear removes every assignment (unknown top-level fields are kept) and returns the ones it
+// removed, read under the same lock.
+func (r *Registry) Clear(ctx context.Context) ([]Assignment, error) {
+	var removed []Assignment
 	err := r.update(ctx, nil, func(st *state) (bool, error) {
 		r.removeOrphanTemps()
+		removed = st.assignments()
 		st.records = nil
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("clear port registry: %w", err)
+		return nil, fmt.Errorf("clear port registry: %w", err)
 	}
-	return nil
+	return sortAssignments(removed), nil
 }
 
 // Cleanup finds stale assignments. gone decides which ones are; a nil gone means "the status is

@@ -336,8 +336,13 @@ func TestReleaseListClear(t *testing.T) {
 	if a3.SuperserverPort != a1.SuperserverPort {
 		t.Fatalf("released slot not reused: got %d want %d", a3.SuperserverPort, a1.SuperserverPort)
 	}
-	if err := e.r.Clear(ctx); err != nil {
+	before, _ := e.r.List(ctx)
+	removed, err := e.r.Clear(ctx)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if len(removed) != len(before) || len(removed) == 0 || removed[0].Project != before[0].Project {
+		t.Fatalf("Clear returned %+v, the registry held %+v", removed, before)
 	}
 	list, err = e.r.List(ctx)
 	if err != nil || len(list) != 0 {
@@ -530,7 +535,7 @@ func TestNewerVersionIsReadButNeverWritten(t *testing.T) {
 	for name, op := range map[string]func() error{
 		"assign":  func() error { _, err := e.r.Assign(ctx, project(t, "new"), Preferred{}); return err },
 		"release": func() error { _, err := e.r.Release(ctx, dir); return err },
-		"clear":   func() error { return e.r.Clear(ctx) },
+		"clear":   func() error { _, err := e.r.Clear(ctx); return err },
 		"touch":   func() error { return e.r.Touch(ctx, dir) },
 	} {
 		err := op()

@@ -506,7 +506,7 @@ func TestCorruptRegistryRebuiltFromLabels(t *testing.T) {
 	if _, err := q.Stop(ctx, StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.reg.Clear(ctx); err != nil {
+	if _, err := f.reg.Clear(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if st := mustStart(t, ctx, q); st.SuperserverPort != first.SuperserverPort || st.Container != first.Container {

@@ -425,14 +425,11 @@ func newPortsClearCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			list, err := reg.List(cmd.Context())
+			removed, err := reg.Clear(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if err := reg.Clear(cmd.Context()); err != nil {
-				return err
-			}
-			_, err = fmt.Fprintf(a.stdout, "Removed %d assignment(s) from %s.\n", len(list), reg.Path())
+			_, err = fmt.Fprintf(a.stdout, "Removed %d assignment(s) from %s.\n", len(removed), reg.Path())
 			return err
 		},
 	}
