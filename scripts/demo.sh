@@ -38,6 +38,9 @@ echo
 echo "\$ iris-helper status $PROJECT"
 "$BIN" status "$PROJECT"
 echo
+echo "\$ grep IRIS_ $PROJECT/.env    # kept in step with the assigned ports"
+grep -E '^(export )?IRIS_' "$PROJECT/.env" || true
+echo
 echo "\$ iris-helper ports list"
 "$BIN" ports list 2>/dev/null || true
 echo
