@@ -853,7 +853,7 @@ func TestEngineDownAndBack(t *testing.T) {
 	ctx := testCtx(t)
 	target, ok := strings.CutPrefix(f.eng.Endpoint(), "unix://")
 	if !ok {
-		t.Skipf("the engine is not on a unix socket (%s); this test proxies one", f.eng.Endpoint())
+		dockertest.Missing(t, "the engine is not on a unix socket (%s); this test proxies one", f.eng.Endpoint())
 	}
 	proxy := &sockProxy{t: t, path: filepath.Join(t.TempDir(), "engine.sock"), target: target}
 	proxy.up()
