@@ -132,7 +132,10 @@ func projectFilter(project string) client.Filters {
 
 // list returns summaries of containers with our label (of one project when project != "").
 func (e *Engine) list(ctx context.Context, project string) ([]container.Summary, error) {
-	ctx, cancel := e.call(ctx)
+	ctx, cancel, err := e.call(ctx)
+	if err != nil {
+		return nil, err
+	}
 	defer cancel()
 	res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: projectFilter(project)})
 	if err != nil {
@@ -143,7 +146,10 @@ func (e *Engine) list(ctx context.Context, project string) ([]container.Summary,
 
 // inspect returns the container by id or name; found=false when it does not exist.
 func (e *Engine) inspect(ctx context.Context, idOrName string) (container.InspectResponse, bool, error) {
-	ctx, cancel := e.call(ctx)
+	ctx, cancel, err := e.call(ctx)
+	if err != nil {
+		return container.InspectResponse{}, false, err
+	}
 	defer cancel()
 	res, err := e.cli.ContainerInspect(ctx, idOrName, client.ContainerInspectOptions{})
 	if cerrdefs.IsNotFound(err) {
@@ -282,9 +288,12 @@ func (e *Engine) stopOne(ctx context.Context, id string, timeout time.Duration) 
 }
 
 func (e *Engine) removeContainer(ctx context.Context, id string) error {
-	ctx, cancel := e.call(ctx)
+	ctx, cancel, err := e.call(ctx)
+	if err != nil {
+		return err
+	}
 	defer cancel()
-	_, err := e.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
+	_, err = e.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
 	if err != nil && !cerrdefs.IsNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
 		return e.wrap("remove container", err)
 	}
@@ -292,9 +301,12 @@ func (e *Engine) removeContainer(ctx context.Context, id string) error {
 }
 
 func (e *Engine) removeVolume(ctx context.Context, name string) error {
-	ctx, cancel := e.call(ctx)
+	ctx, cancel, err := e.call(ctx)
+	if err != nil {
+		return err
+	}
 	defer cancel()
-	_, err := e.cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{Force: true})
+	_, err = e.cli.VolumeRemove(ctx, name, client.VolumeRemoveOptions{Force: true})
 	if err != nil && !cerrdefs.IsNotFound(err) {
 		return e.wrap("remove volume "+name, err)
 	}
@@ -317,7 +329,10 @@ func (e *Engine) Logs(ctx context.Context, project string, follow bool, w io.Wri
 func (e *Engine) copyLogs(ctx context.Context, id string, follow bool, tail string, w io.Writer) error {
 	if !follow {
 		var cancel context.CancelFunc
-		ctx, cancel = e.call(ctx)
+		var err error
+		if ctx, cancel, err = e.call(ctx); err != nil {
+			return err
+		}
 		defer cancel()
 	}
 	rc, err := e.cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow, Tail: tail})
@@ -362,7 +377,10 @@ func (e *Engine) Exec(ctx context.Context, project string, cmd ...string) (ExecR
 }
 
 func (e *Engine) exec(ctx context.Context, id string, cmd []string) (ExecResult, error) {
-	ctx, cancel := e.call(ctx)
+	ctx, cancel, err := e.call(ctx)
+	if err != nil {
+		return ExecResult{}, err
+	}
 	defer cancel()
 	cr, err := e.cli.ExecCreate(ctx, id, client.ExecCreateOptions{AttachStdout: true, AttachStderr: true, Cmd: cmd})
 	if err != nil {

@@ -228,6 +228,25 @@ func TestHangingEngine(t *testing.T) {
 	if _, err := e.HostPortsInUse(ctx); !errors.As(err, &ue) {
 		t.Fatalf("HostPortsInUse() = %v, want *UnavailableError", err)
 	}
+
+	// The first call of a fresh client (no ping yet) with a generous call timeout: the client
+	// would negotiate the API version inside the call, use up the caller's whole deadline and
+	// then need a classifying ping. It must instead give up after one ping and leave the
+	// caller's deadline unspent.
+	fresh, err := dockerops.Connect(ctx, dockerops.WithHost("unix://"+sock), dockerops.WithCallTimeout(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	callerCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	_, _, err = fresh.Inspect(callerCtx, t.TempDir())
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "no answer within") {
+		t.Fatalf("first Inspect() = %v, want *UnavailableError (no answer within the ping timeout)", err)
+	}
+	if callerCtx.Err() != nil {
+		t.Fatal("the first call used up the caller's deadline instead of one ping timeout")
+	}
 }
 
 func TestConnectRefusesSSH(t *testing.T) {

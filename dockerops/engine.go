@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -41,6 +42,7 @@ type Engine struct {
 	callTimeout time.Duration
 	pullIdle    time.Duration // see DefaultPullIdleTimeout
 	watchPing   time.Duration // how often Watch pings the engine while its event stream is quiet
+	answered    atomic.Bool   // a Ping succeeded: the API version is negotiated
 }
 
 // Option configures Connect.
@@ -122,16 +124,21 @@ func (e *Engine) Ping(ctx context.Context) error {
 		}
 		return e.classify(err)
 	}
+	e.answered.Store(true)
 	return nil
 }
 
-// APIVersion is the negotiated API version ("" before the first successful call).
+// APIVersion is the API version the client uses (the negotiated one after the first successful
+// call; the client's newest before that).
 func (e *Engine) APIVersion() string { return e.cli.ClientVersion() }
 
 // HostPortsInUse reports the host ports published by all containers of the engine (ours or
 // not): port → holder ("container iris_ab12cd34_1972"). It implements registry.PortsInUse.
 func (e *Engine) HostPortsInUse(ctx context.Context) (map[int]string, error) {
-	ctx, cancel := e.call(ctx)
+	ctx, cancel, err := e.call(ctx)
+	if err != nil {
+		return nil, err
+	}
 	defer cancel()
 	res, err := e.cli.ContainerList(ctx, client.ContainerListOptions{All: true})
 	if err != nil {
@@ -152,9 +159,19 @@ func (e *Engine) HostPortsInUse(ctx context.Context) (map[int]string, error) {
 	return ports, nil
 }
 
-// call derives a context bounded by the per-call timeout.
-func (e *Engine) call(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, e.callTimeout)
+// call derives a context bounded by the per-call timeout. Until the engine has answered once it
+// pings first: the client negotiates the API version inside the first call and ignores a failed
+// negotiation, so an engine that accepts connections but never answers would otherwise cost the
+// whole call timeout and then a classifying ping; this way it costs one ping timeout and the
+// error is *UnavailableError.
+func (e *Engine) call(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if !e.answered.Load() {
+		if err := e.Ping(ctx); err != nil {
+			return ctx, func() {}, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.callTimeout)
+	return ctx, cancel, nil
 }
 
 func (e *Engine) unavailable(err error) error {

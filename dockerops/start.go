@@ -171,7 +171,10 @@ func (e *Engine) ensureImage(ctx context.Context, ref string, report func(Progre
 }
 
 func (e *Engine) imageInfo(ctx context.Context, ref string) (imageInfo, bool, error) {
-	cctx, cancel := e.call(ctx)
+	cctx, cancel, err := e.call(ctx)
+	if err != nil {
+		return imageInfo{}, false, err
+	}
 	defer cancel()
 	res, err := e.cli.ImageInspect(cctx, ref)
 	if cerrdefs.IsNotFound(err) {
@@ -342,7 +345,10 @@ func firstName(names []string) string {
 // that one is used.
 func (e *Engine) create(ctx context.Context, opts client.ContainerCreateOptions, project, want string) (container.InspectResponse, error) {
 	for attempt := 0; ; attempt++ {
-		cctx, cancel := e.call(ctx)
+		cctx, cancel, err := e.call(ctx)
+		if err != nil {
+			return container.InspectResponse{}, err
+		}
 		res, err := e.cli.ContainerCreate(cctx, opts)
 		cancel()
 		if err == nil {
@@ -388,9 +394,12 @@ func (e *Engine) create(ctx context.Context, opts client.ContainerCreateOptions,
 // the stand-in image ships its own). IRIS then creates ISC_DATA_DIRECTORY=/durable/iris itself.
 func (e *Engine) ensureVolume(ctx context.Context, spec Spec, img imageInfo) error {
 	name := VolumeName(spec.Project)
-	cctx, cancel := e.call(ctx)
+	cctx, cancel, err := e.call(ctx)
+	if err != nil {
+		return err
+	}
 	defer cancel()
-	_, err := e.cli.VolumeInspect(cctx, name, client.VolumeInspectOptions{})
+	_, err = e.cli.VolumeInspect(cctx, name, client.VolumeInspectOptions{})
 	if err == nil {
 		return nil
 	}
@@ -437,9 +446,12 @@ func (e *Engine) ensureVolume(ctx context.Context, spec Spec, img imageInfo) err
 var portInMessage = regexp.MustCompile(`:(\d{1,5})\b`)
 
 func (e *Engine) startContainer(ctx context.Context, id string, spec Spec) error {
-	cctx, cancel := e.call(ctx)
+	cctx, cancel, err := e.call(ctx)
+	if err != nil {
+		return err
+	}
 	defer cancel()
-	_, err := e.cli.ContainerStart(cctx, id, client.ContainerStartOptions{})
+	_, err = e.cli.ContainerStart(cctx, id, client.ContainerStartOptions{})
 	if err == nil {
 		return nil
 	}
