@@ -63,7 +63,8 @@ type EnvWatcherOptions struct {
 	// the ports in effect after granting the request, or an error saying why not (naming
 	// who holds the port), upon which the assigned value is written back. nil refuses all.
 	RequestPort func(ctx context.Context, superserver, web int) (EnvPorts, error)
-	// OnEvent receives the reports, from the watcher's goroutine, never under its lock.
+	// OnEvent receives the reports, from the watcher's goroutine, never under its lock; its owner
+	// shows them (the watcher then logs them at debug level only).
 	OnEvent  func(EnvEvent)
 	Debounce time.Duration // 0 = DefaultEnvDebounce
 	Logger   *slog.Logger  // nil = discard
@@ -198,11 +199,17 @@ func (w *EnvWatcher) loop(ctx context.Context) {
 	}
 }
 
+// emit hands the reports to OnEvent, whose owner shows them (the CLI prints them, the helper
+// sends them to the editor), and logs them at debug level; without OnEvent the log is where
+// they show, at info (warn for a restore or an error).
 func (w *EnvWatcher) emit(events []EnvEvent) {
 	for _, e := range events {
 		level := slog.LevelInfo
 		if e.Kind == EnvError || e.Kind == EnvRestored {
 			level = slog.LevelWarn
+		}
+		if w.opts.OnEvent != nil {
+			level = slog.LevelDebug
 		}
 		w.opts.Logger.Log(context.Background(), level, e.Message, "kind", string(e.Kind), "path", e.Path)
 		if w.opts.OnEvent != nil {
