@@ -2,8 +2,11 @@
 // vscode-languageclient: stdio transport, restart on crash (with the library's limit), the trace
 // channel irisHelper.trace.server, $/progress and window/showMessage all come from the library.
 // extension.ts loads this bundle (dist/helperClient.js) on first use, keeping activation cheap.
+import * as readline from 'node:readline';
+import type { Readable } from 'node:stream';
 import * as vscode from 'vscode';
 import { LanguageClient, State, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { parseHelperLogLine } from './core/helperLog';
 import type { ClientState } from './core/statusView';
 import { Methods, type HelperInitializeResult, type InitializationOptions, type Status } from './core/protocol';
 
@@ -32,6 +35,14 @@ export class FolderHelper implements vscode.Disposable {
       workspaceFolder: opts.folder,
       outputChannel: opts.outputChannel,
       initializationOptions: opts.initializationOptions,
+      // stderr is the helper's log: show each line at its own level (the default marks all [error])
+      stdioOptions: {
+        stdout: (input, channel) => forEachLine(input, (line) => channel.info(line)),
+        stderr: (input, channel) => forEachLine(input, (line) => {
+          const { level, text } = parseHelperLogLine(line);
+          channel[level](text);
+        }),
+      },
       // the helper shows its own progress and messages; nothing in documents to synchronize
     };
     // id "irisHelper" makes the library read the trace level from irisHelper.trace.server
@@ -91,4 +102,8 @@ export class FolderHelper implements vscode.Disposable {
 
 export function createFolderHelper(opts: FolderHelperOptions): FolderHelper {
   return new FolderHelper(opts);
+}
+
+function forEachLine(input: Readable, onLine: (line: string) => void): void {
+  readline.createInterface({ input, crlfDelay: Infinity, terminal: false, historySize: 0 }).on('line', onLine);
 }

@@ -473,6 +473,14 @@ async function main() {
         .find((t) => t.includes('IRIS Helper'))), MIN);
     await shot('06c-helper-log.png');
     check(shownChannel === 'IRIS Helper (second-project)', `Show Helper Log opened the folder's output channel "${shownChannel}"`);
+    // the helper's stderr log in that channel: an INFO line shows as [info] without slog's own
+    // time/level fields, and no line is an [error] that was really INFO
+    const helperLog = await until('the second project\'s helper log to hold its initialize line', () => {
+      const t = channelLogText(dirs.userData, 'IRIS Helper (second-project)');
+      return /\[info\] initialize client=/.test(t) ? t : undefined;
+    }, MIN);
+    const misfiled = helperLog.split('\n').filter((l) => /\[error\].*level=INFO/.test(l) || / time=\S+ level=/.test(l));
+    check(misfiled.length === 0, `the helper log shows INFO lines as [info]${misfiled.length ? `; misfiled: ${misfiled.slice(0, 3).join(' | ')}` : ''}`);
     const multiEvents = readEvents(eventsFile).filter((e) => e.event === 'activate');
     figure('activation_ms_multi_root', multiEvents[multiEvents.length - 1].activateMs, 'ms');
 
@@ -643,6 +651,13 @@ function failFast(userData, eventsFile, since) {
     const i = text.indexOf('Activating extension iris-helper.iris-helper failed');
     if (i >= 0) throw new Fatal(`the extension failed to activate:\n${text.slice(i, i + 600)}`);
   }
+}
+
+/** The text of the output channel `name` as code-server writes it under its logs folder ('' before it exists). */
+function channelLogText(userData, name) {
+  const walk = (d) => (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []).flatMap((e) =>
+    e.isDirectory() ? walk(path.join(d, e.name)) : e.name === `${name}.log` ? [path.join(d, e.name)] : []);
+  return walk(path.join(userData, 'logs')).map((f) => fs.readFileSync(f, 'utf8')).join('\n');
 }
 
 /** Copies the extension's output channels (helper stderr and traces) from code-server's logs. */
