@@ -19,7 +19,8 @@
 //      says IRIS stopped -> click -> it starts again.
 //   3. irisHelper.helperPath set to a missing file in the first folder's settings: its helper
 //      restarts and fails, with a notice that names the setting; its container is left alone.
-//   3b. removing the second folder from the workspace stops its helper process.
+//   3b. irisHelper.stopOnExit on in the second folder's settings: its helper restarts and leaves
+//      IRIS running; removing the folder from the workspace stops the helper, which stops IRIS.
 //   4. workspace trust on, a fresh IRIS project, "No, I don't trust": the item says IRIS stopped
 //      and no container is created.
 // Every container and volume the helpers created for folders of the run (by the project label)
@@ -415,6 +416,17 @@ async function main() {
     // ---- 2. multi-root: second project gets another port, the LaTeX folder starts nothing ----
     await page.goto(`http://127.0.0.1:${port}/?workspace=${encodeURIComponent(workspaceFile)}`);
     await page.locator('.monaco-workbench').waitFor({ timeout: 3 * MIN });
+    // code-server once opened this workspace without its folders ("You have not yet added a folder
+    // to the workspace"; nothing of ours runs then). Only in that case, reload the page once.
+    const noFolders = page.getByText('You have not yet added a folder to the workspace');
+    const opened = await until('the workspace\'s folders to appear in the explorer', async () =>
+      ((await noFolders.isVisible()) ? undefined : (await itemTextRaw(/\(second-project\)/)) || undefined), 30_000, 500).catch(() => undefined);
+    if (!opened && (await noFolders.isVisible())) {
+      await shot('05-0-workspace-without-folders.png');
+      log('code-server opened the workspace without its folders; reloading the page once');
+      await page.reload();
+      await page.locator('.monaco-workbench').waitFor({ timeout: 3 * MIN });
+    }
     const secondText = await until('the second project to show its port', () => itemText(/IRIS :\d+ \(second-project\)/), 4 * MIN, 250);
     const ssB = Number(/IRIS :(\d+)/.exec(secondText)[1]);
     check(ssB !== ss && ssB >= SS_RANGE[0] && ssB <= SS_RANGE[1], `the second folder got its own port: "${secondText}" (first: ${ss})`);
@@ -559,8 +571,23 @@ async function main() {
     const aNow = containersFor(projA);
     check(aNow.length === 1 && aNow[0].state === 'running', 'restarting the helper left the running container alone (stopOnExit off)');
 
-    // ---- 3b. removing a folder from the workspace stops its helper ----
-    check(helperPids(projB).length === 1, 'the second folder has its own helper process');
+    // ---- 3b. stopOnExit on (in the second folder's settings): the setting restarts its helper,
+    //      which leaves IRIS running; removing the folder from the workspace stops the helper,
+    //      and the helper stops IRIS on its way out ----
+    const oldPids = helperPids(projB);
+    check(oldPids.length === 1, 'the second folder has its own helper process');
+    // (the folder's settings file is JSONC with a comment: add the key as text)
+    const textB = fs.readFileSync(foreignSettings, 'utf8');
+    const withStop = textB.replace(/\n}\s*$/, ',\n  "irisHelper.stopOnExit": true\n}\n');
+    check(withStop !== textB, 'stopOnExit added to the second folder\'s settings');
+    fs.writeFileSync(foreignSettings, withStop);
+    await until('the second folder\'s helper to restart with stopOnExit on', () => {
+      const now = helperPids(projB);
+      return now.length === 1 && now[0] !== oldPids[0];
+    }, 2 * MIN);
+    await until('the second folder\'s item to show its port again', () => itemTextRaw(/IRIS :\d+ \(second-project\)/), 2 * MIN, 250);
+    const bRunning = containersFor(projB);
+    check(bRunning.length === 1 && bRunning[0].state === 'running', 'changing stopOnExit restarted the helper and left IRIS running');
     await runPalette('Workspaces: Remove Folder from Workspace', async () => {
       const r = page.locator('.quick-input-list .monaco-list-row', { hasText: 'second-project' }).first();
       await r.waitFor({ timeout: 30_000 });
@@ -569,7 +596,11 @@ async function main() {
     await until('the second folder\'s item to go', async () => !(await itemTextRaw(/\(second-project\)/)), 2 * MIN);
     await until('the second folder\'s helper to exit', () => helperPids(projB).length === 0, 2 * MIN);
     await shot('08-folder-removed.png');
-    check(containersFor(projB).length === 1, 'removing the folder stopped its helper and left its container (stopOnExit off)');
+    const bStopped = await until('the second project\'s IRIS to stop (stopOnExit on)', () => {
+      const c = containersFor(projB);
+      return c.length === 1 && c[0].state === 'exited' ? c : undefined;
+    }, 2 * MIN);
+    check(bStopped.length === 1, 'removing the folder stopped its helper, which stopped IRIS and kept the container (stopOnExit on)');
 
     // ---- 4. an untrusted workspace: the helper runs, IRIS is not started ----
     await page.goto('about:blank');
