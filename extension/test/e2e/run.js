@@ -675,35 +675,29 @@ function failFast(userData, eventsFile, since) {
     if (since && Date.parse(e.time) < since) continue;
     if (e.event === 'helper-failed' || e.event === 'helper-missing') throw new Fatal(`the helper did not start: ${JSON.stringify(e)}`);
   }
-  const walk = (d) => (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []).flatMap((e) =>
-    e.isDirectory() ? walk(path.join(d, e.name)) : /exthost\.log$/.test(e.name) ? [path.join(d, e.name)] : []);
-  for (const f of walk(path.join(userData, 'logs'))) {
+  for (const f of logFiles(userData, (name) => /exthost\.log$/.test(name))) {
     const text = fs.readFileSync(f, 'utf8');
     const i = text.indexOf('Activating extension iris-helper.iris-helper failed');
     if (i >= 0) throw new Fatal(`the extension failed to activate:\n${text.slice(i, i + 600)}`);
   }
 }
 
+/** Files under code-server's logs folder whose name passes test (none before it exists). */
+function logFiles(userData, test) {
+  const walk = (d) => (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []).flatMap((e) =>
+    e.isDirectory() ? walk(path.join(d, e.name)) : test(e.name) ? [path.join(d, e.name)] : []);
+  return walk(path.join(userData, 'logs'));
+}
+
 /** The text of the output channel `name` as code-server writes it under its logs folder ('' before it exists). */
 function channelLogText(userData, name) {
-  const walk = (d) => (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []).flatMap((e) =>
-    e.isDirectory() ? walk(path.join(d, e.name)) : e.name === `${name}.log` ? [path.join(d, e.name)] : []);
-  return walk(path.join(userData, 'logs')).map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+  return logFiles(userData, (f) => f === `${name}.log`).map((f) => fs.readFileSync(f, 'utf8')).join('\n');
 }
 
 /** Copies the extension's output channels (helper stderr and traces) from code-server's logs. */
 function copyHelperLogs(userData, dest) {
-  const walk = (d) => {
-    let out = [];
-    for (const e of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }) : []) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) out = out.concat(walk(p));
-      else if (/IRIS Helper|iris-helper|exthost\.log|remoteexthost\.log/i.test(e.name)) out.push(p);
-    }
-    return out;
-  };
   let i = 0;
-  for (const f of walk(path.join(userData, 'logs'))) {
+  for (const f of logFiles(userData, (name) => /IRIS Helper|iris-helper|exthost\.log|remoteexthost\.log/i.test(name))) {
     fs.copyFileSync(f, path.join(dest, `${String(i++).padStart(2, '0')}-${path.basename(f).replace(/[^\w.-]+/g, '_')}`));
   }
 }
