@@ -204,12 +204,12 @@ func (w *EnvWatcher) loop(ctx context.Context) {
 // they show, at info (warn for a restore or an error).
 func (w *EnvWatcher) emit(events []EnvEvent) {
 	for _, e := range events {
-		level := slog.LevelInfo
-		if e.Kind == EnvError || e.Kind == EnvRestored {
-			level = slog.LevelWarn
-		}
-		if w.opts.OnEvent != nil {
-			level = slog.LevelDebug
+		level := slog.LevelDebug // OnEvent's owner shows it
+		if w.opts.OnEvent == nil {
+			level = slog.LevelInfo
+			if e.Kind == EnvError || e.Kind == EnvRestored {
+				level = slog.LevelWarn
+			}
 		}
 		w.opts.Logger.Log(context.Background(), level, e.Message, "kind", string(e.Kind), "path", e.Path)
 		if w.opts.OnEvent != nil {
