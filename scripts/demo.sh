@@ -38,7 +38,7 @@ echo
 echo "\$ iris-helper status $PROJECT"
 "$BIN" status "$PROJECT"
 echo
-echo "\$ grep IRIS_ $PROJECT/.env    # kept in step with the assigned ports"
+echo "\$ grep -E '^(export )?IRIS_' $PROJECT/.env    # kept in step with the assigned ports"
 grep -E '^(export )?IRIS_' "$PROJECT/.env" || true
 echo
 echo "\$ iris-helper ports list"
