@@ -93,6 +93,10 @@ type InitializationOptions struct {
 	BindAddress     string  `json:"bindAddress"`
 	StopOnExit      *bool   `json:"stopOnExit"`
 	CommandProvider *bool   `json:"commandProvider"`
+	// The user's own allowances: the extension sends only settings made at user scope
+	// (inspect().globalValue), never a workspace's or folder's.
+	AllowEnvFileOutsideProject bool `json:"allowEnvFileOutsideProject"`
+	AllowNetworkBind           bool `json:"allowNetworkBind"`
 }
 
 // UnmarshalJSON accepts null, {} and an empty array (what some clients send for "no options").

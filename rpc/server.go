@@ -502,6 +502,8 @@ func (s *server) initialize(ctx context.Context, raw *json.RawMessage, done chan
 		popts.EditorImage = o.Image
 		popts.BindAddress = o.BindAddress
 		popts.SyncEnv = string(o.SyncEnv)
+		popts.Policy = popts.Policy.Or(workspace.UserPolicy{
+			AllowEnvFileOutsideProject: o.AllowEnvFileOutsideProject, AllowNetworkBind: o.AllowNetworkBind})
 		if popts.Logger == nil {
 			popts.Logger = s.log
 		}

@@ -50,6 +50,9 @@ type ProjectOptions struct {
 	Logger       *slog.Logger
 	ContainerEnv []string // extra KEY=VALUE for the container (e.g. the stand-in image's switches in tests)
 	Version      string   // iris-helper version for the containers' dev.iris-helper.version label (lazy engine)
+	// Policy is what the user allows by flags or editor settings at user scope; OpenProject ORs in
+	// the environment and $IRIS_HELPER_HOME/config.json (LoadUserPolicy). Never from project files.
+	Policy UserPolicy
 }
 
 // StopOptions select what Stop removes besides stopping.
@@ -77,11 +80,12 @@ func (e *RunningError) Error() string {
 // Project is the start/stop story of one project: its registry assignment, its container on the
 // Docker engine and its .env. The CLI and the JSON-RPC server share it. Safe for concurrent use.
 type Project struct {
-	root Root
-	cfg  Config
-	opts ProjectOptions
-	reg  *registry.Registry
-	log  *slog.Logger
+	root   Root
+	cfg    Config
+	policy UserPolicy
+	opts   ProjectOptions
+	reg    *registry.Registry
+	log    *slog.Logger
 
 	image, bindAddress string
 	durable, unexpire  bool
@@ -132,8 +136,17 @@ func OpenProject(ctx context.Context, dir string, opts ProjectOptions) (*Project
 			return nil, fmt.Errorf("open project %s: %w", root.Dir, err)
 		}
 	}
+	userPolicy, err := LoadUserPolicy(p.reg.Home())
+	if err != nil {
+		return nil, fmt.Errorf("open project %s: %w", root.Dir, err)
+	}
+	p.policy = opts.Policy.Or(userPolicy)
 	return p, nil
 }
+
+// Policy is what the user allows for this project (flags, editor user settings, environment,
+// $IRIS_HELPER_HOME/config.json).
+func (p *Project) Policy() UserPolicy { return p.policy }
 
 // Root is the project folder and why it was chosen.
 func (p *Project) Root() Root { return p.root }

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/iris-helper/iris-helper/workspace"
 )
 
 // app carries what every subcommand needs: the standard streams and a logger on stderr.
@@ -17,6 +20,9 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	logger *slog.Logger
+	// policy is what the user allows on this command line (--allow-* flags); the environment and
+	// $IRIS_HELPER_HOME/config.json are read by workspace.OpenProject.
+	policy workspace.UserPolicy
 }
 
 // usageError marks a command-line mistake: exit code 2 instead of 1.
@@ -68,6 +74,11 @@ func newRootCmd(a *app) *cobra.Command {
 		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	pf := root.PersistentFlags()
+	pf.BoolVar(&a.policy.AllowEnvFileOutsideProject, strings.TrimPrefix(workspace.KnobEnvFileOutsideProject.Flag(), "--"), false,
+		"let the project's .env (env.file or a .env link) resolve outside the project folder")
+	pf.BoolVar(&a.policy.AllowNetworkBind, strings.TrimPrefix(workspace.KnobNetworkBind.Flag(), "--"), false,
+		"let the project's bindAddress publish IRIS on a non-loopback address")
 	root.AddCommand(
 		newVersionCmd(a),
 		newEnvCmd(a),

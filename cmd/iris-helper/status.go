@@ -50,6 +50,7 @@ func openProjectArg(ctx context.Context, a *app, args []string, opts workspace.P
 		dir = args[0]
 	}
 	opts.Logger = a.logger
+	opts.Policy = opts.Policy.Or(a.policy)
 	if eng, err := dockerops.Connect(ctx, dockerops.WithLogger(a.logger), dockerops.WithVersion(version)); err == nil {
 		opts.Engine = eng // Connect does not contact the engine; a stopped one shows in Status
 	}
