@@ -4,6 +4,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/ensure-docker.sh"
+"$here/ensure-compose.sh"
 "$here/ensure-editors.sh"
 if [ -x "$here/ensure-e2e.sh" ]; then "$here/ensure-e2e.sh"; fi
 "$here/reserve-test-ports.sh"
