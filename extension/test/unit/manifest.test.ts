@@ -60,6 +60,16 @@ test('settings: every setting the issue names, with its default', () => {
   for (const [key, def] of Object.entries(want)) assert.deepEqual(props[key].default, def, key);
 });
 
+test('no setting is written through VS Code\'s configuration API (it would follow a planted .vscode link)', () => {
+  const src = path.resolve(__dirname, '..', '..', '..', 'src');
+  const files = fs.readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  assert.ok(files.includes('extension.ts'));
+  for (const f of files) {
+    const text = fs.readFileSync(path.join(src, f), 'utf8');
+    assert.doesNotMatch(text, /getConfiguration\([^)]*\)\s*\.\s*update\s*\(|\bcfg\s*\.\s*update\s*\(|ConfigurationTarget/, f);
+  }
+});
+
 test('workspace trust: limited, helperPath and autoStart restricted', () => {
   const trust = manifest.capabilities.untrustedWorkspaces;
   assert.equal(trust.supported, 'limited');
