@@ -9,7 +9,7 @@ import type * as HelperClientModule from './helperClient';
 import { Commands, managementPortalUrl } from './core/commands';
 import { checkHelper, chooseHelper } from './core/helperBinary';
 import { decideConn, parseProjectIrisSettings, type ObjectScriptConn, type ProjectIrisSettings, type WrittenConn } from './core/objectscriptConn';
-import { initializationOptions, restartingSettings, type HelperSettings } from './core/options';
+import { initializationOptions, readSettings, restartingSettings, type HelperSettings } from './core/options';
 import { portActions, portItems, connectionString, type PortItem, type PortActionItem } from './core/ports';
 import type { PortsResult, ReleaseResult, Status, StopParams, ReleaseParams } from './core/protocol';
 import { Methods } from './core/protocol';
@@ -118,16 +118,9 @@ class IrisHelperExtension implements vscode.Disposable {
     return this.helperModule;
   }
 
+  /** The folder's settings; helperPath, bindAddress and the allow* knobs from user settings only. */
   private settings(folder: vscode.WorkspaceFolder): HelperSettings {
-    const cfg = vscode.workspace.getConfiguration('irisHelper', folder.uri);
-    return {
-      autoStart: cfg.get<boolean>('autoStart'),
-      image: cfg.get<string>('image'),
-      syncEnv: cfg.get<string | boolean>('syncEnv'),
-      bindAddress: cfg.get<string>('bindAddress'),
-      stopOnExit: cfg.get<boolean>('stopOnExit'),
-      helperPath: cfg.get<string>('helperPath'),
-    };
+    return readSettings(vscode.workspace.getConfiguration('irisHelper', folder.uri));
   }
 
   private async startHelper(entry: FolderEntry): Promise<void> {

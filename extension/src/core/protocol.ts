@@ -57,6 +57,10 @@ export interface InitializationOptions {
   bindAddress: string;
   stopOnExit: boolean;
   commandProvider: false;
+  /** The user's own choice only (irisHelper.* in user settings): may .env lead outside the project. */
+  allowEnvFileOutsideProject: boolean;
+  /** The user's own choice only: may a bindAddress from the repository expose IRIS to the network. */
+  allowNetworkBind: boolean;
 }
 
 /** The extra fields of the helper's initialize result. */
