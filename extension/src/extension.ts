@@ -11,10 +11,11 @@ import { checkHelper, chooseHelper } from './core/helperBinary';
 import { decideConn, parseProjectIrisSettings, type ObjectScriptConn, type ProjectIrisSettings, type WrittenConn } from './core/objectscriptConn';
 import { initializationOptions, readSettings, restartingSettings, type HelperSettings } from './core/options';
 import { portActions, portItems, connectionString, type PortItem, type PortActionItem } from './core/ports';
-import type { PortsResult, ReleaseResult, Status, StopParams, ReleaseParams } from './core/protocol';
+import type { PortsResult, ReleaseResult, Status, StopParams, ReleaseParams, RestartParams } from './core/protocol';
 import { Methods } from './core/protocol';
 import { helperRoots, routeCommand, type FolderRef } from './core/routing';
 import { configLimit, readProjectFile } from './core/projectFile';
+import { restartAnyway, restartWithConfirm } from './core/restart';
 import { folderSettingsPath, readSetting, refusedSettingsMessage, writeSetting } from './core/settingsFile';
 import { renderStatus, tooltipCommands, type ClientState } from './core/statusView';
 import { versionMismatch } from './core/version';
@@ -377,8 +378,28 @@ class IrisHelperExtension implements vscode.Disposable {
     return this.call(arg, 'stop', Methods.stop, params);
   }
 
-  private runRestart(arg: unknown) {
-    return this.call(arg, 'restart', Methods.restart, {});
+  /** iris/restart; when the helper says the restart would lose data, a modal asks first. */
+  private async runRestart(arg: unknown): Promise<Status | undefined> {
+    const e = await this.pickEntry(arg, 'restart');
+    if (!e) return undefined;
+    const h = this.helperFor(e);
+    if (!h) return undefined;
+    try {
+      const r = await restartWithConfirm<Status>(
+        (params: RestartParams) => h.request<Status>(Methods.restart, params),
+        (p) => Promise.resolve(vscode.window.showWarningMessage(p.message, { modal: true, detail: p.detail }, restartAnyway)),
+        e.name);
+      if (r.kind === 'cancelled') {
+        this.log.info(`restart of ${e.folder.uri.fsPath} cancelled: ${r.confirm.message}`);
+        eventLog('restart-cancelled', { folder: e.folder.uri.fsPath, container: r.confirm.container, reason: r.confirm.reason });
+        return undefined;
+      }
+      this.onStatus(e, r.status);
+      return r.status;
+    } catch (err) {
+      void vscode.window.showErrorMessage(`IRIS restart failed for ${e.name}: ${errorText(err)}`);
+      return undefined;
+    }
   }
 
   private async openPortal(arg: unknown): Promise<void> {

@@ -85,6 +85,24 @@ export interface StopParams {
   purge?: boolean;
 }
 
+/** iris/restart's params: confirm is sent only after the user agreed to what ConfirmRequired said. */
+export interface RestartParams {
+  confirm?: boolean;
+}
+
+/** error.data of a ConfirmRequired (-32020) answer to iris/restart. */
+export interface ConfirmRequiredData {
+  container: string;
+  reason: string;
+}
+
+/** The helper's JSON-RPC error codes the extension acts on (the helper's rpc/codes.go). */
+export const ErrorCodes = {
+  containerRunning: -32019,
+  /** a restart must recreate a container whose data is not on a volume: ask, then resend with confirm */
+  confirmRequired: -32020,
+} as const;
+
 export interface ReleaseParams {
   force?: boolean;
   purge?: boolean;
