@@ -9,6 +9,7 @@ import type * as HelperClientModule from './helperClient';
 import { Commands, managementPortalUrl } from './core/commands';
 import { checkHelper, chooseHelper } from './core/helperBinary';
 import { decideConn, parseProjectIrisSettings, type ObjectScriptConn, type ProjectIrisSettings, type WrittenConn } from './core/objectscriptConn';
+import { MessageGate } from './core/messages';
 import { initializationOptions, readSettings, restartingSettings, type HelperSettings } from './core/options';
 import { portActions, portItems, connectionString, type PortItem, type PortActionItem } from './core/ports';
 import type { PortsResult, ReleaseResult, Status, StopParams, ReleaseParams, RestartParams } from './core/protocol';
@@ -58,6 +59,7 @@ class IrisHelperExtension implements vscode.Disposable {
   private helperModule?: typeof HelperClientModule;
   private versionWarned = false;
   private missingBinaryWarned = false;
+  private readonly messages = new MessageGate();
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('IRIS Helper', { log: true });
@@ -162,6 +164,7 @@ class IrisHelperExtension implements vscode.Disposable {
           entry.clientState = cs;
           this.render(entry);
         },
+        onShowMessage: (type, text) => this.onHelperMessage(entry, type, text),
       });
       entry.helper = helper;
       const result = await helper.start();
@@ -216,6 +219,21 @@ class IrisHelperExtension implements vscode.Disposable {
         if (e.status) this.updateConn(e, e.status);
       }
     }
+  }
+
+  /** window/showMessage from a folder's helper: a warning once per window, errors and information every time. */
+  private onHelperMessage(entry: FolderEntry, type: number, text: string): void {
+    if (entry.disposed) return;
+    const sev = this.messages.decide(entry.uri, type, text);
+    eventLog('helper-message', { folder: entry.folder.uri.fsPath, type, message: text, shown: sev !== undefined });
+    if (sev === undefined) {
+      entry.output?.info(`(shown before in this window) ${text}`);
+      return;
+    }
+    entry.output?.[sev === 'info' ? 'info' : sev === 'warning' ? 'warn' : 'error'](text);
+    if (sev === 'error') void vscode.window.showErrorMessage(text);
+    else if (sev === 'warning') void vscode.window.showWarningMessage(text);
+    else void vscode.window.showInformationMessage(text);
   }
 
   // ---- status ----
