@@ -8,13 +8,16 @@ import * as vscode from 'vscode';
 import type * as HelperClientModule from './helperClient';
 import { Commands, managementPortalUrl } from './core/commands';
 import { checkHelper, chooseHelper } from './core/helperBinary';
-import { decideConn, parseProjectIrisSettings, type ObjectScriptConn, type WrittenConn } from './core/objectscriptConn';
-import { initializationOptions, restartingSettings, type HelperSettings } from './core/options';
+import { decideConn, parseProjectIrisSettings, type ObjectScriptConn, type ProjectIrisSettings, type WrittenConn } from './core/objectscriptConn';
+import { MessageGate } from './core/messages';
+import { initializationOptions, readSettings, restartingSettings, type HelperSettings } from './core/options';
 import { portActions, portItems, connectionString, type PortItem, type PortActionItem } from './core/ports';
-import type { PortsResult, ReleaseResult, Status, StopParams, ReleaseParams } from './core/protocol';
+import type { PortsResult, ReleaseResult, Status, StopParams, ReleaseParams, RestartParams } from './core/protocol';
 import { Methods } from './core/protocol';
 import { helperRoots, routeCommand, type FolderRef } from './core/routing';
-import { folderSettingsPath, readSetting, writeSetting } from './core/settingsFile';
+import { configLimit, readProjectFile } from './core/projectFile';
+import { restartAnyway, restartWithConfirm } from './core/restart';
+import { folderSettingsPath, readSetting, refusedSettingsMessage, writeSetting } from './core/settingsFile';
 import { renderStatus, tooltipCommands, type ClientState } from './core/statusView';
 import { versionMismatch } from './core/version';
 
@@ -45,6 +48,8 @@ interface FolderEntry extends FolderRef {
   /** serializes objectscript.conn updates */
   connChain: Promise<void>;
   lastConnPort?: number;
+  /** the settings file was refused (a link out of the folder...) and the user told, this window */
+  connRefusedWarned?: boolean;
   disposed: boolean;
 }
 
@@ -54,6 +59,7 @@ class IrisHelperExtension implements vscode.Disposable {
   private helperModule?: typeof HelperClientModule;
   private versionWarned = false;
   private missingBinaryWarned = false;
+  private readonly messages = new MessageGate();
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('IRIS Helper', { log: true });
@@ -115,16 +121,9 @@ class IrisHelperExtension implements vscode.Disposable {
     return this.helperModule;
   }
 
+  /** The folder's settings; helperPath, bindAddress and the allow* knobs from user settings only. */
   private settings(folder: vscode.WorkspaceFolder): HelperSettings {
-    const cfg = vscode.workspace.getConfiguration('irisHelper', folder.uri);
-    return {
-      autoStart: cfg.get<boolean>('autoStart'),
-      image: cfg.get<string>('image'),
-      syncEnv: cfg.get<string | boolean>('syncEnv'),
-      bindAddress: cfg.get<string>('bindAddress'),
-      stopOnExit: cfg.get<boolean>('stopOnExit'),
-      helperPath: cfg.get<string>('helperPath'),
-    };
+    return readSettings(vscode.workspace.getConfiguration('irisHelper', folder.uri));
   }
 
   private async startHelper(entry: FolderEntry): Promise<void> {
@@ -165,6 +164,7 @@ class IrisHelperExtension implements vscode.Disposable {
           entry.clientState = cs;
           this.render(entry);
         },
+        onShowMessage: (type, text) => this.onHelperMessage(entry, type, text),
       });
       entry.helper = helper;
       const result = await helper.start();
@@ -221,6 +221,21 @@ class IrisHelperExtension implements vscode.Disposable {
     }
   }
 
+  /** window/showMessage from a folder's helper: a warning once per window, errors and information every time. */
+  private onHelperMessage(entry: FolderEntry, type: number, text: string): void {
+    if (entry.disposed) return;
+    const sev = this.messages.decide(entry.uri, type, text);
+    eventLog('helper-message', { folder: entry.folder.uri.fsPath, type, message: text, shown: sev !== undefined });
+    if (sev === undefined) {
+      entry.output?.info(`(shown before in this window) ${text}`);
+      return;
+    }
+    entry.output?.[sev === 'info' ? 'info' : sev === 'warning' ? 'warn' : 'error'](text);
+    if (sev === 'error') void vscode.window.showErrorMessage(text);
+    else if (sev === 'warning') void vscode.window.showWarningMessage(text);
+    else void vscode.window.showInformationMessage(text);
+  }
+
   // ---- status ----
 
   private onStatus(entry: FolderEntry, s: Status): void {
@@ -269,26 +284,37 @@ class IrisHelperExtension implements vscode.Disposable {
   }
 
   private async applyConn(entry: FolderEntry, s: Status): Promise<void> {
+    try {
+      await this.applyConnUnchecked(entry, s);
+    } catch (err) {
+      const text = refusedSettingsMessage(entry.folder.name, s.webPort, err);
+      if (text === undefined) throw err;
+      this.log.warn(text);
+      eventLog('conn-refused', { folder: entry.folder.uri.fsPath, error: errorText(err) });
+      if (!entry.connRefusedWarned) {
+        entry.connRefusedWarned = true;
+        void vscode.window.showWarningMessage(text);
+      }
+    }
+  }
+
+  private async applyConnUnchecked(entry: FolderEntry, s: Status): Promise<void> {
     if (entry.disposed) return;
     const enabled = vscode.workspace.getConfiguration('irisHelper', entry.folder.uri).get<boolean>('updateObjectScriptConnection', true);
-    const file = folderSettingsPath(entry.folder.uri.fsPath);
+    if (!enabled || !s.webPort) return;
+    const folderPath = entry.folder.uri.fsPath;
+    const file = folderSettingsPath(folderPath);
     const writtenKey = `irisHelper.connWritten:${entry.uri}`;
-    const current = (await readSetting(file, 'objectscript.conn')) as ObjectScriptConn | undefined;
-    let projectText: string | undefined;
-    try {
-      projectText = await fs.promises.readFile(path.join(s.project || entry.folder.uri.fsPath, '.iris-helper.json'), 'utf8');
-    } catch {
-      projectText = undefined;
-    }
+    const current = (await readSetting(folderPath, 'objectscript.conn')) as ObjectScriptConn | undefined;
     const decision = decideConn({
       enabled,
       webPort: s.webPort,
       current,
       written: this.context.workspaceState.get<WrittenConn>(writtenKey),
-      project: parseProjectIrisSettings(projectText),
+      project: await this.projectIris(s.project || folderPath),
     });
     if (decision.action === 'write') {
-      await writeSetting(file, 'objectscript.conn', decision.conn);
+      await writeSetting(folderPath, 'objectscript.conn', decision.conn);
       await this.context.workspaceState.update(writtenKey, decision.written);
       this.log.info(`objectscript.conn in ${file} now points at localhost:${s.webPort}`);
       eventLog('conn-written', { folder: entry.folder.uri.fsPath, port: s.webPort });
@@ -302,6 +328,18 @@ class IrisHelperExtension implements vscode.Disposable {
           `IRIS Helper left objectscript.conn of ${entry.folder.name} alone: ${decision.reason}. ` +
           `This project's IRIS listens on web port ${s.webPort}. (Shown once; turn off irisHelper.updateObjectScriptConnection to stop checking.)`);
       }
+    }
+  }
+
+  /** iris.namespace and iris.username of a project's .iris-helper.json ({} when it has none or it cannot be read). */
+  private async projectIris(projectDir: string): Promise<ProjectIrisSettings> {
+    const file = path.join(projectDir, '.iris-helper.json');
+    try {
+      return parseProjectIrisSettings(await readProjectFile(file, configLimit, 'follow'));
+    } catch (err) {
+      // the helper reports a bad project file itself; here only the default namespace and user are lost
+      this.log.warn(`${errorText(err)}; using the default namespace and user`);
+      return {};
     }
   }
 
@@ -358,8 +396,28 @@ class IrisHelperExtension implements vscode.Disposable {
     return this.call(arg, 'stop', Methods.stop, params);
   }
 
-  private runRestart(arg: unknown) {
-    return this.call(arg, 'restart', Methods.restart, {});
+  /** iris/restart; when the helper says the restart would lose data, a modal asks first. */
+  private async runRestart(arg: unknown): Promise<Status | undefined> {
+    const e = await this.pickEntry(arg, 'restart');
+    if (!e) return undefined;
+    const h = this.helperFor(e);
+    if (!h) return undefined;
+    try {
+      const r = await restartWithConfirm<Status>(
+        (params: RestartParams) => h.request<Status>(Methods.restart, params),
+        (p) => Promise.resolve(vscode.window.showWarningMessage(p.message, { modal: true, detail: p.detail }, restartAnyway)),
+        e.name);
+      if (r.kind === 'cancelled') {
+        this.log.info(`restart of ${e.folder.uri.fsPath} cancelled: ${r.confirm.message}`);
+        eventLog('restart-cancelled', { folder: e.folder.uri.fsPath, container: r.confirm.container, reason: r.confirm.reason });
+        return undefined;
+      }
+      this.onStatus(e, r.status);
+      return r.status;
+    } catch (err) {
+      void vscode.window.showErrorMessage(`IRIS restart failed for ${e.name}: ${errorText(err)}`);
+      return undefined;
+    }
   }
 
   private async openPortal(arg: unknown): Promise<void> {
@@ -406,13 +464,7 @@ class IrisHelperExtension implements vscode.Disposable {
     if (!picked) return;
     const a = picked.assignment;
     const owner = entries.find((x) => x.status?.project === a.project);
-    let projectText: string | undefined;
-    try {
-      projectText = await fs.promises.readFile(path.join(a.project, '.iris-helper.json'), 'utf8');
-    } catch {
-      projectText = undefined;
-    }
-    const iris = parseProjectIrisSettings(projectText);
+    const iris = await this.projectIris(a.project);
     const action = await vscode.window.showQuickPick<PortActionItem>(portActions(a, owner !== undefined, iris.namespace, iris.username), { placeHolder: `${a.project}: ports ${a.superserverPort}/${a.webPort}` });
     if (!action) return;
     switch (action.action) {

@@ -5,7 +5,7 @@
 import * as readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import * as vscode from 'vscode';
-import { LanguageClient, State, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { LanguageClient, ShowMessageNotification, State, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { parseHelperLogLine } from './core/helperLog';
 import type { ClientState } from './core/statusView';
 import { Methods, type HelperInitializeResult, type InitializationOptions, type Status } from './core/protocol';
@@ -17,6 +17,8 @@ export interface FolderHelperOptions {
   outputChannel: vscode.LogOutputChannel;
   onStatus: (s: Status) => void;
   onClientState: (s: ClientState) => void;
+  /** window/showMessage (replaces the library's handler, which shows every message). */
+  onShowMessage: (type: number, message: string) => void;
 }
 
 /** A running helper for one workspace folder. */
@@ -49,6 +51,9 @@ export class FolderHelper implements vscode.Disposable {
     this.client = new LanguageClient('irisHelper', `IRIS Helper (${opts.folder.name})`, serverOptions, clientOptions);
     this.subscriptions.push(
       this.client.onNotification(Methods.statusNotification, (s: Status) => opts.onStatus(s)),
+      // registered before start: it takes the place of the library's own handler once initialize
+      // is answered (the helper sends its messages after initialized)
+      this.client.onNotification(ShowMessageNotification.type, (m) => opts.onShowMessage(m.type, m.message)),
       this.client.onDidChangeState((e) => {
         if (e.newState === State.Running) {
           opts.onClientState('running');

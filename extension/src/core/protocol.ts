@@ -57,6 +57,10 @@ export interface InitializationOptions {
   bindAddress: string;
   stopOnExit: boolean;
   commandProvider: false;
+  /** The user's own choice only (irisHelper.* in user settings): may .env lead outside the project. */
+  allowEnvFileOutsideProject: boolean;
+  /** The user's own choice only: may a bindAddress from the repository expose IRIS to the network. */
+  allowNetworkBind: boolean;
 }
 
 /** The extra fields of the helper's initialize result. */
@@ -80,6 +84,24 @@ export interface StopParams {
   remove?: boolean;
   purge?: boolean;
 }
+
+/** iris/restart's params: confirm is sent only after the user agreed to what ConfirmRequired said. */
+export interface RestartParams {
+  confirm?: boolean;
+}
+
+/** error.data of a ConfirmRequired (-32020) answer to iris/restart. */
+export interface ConfirmRequiredData {
+  container: string;
+  reason: string;
+}
+
+/** The helper's JSON-RPC error codes the extension acts on (the helper's rpc/codes.go). */
+export const ErrorCodes = {
+  containerRunning: -32019,
+  /** a restart must recreate a container whose data is not on a volume: ask, then resend with confirm */
+  confirmRequired: -32020,
+} as const;
 
 export interface ReleaseParams {
   force?: boolean;

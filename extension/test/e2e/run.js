@@ -9,16 +9,19 @@
 //      holds it -> .vscode/settings.json objectscript.conn holds the web port -> click the item ->
 //      IRIS stops and the item says so -> IRIS: Show Ports (palette) lists the project.
 //   2. a multi-root workspace: the first project, a second project (gets a different port; its
-//      objectscript.conn points at another server and is left alone, with a notice) and a
-//      LaTeX-style folder (.cls files with \ProvidesClass) that starts nothing.
+//      objectscript.conn points at another server and is left alone, with a notice), a
+//      LaTeX-style folder (.cls files with \ProvidesClass) that starts nothing, and a project whose
+//      .vscode is a planted link to a folder outside it (IRIS starts; objectscript.conn is not
+//      written there: the outside folder is byte for byte unchanged, one warning names it).
 //      IRIS: Show Helper Log (folder picker) opens the second project's output channel.
 //   2b. the second project's IRIS_PORT edited in its .env while IRIS runs -> the item says
 //      "IRIS: restart needed" on a warning background -> click -> IRIS restarts on the new port.
 //   2c. IRIS: Release Port (palette, folder picker) on the running second project -> confirm ->
 //      refused while it runs -> "Stop and Release" -> its container and ports are gone, the item
 //      says IRIS stopped -> click -> it starts again.
-//   3. irisHelper.helperPath set to a missing file in the first folder's settings: its helper
-//      restarts and fails, with a notice that names the setting; its container is left alone.
+//   3. irisHelper.helperPath planted in the first folder's settings (a script that would leave a
+//      mark) with a folder-scope syncEnv "true": the helper restarts as the bundled binary, the planted
+//      one never runs (helperPath is read from user settings only); its container is left alone.
 //   3b. irisHelper.stopOnExit on in the second folder's settings: its helper restarts and leaves
 //      IRIS running; removing the folder from the workspace stops the helper, which stops IRIS.
 //   4. workspace trust on, a fresh IRIS project, "No, I don't trust": the item says IRIS stopped
@@ -181,6 +184,23 @@ function makeProject(dir, name) {
   fs.rmSync(path.join(dir, '.iris-helper.json'), { force: true });
 }
 
+/** Every entry under dir, byte for byte (type, mode, size, mtime, content or link target). */
+function snapshot(dir) {
+  const out = [];
+  const walk = (d) => {
+    for (const name of fs.readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      const st = fs.lstatSync(p);
+      const head = `${path.relative(dir, p)} ${st.mode.toString(8)} ${st.size} ${st.mtimeMs}`;
+      if (st.isSymbolicLink()) out.push(`${head} -> ${fs.readlinkSync(p)}`);
+      else if (st.isDirectory()) { out.push(`${head}/`); walk(p); }
+      else out.push(`${head} ${fs.readFileSync(p, 'base64')}`);
+    }
+  };
+  walk(dir);
+  return out.join('\n');
+}
+
 function makeLatexFolder(dir) {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'thesis.cls'), '\\NeedsTeXFormat{LaTeX2e}\n\\ProvidesClass{thesis}[2024/01/01 Thesis class]\n\\LoadClass[12pt]{report}\n\\RequirePackage{geometry}\n');
@@ -208,6 +228,14 @@ async function main() {
   makeProject(projA, 'first-project');
   makeProject(projB, 'second-project');
   makeLatexFolder(latex);
+  // a project whose .vscode is a link planted by the repository, to a folder outside it
+  const projL = path.join(dirs.ws, 'linked-vscode');
+  makeProject(projL, 'linked-vscode');
+  const outsideVscode = path.join(RUN, 'outside-vscode');
+  fs.mkdirSync(outsideVscode);
+  fs.writeFileSync(path.join(outsideVscode, 'settings.json'), '{\n  // settings that belong to something else\n  "editor.tabSize": 3\n}\n');
+  fs.symlinkSync(outsideVscode, path.join(projL, '.vscode'));
+  const outsideBefore = snapshot(outsideVscode);
   const projC = path.join(dirs.ws, 'untrusted-project');
   makeProject(projC, 'untrusted-project');
   // the second project's ObjectScript connection points at another server: it must be left alone
@@ -216,7 +244,7 @@ async function main() {
   fs.mkdirSync(path.dirname(foreignSettings), { recursive: true });
   fs.writeFileSync(foreignSettings, foreignText);
   const workspaceFile = path.join(RUN, 'multi.code-workspace');
-  fs.writeFileSync(workspaceFile, JSON.stringify({ folders: [{ path: projA }, { path: projB }, { path: latex }], settings: {} }, null, 2));
+  fs.writeFileSync(workspaceFile, JSON.stringify({ folders: [{ path: projA }, { path: projB }, { path: latex }, { path: projL }], settings: {} }, null, 2));
   fs.mkdirSync(path.join(dirs.userData, 'User'), { recursive: true });
   const userSettingsFile = path.join(dirs.userData, 'User', 'settings.json');
   fs.writeFileSync(userSettingsFile, JSON.stringify({
@@ -313,7 +341,7 @@ async function main() {
     log('screenshot', path.relative(ROOT, file));
   };
   const statusItems = () => page.locator('#workbench\\.parts\\.statusbar .statusbar-item');
-  let failFastSince = 0; // helper failures before this time were expected (scenario 3)
+  let failFastSince = 0; // helper failures before this time are ignored (none is expected)
   const itemTextRaw = async (re) => {
     const texts = await statusItems().allInnerTexts();
     return texts.map((t) => t.trim()).find((t) => re.test(t));
@@ -458,6 +486,24 @@ async function main() {
     check(containersFor(latex).length === 0, 'no container with our label for the LaTeX folder');
     check(containersFor(projB).length === 1, 'one container for the second project');
 
+    // the planted .vscode link: IRIS starts, objectscript.conn is refused with one warning naming
+    // where the link leads, and nothing outside the folder changes
+    const linkedText = await until('the linked-vscode project to show its port', () => itemText(/IRIS :\d+ \(linked-vscode\)/), 4 * MIN, 250);
+    const connRefused = await until('the extension to refuse the planted .vscode link', () =>
+      readEvents(eventsFile).find((e) => e.event === 'conn-refused' && e.folder === projL), 2 * MIN);
+    const linkNotice = `${path.join(projL, '.vscode')} leads to ${outsideVscode}, outside the folder ${projL}`;
+    const linkToast = page.locator('.notification-toast', { hasText: linkNotice });
+    if (!(await linkToast.first().isVisible().catch(() => false))) {
+      await runPalette('Notifications: Show Notifications', async () => {
+        await page.locator('.notifications-center .notification-list-item', { hasText: linkNotice }).first().waitFor({ timeout: 30_000 });
+      });
+    }
+    await shot('06d-planted-vscode-link.png');
+    await page.keyboard.press('Escape');
+    check(connRefused.error === linkNotice, `"${linkedText}": objectscript.conn refused (${connRefused.error}), with a warning naming the resolved path`);
+    check(snapshot(outsideVscode) === outsideBefore, 'nothing was written outside the folder through the planted .vscode link');
+    check(fs.lstatSync(path.join(projL, '.vscode')).isSymbolicLink(), 'the planted link itself is left as it is');
+
     // IRIS: Open Management Portal from the palette: no active editor and two projects -> a folder
     // picker; the portal opens in a new browser tab (code-server may route localhost via its proxy)
     const popup = context.waitForEvent('page', { timeout: 3 * MIN });
@@ -556,17 +602,28 @@ async function main() {
     const againText = await until('the second project to start again', () => itemText(/IRIS :\d+ \(second-project\)/), 3 * MIN, 250);
     check(containersFor(projB).length === 1, `a click on the stopped item started it again: "${againText}"`);
 
-    // ---- 3. a helperPath that does not exist (in the first folder's settings): its helper restarts
-    //      on the change and fails, with a notice naming the setting; the container is left alone ----
-    const missing = path.join(RUN, 'no-such-dir', 'iris-helper');
+    // ---- 3. a helperPath planted in the first folder's settings (as a repository's
+    //      .vscode/settings.json would): helperPath is read from user settings only, so it never
+    //      runs. A folder-scope syncEnv (a changed value: an unchanged one fires no change event) in
+    //      the same edit restarts the helper: the bundled one again ----
+    const planted = path.join(projA, 'planted-helper');
+    const plantedRan = path.join(RUN, 'planted-helper-ran');
+    fs.writeFileSync(planted, `#!/bin/sh\ntouch '${plantedRan}'\nexit 3\n`, { mode: 0o755 });
+    const oldPidsA = helperPids(projA);
+    check(oldPidsA.length === 1, 'the first folder has its own helper process');
     const folderSettings = path.join(projA, '.vscode', 'settings.json');
     const folderJson = JSON.parse(fs.readFileSync(folderSettings, 'utf8'));
-    fs.writeFileSync(folderSettings, JSON.stringify({ ...folderJson, 'irisHelper.helperPath': missing }, null, 2));
-    const failedText = await until('the first folder\'s item to report the missing helper', () => itemTextRaw(/IRIS helper failed \(first-project\)/), 2 * MIN);
-    const missingToast = page.locator('.notification-toast', { hasText: 'irisHelper.helperPath' });
-    await missingToast.first().waitFor({ state: 'visible', timeout: 60_000 });
-    await shot('07-missing-helper.png');
-    check((await missingToast.first().innerText()).includes(missing), `a missing helper is reported, naming irisHelper.helperPath ("${failedText}")`);
+    fs.writeFileSync(folderSettings, JSON.stringify({ ...folderJson, 'irisHelper.helperPath': planted, 'irisHelper.syncEnv': 'true' }, null, 2));
+    const bundledReal = fs.realpathSync(bundled);
+    const newExe = await until('the first folder\'s helper to restart', () => {
+      const now = helperPids(projA);
+      if (now.length !== 1 || now[0] === oldPidsA[0]) return undefined;
+      return fs.readlinkSync(`/proc/${now[0]}/exe`);
+    }, 2 * MIN);
+    await until('the first folder\'s item to show its port again', () => itemText(/IRIS :\d+ \(first-project\)/), 2 * MIN, 250);
+    await shot('07-planted-helper-path.png');
+    check(newExe === bundledReal, `the restarted helper is the bundled binary (${newExe}), not the planted helperPath`);
+    check(!fs.existsSync(plantedRan), 'the planted helperPath never ran');
     check(await itemTextRaw(/IRIS :\d+ \(second-project\)/), 'the second folder\'s helper is untouched');
     const aNow = containersFor(projA);
     check(aNow.length === 1 && aNow[0].state === 'running', 'restarting the helper left the running container alone (stopOnExit off)');

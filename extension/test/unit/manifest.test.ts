@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Commands } from '../../src/core/commands';
-import { initializationOptions } from '../../src/core/options';
+import { initializationOptions, userOnlySettings } from '../../src/core/options';
 import { tooltipCommands } from '../../src/core/statusView';
 
 // out/test/unit -> extension/
@@ -34,11 +34,11 @@ test('every command the code uses is contributed, in category IRIS', () => {
 test('settings: names match initializationOptions, defaults match the code', () => {
   const props = manifest.contributes.configuration.properties;
   const defaults = initializationOptions({}, true);
-  for (const key of ['autoStart', 'image', 'syncEnv', 'bindAddress', 'stopOnExit'] as const) {
+  for (const key of ['autoStart', 'image', 'syncEnv', 'bindAddress', 'stopOnExit', 'allowEnvFileOutsideProject', 'allowNetworkBind'] as const) {
     assert.ok(props[`irisHelper.${key}`], key);
     assert.deepEqual(props[`irisHelper.${key}`].default, defaults[key], key);
   }
-  assert.equal(props['irisHelper.helperPath'].scope, 'machine-overridable');
+  assert.equal(props['irisHelper.helperPath'].scope, 'machine');
   assert.equal(props['irisHelper.updateObjectScriptConnection'].default, true);
   assert.equal(props['irisHelper.stopOnExit'].default, false);
   assert.deepEqual(props['irisHelper.trace.server'].enum, ['off', 'messages', 'compact', 'verbose']);
@@ -53,11 +53,36 @@ test('settings: every setting the issue names, with its default', () => {
     'irisHelper.bindAddress': '127.0.0.1',
     'irisHelper.stopOnExit': false,
     'irisHelper.helperPath': '',
+    'irisHelper.allowEnvFileOutsideProject': false,
+    'irisHelper.allowNetworkBind': false,
     'irisHelper.updateObjectScriptConnection': true,
     'irisHelper.trace.server': 'off',
   };
   assert.deepEqual(Object.keys(props).sort(), Object.keys(want).sort());
   for (const [key, def] of Object.entries(want)) assert.deepEqual(props[key].default, def, key);
+});
+
+test('settings read from user scope only are declared machine-scoped (VS Code then ignores workspace and folder values too)', () => {
+  const props = manifest.contributes.configuration.properties;
+  assert.deepEqual([...userOnlySettings].sort(), ['allowEnvFileOutsideProject', 'allowNetworkBind', 'bindAddress', 'helperPath']);
+  for (const key of userOnlySettings) {
+    assert.equal(props[`irisHelper.${key}`].scope, 'machine', key);
+    assert.match(props[`irisHelper.${key}`].markdownDescription, /user \(or remote\) settings only: a workspace or folder value is ignored/, key);
+  }
+  for (const key of ['allowEnvFileOutsideProject', 'allowNetworkBind']) {
+    assert.equal(props[`irisHelper.${key}`].type, 'boolean', key);
+    assert.equal(props[`irisHelper.${key}`].default, false, key);
+  }
+});
+
+test('no setting is written through VS Code\'s configuration API (it would follow a planted .vscode link)', () => {
+  const src = path.resolve(__dirname, '..', '..', '..', 'src');
+  const files = fs.readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  assert.ok(files.includes('extension.ts'));
+  for (const f of files) {
+    const text = fs.readFileSync(path.join(src, f), 'utf8');
+    assert.doesNotMatch(text, /getConfiguration\([^)]*\)\s*\.\s*update\s*\(|\bcfg\s*\.\s*update\s*\(|ConfigurationTarget/, f);
+  }
 });
 
 test('workspace trust: limited, helperPath and autoStart restricted', () => {

@@ -1,10 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { decideConn, parseProjectIrisSettings } from '../../src/core/objectscriptConn';
-import { folderSettingsPath, readSetting, writeSetting, SettingsParseError } from '../../src/core/settingsFile';
 
 const base = { enabled: true, webPort: 34600, written: undefined, project: {} };
 
@@ -63,28 +59,4 @@ test('parseProjectIrisSettings', () => {
   assert.deepEqual(parseProjectIrisSettings('{"image":"x"}'), {});
   assert.deepEqual(parseProjectIrisSettings('not json'), {});
   assert.deepEqual(parseProjectIrisSettings(undefined), {});
-});
-
-test('settings.json: created when missing, comments and other keys kept, garbage refused', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iris-ext-settings-'));
-  try {
-    const file = folderSettingsPath(dir);
-    assert.equal(await readSetting(file, 'objectscript.conn'), undefined);
-    await writeSetting(file, 'objectscript.conn', { active: true, host: 'localhost', port: 34600 });
-    assert.deepEqual(await readSetting(file, 'objectscript.conn'), { active: true, host: 'localhost', port: 34600 });
-
-    fs.writeFileSync(file, '{\n\t// my comment\n\t"editor.tabSize": 2,\n\t"objectscript.conn": {"host": "localhost", "port": 1,},\n}\n');
-    await writeSetting(file, 'objectscript.conn', { active: true, host: 'localhost', port: 34601 });
-    const text = fs.readFileSync(file, 'utf8');
-    assert.match(text, /\/\/ my comment/);
-    assert.match(text, /"editor.tabSize": 2/);
-    assert.deepEqual(await readSetting(file, 'objectscript.conn'), { active: true, host: 'localhost', port: 34601 });
-
-    fs.writeFileSync(file, '{ "a": ');
-    await assert.rejects(readSetting(file, 'objectscript.conn'), SettingsParseError);
-    await assert.rejects(writeSetting(file, 'x', 1), SettingsParseError);
-    assert.equal(fs.readFileSync(file, 'utf8'), '{ "a": ', 'a file that does not parse is never rewritten');
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 });

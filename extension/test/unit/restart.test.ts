@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { confirmPrompt, confirmRequired, restartAnyway, restartWithConfirm } from '../../src/core/restart';
+import type { RestartParams } from '../../src/core/protocol';
+
+/** What vscode-jsonrpc's ResponseError looks like to the caller of sendRequest. */
+function responseError(code: number, message: string, data?: unknown): Error {
+  return Object.assign(new Error(message), { code, data });
+}
+
+const lossMessage = 'restarting IRIS for /w/p recreates container iris_ab12_34500, whose data is not on a volume: the namespaces, users and code loaded into it are lost';
+const confirmError = () => responseError(-32020, lossMessage, { container: 'iris_ab12_34500', reason: 'the image changed' });
+
+test('ConfirmRequired (-32020) is recognised with its data; other errors are not', () => {
+  assert.deepEqual(confirmRequired(confirmError()), { message: lossMessage, container: 'iris_ab12_34500', reason: 'the image changed' });
+  assert.deepEqual(confirmRequired(responseError(-32020, 'm')), { message: 'm', container: '', reason: '' });
+  assert.equal(confirmRequired(responseError(-32015, 'start failed')), undefined);
+  assert.equal(confirmRequired(new Error('x')), undefined);
+  assert.equal(confirmRequired(undefined), undefined);
+  assert.equal(confirmRequired('-32020'), undefined);
+});
+
+test('the modal says what would be lost', () => {
+  assert.deepEqual(confirmPrompt('p', confirmRequired(confirmError())!), {
+    message: lossMessage,
+    detail: 'Container: iris_ab12_34500\nWhy: the image changed\nRestart anyway recreates the container; its data is gone for good. Cancel leaves IRIS as it is.',
+  });
+  assert.deepEqual(confirmPrompt('p', { message: '', container: '', reason: '' }), {
+    message: 'Restarting IRIS for p would lose data.',
+    detail: 'Restart anyway recreates the container; its data is gone for good. Cancel leaves IRIS as it is.',
+  });
+});
+
+/** A fake iris/restart: answers with the given results in turn, recording the params. */
+function fakeHelper(results: (string | Error)[]) {
+  const calls: RestartParams[] = [];
+  return {
+    calls,
+    request: async (params: RestartParams) => {
+      calls.push(params);
+      const r = results.shift();
+      if (r === undefined) throw new Error('unexpected request');
+      if (r instanceof Error) throw r;
+      return r;
+    },
+  };
+}
+
+test('restart: no question when nothing is lost', async () => {
+  const h = fakeHelper(['ready']);
+  const asked: unknown[] = [];
+  assert.deepEqual(await restartWithConfirm(h.request, async (p) => { asked.push(p); return restartAnyway; }, 'p'), { kind: 'done', status: 'ready' });
+  assert.deepEqual(h.calls, [{}]);
+  assert.deepEqual(asked, []);
+});
+
+test('restart that would lose data: Restart anyway resends with confirm, Cancel sends nothing more', async () => {
+  const yes = fakeHelper([confirmError(), 'ready']);
+  const asked: { message: string; detail: string }[] = [];
+  assert.deepEqual(await restartWithConfirm(yes.request, async (p) => { asked.push(p); return restartAnyway; }, 'p'), { kind: 'done', status: 'ready' });
+  assert.deepEqual(yes.calls, [{}, { confirm: true }]);
+  assert.equal(asked.length, 1);
+  assert.equal(asked[0].message, lossMessage);
+
+  for (const answer of [undefined, 'Cancel']) {
+    const no = fakeHelper([confirmError()]);
+    const r = await restartWithConfirm(no.request, async () => answer, 'p');
+    assert.deepEqual(r, { kind: 'cancelled', confirm: { message: lossMessage, container: 'iris_ab12_34500', reason: 'the image changed' } }, String(answer));
+    assert.deepEqual(no.calls, [{}], String(answer));
+  }
+});
+
+test('restart: other errors, and an error of the confirmed request, are thrown as they came', async () => {
+  const other = responseError(-32010, 'the Docker engine does not answer');
+  const h = fakeHelper([other]);
+  let asked = 0;
+  await assert.rejects(restartWithConfirm(h.request, async () => { asked++; return restartAnyway; }, 'p'), (e: unknown) => e === other);
+  assert.equal(asked, 0);
+
+  const late = responseError(-32015, 'IRIS never answered');
+  const h2 = fakeHelper([confirmError(), late]);
+  await assert.rejects(restartWithConfirm(h2.request, async () => restartAnyway, 'p'), (e: unknown) => e === late);
+  assert.deepEqual(h2.calls, [{}, { confirm: true }]);
+});
