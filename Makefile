@@ -18,7 +18,8 @@ FUZZTIME ?=
 FUZZMINIMIZE ?= 500x
 CROSS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all build demo test setup lint gotest fuzz cross bench stub-image ext-test e2e editors-test vsix clean
+.PHONY: all build demo test setup docker-engine editors e2e-tools test-ports lint gotest fuzz cross bench \
+	stub-image ext-test e2e editors-test vsix clean
 
 all: build
 
@@ -28,18 +29,44 @@ build:
 demo: build
 	./scripts/demo.sh
 
-setup:
-	./scripts/setup.sh
+# What the tests need, installed when missing (idempotent; downloads cached outside the tree). The
+# ensure-* scripts take turns at apt-get (scripts/apt-install.sh), so these may run at once.
+setup: docker-engine editors e2e-tools test-ports
 
+docker-engine:
+	./scripts/ensure-docker.sh
+
+editors:
+	./scripts/ensure-editors.sh
+
+e2e-tools:
+	./scripts/ensure-e2e.sh
+
+test-ports:
+	./scripts/reserve-test-ports.sh
+
+# `make test` and `make -jN test` run the same suites on the same prerequisites: each suite names what
+# it needs below (setup piece, stand-in image, binary), so under -j nothing starts before its needs.
 test: setup lint cross stub-image gotest fuzz editors-test ext-test e2e
 	@echo "make test: all suites passed"
+
+# Suites that must not overlap, ordered only when `make test` runs them all (run alone, a suite does
+# not pull in the other):
+# - e2e after ext-test: ext-test's `npm ci` deletes and reinstalls extension/node_modules, which the
+#   e2e's scripts/vsix.sh type-checks and bundles the extension from.
+# - e2e after gotest: both drive the one Docker engine (own port bands and labels, so they would not
+#   collide) but both are the heavy suites, and the VS Code e2e's waits for the UI are bounded in time;
+#   with `go test -race ./...` beside it on 2 cores it is no longer the run `make test` makes.
+ifneq ($(filter test,$(MAKECMDGOALS)),)
+e2e: ext-test gotest
+endif
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './extension/*')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-gotest:
+gotest: docker-engine test-ports stub-image
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 # A failure is a crasher (go test writes it to <pkg>/testdata/fuzz/<Name>/ and names it) or a failing seed.
@@ -54,19 +81,19 @@ cross:
 	  echo "build $$os/$$arch"; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/iris-helper-$$os-$$arch$$ext ./cmd/iris-helper; done
 
-stub-image:
+stub-image: docker-engine
 	$(GO) run ./dockerops/dockertest/cmd/buildstub -tag $(STUB_IMAGE)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
 
-editors-test:
+editors-test: editors test-ports build
 	@if [ -x scripts/editors-test.sh ]; then ./scripts/editors-test.sh; fi
 
 ext-test:
 	@if [ -f extension/package.json ]; then cd extension && npm ci --no-audit --no-fund && npm test; fi
 
-e2e:
+e2e: docker-engine e2e-tools test-ports stub-image build
 	@if [ -x scripts/e2e.sh ]; then ./scripts/e2e.sh; fi
 
 vsix:
