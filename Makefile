@@ -16,6 +16,9 @@ STUB_IMAGE ?= iris-helper/iris-stub:dev
 FUZZ_TARGETS ?= workspace:FuzzRenderEnv:50000 registry:FuzzDecode:150000 rpc:FuzzStream:80000 rpc:FuzzRequest:40000
 FUZZTIME ?=
 FUZZMINIMIZE ?= 500x
+# staticcheck, pinned in its own module (scripts/tools/go.mod, a `tool` directive) so that its
+# dependencies stay out of iris-helper's go.mod; go tool builds it once and caches it.
+STATICCHECK := $(GO) tool -modfile=scripts/tools/go.mod staticcheck
 CROSS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
 .PHONY: all build demo test setup docker-engine editors e2e-tools test-ports lint gotest fuzz cross bench \
@@ -65,7 +68,9 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './extension/*')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	@$(GO) mod tidy -diff || { echo "lint: go.mod/go.sum are not tidy: run 'go mod tidy'"; exit 1; }
+	@$(GO) -C scripts/tools mod tidy -diff || { echo "lint: scripts/tools/go.mod is not tidy: run 'go -C scripts/tools mod tidy'"; exit 1; }
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 
 gotest: docker-engine test-ports stub-image
 	$(GO) test -race -count=1 -timeout 30m ./...
