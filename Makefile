@@ -64,6 +64,8 @@ ifneq ($(filter test,$(MAKECMDGOALS)),)
 e2e: ext-test gotest
 endif
 
+# gofmt, tidy go.mod files, go vet and staticcheck; then the same for the stand-in image's program,
+# which ./... never reaches (Go skips testdata/), as built for the image (linux).
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './extension/*')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
@@ -71,7 +73,6 @@ lint:
 	@$(GO) -C scripts/tools mod tidy -diff || { echo "lint: scripts/tools/go.mod is not tidy: run 'go -C scripts/tools mod tidy'"; exit 1; }
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
-	@# the stand-in image's program: Go skips testdata/ in ./..., and the image runs it on linux
 	CGO_ENABLED=0 GOOS=linux $(GO) build -o /dev/null ./testdata/iris-stub
 	GOOS=linux $(GO) vet ./testdata/iris-stub
 	GOOS=linux $(STATICCHECK) ./testdata/iris-stub
