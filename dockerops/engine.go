@@ -87,7 +87,7 @@ func Connect(ctx context.Context, opts ...Option) (*Engine, error) {
 			"(`ssh -nNT -L /tmp/iris-docker.sock:/var/run/docker.sock %s`) and set DOCKER_HOST=unix:///tmp/iris-docker.sock",
 			e.endpoint.Host, e.endpoint.Source, strings.SplitN(rest, "/", 2)[0])
 	}
-	copts := []client.Opt{client.WithAPIVersionNegotiation()}
+	var copts []client.Opt // API-version negotiation is the client's default (WithAPIVersionNegotiation is a no-op)
 	if e.endpoint.Source == "DOCKER_HOST" {
 		copts = append(copts, client.WithTLSClientConfigFromEnv())
 	}

@@ -20,8 +20,7 @@ if ! command -v dockerd >/dev/null 2>&1; then
     exit 1
   fi
   echo "ensure-docker: installing Debian's docker.io" >&2
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+  "$(dirname "$0")/apt-install.sh" docker.io
 fi
 if ! pgrep -x dockerd >/dev/null 2>&1; then
   echo "ensure-docker: starting dockerd (log: $CACHE/dockerd.log)" >&2

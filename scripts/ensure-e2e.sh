@@ -7,6 +7,7 @@
 # plus the Debian packages chromium and libkrb5-dev (code-server's kerberos module needs its headers).
 # Idempotent: every step is skipped when its result is already there. Takes ~4 min the first time.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 E2E_HOME=${IRIS_HELPER_CACHE:-$HOME/.cache/iris-helper-dev}/vscode-e2e
 CODE_SERVER_VERSION=4.139.1
 PLAYWRIGHT_VERSION=1.65.1
@@ -24,8 +25,7 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
   log "apt-get install ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  "$here/apt-install.sh" "${need[@]}"
 fi
 
 # 2. Node 24 (code-server's postinstall refuses Node 20).

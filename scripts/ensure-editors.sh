@@ -10,5 +10,4 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "ensure-editors: missing ${need[*]}; install them (Debian: apt-get install ${need[*]}) and re-run." >&2
   exit 1
 fi
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+"$(dirname "$0")/apt-install.sh" "${need[@]}"

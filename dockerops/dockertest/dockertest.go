@@ -177,11 +177,8 @@ func EnsureStub(ctx context.Context, cli *client.Client, tag string, force bool,
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	goBin := "go"
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		goBin = p
-	}
-	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(tmp, "iris-stub"), ".")
+	// "go" from PATH: go test and go run put the go command's own GOROOT/bin first on it.
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(tmp, "iris-stub"), ".")
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if out, err := cmd.CombinedOutput(); err != nil {
