@@ -57,6 +57,10 @@ type Spec struct {
 	UnexpirePasswords bool
 	ReadyTimeout      time.Duration // 0 = DefaultReadyTimeout
 	Env               []string      // extra KEY=VALUE for the container (part of the reuse decision)
+	// ConfirmRecreate lets Start remove a stopped container of the project whose data is not on
+	// the durable volume (durable off, or not an IRIS image) when it must be recreated: the user
+	// confirmed that its data is lost. Never part of the reuse decision.
+	ConfirmRecreate bool
 }
 
 func (s Spec) withDefaults() Spec {
@@ -88,6 +92,9 @@ type Container struct {
 	Volume      string   // durable volume mounted, "" if none
 	IRIS        bool     // image looks like InterSystems IRIS (ISC_PACKAGE_INSTALLDIR)
 	Warnings    []string // non-fatal problems of the last Start (e.g. failing unexpire exec)
+	// Outdated (Start only): the container was already running and differs from the Spec; Start
+	// left it as it is (a restart applies the Spec).
+	Outdated []Difference
 }
 
 // Running reports whether the container's process runs.
