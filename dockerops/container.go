@@ -95,6 +95,8 @@ type Container struct {
 	// Outdated (Start only): the container was already running and differs from the Spec; Start
 	// left it as it is (a restart applies the Spec).
 	Outdated []Difference
+
+	raw *container.InspectResponse // what the engine said, for Differences
 }
 
 // Running reports whether the container's process runs.
@@ -220,7 +222,7 @@ func (e *Engine) Owned(ctx context.Context) ([]Container, error) {
 }
 
 func toContainer(ins container.InspectResponse) Container {
-	c := Container{ID: ins.ID, Name: strings.TrimPrefix(ins.Name, "/")}
+	c := Container{ID: ins.ID, Name: strings.TrimPrefix(ins.Name, "/"), raw: &ins}
 	if ins.Config != nil {
 		c.Image = ins.Config.Image
 		l := ins.Config.Labels

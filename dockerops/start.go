@@ -489,9 +489,15 @@ func differences(ins container.InspectResponse, spec Spec, img imageInfo, want s
 // (nil: a start would reuse it as it is). The image is looked up locally only.
 func (e *Engine) Differences(ctx context.Context, spec Spec, c Container) ([]Difference, error) {
 	spec = spec.withDefaults()
-	ins, ok, err := e.inspect(ctx, c.ID)
-	if err != nil || !ok {
-		return nil, err
+	var ins container.InspectResponse
+	if c.raw != nil && c.raw.Config != nil && c.raw.State != nil {
+		ins = *c.raw
+	} else {
+		var ok bool
+		var err error
+		if ins, ok, err = e.inspect(ctx, c.ID); err != nil || !ok {
+			return nil, err
+		}
 	}
 	img, _, err := e.imageInfo(ctx, spec.Image)
 	if err != nil {
