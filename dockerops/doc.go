@@ -27,7 +27,7 @@
 //   - Durable data (Spec.Durable, IRIS images only): the named volume VolumeName(project) is
 //     mounted at /durable with ISC_DATA_DIRECTORY=/durable/iris. Until the volume carries
 //     PreparedMarker, a one-shot container from the same image runs `chown -R 51773:51773 /durable`
-//     as root at each create, so IRIS (irisowner, UID 51773) can create its data directory there;
+//     as root at each create and before each start of a stopped container, so IRIS (irisowner, UID 51773) can create its data directory there;
 //     on success the marker is written into the volume through that container (volume labels
 //     cannot change after creation). Only Stop with purge deletes the volume.
 package dockerops

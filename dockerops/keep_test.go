@@ -218,3 +218,41 @@ func TestVolumePreparedAgain(t *testing.T) {
 		t.Fatalf("marker: %v %+v", err, r)
 	}
 }
+
+// TestFailedPreparationRetried: when the volume's preparation fails, the container is created
+// anyway (a warning); the next start of that stopped container prepares the volume first.
+func TestFailedPreparationRetried(t *testing.T) {
+	t.Parallel()
+	e, img, p := setup(t)
+	ctx := testCtx(t)
+	s := spec(p, img, 30440, 30441)
+	s.Durable = true
+	e.SetPrepareFailForTest(errors.New("chown: operation not permitted"))
+	first, err := e.Start(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantWarning := "prepare durable volume " + dockerops.VolumeName(p) + " for UID 51773: chown: operation not permitted"
+	if !slices.Equal(first.Warnings, []string{wantWarning}) {
+		t.Fatalf("warnings %q, want %q", first.Warnings, wantWarning)
+	}
+	if err := e.Stop(ctx, p, false, false); err != nil {
+		t.Fatal(err)
+	}
+	e.SetPrepareFailForTest(nil)
+	second, err := e.Start(ctx, s, nil)
+	if err != nil || second.ID != first.ID || len(second.Warnings) != 0 {
+		t.Fatalf("second start: %v %+v", err, second)
+	}
+	var logs strings.Builder
+	if err := e.Logs(ctx, p, false, &logs); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "durable %SYS in /durable/iris (parent owned by uid 0)"); n != 1 ||
+		!strings.Contains(logs.String(), "durable %SYS in /durable/iris (parent owned by uid 51773)") {
+		t.Fatalf("want one run on the unprepared volume, then one on the prepared one; logs:\n%s", logs.String())
+	}
+	if r, err := e.Exec(ctx, p, "iris-stub", "cat", dockerops.PreparedMarker); err != nil || r.ExitCode != 0 {
+		t.Fatalf("marker: %v %+v", err, r)
+	}
+}

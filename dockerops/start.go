@@ -93,6 +93,16 @@ func (e *Engine) Start(ctx context.Context, spec Spec, progress func(Progress)) 
 		}
 	}
 	ins, created := pl.reuse, false
+	if pl.found && !isRunning(ins) && hasVolume(ins) && img.IRIS && !e.volumePrepared(ctx, ins.ID) {
+		// its volume's preparation failed earlier: prepare it before the start
+		if err := e.ensureVolume(ctx, spec, img); err != nil {
+			var ue *UnavailableError
+			if errors.As(err, &ue) {
+				return Container{}, err
+			}
+			warn(PhaseStarting, err.Error())
+		}
+	}
 	if !pl.found {
 		report(Progress{Phase: PhaseCreating, Message: "creating container " + name})
 		if spec.Durable && img.IRIS {
@@ -617,6 +627,18 @@ func (e *Engine) create(ctx context.Context, opts client.ContainerCreateOptions,
 // preparation failed) is prepared again at the next container create.
 const PreparedMarker = DurableMount + "/.iris-helper-prepared"
 
+// volumePrepared reports whether the stopped container id's durable volume carries PreparedMarker
+// (one engine call; an answer other than "not found" counts as prepared, to start as before).
+func (e *Engine) volumePrepared(ctx context.Context, id string) bool {
+	cctx, cancel, err := e.call(ctx)
+	if err != nil {
+		return true
+	}
+	defer cancel()
+	_, err = e.cli.ContainerStatPath(cctx, id, client.ContainerStatPathOptions{Path: PreparedMarker})
+	return err == nil || !cerrdefs.IsNotFound(err)
+}
+
 // ensureVolume creates the project's durable volume when missing and makes it writable by the
 // IRIS owner (UID 51773) unless it carries PreparedMarker: a short one-shot container from the
 // same image runs `chown -R 51773:51773 /durable` as root (InterSystems images are Ubuntu-based
@@ -643,6 +665,9 @@ func (e *Engine) ensureVolume(ctx context.Context, spec Spec, img imageInfo) err
 		return e.wrap("inspect volume "+name, err)
 	}
 	owner := fmt.Sprintf("%d:%d", IRISOwnerUID, IRISOwnerUID)
+	if e.prepareFail != nil {
+		return fmt.Errorf("prepare durable volume %s for UID %d: %w", name, IRISOwnerUID, e.prepareFail)
+	}
 	res, err := e.cli.ContainerCreate(cctx, client.ContainerCreateOptions{
 		Config: &container.Config{
 			Image: spec.Image, User: "0", Entrypoint: []string{"chown", "-R", owner, DurableMount},
