@@ -384,11 +384,13 @@ func (e *Engine) plan(ctx context.Context, spec Spec, img imageInfo, name, want 
 		}
 	}
 	for _, s := range stale {
-		if !replaceable(s, spec, img) {
+		switch {
+		case replaceable(s, spec, img):
+			pl.replace = append(pl.replace, s)
+		case !pl.found: // creating one more container would make two
 			return plan{}, keepError(s, spec, img, describe(differences(s, spec, img, want)), 0)
 		}
 	}
-	pl.replace = stale
 	return pl, nil
 }
 
