@@ -57,6 +57,10 @@ type Spec struct {
 	UnexpirePasswords bool
 	ReadyTimeout      time.Duration // 0 = DefaultReadyTimeout
 	Env               []string      // extra KEY=VALUE for the container (part of the reuse decision)
+	// ConfirmRecreate lets Start remove a stopped container of the project whose data is not on
+	// the durable volume (durable off, or not an IRIS image) when it must be recreated: the user
+	// confirmed that its data is lost. Never part of the reuse decision.
+	ConfirmRecreate bool
 }
 
 func (s Spec) withDefaults() Spec {
@@ -88,6 +92,11 @@ type Container struct {
 	Volume      string   // durable volume mounted, "" if none
 	IRIS        bool     // image looks like InterSystems IRIS (ISC_PACKAGE_INSTALLDIR)
 	Warnings    []string // non-fatal problems of the last Start (e.g. failing unexpire exec)
+	// Outdated (Start only): the container was already running and differs from the Spec; Start
+	// left it as it is (a restart applies the Spec).
+	Outdated []Difference
+
+	raw *container.InspectResponse // what the engine said, for Differences
 }
 
 // Running reports whether the container's process runs.
@@ -213,7 +222,7 @@ func (e *Engine) Owned(ctx context.Context) ([]Container, error) {
 }
 
 func toContainer(ins container.InspectResponse) Container {
-	c := Container{ID: ins.ID, Name: strings.TrimPrefix(ins.Name, "/")}
+	c := Container{ID: ins.ID, Name: strings.TrimPrefix(ins.Name, "/"), raw: &ins}
 	if ins.Config != nil {
 		c.Image = ins.Config.Image
 		l := ins.Config.Labels

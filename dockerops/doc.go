@@ -12,8 +12,11 @@
 // Decisions worth knowing:
 //
 //   - Reuse: a container is reused when a digest of image name and ID, bind address, ports,
-//     environment, arguments and durable mount (label dev.iris-helper.config) matches;
-//     otherwise it is stopped in an orderly way, removed and recreated. The durable volume stays.
+//     environment, arguments and durable mount (label dev.iris-helper.config) matches. A start
+//     removes only what it created in the same call, or a stopped container whose data is on the
+//     durable volume (replaced by one that mounts the same volume). A running container is never
+//     stopped or recreated by a start (Container.Outdated says how it differs); a stopped one
+//     whose data is not on the volume is kept (*KeepError) unless Spec.ConfirmRecreate.
 //   - Readiness: the "Enabling logons" line logged after the current start AND any HTTP answer
 //     from the web port. A TCP connect to a published port proves nothing: docker-proxy accepts
 //     it before IRIS listens (measured: connect succeeds, first read is EOF, HTTP is reset).
@@ -22,8 +25,9 @@
 //     after readiness `iris session iris -U %SYS '##class(Security.Users).UnExpireUserPasswords("*")'`
 //     (Spec.UnexpirePasswords); a failing session is a warning, not an error.
 //   - Durable data (Spec.Durable, IRIS images only): the named volume VolumeName(project) is
-//     mounted at /durable with ISC_DATA_DIRECTORY=/durable/iris. When the volume is new, a
-//     one-shot container from the same image runs `chown -R 51773:51773 /durable` as root, so
-//     IRIS (irisowner, UID 51773) can create its data directory there. Only Stop with purge
-//     deletes the volume.
+//     mounted at /durable with ISC_DATA_DIRECTORY=/durable/iris. Until the volume carries
+//     PreparedMarker, a one-shot container from the same image runs `chown -R 51773:51773 /durable`
+//     as root at each create and before each start of a stopped container, so IRIS (irisowner, UID 51773) can create its data directory there;
+//     on success the marker is written into the volume through that container (volume labels
+//     cannot change after creation). Only Stop with purge deletes the volume.
 package dockerops

@@ -43,6 +43,7 @@ type Engine struct {
 	pullIdle    time.Duration // see DefaultPullIdleTimeout
 	watchPing   time.Duration // how often Watch pings the engine while its event stream is quiet
 	answered    atomic.Bool   // a Ping succeeded: the API version is negotiated
+	prepareFail error         // tests: the volume preparation fails with this error
 }
 
 // Option configures Connect.

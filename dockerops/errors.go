@@ -38,11 +38,13 @@ func (e *UnavailableError) Error() string {
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
 // PortTakenError means the engine could not publish Port on the host because something else
-// holds it. The half-created container has been removed; the caller may move the project
-// to other ports and start again.
+// holds it. A container created by this Start has been removed; an existing one is kept (Kept),
+// and a Start on other ports replaces it (its data is on the durable volume, or the caller
+// confirmed). The caller may move the project to other ports and start again.
 type PortTakenError struct {
 	Port int
 	Err  error
+	Kept bool // the container existed before this Start and was kept
 }
 
 func (e *PortTakenError) Error() string {
@@ -109,4 +111,24 @@ type NameConflictError struct {
 
 func (e *NameConflictError) Error() string {
 	return fmt.Sprintf("a container named %s exists but was not created by iris-helper; remove or rename it (`docker rm -f %s`) or use another port", e.Name, e.Name)
+}
+
+// KeepError means a start would have to remove the project's stopped container to go on
+// (Reason), and that container keeps its data inside itself, not on the durable volume
+// (NotOnVolume). Start kept it and changed nothing. A Start with Spec.ConfirmRecreate (after the
+// user confirmed that the data is lost) may remove it; front ends say how to confirm.
+type KeepError struct {
+	Container   string
+	Reason      string // why it would have to go: "host port 1973 is taken by another program", "it was created with image a instead of b"
+	NotOnVolume string // why its data is not on the volume: "it was created with durable off", ...
+	Port        int    // the taken host port when that is the reason, else 0
+}
+
+func (e *KeepError) Error() string {
+	next := "recreate it (its data is lost)"
+	if e.Port != 0 {
+		next = fmt.Sprintf("free port %d and start again, or %s", e.Port, next)
+	}
+	return fmt.Sprintf("container %s was kept: %s, but its data is not on the durable volume (%s), so a start does not remove it; %s",
+		e.Container, e.Reason, e.NotOnVolume, next)
 }

@@ -15,5 +15,9 @@ func (e *Engine) WaitReadyForTest(ctx context.Context, id string, spec Spec) err
 // SetPullIdleTimeoutForTest shortens the pull's idle deadline (DefaultPullIdleTimeout).
 func (e *Engine) SetPullIdleTimeoutForTest(d time.Duration) { e.pullIdle = d }
 
+// SetPrepareFailForTest makes the durable volume's preparation fail with err (nil: work again),
+// as a failing chown would. Set it before the engine is used by several goroutines.
+func (e *Engine) SetPrepareFailForTest(err error) { e.prepareFail = err }
+
 // SetWatchPingIntervalForTest shortens how often Watch pings a quiet engine.
 func (e *Engine) SetWatchPingIntervalForTest(d time.Duration) { e.watchPing = d }

@@ -270,8 +270,8 @@ func TestPortTaken(t *testing.T) {
 	}
 }
 
-// TestDurableSurvivesRecreate: data in the durable volume outlives a recreate (port move);
-// purge deletes it.
+// TestDurableSurvivesRecreate: data in the durable volume outlives a recreate (port move of the
+// stopped container); purge deletes it.
 func TestDurableSurvivesRecreate(t *testing.T) {
 	t.Parallel()
 	e, img, p := setup(t)
@@ -300,7 +300,11 @@ func TestDurableSurvivesRecreate(t *testing.T) {
 		t.Fatalf("durable dir not prepared for UID 51773; logs:\n%s", logs.String())
 	}
 
-	s.Superserver, s.Web = 30062, 30063 // a port move recreates the container
+	// a port move recreates the stopped container (a running one is never recreated by a start)
+	if err := e.Stop(ctx, p, false, false); err != nil {
+		t.Fatal(err)
+	}
+	s.Superserver, s.Web = 30062, 30063
 	second, err := e.Start(ctx, s, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,9 @@
 package dockerops
 
 import (
+	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -31,20 +34,29 @@ const labelConfig = "dev.iris-helper.config"
 
 type imageInfo struct {
 	ID   string
-	IRIS bool // ISC_PACKAGE_INSTALLDIR in the image environment
+	IRIS bool     // ISC_PACKAGE_INSTALLDIR in the image environment
+	Env  []string // the image's environment
 }
 
 // Start makes the project's container run and waits until IRIS answers: it ensures the image
 // (local, else pulled with progress), reuses the project's container when its bindings, image
-// and settings match (recreating it otherwise, keeping the durable volume), starts it, and
-// waits for the `Enabling logons` log line plus an HTTP answer on the web port (never just a
-// host-side TCP connect, which docker-proxy accepts before IRIS listens).
+// and settings match, starts it, and waits for the `Enabling logons` log line plus an HTTP
+// answer on the web port (never just a host-side TCP connect, which docker-proxy accepts before
+// IRIS listens).
 //
-// Errors (errors.As): *UnavailableError, *PullError, *NameConflictError, *PortTakenError (the
-// half-created container is removed), *ExitedError, *NotReadyError. Non-fatal problems (a
-// failing password-unexpire exec) are in Container.Warnings and reported through progress.
-// A container that is running but whose healthcheck says unhealthy is returned with
-// Health "unhealthy".
+// Start removes a container only when it created it in the same call, or when it replaces a
+// stopped container whose data lives on the project's durable volume (the replacement mounts
+// the same volume; the old one is removed before the new one is created). A running container
+// is never stopped or recreated: when it differs from spec, Start waits for it as it is and
+// returns it with Container.Outdated saying how. A stopped container whose data is not on the
+// volume is never removed unless spec.ConfirmRecreate: Start keeps it and fails with *KeepError.
+//
+// Errors (errors.As): *UnavailableError, *PullError, *NameConflictError, *KeepError,
+// *PortTakenError (a container this call created is removed; one that existed is kept),
+// *ExitedError, *NotReadyError. Non-fatal problems (a failing password-unexpire exec, a volume
+// that could not be prepared) are in Container.Warnings and reported through progress. A
+// container that is running but whose healthcheck says unhealthy is returned with Health
+// "unhealthy".
 func (e *Engine) Start(ctx context.Context, spec Spec, progress func(Progress)) (Container, error) {
 	if err := validateSpec(spec); err != nil {
 		return Container{}, err
@@ -70,11 +82,28 @@ func (e *Engine) Start(ctx context.Context, spec Spec, progress func(Progress)) 
 	createOpts := e.createOptions(spec, img, name)
 	want := createOpts.Config.Labels[labelConfig]
 
-	ins, found, err := e.findReusable(ctx, spec.Project, name, want)
+	pl, err := e.plan(ctx, spec, img, name, want)
 	if err != nil {
 		return Container{}, err
 	}
-	if !found {
+	for _, old := range pl.replace {
+		e.log.Info("recreating container: settings changed", "project", spec.Project, "container", strings.TrimPrefix(old.Name, "/"))
+		if err := e.removeContainer(ctx, old.ID); err != nil {
+			return Container{}, err
+		}
+	}
+	ins, created := pl.reuse, false
+	if pl.found && !isRunning(ins) && hasVolume(ins) && img.IRIS && !e.volumePrepared(ctx, ins.ID) {
+		// its volume's preparation failed earlier: prepare it before the start
+		if err := e.ensureVolume(ctx, spec, img); err != nil {
+			var ue *UnavailableError
+			if errors.As(err, &ue) {
+				return Container{}, err
+			}
+			warn(PhaseStarting, err.Error())
+		}
+	}
+	if !pl.found {
 		report(Progress{Phase: PhaseCreating, Message: "creating container " + name})
 		if spec.Durable && img.IRIS {
 			if err := e.ensureVolume(ctx, spec, img); err != nil {
@@ -89,20 +118,30 @@ func (e *Engine) Start(ctx context.Context, spec Spec, progress func(Progress)) 
 		if err != nil {
 			return Container{}, err
 		}
+		created = true
 	}
 
 	since := parseTime(ins.State.FinishedAt)
 	startedByUs := false
-	if ins.State.Status != container.StateRunning {
+	if !isRunning(ins) {
 		report(Progress{Phase: PhaseStarting, Message: "starting container " + name})
-		if err := e.startContainer(ctx, ins.ID, spec); err != nil {
+		if err := e.startContainer(ctx, ins, spec, img, created); err != nil {
 			return Container{}, err
 		}
 		startedByUs = true
 	}
 
+	// An outdated running container is waited for on its own ports.
+	wait, waitName := spec, name
+	if len(pl.outdated) > 0 {
+		c := toContainer(ins)
+		wait.Web, wait.BindAddress, waitName = c.Web, c.BindAddress, c.Name
+		if wait.BindAddress == "" {
+			wait.BindAddress = DefaultBindAddress
+		}
+	}
 	report(Progress{Phase: PhaseWaiting, Message: "waiting for IRIS to accept logons"})
-	if err := e.waitReady(ctx, ins.ID, name, spec, since, report); err != nil {
+	if err := e.waitReady(ctx, ins.ID, waitName, wait, since, report); err != nil {
 		return Container{}, err
 	}
 
@@ -122,10 +161,11 @@ func (e *Engine) Start(ctx context.Context, spec Spec, progress func(Progress)) 
 		return Container{}, err
 	}
 	if !ok {
-		return Container{}, fmt.Errorf("container %s disappeared right after it became ready", name)
+		return Container{}, fmt.Errorf("container %s disappeared right after it became ready", waitName)
 	}
 	c := toContainer(final)
 	c.Warnings = warnings
+	c.Outdated = pl.outdated
 	return c, nil
 }
 
@@ -186,6 +226,7 @@ func (e *Engine) imageInfo(ctx context.Context, ref string) (imageInfo, bool, er
 	info := imageInfo{ID: res.ID}
 	if res.Config != nil {
 		info.IRIS = hasEnv(res.Config.Env, "ISC_PACKAGE_INSTALLDIR")
+		info.Env = res.Config.Env
 	}
 	return info, true, nil
 }
@@ -295,43 +336,239 @@ func (e *Engine) createOptions(spec Spec, img imageInfo, name string) client.Con
 	}
 }
 
-// findReusable returns the project's container when its config digest matches want and
-// removes the project's other containers (after an orderly stop). It refuses a same-named
-// container that is not ours.
-func (e *Engine) findReusable(ctx context.Context, project, name, want string) (container.InspectResponse, bool, error) {
+// plan is what Start does with the project's existing containers.
+type plan struct {
+	reuse    container.InspectResponse   // the container to (start and) wait for, when found
+	found    bool                        // false: create one
+	outdated []Difference                // reuse runs, and differs from the spec
+	replace  []container.InspectResponse // stopped containers to remove before creating (data on the volume, or confirmed)
+}
+
+// plan decides which of the project's containers Start reuses and which it replaces. It refuses a
+// same-named container that is not ours (*NameConflictError), never touches a running container,
+// and refuses to replace a stopped one whose data is not on the durable volume (*KeepError)
+// unless spec.ConfirmRecreate. It changes nothing.
+func (e *Engine) plan(ctx context.Context, spec Spec, img imageInfo, name, want string) (plan, error) {
 	if ins, ok, err := e.inspect(ctx, name); err != nil {
-		return ins, false, err
-	} else if ok && ins.Config.Labels[LabelProject] != project {
-		return ins, false, &NameConflictError{Name: name, ID: ins.ID}
+		return plan{}, err
+	} else if ok && ins.Config.Labels[LabelProject] != spec.Project {
+		return plan{}, &NameConflictError{Name: name, ID: ins.ID}
 	}
-	items, err := e.list(ctx, project)
+	items, err := e.list(ctx, spec.Project)
 	if err != nil {
-		return container.InspectResponse{}, false, err
+		return plan{}, err
 	}
-	var keep container.InspectResponse
-	found := false
+	var pl plan
+	var stale []container.InspectResponse
 	for _, it := range items {
-		if !found && it.Labels[labelConfig] == want && strings.TrimPrefix(firstName(it.Names), "/") == name {
-			ins, ok, err := e.inspect(ctx, it.ID)
-			if err != nil {
-				return ins, false, err
-			}
-			if ok {
-				keep, found = ins, true
-				continue
-			}
+		ins, ok, err := e.inspect(ctx, it.ID)
+		if err != nil {
+			return plan{}, err
 		}
-		e.log.Info("recreating container: settings changed", "project", project, "container", firstName(it.Names))
-		if it.State == container.StateRunning {
-			if err := e.stopOne(ctx, it.ID, DefaultStopTimeout); err != nil {
-				return keep, false, err
-			}
+		if !ok {
+			continue
 		}
-		if err := e.removeContainer(ctx, it.ID); err != nil {
-			return keep, false, err
+		if !pl.found && ins.Config.Labels[labelConfig] == want && strings.TrimPrefix(ins.Name, "/") == name {
+			pl.reuse, pl.found = ins, true
+			continue
+		}
+		stale = append(stale, ins)
+	}
+	// A running container is never stopped or recreated by a start.
+	if pl.found && isRunning(pl.reuse) {
+		return pl, nil
+	}
+	for _, s := range stale {
+		if isRunning(s) {
+			return plan{reuse: s, found: true, outdated: differences(s, spec, img, want)}, nil
 		}
 	}
-	return keep, found, nil
+	for _, s := range stale {
+		switch {
+		case replaceable(s, spec, img):
+			pl.replace = append(pl.replace, s)
+		case !pl.found: // creating one more container would make two
+			return plan{}, keepError(s, spec, img, describe(differences(s, spec, img, want)), 0)
+		}
+	}
+	return pl, nil
+}
+
+// isRunning: the container's process runs (or the engine restarts it); a start leaves it alone.
+func isRunning(ins container.InspectResponse) bool {
+	return ins.State.Status == container.StateRunning || ins.State.Status == container.StateRestarting
+}
+
+// hasVolume reports whether the container mounts the project's durable volume.
+func hasVolume(ins container.InspectResponse) bool { return toContainer(ins).Volume != "" }
+
+// replaceable: a start may remove the stopped container ins to create spec's, because its data
+// lives on the durable volume and the replacement mounts it too, or because the caller confirmed.
+func replaceable(ins container.InspectResponse, spec Spec, img imageInfo) bool {
+	return spec.ConfirmRecreate || (hasVolume(ins) && spec.Durable && img.IRIS)
+}
+
+// keepError is the refusal to remove ins, which keeps its data inside itself.
+func keepError(ins container.InspectResponse, spec Spec, img imageInfo, reason string, port int) *KeepError {
+	c := toContainer(ins)
+	why := "it was created with durable off"
+	switch {
+	case !c.IRIS:
+		why = fmt.Sprintf("its image %s has no ISC_PACKAGE_INSTALLDIR, so no durable volume is used", c.Image)
+	case c.Volume != "" && !spec.Durable:
+		why = "the project's settings now say durable: false, so a new container would not mount the durable volume"
+	case c.Volume != "" && !img.IRIS:
+		why = fmt.Sprintf("the new image %s has no ISC_PACKAGE_INSTALLDIR, so a new container would not mount the durable volume", spec.Image)
+	}
+	return &KeepError{Container: c.Name, Reason: reason, NotOnVolume: why, Port: port}
+}
+
+// Kinds of Difference.
+const (
+	DiffPorts       = "ports"
+	DiffBindAddress = "bindAddress"
+	DiffImage       = "image"
+	DiffDurable     = "durable"
+	DiffEnv         = "env"
+	DiffOther       = "other"
+)
+
+// Difference is one way an existing container differs from what the project now asks for.
+type Difference struct {
+	Kind string // one of the Diff* constants
+	Text string // e.g. "ports 1973/52774 instead of 1974/52775" (never an environment value)
+}
+
+func describe(ds []Difference) string {
+	texts := make([]string, len(ds))
+	for i, d := range ds {
+		texts[i] = d.Text
+	}
+	return "it was created with " + strings.Join(texts, ", ")
+}
+
+// differences lists how ins differs from spec; want is spec's config digest.
+func differences(ins container.InspectResponse, spec Spec, img imageInfo, want string) []Difference {
+	var out []Difference
+	c := toContainer(ins)
+	if c.Superserver != spec.Superserver || c.Web != spec.Web {
+		out = append(out, Difference{DiffPorts, fmt.Sprintf("ports %d/%d instead of %d/%d", c.Superserver, c.Web, spec.Superserver, spec.Web)})
+	}
+	if c.BindAddress != spec.BindAddress {
+		out = append(out, Difference{DiffBindAddress, fmt.Sprintf("bind address %s instead of %s", c.BindAddress, spec.BindAddress)})
+	}
+	switch {
+	case c.Image != spec.Image:
+		out = append(out, Difference{DiffImage, fmt.Sprintf("image %s instead of %s", c.Image, spec.Image)})
+	case img.ID != "" && ins.Image != img.ID:
+		out = append(out, Difference{DiffImage, fmt.Sprintf("an older build of image %s", spec.Image)})
+	}
+	onOff := map[bool]string{true: "on", false: "off"}
+	if have, wantVol := c.Volume != "", spec.Durable && img.IRIS; have != wantVol {
+		out = append(out, Difference{DiffDurable, fmt.Sprintf("durable volume %s instead of %s", onOff[have], onOff[wantVol])})
+	}
+	wantEnv := spec.Env
+	if spec.Durable && img.IRIS {
+		wantEnv = append(slices.Clone(wantEnv), "ISC_DATA_DIRECTORY="+DurableDataDir)
+	}
+	var keys []string
+	for _, kv := range wantEnv {
+		if !slices.Contains(ins.Config.Env, kv) {
+			k, _, _ := strings.Cut(kv, "=")
+			keys = append(keys, k)
+		}
+	}
+	sameImage := c.Image == spec.Image && ins.Image == img.ID
+	for _, kv := range ins.Config.Env {
+		if sameImage && !slices.Contains(wantEnv, kv) && !slices.Contains(img.Env, kv) {
+			k, _, _ := strings.Cut(kv, "=")
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+	}
+	if len(keys) > 0 {
+		slices.Sort(keys)
+		out = append(out, Difference{DiffEnv, "another container environment (" + strings.Join(keys, ", ") + ")"})
+	}
+	if len(out) == 0 && ins.Config.Labels[labelConfig] != want {
+		out = append(out, Difference{DiffOther, "other settings"})
+	}
+	return out
+}
+
+// Differences reports how the project's existing container c differs from what spec asks for
+// (nil: a start would reuse it as it is). The image is looked up locally only.
+func (e *Engine) Differences(ctx context.Context, spec Spec, c Container) ([]Difference, error) {
+	spec = spec.withDefaults()
+	var ins container.InspectResponse
+	if c.raw != nil && c.raw.Config != nil && c.raw.State != nil {
+		ins = *c.raw
+	} else {
+		var ok bool
+		var err error
+		if ins, ok, err = e.inspect(ctx, c.ID); err != nil || !ok {
+			return nil, err
+		}
+	}
+	img, _, err := e.imageInfo(ctx, spec.Image)
+	if err != nil {
+		return nil, err
+	}
+	if img.ID == "" {
+		img.IRIS = c.IRIS // not pulled yet: judge by the container's image
+	}
+	want := e.createOptions(spec, img, ContainerName(spec.Project, spec.Superserver)).Config.Labels[labelConfig]
+	if ins.Config.Labels[labelConfig] == want && strings.TrimPrefix(ins.Name, "/") == ContainerName(spec.Project, spec.Superserver) {
+		return nil, nil
+	}
+	ds := differences(ins, spec, img, want)
+	if img.ID == "" && len(ds) == 1 && ds[0].Kind == DiffOther {
+		return nil, nil // the digest includes the image id, unknown until the pull
+	}
+	return ds, nil
+}
+
+// Recreation is what a start of spec would do to the project's stopped or running container
+// when it cannot reuse it as it is.
+type Recreation struct {
+	Container   string
+	Running     bool         // it runs (a restart stops it first)
+	Differences []Difference // why it cannot be reused
+	KeepsData   bool         // its data is on the durable volume and the new container mounts it
+	NotOnVolume string       // when !KeepsData: why its data is not on the volume
+}
+
+// Recreation tells whether a (re)start of spec would recreate the project's container, and
+// whether its data would survive; nil when it would reuse it (or there is none).
+func (e *Engine) Recreation(ctx context.Context, spec Spec) (*Recreation, error) {
+	spec = spec.withDefaults()
+	c, ok, err := e.Inspect(ctx, spec.Project)
+	if err != nil || !ok {
+		return nil, err
+	}
+	ds, err := e.Differences(ctx, spec, c)
+	if err != nil || len(ds) == 0 {
+		return nil, err
+	}
+	ins, ok, err := e.inspect(ctx, c.ID)
+	if err != nil || !ok {
+		return nil, err
+	}
+	img, _, err := e.imageInfo(ctx, spec.Image)
+	if err != nil {
+		return nil, err
+	}
+	if img.ID == "" {
+		img.IRIS = c.IRIS
+	}
+	r := &Recreation{Container: c.Name, Running: c.Running(), Differences: ds}
+	spec.ConfirmRecreate = false
+	r.KeepsData = replaceable(ins, spec, img)
+	if !r.KeepsData {
+		r.NotOnVolume = keepError(ins, spec, img, "", 0).NotOnVolume
+	}
+	return r, nil
 }
 
 func firstName(names []string) string {
@@ -382,16 +619,34 @@ func (e *Engine) create(ctx context.Context, opts client.ContainerCreateOptions,
 		if ins.Config.Labels[labelConfig] == want {
 			return ins, nil
 		}
-		if err := e.removeContainer(ctx, ins.ID); err != nil {
-			return ins, err
-		}
+		// Created by a concurrent start with other settings: not ours to remove.
+		return ins, fmt.Errorf("create container %s: another start of %s created it at the same time with other settings; start again", opts.Name, project)
 	}
 }
 
-// ensureVolume creates the project's durable volume when missing and, for a new volume, makes
-// it writable by the IRIS owner (UID 51773): a short one-shot container from the same image runs
-// `chown -R 51773:51773 /durable` as root (InterSystems images are Ubuntu-based and have chown;
-// the stand-in image ships its own). IRIS then creates ISC_DATA_DIRECTORY=/durable/iris itself.
+// PreparedMarker is the file, at the top of the durable volume, that the preparing container
+// writes once the volume is owned by the IRIS user. A volume without it (new, or one whose
+// preparation failed) is prepared again at the next container create.
+const PreparedMarker = DurableMount + "/.iris-helper-prepared"
+
+// volumePrepared reports whether the stopped container id's durable volume carries PreparedMarker
+// (one engine call; an answer other than "not found" counts as prepared, to start as before).
+func (e *Engine) volumePrepared(ctx context.Context, id string) bool {
+	cctx, cancel, err := e.call(ctx)
+	if err != nil {
+		return true
+	}
+	defer cancel()
+	_, err = e.cli.ContainerStatPath(cctx, id, client.ContainerStatPathOptions{Path: PreparedMarker})
+	return err == nil || !cerrdefs.IsNotFound(err)
+}
+
+// ensureVolume creates the project's durable volume when missing and makes it writable by the
+// IRIS owner (UID 51773) unless it carries PreparedMarker: a short one-shot container from the
+// same image runs `chown -R 51773:51773 /durable` as root (InterSystems images are Ubuntu-based
+// and have chown; the stand-in image ships its own) and, when that succeeded, the marker is
+// written into the volume through that container. IRIS then creates ISC_DATA_DIRECTORY=/durable/iris
+// itself. (Docker volume labels cannot change after creation, hence a file.)
 func (e *Engine) ensureVolume(ctx context.Context, spec Spec, img imageInfo) error {
 	name := VolumeName(spec.Project)
 	cctx, cancel, err := e.call(ctx)
@@ -400,19 +655,21 @@ func (e *Engine) ensureVolume(ctx context.Context, spec Spec, img imageInfo) err
 	}
 	defer cancel()
 	_, err = e.cli.VolumeInspect(cctx, name, client.VolumeInspectOptions{})
-	if err == nil {
-		return nil
-	}
-	if !cerrdefs.IsNotFound(err) {
+	switch {
+	case cerrdefs.IsNotFound(err):
+		_, err = e.cli.VolumeCreate(cctx, client.VolumeCreateOptions{Name: name, Labels: map[string]string{
+			LabelProject: spec.Project, LabelVersion: e.version,
+		}})
+		if err != nil {
+			return e.wrap("create volume "+name, err)
+		}
+	case err != nil:
 		return e.wrap("inspect volume "+name, err)
 	}
-	_, err = e.cli.VolumeCreate(cctx, client.VolumeCreateOptions{Name: name, Labels: map[string]string{
-		LabelProject: spec.Project, LabelVersion: e.version,
-	}})
-	if err != nil {
-		return e.wrap("create volume "+name, err)
-	}
 	owner := fmt.Sprintf("%d:%d", IRISOwnerUID, IRISOwnerUID)
+	if e.prepareFail != nil {
+		return fmt.Errorf("prepare durable volume %s for UID %d: %w", name, IRISOwnerUID, e.prepareFail)
+	}
 	res, err := e.cli.ContainerCreate(cctx, client.ContainerCreateOptions{
 		Config: &container.Config{
 			Image: spec.Image, User: "0", Entrypoint: []string{"chown", "-R", owner, DurableMount},
@@ -427,6 +684,13 @@ func (e *Engine) ensureVolume(ctx context.Context, spec Spec, img imageInfo) err
 		return fmt.Errorf("prepare durable volume %s for UID %d: %w", name, IRISOwnerUID, e.classify(err))
 	}
 	defer func() { _ = e.removeContainer(context.WithoutCancel(ctx), res.ID) }()
+	_, err = e.cli.ContainerStatPath(cctx, res.ID, client.ContainerStatPathOptions{Path: PreparedMarker})
+	if err == nil {
+		return nil // prepared before
+	}
+	if !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("prepare durable volume %s: look for %s: %w", name, PreparedMarker, e.classify(err))
+	}
 	wait := e.cli.ContainerWait(cctx, res.ID, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
 	if _, err := e.cli.ContainerStart(cctx, res.ID, client.ContainerStartOptions{}); err != nil {
 		return fmt.Errorf("prepare durable volume %s for UID %d: %w", name, IRISOwnerUID, e.classify(err))
@@ -440,18 +704,38 @@ func (e *Engine) ensureVolume(ctx context.Context, spec Spec, img imageInfo) err
 	case err := <-wait.Error:
 		return fmt.Errorf("prepare durable volume %s: %w", name, e.classify(err))
 	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	body := fmt.Sprintf("prepared for UID %d by iris-helper %s at %s\n", IRISOwnerUID, e.version, time.Now().UTC().Format(time.RFC3339))
+	if err := tw.WriteHeader(&tar.Header{Name: path.Base(PreparedMarker), Mode: 0o644, Size: int64(len(body)),
+		Uid: IRISOwnerUID, Gid: IRISOwnerUID, ModTime: time.Now()}); err != nil {
+		return err
+	}
+	if _, err := tw.Write([]byte(body)); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if _, err := e.cli.CopyToContainer(cctx, res.ID, client.CopyToContainerOptions{DestinationPath: DurableMount,
+		Content: &buf, CopyUIDGID: true}); err != nil {
+		return fmt.Errorf("prepare durable volume %s: write %s: %w", name, PreparedMarker, e.classify(err))
+	}
 	return nil
 }
 
 var portInMessage = regexp.MustCompile(`:(\d{1,5})\b`)
 
-func (e *Engine) startContainer(ctx context.Context, id string, spec Spec) error {
+// startContainer starts ins. When a host port is taken, a container this Start created is
+// removed (*PortTakenError); an existing one is kept: *PortTakenError when a start on other ports
+// may replace it (its data is on the volume, or the caller confirmed), else *KeepError.
+func (e *Engine) startContainer(ctx context.Context, ins container.InspectResponse, spec Spec, img imageInfo, created bool) error {
 	cctx, cancel, err := e.call(ctx)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	_, err = e.cli.ContainerStart(cctx, id, client.ContainerStartOptions{})
+	_, err = e.cli.ContainerStart(cctx, ins.ID, client.ContainerStartOptions{})
 	if err == nil {
 		return nil
 	}
@@ -463,10 +747,15 @@ func (e *Engine) startContainer(ctx context.Context, id string, spec Spec) error
 				port = p
 			}
 		}
-		if rerr := e.removeContainer(context.WithoutCancel(ctx), id); rerr != nil {
-			e.log.Warn("remove half-created container", "id", id, "err", rerr)
+		switch {
+		case created:
+			if rerr := e.removeContainer(context.WithoutCancel(ctx), ins.ID); rerr != nil {
+				e.log.Warn("remove half-created container", "id", ins.ID, "err", rerr)
+			}
+		case !replaceable(ins, spec, img):
+			return keepError(ins, spec, img, fmt.Sprintf("host port %d is taken by another program", port), port)
 		}
-		return &PortTakenError{Port: port, Err: err}
+		return &PortTakenError{Port: port, Err: err, Kept: !created}
 	}
 	return e.wrap("start container", err)
 }

@@ -26,4 +26,8 @@ const (
 	CodeOpenProject       = -32017 // the project could not be opened (invalid .iris-helper.json, unreadable folder)
 	CodeStartInterrupted  = -32018 // the start was cancelled by a stop
 	CodeContainerRunning  = -32019 // release refused: the container runs (pass force: true)
+	// CodeConfirmRequired: a restart (or start) would have to remove the project's container,
+	// whose data is not on the durable volume; error.data carries {"container", "reason"}. Ask
+	// the user, then send iris/restart with {"confirm": true}.
+	CodeConfirmRequired = -32020
 )

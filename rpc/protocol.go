@@ -246,6 +246,10 @@ type StartParams struct {
 	// WorkDoneToken is an LSP progress token made by the client; when absent and the client
 	// supports window.workDoneProgress, the helper creates one.
 	WorkDoneToken json.RawMessage `json:"workDoneToken,omitempty"`
+	// Confirm (iris/restart): the user agreed that a container whose data is not on the durable
+	// volume may be recreated (its data is lost). Without it such a restart fails with
+	// CodeConfirmRequired.
+	Confirm bool `json:"confirm,omitempty"`
 }
 
 // PortsResult answers iris/ports.
@@ -301,6 +305,9 @@ type ProgressValue struct {
 // ErrorData is error.data of the helper's own errors.
 type ErrorData struct {
 	Status *workspace.Status `json:"status,omitempty"`
+	// CodeConfirmRequired: the container a confirmed iris/restart would recreate, and why.
+	Container string `json:"container,omitempty"`
+	Reason    string `json:"reason,omitempty"`
 }
 
 // fieldError is a params problem naming the field.

@@ -24,6 +24,7 @@ type Project interface {
 	Start(ctx context.Context, progress func(dockerops.Progress)) (workspace.Status, error)
 	Stop(ctx context.Context, opts workspace.StopOptions) (workspace.Status, error)
 	Restart(ctx context.Context, progress func(dockerops.Progress)) (workspace.Status, error)
+	RestartWith(ctx context.Context, opts workspace.RestartOptions, progress func(dockerops.Progress)) (workspace.Status, error)
 	Release(ctx context.Context, opts workspace.ReleaseOptions) (registry.Assignment, error)
 	Ports(ctx context.Context) ([]workspace.PortEntry, error)
 	Watch(ctx context.Context, onStatus func(workspace.Status), onMessage func(workspace.Message)) error
@@ -183,6 +184,7 @@ type server struct {
 	lastState      string
 	lastRestart    bool
 	progressSeq    int
+	exposureShown  bool // the "reachable from the network" warning was shown (once per session)
 }
 
 // spawn runs f on the server's wait group.
@@ -390,7 +392,7 @@ func (s *server) irisRequest(ctx context.Context, method string, params *json.Ra
 		if err := decodeParams(params, field, &sp); err != nil {
 			return nil, err
 		}
-		return s.start(ctx, p, method == MethodRestart, sp.WorkDoneToken)
+		return s.start(ctx, p, method == MethodRestart, sp.Confirm, sp.WorkDoneToken)
 	case MethodStop:
 		var sp StopParams
 		if err := decodeParams(params, field, &sp); err != nil {
@@ -435,7 +437,7 @@ func (s *server) irisRequest(ctx context.Context, method string, params *json.Ra
 }
 
 // start runs a start or restart with progress reporting.
-func (s *server) start(ctx context.Context, p Project, restart bool, token json.RawMessage) (workspace.Status, error) {
+func (s *server) start(ctx context.Context, p Project, restart, confirm bool, token json.RawMessage) (workspace.Status, error) {
 	s.mu.Lock()
 	stopSeq := s.stopSeq
 	s.mu.Unlock()
@@ -447,7 +449,7 @@ func (s *server) start(ctx context.Context, p Project, restart bool, token json.
 	var st workspace.Status
 	var err error
 	if restart {
-		st, err = p.Restart(ctx, prog.report)
+		st, err = p.RestartWith(ctx, workspace.RestartOptions{Confirm: confirm}, prog.report)
 	} else {
 		st, err = p.Start(ctx, prog.report)
 	}
@@ -582,7 +584,7 @@ func (s *server) afterInitialized(initDone chan struct{}) {
 // autoStartNow runs the automatic start (in the server's lifetime, not a request's).
 func (s *server) autoStartNow(p Project) {
 	s.log.Info("auto-start", "project", p.Root().Dir)
-	_, err := s.start(s.ctx, p, false, nil)
+	_, err := s.start(s.ctx, p, false, false, nil)
 	if err == nil || s.ctx.Err() != nil {
 		return
 	}
@@ -607,7 +609,13 @@ func (s *server) onStatus(st workspace.Status) {
 		s.autoPending = false
 	}
 	p := s.project
+	exposure := workspace.ExposureWarning(st)
+	showExposure := exposure != "" && st.Running() && !s.exposureShown
+	s.exposureShown = s.exposureShown || showExposure
 	s.mu.Unlock()
+	if showExposure {
+		s.showMessage(MessageWarning, exposure)
+	}
 	if st.RestartNeeded && !prevRestart {
 		s.showMessage(MessageWarning, restartText(st))
 	}
@@ -795,6 +803,19 @@ func (s *server) toRPCError(err error) *jsonrpc2.Error {
 		return &jsonrpc2.Error{Code: CodeInvalidParams, Message: "invalid params: " + fe.Error()}
 	}
 	out := &jsonrpc2.Error{Code: codeFor(err), Message: err.Error()}
+	var nb *workspace.NetworkBindError
+	if errors.As(err, &nb) {
+		out.Message += "; to allow it, turn on " + nb.Knob.EditorSetting() + " in your user settings"
+	}
+	var data ErrorData
+	var confirm *workspace.ConfirmRequiredError
+	var keep *dockerops.KeepError
+	switch {
+	case errors.As(err, &confirm):
+		data.Container, data.Reason = confirm.Container, confirm.Reason
+	case errors.As(err, &keep):
+		data.Container, data.Reason = keep.Container, keep.Reason
+	}
 	var oe *opError
 	if errors.As(err, &oe) {
 		if oe.code != 0 && out.Code == CodeInternalError {
@@ -813,9 +834,10 @@ func (s *server) toRPCError(err error) *jsonrpc2.Error {
 				st = &fresh
 			}
 		}
-		if st != nil {
-			out.SetError(ErrorData{Status: st})
-		}
+		data.Status = st
+	}
+	if data.Status != nil || data.Container != "" {
+		out.SetError(data)
 	}
 	return out
 }
@@ -836,6 +858,9 @@ func codeFor(err error) int64 {
 		newer       *registry.NewerVersionError
 		running     *workspace.RunningError
 		config      *workspace.ConfigError
+		confirm     *workspace.ConfirmRequiredError
+		keep        *dockerops.KeepError
+		projLock    *workspace.ProjectLockError
 	)
 	switch {
 	case errors.As(err, &unavailable):
@@ -844,7 +869,7 @@ func codeFor(err error) int64 {
 		return CodePortConflict
 	case errors.As(err, &exhausted):
 		return CodePortsExhausted
-	case errors.As(err, &locked):
+	case errors.As(err, &locked), errors.As(err, &projLock):
 		return CodeRegistryLocked
 	case errors.As(err, &corrupt), errors.As(err, &newer):
 		return CodeRegistryCorrupt
@@ -854,6 +879,8 @@ func codeFor(err error) int64 {
 		return CodeContainerRunning
 	case errors.As(err, &config):
 		return CodeOpenProject
+	case errors.As(err, &confirm), errors.As(err, &keep):
+		return CodeConfirmRequired
 	}
 	return CodeInternalError
 }

@@ -3,19 +3,17 @@ package workspace
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
-
-	"github.com/gofrs/flock"
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/registry"
@@ -53,6 +51,8 @@ type ProjectOptions struct {
 	// Policy is what the user allows by flags or editor settings at user scope; OpenProject ORs in
 	// the environment and $IRIS_HELPER_HOME/config.json (LoadUserPolicy). Never from project files.
 	Policy UserPolicy
+	// How long a start (default 5 min) and a stop (60 s) wait for the per-project lock.
+	StartLockTimeout, StopLockTimeout time.Duration
 }
 
 // StopOptions select what Stop removes besides stopping.
@@ -247,10 +247,10 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 	running := false
 	var c dockerops.Container
 	found := false
+	var eng *dockerops.Engine
 	if unavailable != nil {
 		err = unavailable
 	} else {
-		var eng *dockerops.Engine
 		if eng, err = p.Engine(ctx); err == nil {
 			c, found, err = eng.Inspect(ctx, p.root.Dir)
 		}
@@ -303,6 +303,13 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 			msgs = append(msgs, fmt.Sprintf("the container still uses %d/%d; restart to use %d/%d",
 				c.Superserver, c.Web, a.SuperserverPort, a.WebPort))
 		}
+		if running && assigned && op == nil && !stopping {
+			if texts := p.settingsChanged(ctx, eng, c, a); len(texts) > 0 {
+				st.RestartNeeded = true
+				msgs = append(msgs, fmt.Sprintf("the container still runs with %s; restart to apply the project's settings",
+					strings.Join(texts, ", ")))
+			}
+		}
 	}
 
 	// What only this process knows: a start or stop in flight, the last start's failure.
@@ -330,6 +337,25 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 		}
 	}
 	return st
+}
+
+// settingsChanged lists how the running container c differs from what the project now asks for,
+// ports aside (the status compares those with the assignment itself).
+func (p *Project) settingsChanged(ctx context.Context, eng *dockerops.Engine, c dockerops.Container, a registry.Assignment) []string {
+	spec := p.spec(a, false)
+	spec.Superserver, spec.Web = c.Superserver, c.Web
+	ds, err := eng.Differences(ctx, spec, c)
+	if err != nil {
+		p.log.Debug("compare the container with the project's settings", "err", err)
+		return nil
+	}
+	var texts []string
+	for _, d := range ds {
+		if d.Kind != dockerops.DiffPorts {
+			texts = append(texts, d.Text)
+		}
+	}
+	return texts
 }
 
 func isUnavailable(err error) bool {
@@ -516,30 +542,6 @@ func (p *Project) deliver(ctx context.Context, w *watcher) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Per-project lock across processes
-
-// lockProject takes the per-project lock file under the registry home; start and stop of one
-// project serialize on it across processes (and within one).
-func (p *Project) lockProject(ctx context.Context) (func(), error) {
-	dir := filepath.Join(p.reg.Home(), "locks")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create lock folder: %w", err)
-	}
-	sum := sha256.Sum256([]byte(p.root.Dir))
-	path := filepath.Join(dir, hex.EncodeToString(sum[:4])+".lock")
-	fl := flock.New(path, flock.SetPermissions(0o600))
-	ok, err := fl.TryLockContext(ctx, lockRetryDelay)
-	if err != nil || !ok {
-		if err == nil {
-			err = ctx.Err()
-		}
-		return nil, fmt.Errorf("wait for the project lock %s (another iris-helper is starting or stopping %s): %w",
-			path, p.root.Dir, err)
-	}
-	return func() { _ = fl.Unlock() }, nil
-}
-
-// ---------------------------------------------------------------------------------------------
 // Start
 
 // startOp is a start in flight. Concurrent Start calls join it; it goes on while at least one
@@ -551,6 +553,7 @@ type startOp struct {
 	listeners map[int]func(dockerops.Progress)
 	nextID    int
 	stopped   bool   // cancelled by Stop
+	confirm   bool   // the user confirmed the recreate of a container whose data is not on a volume
 	status    Status // set before done is closed
 	err       error
 }
@@ -558,12 +561,21 @@ type startOp struct {
 // Start assigns the project its ports (idempotent), starts its container and waits until IRIS
 // answers, then syncs .env. progress (may be nil) gets every step. A Start while another runs
 // in this process joins it; the per-project lock serializes starts across processes.
+//
+// A start never stops or recreates a running container (a difference shows as restartNeeded in
+// the status; Restart applies it), and never removes a stopped container whose data is not on the
+// durable volume (*dockerops.KeepError; Restart with Confirm may). A non-loopback bindAddress from
+// .iris-helper.json is refused unless the user allows it (*NetworkBindError).
 func (p *Project) Start(ctx context.Context, progress func(dockerops.Progress)) (Status, error) {
+	return p.start(ctx, false, progress)
+}
+
+func (p *Project) start(ctx context.Context, confirm bool, progress func(dockerops.Progress)) (Status, error) {
 	p.mu.Lock()
 	op := p.op
 	if op == nil {
 		opCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		op = &startOp{done: make(chan struct{}), cancel: cancel, listeners: map[int]func(dockerops.Progress){}}
+		op = &startOp{done: make(chan struct{}), cancel: cancel, listeners: map[int]func(dockerops.Progress){}, confirm: confirm}
 		p.op = op
 		p.lastErr, p.note = nil, ""
 		go p.runStart(opCtx, op)
@@ -598,7 +610,7 @@ func (p *Project) Start(ctx context.Context, progress func(dockerops.Progress)) 
 
 // runStart runs the shared start and records its outcome.
 func (p *Project) runStart(ctx context.Context, op *startOp) {
-	err := p.doStart(ctx, func(pr dockerops.Progress) {
+	err := p.doStart(ctx, op.confirm, func(pr dockerops.Progress) {
 		p.mu.Lock()
 		op.phase = pr.Phase
 		ls := make([]func(dockerops.Progress), 0, len(op.listeners))
@@ -640,7 +652,10 @@ func (p *Project) runStart(ctx context.Context, op *startOp) {
 }
 
 // doStart is one start under the per-project lock.
-func (p *Project) doStart(ctx context.Context, progress func(dockerops.Progress)) error {
+func (p *Project) doStart(ctx context.Context, confirm bool, progress func(dockerops.Progress)) error {
+	if err := p.checkBind(); err != nil {
+		return err
+	}
 	eng, err := p.Engine(ctx)
 	if err != nil {
 		return err
@@ -650,7 +665,7 @@ func (p *Project) doStart(ctx context.Context, progress func(dockerops.Progress)
 	if err := eng.Ping(ctx); err != nil {
 		return fmt.Errorf("start IRIS for %s: %w", p.root.Dir, err)
 	}
-	unlock, err := p.lockProject(ctx)
+	unlock, err := p.lockProject(ctx, "start")
 	if err != nil {
 		return err
 	}
@@ -681,7 +696,7 @@ func (p *Project) doStart(ctx context.Context, progress func(dockerops.Progress)
 	}
 	p.publish()
 
-	c, err := eng.Start(ctx, p.spec(a), progress)
+	c, err := eng.Start(ctx, p.spec(a, confirm), progress)
 	var taken *dockerops.PortTakenError
 	if errors.As(err, &taken) && ctx.Err() == nil {
 		if a.Type == registry.TypeManual {
@@ -703,7 +718,7 @@ func (p *Project) doStart(ctx context.Context, progress func(dockerops.Progress)
 		p.note = note
 		p.mu.Unlock()
 		p.message(Message{Level: LevelWarning, Text: note})
-		c, err = eng.Start(ctx, p.spec(a), progress)
+		c, err = eng.Start(ctx, p.spec(a, confirm), progress)
 	}
 	if err != nil {
 		return fmt.Errorf("start IRIS for %s: %w", p.root.Dir, err)
@@ -722,18 +737,125 @@ func (p *Project) doStart(ctx context.Context, progress func(dockerops.Progress)
 }
 
 // spec is the container the project's assignment asks for.
-func (p *Project) spec(a registry.Assignment) dockerops.Spec {
+func (p *Project) spec(a registry.Assignment, confirm bool) dockerops.Spec {
 	return dockerops.Spec{Project: p.root.Dir, Image: p.image, BindAddress: p.bindAddress,
 		Superserver: a.SuperserverPort, Web: a.WebPort, Durable: p.durable, UnexpirePasswords: p.unexpire,
-		ReadyTimeout: p.readyTimeout, Env: p.opts.ContainerEnv}
+		ReadyTimeout: p.readyTimeout, Env: p.opts.ContainerEnv, ConfirmRecreate: confirm}
 }
 
-// Restart stops the container (keeping it) and starts it again, e.g. to apply new ports.
+// RestartOptions select what Restart may do.
+type RestartOptions struct {
+	// Confirm: the user agreed that a container whose data is not on the durable volume may be
+	// removed and recreated (its data is lost). Without it such a restart fails with
+	// *ConfirmRequiredError before anything is stopped.
+	Confirm bool
+}
+
+// ConfirmRequiredError means a restart would have to remove the project's container, whose data
+// is not on the durable volume, and the user has not confirmed it. Nothing was changed, unless
+// the start after the stop found a port taken (then the container is stopped, and kept).
+type ConfirmRequiredError struct {
+	Project, Container string
+	Reason             string // why the container must be recreated
+	NotOnVolume        string // why its data is not on the volume
+}
+
+func (e *ConfirmRequiredError) Error() string {
+	return fmt.Sprintf("restarting %s would remove container %s and the data inside it, which is not on the durable volume (%s): %s; confirm the restart to recreate it",
+		e.Project, e.Container, e.NotOnVolume, e.Reason)
+}
+
+// Restart stops the container (keeping it) and starts it again, e.g. to apply new ports or
+// settings (restartNeeded). It is RestartWith without confirmation.
 func (p *Project) Restart(ctx context.Context, progress func(dockerops.Progress)) (Status, error) {
+	return p.RestartWith(ctx, RestartOptions{}, progress)
+}
+
+// RestartWith stops the container (keeping it) and starts it again, applying the project's
+// current ports and settings. When that must recreate a container whose data is not on the
+// durable volume, it asks first: without opts.Confirm it fails with *ConfirmRequiredError and
+// leaves the container as it is.
+func (p *Project) RestartWith(ctx context.Context, opts RestartOptions, progress func(dockerops.Progress)) (Status, error) {
+	if err := p.checkBind(); err != nil {
+		return p.Status(ctx), err
+	}
+	if !opts.Confirm {
+		if err := p.confirmNeeded(ctx); err != nil {
+			return p.Status(ctx), err
+		}
+	}
 	if _, err := p.Stop(ctx, StopOptions{}); err != nil {
 		return p.Status(ctx), err
 	}
-	return p.Start(ctx, progress)
+	st, err := p.start(ctx, opts.Confirm, progress)
+	var keep *dockerops.KeepError
+	if !opts.Confirm && errors.As(err, &keep) {
+		err = &ConfirmRequiredError{Project: p.root.Dir, Container: keep.Container, Reason: keep.Reason, NotOnVolume: keep.NotOnVolume}
+	}
+	return st, err
+}
+
+// confirmNeeded is a *ConfirmRequiredError when starting the project's current assignment would
+// recreate a container whose data is not on the durable volume.
+func (p *Project) confirmNeeded(ctx context.Context) error {
+	a, ok, err := p.assignment(ctx)
+	if err != nil || !ok {
+		return nil // the start assigns ports and reports the problem
+	}
+	eng, err := p.Engine(ctx)
+	if err != nil {
+		return nil
+	}
+	r, err := eng.Recreation(ctx, p.spec(a, false))
+	if err != nil || r == nil || r.KeepsData {
+		return nil
+	}
+	texts := make([]string, len(r.Differences))
+	for i, d := range r.Differences {
+		texts[i] = d.Text
+	}
+	return &ConfirmRequiredError{Project: p.root.Dir, Container: r.Container,
+		Reason: "it was created with " + strings.Join(texts, ", "), NotOnVolume: r.NotOnVolume}
+}
+
+// NetworkBindError means the project's .iris-helper.json asks to publish IRIS on a non-loopback
+// address, which only the user may allow (Knob).
+type NetworkBindError struct {
+	Address string // the bindAddress asked for
+	File    string // the .iris-helper.json that asks for it
+	Knob    Knob   // KnobNetworkBind
+}
+
+func (e *NetworkBindError) Error() string {
+	return fmt.Sprintf("%s asks for bindAddress %s, which makes IRIS reachable from the network; a project file cannot choose that, so the start was refused (the user setting %s allows it)",
+		e.File, e.Address, e.Knob)
+}
+
+// IsLoopback reports whether addr is a loopback address (127.0.0.0/8, ::1): reachable from this
+// machine only.
+func IsLoopback(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// checkBind refuses a non-loopback bindAddress that comes from the project (not the user's own
+// flag or editor setting) unless the user allows it.
+func (p *Project) checkBind() error {
+	if IsLoopback(p.bindAddress) || p.bindAddress != p.cfg.BindAddress || p.bindAddress == p.opts.BindAddress ||
+		p.policy.Allows(KnobNetworkBind) {
+		return nil
+	}
+	return &NetworkBindError{Address: p.bindAddress, File: filepath.Join(p.root.Dir, ConfigFileName), Knob: KnobNetworkBind}
+}
+
+// ExposureWarning is the warning front ends show when st's ports are published on a
+// non-loopback address; "" when IRIS is reachable from this machine only.
+func ExposureWarning(st Status) string {
+	if st.BindAddress == "" || IsLoopback(st.BindAddress) || st.SuperserverPort == 0 {
+		return ""
+	}
+	return fmt.Sprintf("IRIS for %s is reachable from the network: its ports %d and %d are published on %s, not only on this machine",
+		st.Project, st.SuperserverPort, st.WebPort, st.BindAddress)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -777,7 +899,7 @@ func (p *Project) Stop(ctx context.Context, opts StopOptions) (Status, error) {
 	if err := eng.Ping(ctx); err != nil { // fail fast on an engine that is down or hangs
 		return p.statusAfter(ctx, err), fmt.Errorf("stop IRIS for %s: %w", p.root.Dir, err)
 	}
-	unlock, err := p.lockProject(ctx)
+	unlock, err := p.lockProject(ctx, "stop")
 	if err != nil {
 		return p.Status(ctx), err
 	}

@@ -926,7 +926,7 @@ func TestOpenProjectPrecedence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			spec := p.spec(registry.Assignment{SuperserverPort: 1, WebPort: 2})
+			spec := p.spec(registry.Assignment{SuperserverPort: 1, WebPort: 2}, false)
 			if p.Image() != tc.image || spec.Image != tc.image || spec.BindAddress != tc.bind || p.syncMode != tc.sync ||
 				spec.Durable != tc.durable || spec.UnexpirePasswords != tc.unexpire {
 				t.Errorf("image %q bind %q sync %q durable %v unexpire %v; want %q %q %q %v %v",
@@ -1003,11 +1003,15 @@ func TestDurableDataSurvivesRecreate(t *testing.T) {
 		t.Fatalf("no volume %s for a project without .iris-helper.json (durable is the default)", vol)
 	}
 
-	// another port pair: the container must be recreated, the data must stay
+	// another port pair: the restart must recreate the container, the data must stay
 	moved := f.open(dir, func(o *ProjectOptions) {
 		o.FlagPorts = registry.Preferred{Superserver: f.lo + 5, Web: f.lo + 505}
 	})
-	second := mustStart(t, ctx, moved)
+	mustStart(t, ctx, moved) // assigns the ports; leaves the running container as it is
+	second, err := moved.Restart(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if second.Container == first.Container || second.SuperserverPort != f.lo+5 {
 		t.Fatalf("port move did not recreate the container: %s → %s (port %d)", first.Container, second.Container, second.SuperserverPort)
 	}

@@ -85,6 +85,7 @@ func newRootCmd(a *app) *cobra.Command {
 		newPortsCmd(a),
 		newStartCmd(a),
 		newStopCmd(a),
+		newRestartCmd(a),
 		newStatusCmd(a),
 		newLogsCmd(a),
 		newServeCmd(a),

@@ -25,7 +25,8 @@ func newStartCmd(a *app) *cobra.Command {
 		Short: "Assign the project its ports and start its IRIS container",
 		Long: "Assign the project (DIR, default the current folder) its port pair, start its IRIS container\n" +
 			"on exactly those ports (bound on 127.0.0.1 unless .iris-helper.json says otherwise), wait\n" +
-			"until IRIS answers, and sync .env. The container is kept across stop/start.\n\n" +
+			"until IRIS answers, and sync .env. The container is kept across stop/start. A running\n" +
+			"container is left as it is (apply new ports or settings with 'iris-helper restart').\n\n" +
 			"Image: --image > .iris-helper.json \"image\" > $IRIS_HELPER_IMAGE > " + workspace.DefaultImage + ".",
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -53,10 +54,10 @@ func newStartCmd(a *app) *cobra.Command {
 			} else if err == nil {
 				printConnection(a.stdout, st)
 			}
-			if err == nil && st.Message != "" {
-				fmt.Fprintln(a.stderr, "iris-helper:", st.Message)
+			if err == nil {
+				startNotes(a.stderr, st)
 			}
-			return err
+			return withRemedy(err, p)
 		},
 	}
 	f := cmd.Flags()

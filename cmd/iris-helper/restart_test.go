@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/workspace"
+)
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+func writeProjectConfig(t *testing.T, dir, body string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, workspace.ConfigFileName), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCLIKeptContainerAndRestartYes: a container without volume whose port is taken survives
+// `start` (which says how to go on) and a `restart` without --yes and without a terminal; `restart
+// --yes` moves and recreates it. (On d65fd46 `start` removed it and moved the project.)
+func TestCLIKeptContainerAndRestartYes(t *testing.T) {
+	e := newCLIEnv(t, 32100)
+	writeProjectConfig(t, e.project, fmt.Sprintf(`{"durable": false, "image": %q}`, e.img))
+	if code, out, errs := runCLI(t, "start", e.project); code != 0 {
+		t.Fatalf("start: exit %d\n%s\n%s", code, out, errs)
+	}
+	name := dockerops.ContainerName(e.project, 32100)
+	if code, out, errs := runCLI(t, "stop", e.project); code != 0 {
+		t.Fatalf("stop: exit %d\n%s\n%s", code, out, errs)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:32100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	exists := func() bool { return exec.Command("docker", "inspect", name).Run() == nil }
+
+	code, _, errs := runCLI(t, "start", e.project)
+	want := fmt.Sprintf("iris-helper: start IRIS for %s: container %s was kept: host port 32100 is taken by another program, "+
+		"but its data is not on the durable volume (it was created with durable off), so a start does not remove it; "+
+		"free port 32100 and start again, or recreate it (its data is lost); to recreate it, run 'iris-helper restart --yes %s'",
+		e.project, name, e.project)
+	if code != 1 || lastLine(errs) != want || !exists() {
+		t.Fatalf("start: exit %d, container kept %v\n%s\nwant last line\n%s", code, exists(), errs, want)
+	}
+
+	code, _, errs = runCLI(t, "restart", e.project)
+	want = fmt.Sprintf("iris-helper: restarting %s would remove container %s and the data inside it, which is not on the "+
+		"durable volume (it was created with durable off): host port 32100 is taken by another program; confirm the restart "+
+		"to recreate it: run 'iris-helper restart --yes %s'", e.project, name, e.project)
+	if code != 1 || lastLine(errs) != want || !exists() {
+		t.Fatalf("restart: exit %d, container kept %v\n%s\nwant last line\n%s", code, exists(), errs, want)
+	}
+
+	code, out, errs := runCLI(t, "restart", "--yes", e.project, "--json")
+	if code != 0 {
+		t.Fatalf("restart --yes: exit %d\n%s\n%s", code, out, errs)
+	}
+	st := statusJSON(t, out)
+	if st["state"] != "ready" || st["superserverPort"] == float64(32100) || exists() {
+		t.Fatalf("restart --yes: %v (old container still there: %v)", st, exists())
+	}
+}
+
+// TestCLINetworkBindFromProject: `{"bindAddress": "0.0.0.0"}` in .iris-helper.json is refused with
+// the ways to allow it, and nothing is created. (On d65fd46 IRIS was published on every interface.)
+func TestCLINetworkBindFromProject(t *testing.T) {
+	e := newCLIEnv(t, 32110)
+	writeProjectConfig(t, e.project, fmt.Sprintf(`{"bindAddress": "0.0.0.0", "image": %q}`, e.img))
+	code, out, errs := runCLI(t, "start", e.project)
+	want := fmt.Sprintf("iris-helper: %s asks for bindAddress 0.0.0.0, which makes IRIS reachable from the network; a project "+
+		"file cannot choose that, so the start was refused (the user setting allowNetworkBind allows it); to allow it, pass "+
+		"--allow-network-bind, set IRIS_HELPER_ALLOW_NETWORK_BIND=1, or add \"allowNetworkBind\": true to %s",
+		filepath.Join(e.project, workspace.ConfigFileName), filepath.Join(e.home, "config.json"))
+	if code != 1 || out != "" || errs != want+"\n" {
+		t.Fatalf("start: exit %d\nstdout %q\nstderr %q\nwant   %q", code, out, errs, want+"\n")
+	}
+	if code, _, errs := runCLI(t, "restart", e.project); code != 1 || errs != want+"\n" {
+		t.Fatalf("restart: exit %d\n%q", code, errs)
+	}
+	if exec.Command("docker", "inspect", dockerops.ContainerName(e.project, 32110)).Run() == nil {
+		t.Fatal("a container was created")
+	}
+}
+
+// TestStartNotes: every start on a non-loopback address warns on stderr.
+func TestStartNotes(t *testing.T) {
+	tests := []struct {
+		st   workspace.Status
+		want string
+	}{
+		{workspace.Status{Project: "/p", BindAddress: "127.0.0.1", SuperserverPort: 1973, WebPort: 52774}, ""},
+		{workspace.Status{Project: "/p", BindAddress: "0.0.0.0", SuperserverPort: 1973, WebPort: 52774},
+			"iris-helper: warning: IRIS for /p is reachable from the network: its ports 1973 and 52774 are published on 0.0.0.0, not only on this machine\n"},
+		{workspace.Status{Project: "/p", BindAddress: "::", SuperserverPort: 1973, WebPort: 52774, Message: "moved"},
+			"iris-helper: warning: IRIS for /p is reachable from the network: its ports 1973 and 52774 are published on ::, not only on this machine\niris-helper: moved\n"},
+	}
+	for _, tc := range tests {
+		var b bytes.Buffer
+		startNotes(&b, tc.st)
+		if b.String() != tc.want {
+			t.Errorf("startNotes(%s) = %q, want %q", tc.st.BindAddress, b.String(), tc.want)
+		}
+	}
+}

@@ -1,0 +1,258 @@
+package dockerops_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/client"
+
+	"github.com/iris-helper/iris-helper/dockerops"
+)
+
+// projectContainers lists the IDs of every container of the project, whatever its state.
+func projectContainers(t *testing.T, e *dockerops.Engine, project string) []string {
+	t.Helper()
+	list, err := e.Client().ContainerList(testCtx(t), client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", dockerops.LabelProject+"="+project)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, it := range list.Items {
+		ids = append(ids, it.ID)
+	}
+	return ids
+}
+
+func listen(t *testing.T, port int) {
+	t.Helper()
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+}
+
+// TestStartLeavesRunningContainer: a start whose spec differs from the running container (other
+// ports, other environment) neither stops nor recreates it; it waits for it as it is and says how
+// it differs. (On d65fd46 findReusable stopped and removed it.)
+func TestStartLeavesRunningContainer(t *testing.T) {
+	t.Parallel()
+	e, img, p := setup(t)
+	ctx := testCtx(t)
+	s := spec(p, img, 30400, 30401)
+	s.Durable = true
+	first, err := e.Start(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Outdated != nil {
+		t.Fatalf("fresh container outdated: %v", first.Outdated)
+	}
+	moved := s
+	moved.Superserver, moved.Web = 30402, 30403
+	moved.Env = []string{"STUB_READY_DELAY=1s"}
+	var phases []string
+	got, err := e.Start(ctx, moved, func(pr dockerops.Progress) { phases = append(phases, pr.Phase) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []dockerops.Difference{
+		{Kind: dockerops.DiffPorts, Text: "ports 30400/30401 instead of 30402/30403"},
+		{Kind: dockerops.DiffEnv, Text: "another container environment (STUB_READY_DELAY)"},
+	}
+	if got.ID != first.ID || got.State != "running" || !slices.Equal(got.Outdated, want) {
+		t.Fatalf("Start() = %s %s outdated %v, want the running %s outdated %v", got.ID, got.State, got.Outdated, first.ID, want)
+	}
+	if slices.Contains(phases, dockerops.PhaseCreating) || slices.Contains(phases, dockerops.PhaseStarting) {
+		t.Fatalf("phases %v: the running container was touched", phases)
+	}
+	if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{first.ID}) {
+		t.Fatalf("containers %v, want only %s", ids, first.ID)
+	}
+	ds, err := e.Differences(ctx, moved, got)
+	if err != nil || !slices.Equal(ds, want) {
+		t.Fatalf("Differences() = %v, %v; want %v", ds, err, want)
+	}
+	r, err := e.Recreation(ctx, moved)
+	if err != nil || r == nil || !r.Running || !r.KeepsData || r.Container != first.Name {
+		t.Fatalf("Recreation() = %+v, %v", r, err)
+	}
+	if ds, err := e.Differences(ctx, s, got); err != nil || ds != nil {
+		t.Fatalf("Differences(own spec) = %v, %v; want none", ds, err)
+	}
+}
+
+// TestKeptContainerWithoutVolume: a stopped container whose data is not on a volume (durable off)
+// survives a start that finds its port taken and the start on other ports (a port move); only a
+// confirmed start replaces it. (On d65fd46 the first start removed it.)
+func TestKeptContainerWithoutVolume(t *testing.T) {
+	t.Parallel()
+	e, img, p := setup(t)
+	ctx := testCtx(t)
+	s := spec(p, img, 30410, 30411)
+	first, err := e.Start(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Stop(ctx, p, false, false); err != nil {
+		t.Fatal(err)
+	}
+	listen(t, 30410)
+
+	_, err = e.Start(ctx, s, nil)
+	var ke *dockerops.KeepError
+	if !errors.As(err, &ke) || ke.Port != 30410 || ke.Container != first.Name {
+		t.Fatalf("Start() with its port taken = %v, want *KeepError for port 30410", err)
+	}
+	wantMsg := "container " + first.Name + " was kept: host port 30410 is taken by another program, but its data is not on " +
+		"the durable volume (it was created with durable off), so a start does not remove it; free port 30410 and start again, " +
+		"or recreate it (its data is lost)"
+	if err.Error() != wantMsg {
+		t.Fatalf("message\n%s\nwant\n%s", err, wantMsg)
+	}
+	var pt *dockerops.PortTakenError
+	if errors.As(err, &pt) {
+		t.Fatal("a *KeepError must not read as *PortTakenError: the caller would move the ports")
+	}
+	if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{first.ID}) {
+		t.Fatalf("after the failed start: containers %v, want %s kept", ids, first.ID)
+	}
+
+	moved := s
+	moved.Superserver, moved.Web = 30412, 30413
+	_, err = e.Start(ctx, moved, nil)
+	wantMsg = "container " + first.Name + " was kept: it was created with ports 30410/30411 instead of 30412/30413, but its data is not on " +
+		"the durable volume (it was created with durable off), so a start does not remove it; recreate it (its data is lost)"
+	if !errors.As(err, &ke) || err.Error() != wantMsg {
+		t.Fatalf("Start() on other ports = %v\nwant %s", err, wantMsg)
+	}
+	if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{first.ID}) {
+		t.Fatalf("after the port move: containers %v, want %s kept", ids, first.ID)
+	}
+	r, err := e.Recreation(ctx, moved)
+	if err != nil || r == nil || r.Running || r.KeepsData || r.NotOnVolume != "it was created with durable off" {
+		t.Fatalf("Recreation() = %+v, %v", r, err)
+	}
+
+	moved.ConfirmRecreate = true
+	second, err := e.Start(ctx, moved, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{second.ID}) || second.ID == first.ID {
+		t.Fatalf("after the confirmed start: containers %v, want only the new %s", ids, second.ID)
+	}
+}
+
+// TestDurableContainerReplacedWhenStopped: a stopped container whose data is on the volume is kept
+// when its port is taken (*PortTakenError, Kept), and replaced by the start on other ports, which
+// mounts the same volume; never two containers.
+func TestDurableContainerReplacedWhenStopped(t *testing.T) {
+	t.Parallel()
+	e, img, p := setup(t)
+	ctx := testCtx(t)
+	s := spec(p, img, 30420, 30421)
+	s.Durable = true
+	first, err := e.Start(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.Exec(ctx, p, "iris-stub", "write", "/durable/iris/user.dat", "precious"); err != nil || r.ExitCode != 0 {
+		t.Fatalf("write into the volume: %v %+v", err, r)
+	}
+	if err := e.Stop(ctx, p, false, false); err != nil {
+		t.Fatal(err)
+	}
+	listen(t, 30421)
+	_, err = e.Start(ctx, s, nil)
+	var pt *dockerops.PortTakenError
+	if !errors.As(err, &pt) || pt.Port != 30421 || !pt.Kept {
+		t.Fatalf("Start() = %v, want *PortTakenError{Port: 30421, Kept: true}", err)
+	}
+	if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{first.ID}) {
+		t.Fatalf("containers %v, want %s kept", ids, first.ID)
+	}
+	s.Superserver, s.Web = 30422, 30423
+	second, err := e.Start(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{second.ID}) || second.Volume != dockerops.VolumeName(p) {
+		t.Fatalf("containers %v (new %s, volume %q), want only the new one on the volume", ids, second.ID, second.Volume)
+	}
+	if r, err := e.Exec(ctx, p, "iris-stub", "cat", "/durable/iris/user.dat"); err != nil || r.Output != "precious" {
+		t.Fatalf("data after the replacement: %v %+v", err, r)
+	}
+}
+
+// TestVolumePreparedAgain: a durable volume that exists without the preparation marker (its
+// preparation failed, or an older iris-helper made it) is prepared at the next create, and the
+// marker is written. (On d65fd46 an existing volume was never prepared again.)
+func TestVolumePreparedAgain(t *testing.T) {
+	t.Parallel()
+	e, img, p := setup(t)
+	ctx := testCtx(t)
+	if _, err := e.Client().VolumeCreate(ctx, client.VolumeCreateOptions{Name: dockerops.VolumeName(p),
+		Labels: map[string]string{dockerops.LabelProject: p}}); err != nil {
+		t.Fatal(err)
+	}
+	s := spec(p, img, 30430, 30431)
+	s.Durable = true
+	if _, err := e.Start(ctx, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	if err := e.Logs(ctx, p, false, &logs); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "durable %SYS in /durable/iris (parent owned by uid 51773)") {
+		t.Fatalf("the volume was not prepared for UID 51773; logs:\n%s", logs.String())
+	}
+	r, err := e.Exec(ctx, p, "iris-stub", "cat", dockerops.PreparedMarker)
+	if err != nil || r.ExitCode != 0 || !strings.HasPrefix(r.Output, "prepared for UID 51773 by iris-helper test at ") {
+		t.Fatalf("marker: %v %+v", err, r)
+	}
+}
+
+// TestFailedPreparationRetried: when the volume's preparation fails, the container is created
+// anyway (a warning); the next start of that stopped container prepares the volume first.
+func TestFailedPreparationRetried(t *testing.T) {
+	t.Parallel()
+	e, img, p := setup(t)
+	ctx := testCtx(t)
+	s := spec(p, img, 30440, 30441)
+	s.Durable = true
+	e.SetPrepareFailForTest(errors.New("chown: operation not permitted"))
+	first, err := e.Start(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantWarning := "prepare durable volume " + dockerops.VolumeName(p) + " for UID 51773: chown: operation not permitted"
+	if !slices.Equal(first.Warnings, []string{wantWarning}) {
+		t.Fatalf("warnings %q, want %q", first.Warnings, wantWarning)
+	}
+	if err := e.Stop(ctx, p, false, false); err != nil {
+		t.Fatal(err)
+	}
+	e.SetPrepareFailForTest(nil)
+	second, err := e.Start(ctx, s, nil)
+	if err != nil || second.ID != first.ID || len(second.Warnings) != 0 {
+		t.Fatalf("second start: %v %+v", err, second)
+	}
+	var logs strings.Builder
+	if err := e.Logs(ctx, p, false, &logs); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "durable %SYS in /durable/iris (parent owned by uid 0)"); n != 1 ||
+		!strings.Contains(logs.String(), "durable %SYS in /durable/iris (parent owned by uid 51773)") {
+		t.Fatalf("want one run on the unprepared volume, then one on the prepared one; logs:\n%s", logs.String())
+	}
+	if r, err := e.Exec(ctx, p, "iris-stub", "cat", dockerops.PreparedMarker); err != nil || r.ExitCode != 0 {
+		t.Fatalf("marker: %v %+v", err, r)
+	}
+}
