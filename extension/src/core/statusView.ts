@@ -1,5 +1,5 @@
 // Status object -> what the folder's status-bar item shows (text, background, tooltip, click).
-// It renders the helper's status and nothing else. No `vscode` import: extension.ts maps the
+// It renders the helper's status and nothing else. No `vscode` import: folders.ts maps the
 // result onto a StatusBarItem.
 import { Commands, type CommandId, managementPortalUrl } from './commands';
 import type { Status } from './protocol';
