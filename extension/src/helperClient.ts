@@ -1,7 +1,7 @@
 // One folder's connection to its helper (`iris-helper serve --stdio`), built on
 // vscode-languageclient: stdio transport, restart on crash (with the library's limit), the trace
 // channel irisHelper.trace.server, $/progress and window/showMessage all come from the library.
-// extension.ts loads this bundle (dist/helperClient.js) on first use, keeping activation cheap.
+// folders.ts loads this bundle (dist/helperClient.js) on first use, keeping activation cheap.
 import * as readline from 'node:readline';
 import type { Readable } from 'node:stream';
 import * as vscode from 'vscode';

@@ -16,6 +16,17 @@ export function severity(type: number): Severity {
   return 'info';
 }
 
+/** The output channel's level for a message of this severity. */
+export function channelLevel(sev: Severity): 'info' | 'warn' | 'error' {
+  if (sev === 'warning') return 'warn';
+  return sev;
+}
+
+/** The text of a thrown value, for a message or a log line. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Remembers the warnings shown in this window. */
 export class MessageGate {
   private readonly shown = new Set<string>();

@@ -1,5 +1,9 @@
 // The objectscript.conn rule: point the InterSystems ObjectScript extension at the project's
-// IRIS, unless the user pointed it somewhere else. Pure; no `vscode` import.
+// IRIS, unless the user pointed it somewhere else. Pure but for readProjectIrisSettings, which
+// reads the project file; no `vscode` import.
+import * as path from 'node:path';
+import { errorText } from './messages';
+import { configLimit, readProjectFile } from './projectFile';
 
 /** objectscript.conn as the ObjectScript extension reads it (the fields this rule cares about). */
 export interface ObjectScriptConn {
@@ -80,6 +84,12 @@ export function decideConn(opts: {
   return { action: 'write', conn: desired, written: { host, port: opts.webPort } };
 }
 
+/** The one notice (per folder and workspace) that objectscript.conn points elsewhere and is left alone. */
+export function foreignConnMessage(folderName: string, reason: string, webPort: number): string {
+  return `IRIS Helper left objectscript.conn of ${folderName} alone: ${reason}. ` +
+    `This project's IRIS listens on web port ${webPort}. (Shown once; turn off irisHelper.updateObjectScriptConnection to stop checking.)`;
+}
+
 function nonEmpty(v: unknown): string | undefined {
   return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
 }
@@ -96,6 +106,21 @@ export function parseProjectIrisSettings(text: string | undefined): ProjectIrisS
       username: typeof iris.username === 'string' ? iris.username : undefined,
     };
   } catch {
+    return {};
+  }
+}
+
+/**
+ * iris.namespace and iris.username of a project's .iris-helper.json; {} when it has none, and {}
+ * after a warning when it cannot be read (the helper reports a bad project file itself; here only
+ * the default namespace and user are lost).
+ */
+export async function readProjectIrisSettings(projectDir: string, warn: (message: string) => void): Promise<ProjectIrisSettings> {
+  const file = path.join(projectDir, '.iris-helper.json');
+  try {
+    return parseProjectIrisSettings(await readProjectFile(file, configLimit, 'follow'));
+  } catch (err) {
+    warn(`${errorText(err)}; using the default namespace and user`);
     return {};
   }
 }

@@ -68,3 +68,13 @@ export function initializationOptions(s: HelperSettings, trusted: boolean): Init
 
 /** The setting keys (below irisHelper.) whose change needs the helper restarted to take effect. */
 export const restartingSettings = ['autoStart', 'image', 'syncEnv', 'bindAddress', 'stopOnExit', 'helperPath', 'allowEnvFileOutsideProject', 'allowNetworkBind'] as const;
+
+/** What a configuration change means for one folder: restart its helper, look at objectscript.conn again, or nothing. */
+export type ConfigChangeAction = 'restart' | 'conn' | undefined;
+
+/** affects: ConfigurationChangeEvent.affectsConfiguration for the folder. A restarting setting wins. */
+export function configChangeAction(affects: (section: string) => boolean): ConfigChangeAction {
+  if (restartingSettings.some((k) => affects(`irisHelper.${k}`))) return 'restart';
+  if (affects('irisHelper.updateObjectScriptConnection')) return 'conn';
+  return undefined;
+}

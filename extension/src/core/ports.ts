@@ -58,6 +58,24 @@ export function portActions(a: Assignment, openHere: boolean, ns = 'USER', usern
   return items;
 }
 
+/** What choosing an action does: put text on the clipboard, open a URL, or release the project's ports. */
+export type PortEffect = { kind: 'copy'; text: string } | { kind: 'open'; url: string } | { kind: 'release' };
+
+export function portActionEffect(action: PortAction, a: Assignment, ns?: string, username?: string): PortEffect {
+  switch (action) {
+    case 'copyPort':
+      return { kind: 'copy', text: String(a.superserverPort) };
+    case 'copyWebPort':
+      return { kind: 'copy', text: String(a.webPort) };
+    case 'copyConnectionString':
+      return { kind: 'copy', text: connectionString(a, ns, username) };
+    case 'openPortal':
+      return { kind: 'open', url: managementPortalUrl(a.webPort) };
+    case 'release':
+      return { kind: 'release' };
+  }
+}
+
 /** A DB-API/SQLAlchemy style connection string, without a password: iris://_SYSTEM@localhost:1972/USER. */
 export function connectionString(a: Pick<Assignment, 'superserverPort'>, ns = 'USER', username = '_SYSTEM'): string {
   return `iris://${encodeURIComponent(username)}@localhost:${a.superserverPort}/${encodeURIComponent(ns)}`;

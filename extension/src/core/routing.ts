@@ -59,3 +59,13 @@ export function routeCommand<T extends FolderRef>(roots: readonly T[], argUri: s
   if (roots.length === 1) return { kind: 'folder', folder: roots[0] };
   return { kind: 'ask', choices: [...roots] };
 }
+
+/**
+ * The folder whose helper answers a question about the whole machine (iris/ports: every helper
+ * reads the same registry): the folder the command is routed to when its helper runs, else the
+ * first folder whose helper runs. undefined when no helper runs; never asks.
+ */
+export function answeringFolder<T extends FolderRef>(roots: readonly T[], argUri: string | undefined, activeEditorUri: string | undefined, running: (f: T) => boolean): T | undefined {
+  const routed = routeCommand(roots, argUri, activeEditorUri);
+  return (routed.kind === 'folder' && running(routed.folder) ? routed.folder : undefined) ?? roots.find(running);
+}

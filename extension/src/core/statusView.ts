@@ -1,5 +1,5 @@
 // Status object -> what the folder's status-bar item shows (text, background, tooltip, click).
-// It renders the helper's status and nothing else. No `vscode` import: extension.ts maps the
+// It renders the helper's status and nothing else. No `vscode` import: folders.ts maps the
 // result onto a StatusBarItem.
 import { Commands, type CommandId, managementPortalUrl } from './commands';
 import type { Status } from './protocol';
@@ -66,8 +66,20 @@ function commandLink(title: string, id: CommandId, folderUri: string): string {
   return `[${title}](command:${id}?${encodeURIComponent(JSON.stringify([folderUri]))})`;
 }
 
-function running(s: Status): boolean {
+/** IRIS runs (answers or not): ready or unhealthy. */
+export function isRunning(s: Status): boolean {
   return s.state === 'ready' || s.state === 'unhealthy';
+}
+
+/** The Management Portal of a running IRIS with a web port; undefined otherwise. */
+export function portalUrl(s: Status): string | undefined {
+  return isRunning(s) && s.webPort ? managementPortalUrl(s.webPort) : undefined;
+}
+
+/** A folder as the folder picker describes it: its status-bar text without the folder name ('' before the first status). */
+export function pickerDescription(f: { name: string; uri: string; clientState: ClientState; status?: Status }): string {
+  if (!f.status) return '';
+  return renderStatus({ folderName: f.name, folderUri: f.uri, multiRoot: false, clientState: f.clientState, status: f.status }).text;
 }
 
 /** Renders one folder's status-bar item. */
@@ -151,7 +163,7 @@ export function renderStatus(input: StatusViewInput): StatusView {
       command = click(Commands.start);
       break;
   }
-  if (s.restartNeeded && running(s)) {
+  if (s.restartNeeded && isRunning(s)) {
     text = `$(debug-restart) IRIS: restart needed`;
     label = 'IRIS: restart needed';
     background = background ?? 'warning';
@@ -189,7 +201,7 @@ function renderTooltip(folderName: string, folderUri: string, s: Status): string
   if (s.message) lines.push('', escapeMarkdown(s.message));
   lines.push('', '---', '');
   const links: string[] = [];
-  if (running(s)) {
+  if (isRunning(s)) {
     links.push(commandLink('$(debug-stop) Stop', Commands.stop, folderUri));
     links.push(commandLink('$(debug-restart) Restart', Commands.restart, folderUri));
     if (s.webPort) links.push(commandLink('$(globe) Management Portal', Commands.openManagementPortal, folderUri));
@@ -199,9 +211,8 @@ function renderTooltip(folderName: string, folderUri: string, s: Status): string
   links.push(commandLink('$(list-unordered) Show Ports', Commands.showPorts, folderUri));
   links.push(commandLink('$(output) Log', Commands.showLog, folderUri));
   lines.push(links.join(' · '));
-  if (running(s) && s.webPort) {
-    lines.push('', `Portal: ${managementPortalUrl(s.webPort)}`);
-  }
+  const portal = portalUrl(s);
+  if (portal) lines.push('', `Portal: ${portal}`);
   // two trailing spaces keep single lines apart in Markdown
   return lines.map((l) => (l === '' || l === '---' ? l : l + '  ')).join('\n');
 }

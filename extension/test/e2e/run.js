@@ -3,29 +3,42 @@
 // its linux-x64 .vsix (with the bundled helper), the stand-in IRIS image on the real Docker engine.
 // Run by scripts/e2e.sh (which builds the vsix and the image first). Any Node >= 20 runs this file.
 //
-// Scenario:
-//   1. a sample IRIS project (module.xml, a .cls, a .env) opens -> the extension auto-starts IRIS
-//      with the stand-in image -> the status bar shows the assigned superserver port -> the .env
-//      holds it -> .vscode/settings.json objectscript.conn holds the web port -> click the item ->
-//      IRIS stops and the item says so -> IRIS: Show Ports (palette) lists the project.
-//   2. a multi-root workspace: the first project, a second project (gets a different port; its
-//      objectscript.conn points at another server and is left alone, with a notice), a
-//      LaTeX-style folder (.cls files with \ProvidesClass) that starts nothing, and a project whose
-//      .vscode is a planted link to a folder outside it (IRIS starts; objectscript.conn is not
-//      written there: the outside folder is byte for byte unchanged, one warning names it).
-//      IRIS: Show Helper Log (folder picker) opens the second project's output channel.
-//   2b. the second project's IRIS_PORT edited in its .env while IRIS runs -> the item says
-//      "IRIS: restart needed" on a warning background -> click -> IRIS restarts on the new port.
-//   2c. IRIS: Release Port (palette, folder picker) on the running second project -> confirm ->
-//      refused while it runs -> "Stop and Release" -> its container and ports are gone, the item
-//      says IRIS stopped -> click -> it starts again.
-//   3. irisHelper.helperPath planted in the first folder's settings (a script that would leave a
-//      mark) with a folder-scope syncEnv "true": the helper restarts as the bundled binary, the planted
-//      one never runs (helperPath is read from user settings only); its container is left alone.
-//   3b. irisHelper.stopOnExit on in the second folder's settings: its helper restarts and leaves
-//      IRIS running; removing the folder from the workspace stops the helper, which stops IRIS.
-//   4. workspace trust on, a fresh IRIS project, "No, I don't trust": the item says IRIS stopped
-//      and no container is created.
+// Shared setup: temp folders (four projects, a LaTeX folder, a folder outside them that a planted
+// .vscode link leads to, a multi-root workspace file), user settings that keep code-server and the
+// extension offline and quiet, the .vsix installed, code-server started, Chromium launched.
+// Then the scenarios of the table `scenarios` below run in this order, each building on the state
+// the ones before left (ports, running containers, the open window); a failure prints the name of
+// its scenario ("FAIL in scenario <name>: ...") and shoots failure.png:
+//   one-project          a sample IRIS project (module.xml, a .cls, a .env) opens -> the extension
+//                        auto-starts IRIS with the stand-in image -> the status bar shows the
+//                        assigned superserver port -> the .env holds it -> .vscode/settings.json
+//                        objectscript.conn holds the web port -> click the item -> IRIS stops and
+//                        the item says so -> IRIS: Show Ports (palette) lists the project.
+//   multi-root           a multi-root workspace: the first project, a second project (gets a
+//                        different port; its objectscript.conn points at another server and is left
+//                        alone, with a notice), a LaTeX-style folder (.cls files with \ProvidesClass)
+//                        that starts nothing, and the linked-vscode project.
+//   planted-vscode-link  the project whose .vscode is a planted link to a folder outside it: IRIS
+//                        starts; objectscript.conn is not written there (the outside folder is byte
+//                        for byte unchanged), one warning names where the link leads.
+//   folder-picker        IRIS: Open Management Portal (folder picker) opens the first project's
+//                        portal; IRIS: Show Helper Log (folder picker) opens the second project's
+//                        output channel, whose helper lines show at their own level.
+//   restart-needed       the second project's IRIS_PORT edited in its .env while IRIS runs -> the
+//                        item says "IRIS: restart needed" on a warning background -> click -> IRIS
+//                        restarts on the new port.
+//   release-port         IRIS: Release Port (palette, folder picker) on the running second project
+//                        -> confirm -> refused while it runs -> "Stop and Release" -> its container
+//                        and ports are gone, the item says IRIS stopped -> click -> it starts again.
+//   planted-helper-path  irisHelper.helperPath planted in the first folder's settings (a script that
+//                        would leave a mark) with a folder-scope syncEnv "true": the helper restarts
+//                        as the bundled binary, the planted one never runs (helperPath is read from
+//                        user settings only); its container is left alone.
+//   stop-on-exit         irisHelper.stopOnExit on in the second folder's settings: its helper
+//                        restarts and leaves IRIS running; removing the folder from the workspace
+//                        stops the helper, which stops IRIS.
+//   untrusted            workspace trust on, a fresh IRIS project, "No, I don't trust": the item
+//                        says IRIS stopped and no container is created.
 // Every container and volume the helpers created for folders of the run (by the project label)
 // is removed at the end, also on failure and on SIGINT/SIGTERM, and the run fails if one is left.
 // Screenshots and logs go to test-artifacts/e2e/. Figures (activation time, time from the
@@ -208,6 +221,22 @@ function makeLatexFolder(dir) {
   fs.writeFileSync(path.join(dir, 'main.tex'), '\\documentclass{thesis}\n\\begin{document}\nHello\n\\end{document}\n');
 }
 
+/** The scenarios, in the order they run (see the top of the file); each gets the shared run `t`. */
+const scenarios = [
+  { name: 'one-project', run: oneProject },
+  { name: 'multi-root', run: multiRoot },
+  { name: 'planted-vscode-link', run: plantedVscodeLink },
+  { name: 'folder-picker', run: folderPicker },
+  { name: 'restart-needed', run: restartNeeded },
+  { name: 'release-port', run: releasePort },
+  { name: 'planted-helper-path', run: plantedHelperPath },
+  { name: 'stop-on-exit', run: stopOnExit },
+  { name: 'untrusted', run: untrusted },
+];
+
+/** What the scenario running now is called ("setup" before the first); the failure message names it. */
+let current = 'setup';
+
 async function main() {
   const missing = prerequisites();
   if (missing.length) {
@@ -216,6 +245,47 @@ async function main() {
   }
   fs.rmSync(ARTIFACTS, { recursive: true, force: true });
   fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const t = makeFolders();
+  await startUp(t);
+  let failed = false;
+  try {
+    for (const s of scenarios) {
+      current = s.name;
+      log(`---- scenario ${s.name} ----`);
+      await s.run(t);
+    }
+    current = 'teardown';
+    log('PASS');
+  } catch (err) {
+    failed = true;
+    await t.shot('failure.png');
+    throw err;
+  } finally {
+    await t.context.close().catch(() => undefined);
+    await t.stopCodeServer();
+    for (const f of [t.eventsFile]) if (fs.existsSync(f)) fs.copyFileSync(f, path.join(ARTIFACTS, path.basename(f)));
+    copyHelperLogs(t.dirs.userData, ARTIFACTS);
+    fs.writeFileSync(path.join(ARTIFACTS, 'figures.json'), JSON.stringify(figures, null, 2) + '\n');
+    if (process.env.E2E_KEEP) {
+      log(`E2E_KEEP: kept ${t.RUN} and the containers`);
+    } else {
+      const left = removeLabelledUnder(t.RUN);
+      fs.rmSync(t.RUN, { recursive: true, force: true });
+      if (left.containers.length || left.volumes.length) {
+        const msg = `cleanup left containers ${JSON.stringify(left.containers)} and volumes ${JSON.stringify(left.volumes)}`;
+        // a failure already on its way out keeps its own message
+        if (!failed) throw new Failure(msg);
+        log(msg);
+      } else {
+        log(`cleanup: removed every container and volume labelled for ${t.RUN}`);
+      }
+    }
+    if (failed) log(`artifacts in ${path.relative(ROOT, ARTIFACTS)}`);
+  }
+}
+
+/** The run's temp folders, projects, workspace file and user settings: the start of the shared run `t`. */
+function makeFolders() {
   const RUN = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'iris-ext-e2e-')));
   const dirs = {
     ext: path.join(RUN, 'extensions'), userData: path.join(RUN, 'user-data'), home: path.join(RUN, 'iris-helper-home'),
@@ -247,6 +317,7 @@ async function main() {
   fs.writeFileSync(workspaceFile, JSON.stringify({ folders: [{ path: projA }, { path: projB }, { path: latex }, { path: projL }], settings: {} }, null, 2));
   fs.mkdirSync(path.join(dirs.userData, 'User'), { recursive: true });
   const userSettingsFile = path.join(dirs.userData, 'User', 'settings.json');
+  // offline and quiet: no telemetry, update checks, experiments, recommendations or AI features
   fs.writeFileSync(userSettingsFile, JSON.stringify({
     'irisHelper.image': IMAGE,
     'irisHelper.trace.server': 'messages',
@@ -262,36 +333,48 @@ async function main() {
     'git.enabled': false,
   }, null, 2));
   const eventsFile = path.join(RUN, 'extension-events.jsonl');
-  const csLogFile = path.join(ARTIFACTS, 'code-server.log');
+  return {
+    RUN, dirs, projA, projB, latex, projL, projC, outsideVscode, outsideBefore, foreignSettings, foreignText,
+    workspaceFile, userSettingsFile, eventsFile,
+    // helper failures before this time are ignored (none is expected)
+    failFastSince: 0,
+    // what the scenarios find out, for the ones after them
+    ss: 0, web: 0, ssB: 0, movedTo: 0,
+  };
+}
 
+/** Installs the .vsix, starts code-server and Chromium, and adds the UI helpers to t. */
+async function startUp(t) {
+  const { dirs, RUN } = t;
+  const csLogFile = path.join(ARTIFACTS, 'code-server.log');
   const csEnv = {
     ...process.env,
     XDG_CONFIG_HOME: path.join(RUN, 'xdg-config'), XDG_DATA_HOME: path.join(RUN, 'xdg-data'), XDG_CACHE_HOME: path.join(RUN, 'xdg-cache'),
     IRIS_HELPER_HOME: dirs.home,
     IRIS_HELPER_SUPERSERVER_RANGE: `${SS_RANGE[0]}-${SS_RANGE[1]}`,
     IRIS_HELPER_WEB_RANGE: `${WEB_RANGE[0]}-${WEB_RANGE[1]}`,
-    IRIS_HELPER_EXTENSION_LOG: eventsFile,
+    IRIS_HELPER_EXTENSION_LOG: t.eventsFile,
   };
   const csArgs = ['--extensions-dir', dirs.ext, '--user-data-dir', dirs.userData, '--config', path.join(RUN, 'config.yaml')];
 
-  // 1. install the .vsix
+  // the .vsix
   log('installing', path.basename(VSIX));
   const installOut = execFileSync(NODE24, [CS_ENTRY, ...csArgs, '--install-extension', VSIX], { encoding: 'utf8', env: csEnv, timeout: 5 * MIN });
   log(installOut.trim().split('\n').pop());
   const installed = fs.readdirSync(dirs.ext).find((d) => d.startsWith('iris-helper.iris-helper-'));
   check(installed, `extension installed as ${installed}`);
-  const bundled = path.join(dirs.ext, installed, 'bin', 'linux-x64', 'iris-helper');
-  check(fs.existsSync(bundled), 'the .vsix carries the helper binary at bin/linux-x64/iris-helper');
+  t.bundled = path.join(dirs.ext, installed, 'bin', 'linux-x64', 'iris-helper');
+  check(fs.existsSync(t.bundled), 'the .vsix carries the helper binary at bin/linux-x64/iris-helper');
 
-  // 2. code-server, in its own process group
-  const port = await freePort(34700, 34799);
+  // code-server, in its own process group
+  t.port = await freePort(34700, 34799);
   const csLog = fs.createWriteStream(csLogFile);
   let cs;
   const groupAlive = () => { try { process.kill(-cs.pid, 0); return true; } catch { return false; } };
   const killCs = (sig) => { try { process.kill(-cs.pid, sig); } catch { /* gone */ } };
   process.on('exit', () => killCs('SIGKILL'));
   // interrupted (make e2e stopped with Ctrl-C, a CI timeout): code-server runs in its own process
-  // group and would outlive us, and the finally below would not run; clean up here instead
+  // group and would outlive us, and the finally in main would not run; clean up here instead
   for (const sig of ['SIGINT', 'SIGTERM']) {
     process.once(sig, () => {
       console.error(stamp(), `${sig}: stopping code-server, removing the run's containers and volumes`);
@@ -303,8 +386,8 @@ async function main() {
       process.exit(sig === 'SIGINT' ? 130 : 143);
     });
   }
-  const startCodeServer = async (trust) => {
-    cs = spawn(NODE24, [CS_ENTRY, ...csArgs, '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none',
+  t.startCodeServer = async (trust) => {
+    cs = spawn(NODE24, [CS_ENTRY, ...csArgs, '--bind-addr', `127.0.0.1:${t.port}`, '--auth', 'none',
       '--disable-telemetry', '--disable-update-check', ...(trust ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override'],
     { env: csEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     cs.stdout.pipe(csLog, { end: false });
@@ -317,41 +400,42 @@ async function main() {
       cs.on('exit', (c) => reject(new Failure(`code-server exited ${c}\n${buf}`)));
       setTimeout(() => reject(new Failure(`code-server did not listen within 2 min\n${buf}`)), 2 * MIN);
     });
-    log(`code-server listening on 127.0.0.1:${port}${trust ? ' (workspace trust on)' : ''}`);
+    log(`code-server listening on 127.0.0.1:${t.port}${trust ? ' (workspace trust on)' : ''}`);
   };
-  const stopCodeServer = async () => {
+  t.stopCodeServer = async () => {
     killCs('SIGTERM');
     for (let i = 0; i < 100 && groupAlive(); i++) await sleep(100);
     if (groupAlive()) killCs('SIGKILL');
   };
-  await startCodeServer(false);
+  await t.startCodeServer(false);
 
   const { chromium } = require(PLAYWRIGHT);
-  const context = await chromium.launchPersistentContext(dirs.chrome, {
+  // offline: no background networking, component updates or sync
+  t.context = await chromium.launchPersistentContext(dirs.chrome, {
     executablePath: CHROMIUM, headless: true, viewport: { width: 1400, height: 850 },
     env: { ...process.env, XDG_CONFIG_HOME: path.join(RUN, 'chromium-xdg-config'), XDG_CACHE_HOME: path.join(RUN, 'chromium-xdg-cache') },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  let failed = false;
-  const page = context.pages()[0] || (await context.newPage());
-  const shot = async (name) => {
+  const page = t.context.pages()[0] || (await t.context.newPage());
+  t.page = page;
+  t.shot = async (name) => {
     const file = path.join(ARTIFACTS, name);
     await page.screenshot({ path: file }).catch((e) => log('screenshot failed', e.message));
     log('screenshot', path.relative(ROOT, file));
   };
-  const statusItems = () => page.locator('#workbench\\.parts\\.statusbar .statusbar-item');
-  let failFastSince = 0; // helper failures before this time are ignored (none is expected)
-  const itemTextRaw = async (re) => {
-    const texts = await statusItems().allInnerTexts();
-    return texts.map((t) => t.trim()).find((t) => re.test(t));
+  t.statusItems = () => page.locator('#workbench\\.parts\\.statusbar .statusbar-item');
+  t.itemTextRaw = async (re) => {
+    const texts = await t.statusItems().allInnerTexts();
+    return texts.map((x) => x.trim()).find((x) => re.test(x));
   };
-  const itemText = async (re) => {
-    failFast(dirs.userData, eventsFile, failFastSince);
-    return itemTextRaw(re);
+  t.itemText = async (re) => {
+    failFast(dirs.userData, t.eventsFile, t.failFastSince);
+    return t.itemTextRaw(re);
   };
+  t.itemOf = (re) => t.statusItems().filter({ hasText: re }).first();
   /** Runs a command from the palette (F1) and waits with `then`; the UI waits are retried (they flake under load). */
-  const runPalette = async (title, then) => {
+  t.runPalette = async (title, then) => {
     for (let attempt = 1; ; attempt++) {
       try {
         await page.keyboard.press('Escape');
@@ -369,350 +453,339 @@ async function main() {
       }
     }
   };
-  try {
-    // ---- 1. one IRIS project ----
-    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(projA)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 3 * MIN });
-    const tWorkbench = Date.now();
-    log('workbench visible');
-    const readyText = await until('the status bar to show the IRIS port', () => itemText(/IRIS :\d+/), 4 * MIN, 250);
-    const tPort = Date.now();
-    figure('workbench_visible_to_port_ms', tPort - tWorkbench, 'ms');
-    await shot('01-ready.png');
-    const ss = Number(/IRIS :(\d+)/.exec(readyText)[1]);
-    check(ss >= SS_RANGE[0] && ss <= SS_RANGE[1], `status bar shows "${readyText}", a port in ${SS_RANGE.join('-')}`);
-
-    const events = readEvents(eventsFile);
-    const act = events.find((e) => e.event === 'activate');
-    check(act, `the extension logged its activation (${JSON.stringify(act)})`);
-    figure('activation_ms', act.activateMs, 'ms');
-    figure('workbench_visible_to_activation_ms', Date.parse(act.time) - tWorkbench, 'ms');
-    figure('bundle_eval_ms', act.bundleEvalMs, 'ms');
-    figure('vscode_load_to_activate_call_ms', act.loadToActivateMs, 'ms');
-    figure('bundle_start_to_activated_ms', act.loadStartToActivatedMs, 'ms');
-    const startedA = events.find((e) => e.event === 'helper-started' && e.folder === projA);
-    const helperVersion = String(startedA?.serverInfo?.version ?? '').replace(/^v/, '');
-    check(helperVersion === VERSION, `the bundled helper reports the extension's version ${VERSION} (${JSON.stringify(startedA?.serverInfo)})`);
-    const readyA = events.find((e) => e.event === 'status' && e.folder === projA && e.state === 'ready');
-    check(readyA && readyA.superserverPort === ss, `the helper reported ready on ${ss} for ${projA}`);
-    figure('activation_to_ready_status_ms', Date.parse(readyA.time) - Date.parse(act.time), 'ms');
-    const web = readyA.webPort;
-    check(web >= WEB_RANGE[0] && web <= WEB_RANGE[1], `web port ${web} in ${WEB_RANGE.join('-')}`);
-    const startedWith = containersFor(projA);
-    check(startedWith.length === 1 && startedWith[0].state === 'running', `one running container labelled for the project: ${JSON.stringify(startedWith)}`);
-    const image = docker(['inspect', '-f', '{{.Config.Image}}', startedWith[0].name]);
-    check(image === IMAGE, `the container runs the stand-in image (${image})`);
-
-    const env = await until('.env to hold the assigned ports', () => {
-      const e = parseEnv(path.join(projA, '.env'));
-      return Number(e.IRIS_PORT) === ss && Number(e.IRIS_WEB_PORT) === web ? e : false;
-    }, MIN);
-    check(env.APP_NAME === 'sample', `.env holds IRIS_PORT=${env.IRIS_PORT} IRIS_WEB_PORT=${env.IRIS_WEB_PORT} and keeps APP_NAME`);
-
-    const conn = await until('objectscript.conn to hold the web port', () => {
-      const f = path.join(projA, '.vscode', 'settings.json');
-      if (!fs.existsSync(f)) return false;
-      const c = JSON.parse(fs.readFileSync(f, 'utf8'))['objectscript.conn'];
-      return c && c.port === web ? c : false;
-    }, MIN);
-    check(conn.active === true && conn.host === 'localhost' && conn.ns === 'USER' && conn.username === '_SYSTEM' && !('password' in conn),
-      `objectscript.conn = ${JSON.stringify(conn)}`);
-
-    // tooltip (hover) for the record
-    const readyItem = statusItems().filter({ hasText: `IRIS :${ss}` }).first();
-    await readyItem.hover();
-    await page.locator('.monaco-hover', { hasText: 'Superserver port' }).first().waitFor({ timeout: 30_000 })
-      .then(() => shot('02-tooltip.png'), () => log('tooltip did not show (not asserted)'));
-    await page.mouse.move(700, 400);
-
-    // click: stop
-    await readyItem.click();
-    const stoppedText = await until('the item to say IRIS stopped', () => itemText(/IRIS stopped/), 3 * MIN);
-    await shot('03-stopped.png');
-    check(stoppedText.includes('IRIS stopped'), `after the click the status bar says "${stoppedText}"`);
-    const afterStop = containersFor(projA);
-    check(afterStop.length === 1 && afterStop[0].state !== 'running', `the container is no longer running (${JSON.stringify(afterStop)})`);
-
-    // palette: IRIS: Show Ports
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'first-project' }).first();
-    await runPalette('IRIS: Show Ports', () => row.waitFor({ timeout: 60_000 }));
-    const rowText = (await row.innerText()).replace(/\s+/g, ' ');
-    await shot('04-show-ports.png');
-    check(rowText.includes(`:${ss}`) && rowText.includes(`web :${web}`), `Show Ports lists the project: "${rowText}"`);
-    await page.keyboard.press('Escape');
-
-    // ---- 2. multi-root: second project gets another port, the LaTeX folder starts nothing ----
-    await page.goto(`http://127.0.0.1:${port}/?workspace=${encodeURIComponent(workspaceFile)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 3 * MIN });
-    // code-server once opened this workspace without its folders ("You have not yet added a folder
-    // to the workspace"; nothing of ours runs then). Only in that case, reload the page once.
-    const noFolders = page.getByText('You have not yet added a folder to the workspace');
-    const opened = await until('the workspace\'s folders to appear in the explorer', async () =>
-      ((await noFolders.isVisible()) ? undefined : (await itemTextRaw(/\(second-project\)/)) || undefined), 30_000, 500).catch(() => undefined);
-    if (!opened && (await noFolders.isVisible())) {
-      await shot('05-0-workspace-without-folders.png');
-      log('code-server opened the workspace without its folders; reloading the page once');
-      await page.reload();
-      await page.locator('.monaco-workbench').waitFor({ timeout: 3 * MIN });
-    }
-    const secondText = await until('the second project to show its port', () => itemText(/IRIS :\d+ \(second-project\)/), 4 * MIN, 250);
-    const ssB = Number(/IRIS :(\d+)/.exec(secondText)[1]);
-    check(ssB !== ss && ssB >= SS_RANGE[0] && ssB <= SS_RANGE[1], `the second folder got its own port: "${secondText}" (first: ${ss})`);
-    // the first project was stopped by the click; whether it starts again is the helper's call,
-    // but when it shows a port, it is the same one
-    const firstAgain = await until('the first project to settle', () => itemText(/IRIS (:\d+|stopped) \(first-project\)/), 4 * MIN, 250);
-    check(!/:\d+/.test(firstAgain) || firstAgain.includes(`:${ss} `), `the first project keeps its port: "${firstAgain}"`);
-    const latexStatus = await until('the helper status of the LaTeX folder', () =>
-      readEvents(eventsFile).filter((e) => e.event === 'status' && e.folder === latex).pop(), 2 * MIN);
-    check(latexStatus.isIrisProject === false && latexStatus.state === 'not-created',
-      `the LaTeX folder is no IRIS project and has no container (${latexStatus.state})`);
-    await until('the extension to leave the foreign objectscript.conn alone', () =>
-      readEvents(eventsFile).find((e) => e.event === 'conn-foreign' && e.folder === projB), 2 * MIN);
-    // the notice is in a toast or, when toasts pile up, in the notification center
-    const notice = 'left objectscript.conn of second-project alone';
-    const toast = page.locator('.notification-toast', { hasText: notice });
+  /** Runs a palette command that asks for a folder and picks the row naming `folder` (beforeClick: e.g. a screenshot). */
+  t.runPaletteOnFolder = (title, folder, beforeClick = async () => undefined) => t.runPalette(title, async () => {
+    const r = page.locator('.quick-input-list .monaco-list-row', { hasText: folder }).first();
+    await r.waitFor({ timeout: 30_000 });
+    await beforeClick();
+    await r.click();
+  });
+  /** Waits for a notification holding text, in a toast or (when toasts pile up) in the notification center; shoots it, then closes it. */
+  t.seeNotification = async (text, shotName) => {
+    const toast = page.locator('.notification-toast', { hasText: text });
     if (!(await toast.first().isVisible().catch(() => false))) {
-      await runPalette('Notifications: Show Notifications', async () => {
-        await page.locator('.notifications-center .notification-list-item', { hasText: notice }).first().waitFor({ timeout: 30_000 });
+      await t.runPalette('Notifications: Show Notifications', async () => {
+        await page.locator('.notifications-center .notification-list-item', { hasText: text }).first().waitFor({ timeout: 30_000 });
       });
     }
-    await shot('06-foreign-conn-notice.png');
+    await t.shot(shotName);
     await page.keyboard.press('Escape');
-    check(fs.readFileSync(foreignSettings, 'utf8') === foreignText, 'the second project\'s objectscript.conn (another server) is left alone, and the user is told');
-    await sleep(5000); // give a wrong auto-start time to show
-    await shot('05-multi-root.png');
-    const texts = (await statusItems().allInnerTexts()).map((t) => t.trim()).filter((t) => /IRIS/.test(t));
-    check(!texts.some((t) => t.includes('latex-doc')), `no status item for the LaTeX folder (items: ${JSON.stringify(texts)})`);
-    check(containersFor(latex).length === 0, 'no container with our label for the LaTeX folder');
-    check(containersFor(projB).length === 1, 'one container for the second project');
+  };
+}
 
-    // the planted .vscode link: IRIS starts, objectscript.conn is refused with one warning naming
-    // where the link leads, and nothing outside the folder changes
-    const linkedText = await until('the linked-vscode project to show its port', () => itemText(/IRIS :\d+ \(linked-vscode\)/), 4 * MIN, 250);
-    const connRefused = await until('the extension to refuse the planted .vscode link', () =>
-      readEvents(eventsFile).find((e) => e.event === 'conn-refused' && e.folder === projL), 2 * MIN);
-    const linkNotice = `${path.join(projL, '.vscode')} leads to ${outsideVscode}, outside the folder ${projL}`;
-    const linkToast = page.locator('.notification-toast', { hasText: linkNotice });
-    if (!(await linkToast.first().isVisible().catch(() => false))) {
-      await runPalette('Notifications: Show Notifications', async () => {
-        await page.locator('.notifications-center .notification-list-item', { hasText: linkNotice }).first().waitFor({ timeout: 30_000 });
-      });
-    }
-    await shot('06d-planted-vscode-link.png');
-    await page.keyboard.press('Escape');
-    check(connRefused.error === linkNotice, `"${linkedText}": objectscript.conn refused (${connRefused.error}), with a warning naming the resolved path`);
-    check(snapshot(outsideVscode) === outsideBefore, 'nothing was written outside the folder through the planted .vscode link');
-    check(fs.lstatSync(path.join(projL, '.vscode')).isSymbolicLink(), 'the planted link itself is left as it is');
+async function oneProject(t) {
+  const { page, projA, eventsFile } = t;
+  await page.goto(`http://127.0.0.1:${t.port}/?folder=${encodeURIComponent(projA)}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 3 * MIN });
+  const tWorkbench = Date.now();
+  log('workbench visible');
+  const readyText = await until('the status bar to show the IRIS port', () => t.itemText(/IRIS :\d+/), 4 * MIN, 250);
+  const tPort = Date.now();
+  figure('workbench_visible_to_port_ms', tPort - tWorkbench, 'ms');
+  await t.shot('01-ready.png');
+  const ss = Number(/IRIS :(\d+)/.exec(readyText)[1]);
+  t.ss = ss;
+  check(ss >= SS_RANGE[0] && ss <= SS_RANGE[1], `status bar shows "${readyText}", a port in ${SS_RANGE.join('-')}`);
 
-    // IRIS: Open Management Portal from the palette: no active editor and two projects -> a folder
-    // picker; the portal opens in a new browser tab (code-server may route localhost via its proxy)
-    const popup = context.waitForEvent('page', { timeout: 3 * MIN });
-    await runPalette('IRIS: Open Management Portal', async () => {
-      const r = page.locator('.quick-input-list .monaco-list-row', { hasText: 'first-project' }).first();
-      await r.waitFor({ timeout: 30_000 });
-      await shot('06b-folder-picker.png');
-      await r.click();
-    });
-    const portal = await popup;
-    await portal.waitForLoadState('domcontentloaded', { timeout: MIN }).catch(() => undefined);
-    const portalUrl = portal.url();
-    await portal.close().catch(() => undefined);
-    check(/UtilHome\.csp/.test(portalUrl) && (portalUrl.includes(`:${web}/`) || portalUrl.includes(`/proxy/${web}/`)),
-      `the folder picker chose first-project and its Management Portal opened: ${portalUrl}`);
-    // IRIS: Show Helper Log from the palette: the folder picker, then that folder's output channel
-    await runPalette('IRIS: Show Helper Log', async () => {
-      const r = page.locator('.quick-input-list .monaco-list-row', { hasText: 'second-project' }).first();
-      await r.waitFor({ timeout: 30_000 });
-      await r.click();
-    });
-    const shownChannel = await until('the Output view to show the second project\'s helper log', () =>
-      page.locator('.part.panel select.monaco-select-box').evaluateAll((sels) => sels
-        .map((s) => (s.selectedIndex >= 0 ? s.options[s.selectedIndex].text : ''))
-        .find((t) => t.includes('IRIS Helper'))), MIN);
-    await shot('06c-helper-log.png');
-    check(shownChannel === 'IRIS Helper (second-project)', `Show Helper Log opened the folder's output channel "${shownChannel}"`);
-    // the helper's stderr log in that channel: an INFO line shows as [info] without slog's own
-    // time/level fields, and no line is an [error] that was really INFO
-    const helperLog = await until('the second project\'s helper log to hold its initialize line', () => {
-      const t = channelLogText(dirs.userData, 'IRIS Helper (second-project)');
-      return /\[info\] initialize client=/.test(t) ? t : undefined;
-    }, MIN);
-    const misfiled = helperLog.split('\n').filter((l) => /\[error\].*level=INFO/.test(l) || / time=\S+ level=/.test(l));
-    check(misfiled.length === 0, `the helper log shows INFO lines as [info]${misfiled.length ? `; misfiled: ${misfiled.slice(0, 3).join(' | ')}` : ''}`);
-    const multiEvents = readEvents(eventsFile).filter((e) => e.event === 'activate');
-    figure('activation_ms_multi_root', multiEvents[multiEvents.length - 1].activateMs, 'ms');
+  const events = readEvents(eventsFile);
+  const act = events.find((e) => e.event === 'activate');
+  check(act, `the extension logged its activation (${JSON.stringify(act)})`);
+  figure('activation_ms', act.activateMs, 'ms');
+  figure('workbench_visible_to_activation_ms', Date.parse(act.time) - tWorkbench, 'ms');
+  figure('bundle_eval_ms', act.bundleEvalMs, 'ms');
+  figure('vscode_load_to_activate_call_ms', act.loadToActivateMs, 'ms');
+  figure('bundle_start_to_activated_ms', act.loadStartToActivatedMs, 'ms');
+  const startedA = events.find((e) => e.event === 'helper-started' && e.folder === projA);
+  const helperVersion = String(startedA?.serverInfo?.version ?? '').replace(/^v/, '');
+  check(helperVersion === VERSION, `the bundled helper reports the extension's version ${VERSION} (${JSON.stringify(startedA?.serverInfo)})`);
+  const readyA = events.find((e) => e.event === 'status' && e.folder === projA && e.state === 'ready');
+  check(readyA && readyA.superserverPort === ss, `the helper reported ready on ${ss} for ${projA}`);
+  figure('activation_to_ready_status_ms', Date.parse(readyA.time) - Date.parse(act.time), 'ms');
+  const web = readyA.webPort;
+  t.web = web;
+  check(web >= WEB_RANGE[0] && web <= WEB_RANGE[1], `web port ${web} in ${WEB_RANGE.join('-')}`);
+  const startedWith = containersFor(projA);
+  check(startedWith.length === 1 && startedWith[0].state === 'running', `one running container labelled for the project: ${JSON.stringify(startedWith)}`);
+  const image = docker(['inspect', '-f', '{{.Config.Image}}', startedWith[0].name]);
+  check(image === IMAGE, `the container runs the stand-in image (${image})`);
 
-    // ---- 2b. restart needed: the second project's IRIS_PORT edited in its .env while IRIS runs ----
-    const itemOf = (re) => statusItems().filter({ hasText: re }).first();
-    let movedTo = 0;
-    for (let p = SS_RANGE[0]; p <= SS_RANGE[1] && !movedTo; p++) {
-      if (p !== ss && p !== ssB && (await portFree(p))) movedTo = p;
-    }
-    check(movedTo, `a free superserver port to move the second project to: ${movedTo}`);
-    const envB = path.join(projB, '.env');
-    const envBText = fs.readFileSync(envB, 'utf8');
-    check(new RegExp(`^IRIS_PORT=${ssB}$`, 'm').test(envBText), `the second project's .env holds IRIS_PORT=${ssB}`);
-    fs.writeFileSync(envB, envBText.replace(new RegExp(`^IRIS_PORT=${ssB}$`, 'm'), `IRIS_PORT=${movedTo}`));
-    const restartText = await until('the second project\'s item to say restart needed',
-      () => itemText(/IRIS: restart needed \(second-project\)/), 2 * MIN, 250);
-    const restartItem = itemOf(/IRIS: restart needed \(second-project\)/);
-    const restartClass = await restartItem.getAttribute('class');
-    await shot('05b-restart-needed.png');
-    check(/\bwarning-kind\b/.test(restartClass), `"${restartText}" on the warning background (class "${restartClass}")`);
-    check(containersFor(projB).some((c) => c.state === 'running'), 'the container still runs on the old port until the restart');
-    await restartItem.click();
-    const restartedText = await until(`the second project to run on ${movedTo}`, () => itemText(new RegExp(`IRIS :${movedTo} \\(second-project\\)`)), 3 * MIN, 250);
-    const afterRestart = containersFor(projB);
-    check(afterRestart.length === 1 && afterRestart[0].state === 'running' &&
-      docker(['inspect', '-f', '{{index .Config.Labels "dev.iris-helper.superserver"}}', afterRestart[0].name]) === String(movedTo),
-    `a click restarted IRIS on the port from .env: "${restartedText}", ${JSON.stringify(afterRestart)}`);
-    await shot('05c-restarted.png');
+  const env = await until('.env to hold the assigned ports', () => {
+    const e = parseEnv(path.join(projA, '.env'));
+    return Number(e.IRIS_PORT) === ss && Number(e.IRIS_WEB_PORT) === web ? e : false;
+  }, MIN);
+  check(env.APP_NAME === 'sample', `.env holds IRIS_PORT=${env.IRIS_PORT} IRIS_WEB_PORT=${env.IRIS_WEB_PORT} and keeps APP_NAME`);
 
-    // ---- 2c. IRIS: Release Port on the running second project: refused, then "Stop and Release" ----
-    await runPalette('IRIS: Release Port', async () => {
-      const r = page.locator('.quick-input-list .monaco-list-row', { hasText: 'second-project' }).first();
-      await r.waitFor({ timeout: 30_000 });
-      await r.click();
-    });
-    const confirm = page.locator('.monaco-dialog-box', { hasText: 'Release the ports' });
-    await confirm.first().waitFor({ timeout: MIN });
-    await shot('05d-release-confirm.png');
-    check((await confirm.first().innerText()).includes(`${movedTo}/`), 'the confirmation names the project\'s ports');
-    await confirm.first().locator('.monaco-button', { hasText: /^Release$/ }).first().click();
-    // refused while the container runs: an error offers "Stop and Release" (toast, or the notification center)
-    const stopAndRelease = page.locator('.notification-toast .monaco-button', { hasText: 'Stop and Release' });
-    const refused = await stopAndRelease.first().waitFor({ timeout: 30_000 }).then(() => true, () => false);
-    if (refused) {
-      await shot('05e-release-refused.png');
-      await stopAndRelease.first().click();
-    } else {
-      await runPalette('Notifications: Show Notifications', async () => {
-        const b = page.locator('.notifications-center .monaco-button', { hasText: 'Stop and Release' }).first();
-        await b.waitFor({ timeout: 30_000 });
-        await shot('05e-release-refused.png');
-        await b.click();
-      });
-    }
-    const releasedText = await until('the second project\'s item to say IRIS stopped after the release',
-      () => itemText(/IRIS stopped \(second-project\)/), 3 * MIN, 250);
-    await until('the second project\'s container to be removed', () => containersFor(projB).length === 0, MIN);
-    await shot('05f-released.png');
-    check(releasedText.includes('IRIS stopped'), `after Release Port the item says "${releasedText}" and the container is gone`);
-    await itemOf(/IRIS stopped \(second-project\)/).click();
-    const againText = await until('the second project to start again', () => itemText(/IRIS :\d+ \(second-project\)/), 3 * MIN, 250);
-    check(containersFor(projB).length === 1, `a click on the stopped item started it again: "${againText}"`);
+  const conn = await until('objectscript.conn to hold the web port', () => {
+    const f = path.join(projA, '.vscode', 'settings.json');
+    if (!fs.existsSync(f)) return false;
+    const c = JSON.parse(fs.readFileSync(f, 'utf8'))['objectscript.conn'];
+    return c && c.port === web ? c : false;
+  }, MIN);
+  check(conn.active === true && conn.host === 'localhost' && conn.ns === 'USER' && conn.username === '_SYSTEM' && !('password' in conn),
+    `objectscript.conn = ${JSON.stringify(conn)}`);
 
-    // ---- 3. a helperPath planted in the first folder's settings (as a repository's
-    //      .vscode/settings.json would): helperPath is read from user settings only, so it never
-    //      runs. A folder-scope syncEnv (a changed value: an unchanged one fires no change event) in
-    //      the same edit restarts the helper: the bundled one again ----
-    const planted = path.join(projA, 'planted-helper');
-    const plantedRan = path.join(RUN, 'planted-helper-ran');
-    fs.writeFileSync(planted, `#!/bin/sh\ntouch '${plantedRan}'\nexit 3\n`, { mode: 0o755 });
-    const oldPidsA = helperPids(projA);
-    check(oldPidsA.length === 1, 'the first folder has its own helper process');
-    const folderSettings = path.join(projA, '.vscode', 'settings.json');
-    const folderJson = JSON.parse(fs.readFileSync(folderSettings, 'utf8'));
-    fs.writeFileSync(folderSettings, JSON.stringify({ ...folderJson, 'irisHelper.helperPath': planted, 'irisHelper.syncEnv': 'true' }, null, 2));
-    const bundledReal = fs.realpathSync(bundled);
-    const newExe = await until('the first folder\'s helper to restart', () => {
-      const now = helperPids(projA);
-      if (now.length !== 1 || now[0] === oldPidsA[0]) return undefined;
-      return fs.readlinkSync(`/proc/${now[0]}/exe`);
-    }, 2 * MIN);
-    await until('the first folder\'s item to show its port again', () => itemText(/IRIS :\d+ \(first-project\)/), 2 * MIN, 250);
-    await shot('07-planted-helper-path.png');
-    check(newExe === bundledReal, `the restarted helper is the bundled binary (${newExe}), not the planted helperPath`);
-    check(!fs.existsSync(plantedRan), 'the planted helperPath never ran');
-    check(await itemTextRaw(/IRIS :\d+ \(second-project\)/), 'the second folder\'s helper is untouched');
-    const aNow = containersFor(projA);
-    check(aNow.length === 1 && aNow[0].state === 'running', 'restarting the helper left the running container alone (stopOnExit off)');
+  // tooltip (hover) for the record
+  const readyItem = t.statusItems().filter({ hasText: `IRIS :${ss}` }).first();
+  await readyItem.hover();
+  await page.locator('.monaco-hover', { hasText: 'Superserver port' }).first().waitFor({ timeout: 30_000 })
+    .then(() => t.shot('02-tooltip.png'), () => log('tooltip did not show (not asserted)'));
+  await page.mouse.move(700, 400);
 
-    // ---- 3b. stopOnExit on (in the second folder's settings): the setting restarts its helper,
-    //      which leaves IRIS running; removing the folder from the workspace stops the helper,
-    //      and the helper stops IRIS on its way out ----
-    const oldPids = helperPids(projB);
-    check(oldPids.length === 1, 'the second folder has its own helper process');
-    // (the folder's settings file is JSONC with a comment: add the key as text)
-    const textB = fs.readFileSync(foreignSettings, 'utf8');
-    const withStop = textB.replace(/\n}\s*$/, ',\n  "irisHelper.stopOnExit": true\n}\n');
-    check(withStop !== textB, 'stopOnExit added to the second folder\'s settings');
-    fs.writeFileSync(foreignSettings, withStop);
-    await until('the second folder\'s helper to restart with stopOnExit on', () => {
-      const now = helperPids(projB);
-      return now.length === 1 && now[0] !== oldPids[0];
-    }, 2 * MIN);
-    await until('the second folder\'s item to show its port again', () => itemTextRaw(/IRIS :\d+ \(second-project\)/), 2 * MIN, 250);
-    const bRunning = containersFor(projB);
-    check(bRunning.length === 1 && bRunning[0].state === 'running', 'changing stopOnExit restarted the helper and left IRIS running');
-    await runPalette('Workspaces: Remove Folder from Workspace', async () => {
-      const r = page.locator('.quick-input-list .monaco-list-row', { hasText: 'second-project' }).first();
-      await r.waitFor({ timeout: 30_000 });
-      await r.click();
-    });
-    await until('the second folder\'s item to go', async () => !(await itemTextRaw(/\(second-project\)/)), 2 * MIN);
-    await until('the second folder\'s helper to exit', () => helperPids(projB).length === 0, 2 * MIN);
-    await shot('08-folder-removed.png');
-    const bStopped = await until('the second project\'s IRIS to stop (stopOnExit on)', () => {
-      const c = containersFor(projB);
-      return c.length === 1 && c[0].state === 'exited' ? c : undefined;
-    }, 2 * MIN);
-    check(bStopped.length === 1, 'removing the folder stopped its helper, which stopped IRIS and kept the container (stopOnExit on)');
+  // click: stop
+  await readyItem.click();
+  const stoppedText = await until('the item to say IRIS stopped', () => t.itemText(/IRIS stopped/), 3 * MIN);
+  await t.shot('03-stopped.png');
+  check(stoppedText.includes('IRIS stopped'), `after the click the status bar says "${stoppedText}"`);
+  const afterStop = containersFor(projA);
+  check(afterStop.length === 1 && afterStop[0].state !== 'running', `the container is no longer running (${JSON.stringify(afterStop)})`);
 
-    // ---- 4. an untrusted workspace: the helper runs, IRIS is not started ----
-    await page.goto('about:blank');
-    await stopCodeServer();
-    const userJson = JSON.parse(fs.readFileSync(userSettingsFile, 'utf8'));
-    fs.writeFileSync(userSettingsFile, JSON.stringify({ ...userJson, 'security.workspace.trust.enabled': true }, null, 2));
-    await startCodeServer(true);
-    failFastSince = Date.now();
-    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(projC)}`);
+  // palette: IRIS: Show Ports
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'first-project' }).first();
+  await t.runPalette('IRIS: Show Ports', () => row.waitFor({ timeout: 60_000 }));
+  const rowText = (await row.innerText()).replace(/\s+/g, ' ');
+  await t.shot('04-show-ports.png');
+  check(rowText.includes(`:${ss}`) && rowText.includes(`web :${web}`), `Show Ports lists the project: "${rowText}"`);
+  await page.keyboard.press('Escape');
+}
+
+async function multiRoot(t) {
+  const { page, projB, latex, eventsFile, ss } = t;
+  await page.goto(`http://127.0.0.1:${t.port}/?workspace=${encodeURIComponent(t.workspaceFile)}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 3 * MIN });
+  // code-server once opened this workspace without its folders ("You have not yet added a folder
+  // to the workspace"; nothing of ours runs then). Only in that case, reload the page once.
+  const noFolders = page.getByText('You have not yet added a folder to the workspace');
+  const opened = await until('the workspace\'s folders to appear in the explorer', async () =>
+    ((await noFolders.isVisible()) ? undefined : (await t.itemTextRaw(/\(second-project\)/)) || undefined), 30_000, 500).catch(() => undefined);
+  if (!opened && (await noFolders.isVisible())) {
+    await t.shot('05-0-workspace-without-folders.png');
+    log('code-server opened the workspace without its folders; reloading the page once');
+    await page.reload();
     await page.locator('.monaco-workbench').waitFor({ timeout: 3 * MIN });
-    // depending on the trust prompt setting, VS Code asks (answer no) or opens in Restricted Mode directly
-    const noTrust = page.locator('.monaco-dialog-box .monaco-button', { hasText: /No, I don.t trust/ });
-    const restricted = statusItems().filter({ hasText: 'Restricted Mode' });
-    await until('the trust prompt or Restricted Mode', async () => {
-      if (await noTrust.first().isVisible().catch(() => false)) {
-        await shot('09-trust-prompt.png');
-        await noTrust.first().click();
-      }
-      return restricted.first().isVisible();
-    }, 3 * MIN);
-    check(true, 'the folder is open in Restricted Mode (untrusted)');
-    const untrustedText = await until('the untrusted project\'s item', () => itemText(/IRIS (stopped|:\d+|starting)/), 4 * MIN, 250);
-    await sleep(5000); // give a wrong auto-start time to show
-    await shot('10-untrusted.png');
-    const cEvents = readEvents(eventsFile).filter((e) => e.event === 'status' && e.folder === projC);
-    check(untrustedText.includes('IRIS stopped') && cEvents.length > 0 && cEvents.every((e) => e.state === 'not-created'),
-      `an untrusted IRIS project is not started: "${untrustedText}", states ${JSON.stringify([...new Set(cEvents.map((e) => e.state))])}`);
-    check(containersFor(projC).length === 0, 'no container for the untrusted project');
-    log('PASS');
-  } catch (err) {
-    failed = true;
-    await shot('failure.png');
-    throw err;
-  } finally {
-    await context.close().catch(() => undefined);
-    await stopCodeServer();
-    for (const f of [eventsFile]) if (fs.existsSync(f)) fs.copyFileSync(f, path.join(ARTIFACTS, path.basename(f)));
-    copyHelperLogs(dirs.userData, ARTIFACTS);
-    fs.writeFileSync(path.join(ARTIFACTS, 'figures.json'), JSON.stringify(figures, null, 2) + '\n');
-    if (process.env.E2E_KEEP) {
-      log(`E2E_KEEP: kept ${RUN} and the containers`);
-    } else {
-      const left = removeLabelledUnder(RUN);
-      fs.rmSync(RUN, { recursive: true, force: true });
-      if (left.containers.length || left.volumes.length) {
-        const msg = `cleanup left containers ${JSON.stringify(left.containers)} and volumes ${JSON.stringify(left.volumes)}`;
-        // a failure already on its way out keeps its own message
-        if (!failed) throw new Failure(msg);
-        log(msg);
-      } else {
-        log(`cleanup: removed every container and volume labelled for ${RUN}`);
-      }
-    }
-    if (failed) log(`artifacts in ${path.relative(ROOT, ARTIFACTS)}`);
   }
+  const secondText = await until('the second project to show its port', () => t.itemText(/IRIS :\d+ \(second-project\)/), 4 * MIN, 250);
+  const ssB = Number(/IRIS :(\d+)/.exec(secondText)[1]);
+  t.ssB = ssB;
+  check(ssB !== ss && ssB >= SS_RANGE[0] && ssB <= SS_RANGE[1], `the second folder got its own port: "${secondText}" (first: ${ss})`);
+  // the first project was stopped by the click; whether it starts again is the helper's call,
+  // but when it shows a port, it is the same one
+  const firstAgain = await until('the first project to settle', () => t.itemText(/IRIS (:\d+|stopped) \(first-project\)/), 4 * MIN, 250);
+  check(!/:\d+/.test(firstAgain) || firstAgain.includes(`:${ss} `), `the first project keeps its port: "${firstAgain}"`);
+  const latexStatus = await until('the helper status of the LaTeX folder', () =>
+    readEvents(eventsFile).filter((e) => e.event === 'status' && e.folder === latex).pop(), 2 * MIN);
+  check(latexStatus.isIrisProject === false && latexStatus.state === 'not-created',
+    `the LaTeX folder is no IRIS project and has no container (${latexStatus.state})`);
+  await until('the extension to leave the foreign objectscript.conn alone', () =>
+    readEvents(eventsFile).find((e) => e.event === 'conn-foreign' && e.folder === projB), 2 * MIN);
+  await t.seeNotification('left objectscript.conn of second-project alone', '06-foreign-conn-notice.png');
+  check(fs.readFileSync(t.foreignSettings, 'utf8') === t.foreignText, 'the second project\'s objectscript.conn (another server) is left alone, and the user is told');
+  await sleep(5000); // give a wrong auto-start time to show
+  await t.shot('05-multi-root.png');
+  const texts = (await t.statusItems().allInnerTexts()).map((x) => x.trim()).filter((x) => /IRIS/.test(x));
+  check(!texts.some((x) => x.includes('latex-doc')), `no status item for the LaTeX folder (items: ${JSON.stringify(texts)})`);
+  check(containersFor(latex).length === 0, 'no container with our label for the LaTeX folder');
+  check(containersFor(projB).length === 1, 'one container for the second project');
+}
+
+/** The planted .vscode link: IRIS starts, objectscript.conn is refused with one warning naming where the link leads, and nothing outside the folder changes. */
+async function plantedVscodeLink(t) {
+  const { projL, outsideVscode } = t;
+  const linkedText = await until('the linked-vscode project to show its port', () => t.itemText(/IRIS :\d+ \(linked-vscode\)/), 4 * MIN, 250);
+  const connRefused = await until('the extension to refuse the planted .vscode link', () =>
+    readEvents(t.eventsFile).find((e) => e.event === 'conn-refused' && e.folder === projL), 2 * MIN);
+  const linkNotice = `${path.join(projL, '.vscode')} leads to ${outsideVscode}, outside the folder ${projL}`;
+  await t.seeNotification(linkNotice, '06d-planted-vscode-link.png');
+  check(connRefused.error === linkNotice, `"${linkedText}": objectscript.conn refused (${connRefused.error}), with a warning naming the resolved path`);
+  check(snapshot(outsideVscode) === t.outsideBefore, 'nothing was written outside the folder through the planted .vscode link');
+  check(fs.lstatSync(path.join(projL, '.vscode')).isSymbolicLink(), 'the planted link itself is left as it is');
+}
+
+async function folderPicker(t) {
+  const { page, web } = t;
+  // IRIS: Open Management Portal from the palette: no active editor and two projects -> a folder
+  // picker; the portal opens in a new browser tab (code-server may route localhost via its proxy)
+  const popup = t.context.waitForEvent('page', { timeout: 3 * MIN });
+  await t.runPaletteOnFolder('IRIS: Open Management Portal', 'first-project', () => t.shot('06b-folder-picker.png'));
+  const portal = await popup;
+  await portal.waitForLoadState('domcontentloaded', { timeout: MIN }).catch(() => undefined);
+  const portalUrl = portal.url();
+  await portal.close().catch(() => undefined);
+  check(/UtilHome\.csp/.test(portalUrl) && (portalUrl.includes(`:${web}/`) || portalUrl.includes(`/proxy/${web}/`)),
+    `the folder picker chose first-project and its Management Portal opened: ${portalUrl}`);
+  // IRIS: Show Helper Log from the palette: the folder picker, then that folder's output channel
+  await t.runPaletteOnFolder('IRIS: Show Helper Log', 'second-project');
+  const shownChannel = await until('the Output view to show the second project\'s helper log', () =>
+    page.locator('.part.panel select.monaco-select-box').evaluateAll((sels) => sels
+      .map((s) => (s.selectedIndex >= 0 ? s.options[s.selectedIndex].text : ''))
+      .find((x) => x.includes('IRIS Helper'))), MIN);
+  await t.shot('06c-helper-log.png');
+  check(shownChannel === 'IRIS Helper (second-project)', `Show Helper Log opened the folder's output channel "${shownChannel}"`);
+  // the helper's stderr log in that channel: an INFO line shows as [info] without slog's own
+  // time/level fields, and no line is an [error] that was really INFO
+  const helperLog = await until('the second project\'s helper log to hold its initialize line', () => {
+    const text = channelLogText(t.dirs.userData, 'IRIS Helper (second-project)');
+    return /\[info\] initialize client=/.test(text) ? text : undefined;
+  }, MIN);
+  const misfiled = helperLog.split('\n').filter((l) => /\[error\].*level=INFO/.test(l) || / time=\S+ level=/.test(l));
+  check(misfiled.length === 0, `the helper log shows INFO lines as [info]${misfiled.length ? `; misfiled: ${misfiled.slice(0, 3).join(' | ')}` : ''}`);
+  const multiEvents = readEvents(t.eventsFile).filter((e) => e.event === 'activate');
+  figure('activation_ms_multi_root', multiEvents[multiEvents.length - 1].activateMs, 'ms');
+}
+
+/** The second project's IRIS_PORT edited in its .env while IRIS runs. */
+async function restartNeeded(t) {
+  const { projB, ss, ssB } = t;
+  let movedTo = 0;
+  for (let p = SS_RANGE[0]; p <= SS_RANGE[1] && !movedTo; p++) {
+    if (p !== ss && p !== ssB && (await portFree(p))) movedTo = p;
+  }
+  t.movedTo = movedTo;
+  check(movedTo, `a free superserver port to move the second project to: ${movedTo}`);
+  const envB = path.join(projB, '.env');
+  const envBText = fs.readFileSync(envB, 'utf8');
+  check(new RegExp(`^IRIS_PORT=${ssB}$`, 'm').test(envBText), `the second project's .env holds IRIS_PORT=${ssB}`);
+  fs.writeFileSync(envB, envBText.replace(new RegExp(`^IRIS_PORT=${ssB}$`, 'm'), `IRIS_PORT=${movedTo}`));
+  const restartText = await until('the second project\'s item to say restart needed',
+    () => t.itemText(/IRIS: restart needed \(second-project\)/), 2 * MIN, 250);
+  const restartItem = t.itemOf(/IRIS: restart needed \(second-project\)/);
+  const restartClass = await restartItem.getAttribute('class');
+  await t.shot('05b-restart-needed.png');
+  check(/\bwarning-kind\b/.test(restartClass), `"${restartText}" on the warning background (class "${restartClass}")`);
+  check(containersFor(projB).some((c) => c.state === 'running'), 'the container still runs on the old port until the restart');
+  await restartItem.click();
+  const restartedText = await until(`the second project to run on ${movedTo}`, () => t.itemText(new RegExp(`IRIS :${movedTo} \\(second-project\\)`)), 3 * MIN, 250);
+  const afterRestart = containersFor(projB);
+  check(afterRestart.length === 1 && afterRestart[0].state === 'running' &&
+    docker(['inspect', '-f', '{{index .Config.Labels "dev.iris-helper.superserver"}}', afterRestart[0].name]) === String(movedTo),
+  `a click restarted IRIS on the port from .env: "${restartedText}", ${JSON.stringify(afterRestart)}`);
+  await t.shot('05c-restarted.png');
+}
+
+/** IRIS: Release Port on the running second project: refused, then "Stop and Release". */
+async function releasePort(t) {
+  const { page, projB } = t;
+  await t.runPaletteOnFolder('IRIS: Release Port', 'second-project');
+  const confirm = page.locator('.monaco-dialog-box', { hasText: 'Release the ports' });
+  await confirm.first().waitFor({ timeout: MIN });
+  await t.shot('05d-release-confirm.png');
+  check((await confirm.first().innerText()).includes(`${t.movedTo}/`), 'the confirmation names the project\'s ports');
+  await confirm.first().locator('.monaco-button', { hasText: /^Release$/ }).first().click();
+  // refused while the container runs: an error offers "Stop and Release" (toast, or the notification center)
+  const stopAndRelease = page.locator('.notification-toast .monaco-button', { hasText: 'Stop and Release' });
+  const refused = await stopAndRelease.first().waitFor({ timeout: 30_000 }).then(() => true, () => false);
+  if (refused) {
+    await t.shot('05e-release-refused.png');
+    await stopAndRelease.first().click();
+  } else {
+    await t.runPalette('Notifications: Show Notifications', async () => {
+      const b = page.locator('.notifications-center .monaco-button', { hasText: 'Stop and Release' }).first();
+      await b.waitFor({ timeout: 30_000 });
+      await t.shot('05e-release-refused.png');
+      await b.click();
+    });
+  }
+  const releasedText = await until('the second project\'s item to say IRIS stopped after the release',
+    () => t.itemText(/IRIS stopped \(second-project\)/), 3 * MIN, 250);
+  await until('the second project\'s container to be removed', () => containersFor(projB).length === 0, MIN);
+  await t.shot('05f-released.png');
+  check(releasedText.includes('IRIS stopped'), `after Release Port the item says "${releasedText}" and the container is gone`);
+  await t.itemOf(/IRIS stopped \(second-project\)/).click();
+  const againText = await until('the second project to start again', () => t.itemText(/IRIS :\d+ \(second-project\)/), 3 * MIN, 250);
+  check(containersFor(projB).length === 1, `a click on the stopped item started it again: "${againText}"`);
+}
+
+/**
+ * A helperPath planted in the first folder's settings (as a repository's .vscode/settings.json
+ * would): helperPath is read from user settings only, so it never runs. A folder-scope syncEnv (a
+ * changed value: an unchanged one fires no change event) in the same edit restarts the helper:
+ * the bundled one again.
+ */
+async function plantedHelperPath(t) {
+  const { projA } = t;
+  const planted = path.join(projA, 'planted-helper');
+  const plantedRan = path.join(t.RUN, 'planted-helper-ran');
+  fs.writeFileSync(planted, `#!/bin/sh\ntouch '${plantedRan}'\nexit 3\n`, { mode: 0o755 });
+  const oldPidsA = helperPids(projA);
+  check(oldPidsA.length === 1, 'the first folder has its own helper process');
+  const folderSettings = path.join(projA, '.vscode', 'settings.json');
+  const folderJson = JSON.parse(fs.readFileSync(folderSettings, 'utf8'));
+  fs.writeFileSync(folderSettings, JSON.stringify({ ...folderJson, 'irisHelper.helperPath': planted, 'irisHelper.syncEnv': 'true' }, null, 2));
+  const bundledReal = fs.realpathSync(t.bundled);
+  const newExe = await until('the first folder\'s helper to restart', () => {
+    const now = helperPids(projA);
+    if (now.length !== 1 || now[0] === oldPidsA[0]) return undefined;
+    return fs.readlinkSync(`/proc/${now[0]}/exe`);
+  }, 2 * MIN);
+  await until('the first folder\'s item to show its port again', () => t.itemText(/IRIS :\d+ \(first-project\)/), 2 * MIN, 250);
+  await t.shot('07-planted-helper-path.png');
+  check(newExe === bundledReal, `the restarted helper is the bundled binary (${newExe}), not the planted helperPath`);
+  check(!fs.existsSync(plantedRan), 'the planted helperPath never ran');
+  check(await t.itemTextRaw(/IRIS :\d+ \(second-project\)/), 'the second folder\'s helper is untouched');
+  const aNow = containersFor(projA);
+  check(aNow.length === 1 && aNow[0].state === 'running', 'restarting the helper left the running container alone (stopOnExit off)');
+}
+
+/**
+ * stopOnExit on (in the second folder's settings): the setting restarts its helper, which leaves
+ * IRIS running; removing the folder from the workspace stops the helper, and the helper stops
+ * IRIS on its way out.
+ */
+async function stopOnExit(t) {
+  const { projB, foreignSettings } = t;
+  const oldPids = helperPids(projB);
+  check(oldPids.length === 1, 'the second folder has its own helper process');
+  // (the folder's settings file is JSONC with a comment: add the key as text)
+  const textB = fs.readFileSync(foreignSettings, 'utf8');
+  const withStop = textB.replace(/\n}\s*$/, ',\n  "irisHelper.stopOnExit": true\n}\n');
+  check(withStop !== textB, 'stopOnExit added to the second folder\'s settings');
+  fs.writeFileSync(foreignSettings, withStop);
+  await until('the second folder\'s helper to restart with stopOnExit on', () => {
+    const now = helperPids(projB);
+    return now.length === 1 && now[0] !== oldPids[0];
+  }, 2 * MIN);
+  await until('the second folder\'s item to show its port again', () => t.itemTextRaw(/IRIS :\d+ \(second-project\)/), 2 * MIN, 250);
+  const bRunning = containersFor(projB);
+  check(bRunning.length === 1 && bRunning[0].state === 'running', 'changing stopOnExit restarted the helper and left IRIS running');
+  await t.runPaletteOnFolder('Workspaces: Remove Folder from Workspace', 'second-project');
+  await until('the second folder\'s item to go', async () => !(await t.itemTextRaw(/\(second-project\)/)), 2 * MIN);
+  await until('the second folder\'s helper to exit', () => helperPids(projB).length === 0, 2 * MIN);
+  await t.shot('08-folder-removed.png');
+  const bStopped = await until('the second project\'s IRIS to stop (stopOnExit on)', () => {
+    const c = containersFor(projB);
+    return c.length === 1 && c[0].state === 'exited' ? c : undefined;
+  }, 2 * MIN);
+  check(bStopped.length === 1, 'removing the folder stopped its helper, which stopped IRIS and kept the container (stopOnExit on)');
+}
+
+/** An untrusted workspace: the helper runs, IRIS is not started. */
+async function untrusted(t) {
+  const { page, projC } = t;
+  await page.goto('about:blank');
+  await t.stopCodeServer();
+  const userJson = JSON.parse(fs.readFileSync(t.userSettingsFile, 'utf8'));
+  fs.writeFileSync(t.userSettingsFile, JSON.stringify({ ...userJson, 'security.workspace.trust.enabled': true }, null, 2));
+  await t.startCodeServer(true);
+  t.failFastSince = Date.now();
+  await page.goto(`http://127.0.0.1:${t.port}/?folder=${encodeURIComponent(projC)}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 3 * MIN });
+  // depending on the trust prompt setting, VS Code asks (answer no) or opens in Restricted Mode directly
+  const noTrust = page.locator('.monaco-dialog-box .monaco-button', { hasText: /No, I don.t trust/ });
+  const restricted = t.statusItems().filter({ hasText: 'Restricted Mode' });
+  await until('the trust prompt or Restricted Mode', async () => {
+    if (await noTrust.first().isVisible().catch(() => false)) {
+      await t.shot('09-trust-prompt.png');
+      await noTrust.first().click();
+    }
+    return restricted.first().isVisible();
+  }, 3 * MIN);
+  check(true, 'the folder is open in Restricted Mode (untrusted)');
+  const untrustedText = await until('the untrusted project\'s item', () => t.itemText(/IRIS (stopped|:\d+|starting)/), 4 * MIN, 250);
+  await sleep(5000); // give a wrong auto-start time to show
+  await t.shot('10-untrusted.png');
+  const cEvents = readEvents(t.eventsFile).filter((e) => e.event === 'status' && e.folder === projC);
+  check(untrustedText.includes('IRIS stopped') && cEvents.length > 0 && cEvents.every((e) => e.state === 'not-created'),
+    `an untrusted IRIS project is not started: "${untrustedText}", states ${JSON.stringify([...new Set(cEvents.map((e) => e.state))])}`);
+  check(containersFor(projC).length === 0, 'no container for the untrusted project');
 }
 
 /** PIDs of `iris-helper serve` processes working in dir (the extension starts each helper in its folder). */
@@ -760,6 +833,6 @@ function copyHelperLogs(userData, dest) {
 }
 
 main().then(() => process.exit(0), (err) => {
-  console.error(stamp(), 'FAIL:', err instanceof Failure ? err.message : err.stack || err);
+  console.error(stamp(), `FAIL in scenario ${current}:`, err instanceof Failure ? err.message : err.stack || err);
   process.exit(1);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { MessageGate, severity } from '../../src/core/messages';
+import { channelLevel, errorText, MessageGate, severity } from '../../src/core/messages';
 
 test('LSP message types map as vscode-languageclient maps them', () => {
   assert.deepEqual([1, 2, 3, 4, 0, 9].map(severity), ['error', 'warning', 'info', 'info', 'info', 'info']);
@@ -24,4 +24,11 @@ test('a warning is shown once per folder and window (helper restarts included); 
     g.decide('file:///w/p', 3, 'IRIS is ready'),
   ];
   assert.deepEqual(seen, ['warning', 'warning', undefined, undefined, 'warning', 'error', 'error', 'info', 'info']);
+});
+
+test('severities go to the output channel at their own level; an error is told by its message', () => {
+  assert.deepEqual((['error', 'warning', 'info'] as const).map(channelLevel), ['error', 'warn', 'info']);
+  assert.equal(errorText(new Error('the Docker engine does not answer')), 'the Docker engine does not answer');
+  assert.equal(errorText('plain'), 'plain');
+  assert.equal(errorText(undefined), 'undefined');
 });

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { bundledHelperPath, checkHelper, chooseHelper, platformTarget } from '../../src/core/helperBinary';
 import { versionMismatch } from '../../src/core/version';
-import { connectionString, portActions, portItems } from '../../src/core/ports';
+import { connectionString, portActionEffect, portActions, portItems } from '../../src/core/ports';
 import { managementPortalUrl } from '../../src/core/commands';
 import type { Assignment } from '../../src/core/protocol';
 
@@ -70,4 +70,16 @@ test('port actions and connection string', () => {
   assert.equal(connectionString(a), 'iris://_SYSTEM@localhost:34500/USER');
   assert.equal(connectionString(a, 'APP', 'dev'), 'iris://dev@localhost:34500/APP');
   assert.equal(managementPortalUrl(34600), 'http://localhost:34600/csp/sys/UtilHome.csp');
+});
+
+test('what each port action does', () => {
+  const a = assignment({});
+  assert.deepEqual(portActions(a, true).map((x) => portActionEffect(x.action, a, 'APP', 'dev')), [
+    { kind: 'copy', text: '34500' },
+    { kind: 'copy', text: '34600' },
+    { kind: 'copy', text: 'iris://dev@localhost:34500/APP' },
+    { kind: 'open', url: 'http://localhost:34600/csp/sys/UtilHome.csp' },
+    { kind: 'release' },
+  ]);
+  assert.deepEqual(portActionEffect('copyConnectionString', a), { kind: 'copy', text: 'iris://_SYSTEM@localhost:34500/USER' });
 });

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { decideConn, parseProjectIrisSettings } from '../../src/core/objectscriptConn';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { decideConn, foreignConnMessage, parseProjectIrisSettings, readProjectIrisSettings } from '../../src/core/objectscriptConn';
 
 const base = { enabled: true, webPort: 34600, written: undefined, project: {} };
 
@@ -59,4 +62,29 @@ test('parseProjectIrisSettings', () => {
   assert.deepEqual(parseProjectIrisSettings('{"image":"x"}'), {});
   assert.deepEqual(parseProjectIrisSettings('not json'), {});
   assert.deepEqual(parseProjectIrisSettings(undefined), {});
+});
+
+test('the notice for a connection left alone', () => {
+  assert.equal(foreignConnMessage('second-project', 'it points at iris.example.com:52773', 34601),
+    'IRIS Helper left objectscript.conn of second-project alone: it points at iris.example.com:52773. ' +
+    "This project's IRIS listens on web port 34601. (Shown once; turn off irisHelper.updateObjectScriptConnection to stop checking.)");
+});
+
+test('readProjectIrisSettings: the project file, none, or a warning and the defaults', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iris-ext-iris-'));
+  try {
+    const warnings: string[] = [];
+    const warn = (m: string) => warnings.push(m);
+    const file = path.join(dir, '.iris-helper.json');
+    assert.deepEqual(await readProjectIrisSettings(dir, warn), {});
+    fs.writeFileSync(file, '{"iris":{"namespace":"APP","username":"dev"}}');
+    assert.deepEqual(await readProjectIrisSettings(dir, warn), { namespace: 'APP', username: 'dev' });
+    assert.deepEqual(warnings, []);
+    fs.rmSync(file);
+    fs.mkdirSync(file);
+    assert.deepEqual(await readProjectIrisSettings(dir, warn), {});
+    assert.deepEqual(warnings, [`${file} is a directory, not a regular file; using the default namespace and user`]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { initializationOptions, readSettings, restartingSettings, userOnlySettings, type ConfigurationReader } from '../../src/core/options';
+import { configChangeAction, initializationOptions, readSettings, restartingSettings, userOnlySettings, type ConfigurationReader } from '../../src/core/options';
 
 test('defaults', () => {
   assert.deepEqual(initializationOptions({}, true), {
@@ -75,4 +75,17 @@ test('helperPath, bindAddress and the allow* knobs come from user settings only'
 
 test('every user-only setting restarts the helper when it changes', () => {
   for (const k of userOnlySettings) assert.ok((restartingSettings as readonly string[]).includes(k), k);
+});
+
+test('a changed setting restarts the helper, or looks at objectscript.conn again, or does nothing', () => {
+  const cases: { changed: string[]; want: ReturnType<typeof configChangeAction> }[] = [
+    ...restartingSettings.map((k) => ({ changed: [`irisHelper.${k}`], want: 'restart' as const })),
+    { changed: ['irisHelper.updateObjectScriptConnection'], want: 'conn' },
+    { changed: ['irisHelper.updateObjectScriptConnection', 'irisHelper.image'], want: 'restart' },
+    { changed: ['irisHelper.trace.server'], want: undefined },
+    { changed: ['editor.tabSize'], want: undefined },
+  ];
+  for (const c of cases) {
+    assert.equal(configChangeAction((section) => c.changed.includes(section)), c.want, c.changed.join(','));
+  }
 });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { confirmPrompt, confirmRequired, restartAnyway, restartWithConfirm } from '../../src/core/restart';
 import type { RestartParams } from '../../src/core/protocol';
+import { scriptedRequest } from './fakes';
 
 /** What vscode-jsonrpc's ResponseError looks like to the caller of sendRequest. */
 function responseError(code: number, message: string, data?: unknown): Error {
@@ -32,19 +33,7 @@ test('the modal says what would be lost', () => {
 });
 
 /** A fake iris/restart: answers with the given results in turn, recording the params. */
-function fakeHelper(results: (string | Error)[]) {
-  const calls: RestartParams[] = [];
-  return {
-    calls,
-    request: async (params: RestartParams) => {
-      calls.push(params);
-      const r = results.shift();
-      if (r === undefined) throw new Error('unexpected request');
-      if (r instanceof Error) throw r;
-      return r;
-    },
-  };
-}
+const fakeHelper = (results: (string | Error)[]) => scriptedRequest<RestartParams, string>(results);
 
 test('restart: no question when nothing is lost', async () => {
   const h = fakeHelper(['ready']);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { helperRoots, isSameOrInside, routeCommand, rootFor } from '../../src/core/routing';
+import { answeringFolder, helperRoots, isSameOrInside, routeCommand, rootFor } from '../../src/core/routing';
 
 const f = (uri: string, name = uri.split('/').pop() ?? uri) => ({ uri, name });
 
@@ -34,4 +34,16 @@ test('commands go to the argument, else the active editor, else the only folder,
   assert.deepEqual(routeCommand([a], undefined, 'file:///elsewhere/x.cls'), { kind: 'folder', folder: a });
   assert.deepEqual(routeCommand([a, b], undefined, 'file:///elsewhere/x.cls'), { kind: 'ask', choices: [a, b] });
   assert.deepEqual(routeCommand([a, b], 'file:///nowhere', undefined), { kind: 'ask', choices: [a, b] });
+});
+
+test('a machine-wide question goes to the routed folder when its helper runs, else to any running helper', () => {
+  const a = f('file:///w/a'), b = f('file:///w/b'), c = f('file:///w/c');
+  const up = (...running: { uri: string }[]) => (x: { uri: string }) => running.includes(x);
+  assert.equal(answeringFolder([a, b, c], 'file:///w/b', undefined, up(a, b, c)), b);
+  assert.equal(answeringFolder([a, b, c], undefined, 'file:///w/c/x.cls', up(a, b, c)), c);
+  assert.equal(answeringFolder([a, b, c], 'file:///w/b', undefined, up(c)), c);
+  // several folders and nothing routed: no picker, the first running one
+  assert.equal(answeringFolder([a, b, c], undefined, undefined, up(b, c)), b);
+  assert.equal(answeringFolder([a, b, c], undefined, undefined, up()), undefined);
+  assert.equal(answeringFolder([], undefined, undefined, up()), undefined);
 });

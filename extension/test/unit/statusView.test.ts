@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { renderStatus, escapeMarkdown, type StatusViewInput } from '../../src/core/statusView';
+import { renderStatus, escapeMarkdown, isRunning, pickerDescription, portalUrl, type StatusViewInput } from '../../src/core/statusView';
 import type { Status } from '../../src/core/protocol';
 
 const folderUri = 'file:///home/me/proj';
@@ -88,4 +88,23 @@ test('helper text is escaped in the Markdown tooltip', () => {
   const v = renderStatus(input(status({ state: 'error', message: 'see [this](command:workbench.action.terminal.new) *now*' })));
   assert.ok(!v.tooltip.includes('[this](command:workbench'), v.tooltip);
   assert.equal(escapeMarkdown('a*b_[c]'), 'a\\*b\\_\\[c\\]');
+});
+
+test('the Management Portal is there only while IRIS runs with a web port', () => {
+  const states: Status['state'][] = ['not-created', 'stopped', 'starting', 'ready', 'unhealthy', 'stopping', 'error', 'docker-unavailable'];
+  assert.deepEqual(states.filter((state) => isRunning(status({ state }))), ['ready', 'unhealthy']);
+  assert.deepEqual(states.map((state) => portalUrl(status({ state }))), [
+    undefined, undefined, undefined, 'http://localhost:52774/csp/sys/UtilHome.csp', 'http://localhost:52774/csp/sys/UtilHome.csp',
+    undefined, undefined, undefined,
+  ]);
+  assert.equal(portalUrl(status({ webPort: 0 })), undefined);
+});
+
+test('the folder picker describes a folder by its status-bar text, without the folder name', () => {
+  const f = { name: 'proj', uri: folderUri, clientState: 'running' as const };
+  assert.equal(pickerDescription({ ...f, status: status() }), '$(database) IRIS :1973');
+  assert.equal(pickerDescription({ ...f, status: status({ state: 'stopped' }) }), '$(debug-stop) IRIS stopped');
+  assert.equal(pickerDescription({ ...f, clientState: 'stopped', status: status() }), '$(error) IRIS helper stopped');
+  assert.equal(pickerDescription({ ...f, status: status({ isIrisProject: false, state: 'not-created' }) }), '');
+  assert.equal(pickerDescription(f), '');
 });
