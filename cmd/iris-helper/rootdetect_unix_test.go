@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -177,5 +178,74 @@ func TestCommandsDoNotHangOnFIFOs(t *testing.T) {
 	want := "iris-helper: read project settings: " + cfg + " is a FIFO (named pipe), not a regular file\n"
 	if r.code != 1 || r.errOut != want {
 		t.Errorf("ports assign with a FIFO .iris-helper.json: exit %d, stderr\n got: %q\nwant: %q", r.code, r.errOut, want)
+	}
+}
+
+// TestServeInitializeDoesNotHangOnFIFOs: `initialize` answers at once for a folder whose project,
+// and a folder above it, hold FIFOs named like markers: with a result, or with the error that the
+// project's .iris-helper.json is a FIFO. (Issue 10: `initialize` never answered.)
+func TestServeInitializeDoesNotHangOnFIFOs(t *testing.T) {
+	base, _ := rootdetectEnv(t)
+	proj := filepath.Join(base, "w", "proj")
+	writeRootdetectTree(t, base, map[string]string{"w/proj/.git/": "", "w/proj/src/": ""})
+	var fifos []string
+	mkfifo := func(p string) {
+		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fifos = append(fifos, p)
+	}
+	for _, name := range []string{".env", "docker-compose.yml", "compose.yaml", "Dockerfile", ".iris-helper.json"} {
+		mkfifo(filepath.Join(base, "w", name))
+		if name != ".iris-helper.json" {
+			mkfifo(filepath.Join(proj, name))
+		}
+	}
+	init := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":null,"rootUri":"file://%s","capabilities":{},"initializationOptions":{"autoStart":false}}}`, filepath.Join(proj, "src"))
+	initialize := func() map[string]json.RawMessage {
+		t.Helper()
+		type result struct {
+			code           int
+			stdout, stderr string
+		}
+		done := make(chan result, 1)
+		go func() {
+			code, stdout, stderr := runServe(t, []serveStep{{serveFrame(init), 1}})
+			done <- result{code, stdout, stderr}
+		}()
+		select {
+		case r := <-done:
+			msgs := serveFrames(t, r.stdout)
+			if r.code != 0 || len(msgs) == 0 {
+				t.Fatalf("serve: exit %d, %d frames\nstderr: %s", r.code, len(msgs), r.stderr)
+			}
+			return msgs[0]
+		case <-time.After(60 * time.Second):
+		}
+		for { // release the FIFOs until serve returns, then fail
+			for _, f := range fifos {
+				if w, err := os.OpenFile(f, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+					w.Close()
+				}
+			}
+			select {
+			case <-done:
+				t.Fatal("initialize blocked on a FIFO")
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	if m := initialize(); m["result"] == nil {
+		t.Errorf("initialize with FIFOs named like markers: no result: %v", m)
+	}
+	cfg := filepath.Join(proj, ".iris-helper.json")
+	mkfifo(cfg)
+	m := initialize()
+	var e struct{ Message string }
+	if err := json.Unmarshal(m["error"], &e); err != nil {
+		t.Fatalf("initialize with a FIFO .iris-helper.json: no error: %v", m)
+	}
+	if want := "open project " + proj + ": read project settings: " + cfg + " is a FIFO (named pipe), not a regular file; fix it and restart the helper"; e.Message != want {
+		t.Errorf("initialize error\n got: %s\nwant: %s", e.Message, want)
 	}
 }
