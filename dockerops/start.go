@@ -571,13 +571,6 @@ func (e *Engine) Recreation(ctx context.Context, spec Spec) (*Recreation, error)
 	return r, nil
 }
 
-func firstName(names []string) string {
-	if len(names) == 0 {
-		return ""
-	}
-	return names[0]
-}
-
 // create creates the container; when another Start created the same container concurrently,
 // that one is used.
 func (e *Engine) create(ctx context.Context, opts client.ContainerCreateOptions, project, want string) (container.InspectResponse, error) {

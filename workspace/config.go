@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/iris-helper/iris-helper/workspace/projfile"
 )
 
 // Built-in defaults for the settings of .iris-helper.json.
@@ -118,9 +120,12 @@ var configFields = map[string][]string{
 
 // LoadConfig reads dir/.iris-helper.json. A missing file gives the zero Config; an empty
 // file too. Unknown fields and bad values are *ConfigError errors naming field and file.
+// The file comes from the project, so it is read through projfile (a link is followed): a
+// FIFO, socket, device or directory is a *projfile.NotRegularError, a file larger than
+// projfile.ConfigLimit a *projfile.TooLargeError; neither is opened beyond a Stat, or read.
 func LoadConfig(dir string) (Config, error) {
 	path := filepath.Join(dir, ConfigFileName)
-	data, err := os.ReadFile(path)
+	data, err := readConfigFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Config{}, nil
 	}
@@ -133,6 +138,23 @@ func LoadConfig(dir string) (Config, error) {
 	}
 	cfg.Path = path
 	return cfg, nil
+}
+
+// readConfigFile reads a regular file of at most projfile.ConfigLimit bytes. The Stat first keeps a
+// device (a link to /dev/zero, a tape) from being opened at all; projfile's O_NONBLOCK open and
+// fstat catch a file swapped in between.
+func readConfigFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &projfile.NotRegularError{Path: path, Mode: fi.Mode().Type()}
+	}
+	if fi.Size() > projfile.ConfigLimit {
+		return nil, &projfile.TooLargeError{Path: path, Size: fi.Size(), Limit: projfile.ConfigLimit}
+	}
+	return projfile.ReadFile(path, projfile.ConfigLimit, projfile.FollowLinks)
 }
 
 // ParseConfig parses the contents of a .iris-helper.json file; path is used in errors.

@@ -9,12 +9,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/iris-helper/iris-helper/workspace/projfile"
 )
 
 // ConfigFileName is the optional per-project settings file.
@@ -37,11 +38,11 @@ type Root struct {
 
 // Limits of the ObjectScript source scan, so that FindRoot stays fast in big trees.
 const (
-	sourceScanMaxDepth = 3       // folder levels below Dir
-	sourceScanMaxFiles = 64      // .cls/.mac/.inc files opened
-	sourceScanMaxDirs  = 2000    // folders visited
-	markerReadLimit    = 1 << 20 // bytes read from a compose file, Dockerfile or .env
-	sourceReadLimit    = 64 << 10
+	sourceScanMaxDepth = 3        // folder levels below Dir
+	sourceScanMaxFiles = 64       // .cls/.mac/.inc files opened
+	sourceScanMaxDirs  = 2000     // folders visited
+	markerReadLimit    = 1 << 20  // bytes read from the start of a compose file, Dockerfile or .env
+	sourceReadLimit    = 64 << 10 // bytes read from the start of a .cls/.mac/.inc file
 )
 
 // irisMarkers are checked in this order in every folder; the first present one decides.
@@ -57,21 +58,34 @@ var irisMarkers = []struct {
 	{"compose.yml", namesIrisImage},
 	{"Dockerfile", namesIrisImage},
 	{".env", hasIrisEnvKey},
-	{"module.xml", isRegularFile},
-	{"iris.script", isRegularFile},
+	{"module.xml", isMarkerFile},
+	{"iris.script", isMarkerFile},
 }
 
 // FindRoot walks up from dir and returns the project folder: the nearest folder holding
 // .iris-helper.json; else the nearest folder holding an IRIS marker; else the git root;
 // else dir itself. dir may also name a file, whose folder is used.
+//
+// The walk stops at the nearest folder holding .git and never enters a folder that
+// WalkStopOf names a reason for ($HOME, a filesystem root, a folder someone else may write):
+// a file there does not belong to the project (docs/config.md, "Which folder is the
+// project"). dir itself is always looked at. Files are read through projfile: a marker that
+// is not a regular file (a FIFO, socket, device or directory, also behind a link) is no
+// marker, and is never waited on.
 func FindRoot(dir string) (Root, error) {
+	return findRoot(dir, currentLimits(), true)
+}
+
+// findRoot is FindRoot with the walk's limits given; scan says whether IsIrisProject is worked
+// out by the source scan when no marker decided.
+func findRoot(dir string, lim walkLimits, scan bool) (Root, error) {
 	start, err := canonicalDir(dir)
 	if err != nil {
 		return Root{}, err
 	}
 	var marker, git Root
 	for d := start; ; {
-		if isRegularFile(filepath.Join(d, ConfigFileName)) {
+		if isMarkerFile(filepath.Join(d, ConfigFileName)) {
 			return Root{Dir: d, Marker: ConfigFileName, IsIrisProject: true}, nil
 		}
 		if marker.Dir == "" {
@@ -82,13 +96,12 @@ func FindRoot(dir string) (Root, error) {
 				}
 			}
 		}
-		if git.Dir == "" {
-			if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
-				git = Root{Dir: d, Marker: ".git"}
-			}
+		if isGitDir(d) {
+			git = Root{Dir: d, Marker: ".git"}
+			break // nothing above the repository belongs to it
 		}
 		parent := filepath.Dir(d)
-		if parent == d {
+		if parent == d || lim.stopAt(parent) != StopNone {
 			break
 		}
 		d = parent
@@ -100,7 +113,9 @@ func FindRoot(dir string) (Root, error) {
 	case git.Dir != "":
 		root = git
 	}
-	root.IsIrisProject = hasObjectScriptSources(root.Dir)
+	if scan {
+		root.IsIrisProject = hasObjectScriptSources(root.Dir)
+	}
 	return root, nil
 }
 
@@ -127,34 +142,41 @@ func canonicalDir(dir string) (string, error) {
 	return filepath.Clean(real), nil
 }
 
-func isRegularFile(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular()
+// isMarkerFile reports whether path names a regular file (through a link too). It does not
+// open the file, so a FIFO or device named like a marker is neither waited on nor opened.
+func isMarkerFile(path string) bool {
+	ok, err := projfile.IsRegular(path, projfile.FollowLinks)
+	return ok && err == nil
+}
+
+// isGitDir reports whether dir holds .git: a folder, or the file of a worktree or submodule.
+func isGitDir(dir string) bool {
+	fi, err := os.Stat(filepath.Join(dir, ".git"))
+	return err == nil && (fi.IsDir() || fi.Mode().IsRegular())
 }
 
 // irisImage matches the names of InterSystems IRIS images (official and community).
 var irisImage = regexp.MustCompile(`(?i)intersystems(dc)?/iris|iris-community|irishealth`)
 
-func readHead(path string, limit int64) ([]byte, bool) {
-	f, err := os.Open(path)
-	if err != nil {
+// readMarker reads at most limit bytes from the start of a regular file. Anything else (missing,
+// a FIFO, socket, device or directory, also behind a link) is no marker: the Stat before the open
+// keeps devices from being opened at all, and projfile's O_NONBLOCK open and fstat catch a file
+// swapped in between.
+func readMarker(path string, limit int64) ([]byte, bool) {
+	if !isMarkerFile(path) {
 		return nil, false
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, false
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit))
+	b, err := projfile.ReadPrefix(path, limit, projfile.FollowLinks)
 	return b, err == nil
 }
 
 func namesIrisImage(path string) bool {
-	b, ok := readHead(path, markerReadLimit)
+	b, ok := readMarker(path, markerReadLimit)
 	return ok && irisImage.Match(b)
 }
 
 func hasIrisEnvKey(path string) bool {
-	b, ok := readHead(path, markerReadLimit)
+	b, ok := readMarker(path, markerReadLimit)
 	if !ok {
 		return false
 	}
@@ -225,8 +247,10 @@ var (
 // isObjectScriptSource reports whether the first code line of the file is a Class or
 // ROUTINE header. Comments (///, //, ;, #;), blank lines and Include/Import lines are skipped.
 func isObjectScriptSource(path string) bool {
-	b, ok := readHead(path, sourceReadLimit)
-	if !ok {
+	// The walk passes only entries that are regular files themselves (no links); NoFollow and
+	// the fstat in projfile hold that even if the entry is replaced meanwhile.
+	b, err := projfile.ReadPrefix(path, sourceReadLimit, projfile.NoFollow)
+	if err != nil {
 		return false
 	}
 	b = bytes.TrimPrefix(b, utf8BOM)

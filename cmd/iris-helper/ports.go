@@ -169,7 +169,8 @@ func newPortsListCmd(a *app) *cobra.Command {
 		Long: "List every port assignment: project, superserver port, web port, type (auto: a slot of the\n" +
 			"ranges; manual: ports the project asked for), status (active, idle, or stale: the project\n" +
 			"folder is gone) and when it was last used. --json prints {\"assignments\": [...]} with the\n" +
-			"registry's field names.",
+			"registry's field names. A note under the table names an assignment whose folder project\n" +
+			"detection no longer reaches (docs/config.md); --json lists them as \"notes\".",
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reg, err := openPortRegistry(a)
@@ -180,23 +181,70 @@ func newPortsListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			notes := rootNotes(list)
 			if asJSON {
 				if list == nil {
 					list = []registry.Assignment{}
 				}
 				return writeJSON(a.stdout, struct {
 					Assignments []registry.Assignment `json:"assignments"`
-				}{list})
+					Notes       []workspace.KeyNote   `json:"notes,omitempty"`
+				}{list, notes})
 			}
 			if len(list) == 0 {
 				_, err := fmt.Fprintf(a.stdout, "No ports assigned yet (registry %s).\n", reg.Path())
 				return err
 			}
-			return printAssignmentTable(a.stdout, list)
+			if err := printAssignmentTable(a.stdout, list); err != nil {
+				return err
+			}
+			return printRootNotes(a.stdout, list, notes)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"assignments": [...]} as JSON`)
 	return cmd
+}
+
+// rootNotes are the assignments whose folder project detection no longer reaches (it stops at the
+// repository, at $HOME, …; docs/config.md): listed as such, not silently orphaned.
+func rootNotes(list []registry.Assignment) []workspace.KeyNote {
+	var notes []workspace.KeyNote
+	for _, x := range list {
+		if n, ok := workspace.CheckProjectKey(x.Project); ok {
+			notes = append(notes, n)
+		}
+	}
+	return notes
+}
+
+// walkStopWhy words a workspace.WalkStop for `ports list`.
+var walkStopWhy = map[workspace.WalkStop]string{
+	workspace.StopHome:             "it is your home folder (or holds it)",
+	workspace.StopFilesystemRoot:   "it is a filesystem root",
+	workspace.StopNotOwned:         "it is owned by another user",
+	workspace.StopWritableByOthers: "other users may write to it",
+	workspace.StopUnreadable:       "its owner and mode cannot be read",
+}
+
+// printRootNotes words the notes under the table. The remedy names the superserver port: a DIR that
+// now resolves to another folder would name that folder's assignment.
+func printRootNotes(w io.Writer, list []registry.Assignment, notes []workspace.KeyNote) error {
+	port := map[string]int{}
+	for _, x := range list {
+		port[x.Project] = x.SuperserverPort
+	}
+	for _, n := range notes {
+		text := fmt.Sprintf("%s is no longer a project root: it now resolves to %s, so its ports are unused", n.Project, n.ResolvesTo)
+		if n.ResolvesTo == "" {
+			text = fmt.Sprintf("%s is no longer a project root for its subfolders: %s, and project detection "+
+				"does not walk up into such a folder. Only a command or editor that names %s itself uses its ports",
+				n.Project, walkStopWhy[n.Stop], n.Project)
+		}
+		if _, err := fmt.Fprintf(w, "\nNote: %s; 'iris-helper ports release %d' frees them.\n", text, port[n.Project]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // timeLayout is how the CLI shows registry times (local time, minutes).

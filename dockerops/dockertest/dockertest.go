@@ -142,6 +142,10 @@ func removeByFilter(ctx context.Context, cli *client.Client, f client.Filters) e
 	return errors.Join(errs...)
 }
 
+// stubBuildTimeout bounds the `go build` of the stand-in (a cold build cache on a busy 2-core
+// machine takes well under a minute).
+const stubBuildTimeout = 3 * time.Minute
+
 // EnsureStub builds the stand-in image as tag unless an image with that tag was built from the
 // current sources (force rebuilds anyway). It compiles testdata/iris-stub with CGO_ENABLED=0
 // for the engine's architecture into a temp build context next to the Dockerfile and builds it
@@ -177,11 +181,20 @@ func EnsureStub(ctx context.Context, cli *client.Client, tag string, force bool,
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	// "go" from PATH: go test and go run put the go command's own GOROOT/bin first on it.
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(tmp, "iris-stub"), ".")
+	// Every subprocess has a deadline, whatever the caller's context: the build is killed after
+	// stubBuildTimeout, and WaitDelay ends the wait even when a compiler child the kill did not
+	// reach still holds the output pipe. "go" from PATH: go test and go run put the go command's own
+	// GOROOT/bin first on it.
+	buildCtx, cancel := context.WithTimeout(ctx, stubBuildTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(buildCtx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(tmp, "iris-stub"), ".")
 	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	cmd.WaitDelay = 5 * time.Second
 	if out, err := cmd.CombinedOutput(); err != nil {
+		if buildCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			return "", fmt.Errorf("go build %s: not done after %v (killed)\n%s", src, stubBuildTimeout, out)
+		}
 		return "", fmt.Errorf("go build %s: %v\n%s", src, err, out)
 	}
 	dockerfile, err := os.ReadFile(filepath.Join(src, "Dockerfile"))

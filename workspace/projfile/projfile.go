@@ -145,12 +145,14 @@ func ReadFile(path string, limit int64, follow Follow) ([]byte, error) {
 // ReadPrefix reads at most n bytes from the start of a regular file (markers read only as far as
 // detection needs).
 func ReadPrefix(path string, n int64, follow Follow) ([]byte, error) {
-	f, _, err := Open(path, follow)
+	f, fi, err := Open(path, follow)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := readAtMost(f, make([]byte, 0, min(n, 64<<10)), n)
+	// The buffer starts at the file's size (+1 to see EOF without growing), so a small file read
+	// with a large n costs what it holds, not n.
+	b, err := readAtMost(f, make([]byte, 0, min(n, 64<<10, max(fi.Size()+1, 512))), n)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, errUnwrapPath(err))
 	}
@@ -179,6 +181,9 @@ func IsRegular(path string, follow Follow) (bool, error) {
 func readAtMost(r io.Reader, buf []byte, max int64) ([]byte, error) {
 	lr := io.LimitReader(r, max)
 	for {
+		if int64(len(buf)) >= max {
+			return buf, nil // all that may be read: no need to grow the buffer to see EOF
+		}
 		if len(buf) == cap(buf) {
 			next := int64(cap(buf)) * 2
 			if next > max {
