@@ -189,9 +189,13 @@ func (e *HomeError) Error() string {
 		}
 		why = append(why, fmt.Sprintf("is writable by %s (mode %s)", who, e.Mode))
 	}
+	remedy := fmt.Sprintf("run '%s' and try again", strings.Join(e.Commands(), "' and '"))
+	if e.UID == 0 && e.WrongOwner() {
+		// Most likely `sudo -E` with the user's home: taking the folder over would lock its owner out.
+		remedy = fmt.Sprintf("run iris-helper as %s instead (not with sudo -E), or %s", nameOr(e.Owner, e.OwnerUID), remedy)
+	}
 	return fmt.Sprintf("registry home %s %s: another user could plant files in it that iris-helper would trust; "+
-		"run '%s' and try again, or set %s to a folder of your own",
-		e.Path, strings.Join(why, " and "), strings.Join(e.Commands(), "' and '"), EnvHome)
+		"%s, or set %s to a folder of your own", e.Path, strings.Join(why, " and "), remedy, EnvHome)
 }
 
 func nameOr(name string, uid int) string {

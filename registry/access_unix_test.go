@@ -360,8 +360,8 @@ func TestHomeMustBeTheUsers(t *testing.T) {
 				owner int
 				want  string
 			}{"owned by another user", 0o700, otherUID, "registry home %[1]s is owned by " + nobody + " (uid 65534), not by root: " +
-				"another user could plant files in it that iris-helper would trust; run 'chown root %[1]s' and try again, " +
-				"or set IRIS_HELPER_HOME to a folder of your own"},
+				"another user could plant files in it that iris-helper would trust; run iris-helper as " + nobody + " instead (not with sudo -E), " +
+				"or run 'chown root %[1]s' and try again, or set IRIS_HELPER_HOME to a folder of your own"},
 			struct {
 				name  string
 				mode  os.FileMode
@@ -369,7 +369,8 @@ func TestHomeMustBeTheUsers(t *testing.T) {
 				want  string
 			}{"another user's and writable", 0o777, otherUID, "registry home %[1]s is owned by " + nobody + " (uid 65534), not by root " +
 				"and is writable by its group and others (mode drwxrwxrwx): another user could plant files in it that iris-helper " +
-				"would trust; run 'chown root %[1]s' and 'chmod go-w %[1]s' and try again, or set IRIS_HELPER_HOME to a folder of your own"},
+				"would trust; run iris-helper as " + nobody + " instead (not with sudo -E), or run 'chown root %[1]s' and " +
+				"'chmod go-w %[1]s' and try again, or set IRIS_HELPER_HOME to a folder of your own"},
 		)
 	}
 	for i, tc := range cases {
