@@ -297,6 +297,21 @@ func TestRestoreRebuildsAfterCorruption(t *testing.T) {
 	if *b.Slot != 2 {
 		t.Fatalf("got slot %d, want 2 (1 is restored)", *b.Slot)
 	}
+	// Restore refuses what a read would reject as invalid (labels of a container are input too).
+	p5 := project(t, "five")
+	for _, tc := range []struct {
+		a    Assignment
+		want string
+	}{
+		{Assignment{Project: p5, SuperserverPort: 70000, WebPort: e.web.Lo + 4},
+			"restore port registry: restore " + p5 + ": its superserver port 70000 is not between 1 and 65535"},
+		{Assignment{Project: p5, SuperserverPort: e.ss.Lo + 4, WebPort: e.ss.Lo + 4},
+			fmt.Sprintf("restore port registry: restore %s: its superserver and web ports are both %d", p5, e.ss.Lo+4)},
+	} {
+		if err := e.r.Restore(ctx, []Assignment{tc.a}); err == nil || err.Error() != tc.want {
+			t.Errorf("Restore(%+v):\n got %v\nwant %s", tc.a, err, tc.want)
+		}
+	}
 }
 
 func TestCleanup(t *testing.T) {

@@ -750,6 +750,9 @@ func (r *Registry) Restore(ctx context.Context, as []Assignment) error {
 			if a.SuperserverPort <= 0 || a.WebPort <= 0 {
 				return false, fmt.Errorf("restore %s: both ports must be set", a.Project)
 			}
+			if why := checkEntry(a); why != "" { // what a read would reject (docs/registry.md "validated when read")
+				return false, fmt.Errorf("restore %s: %s", a.Project, why)
+			}
 			if st.find(a.Project) >= 0 {
 				r.log.Info("restore: project already has ports; kept the registry's", "project", a.Project)
 				continue
