@@ -93,8 +93,9 @@ type Registry struct {
 	cache    *state // the last registry.json this handle read or wrote (with its bytes)
 }
 
-// Open prepares the home folder (created 0700) and resolves the port ranges. It does not read
-// registry.json; every operation reads the current file.
+// Open prepares the home folder (created 0700; an existing one must be owned by the effective user
+// or root and not writable by group or others, else *HomeError) and resolves the port ranges. It
+// does not read registry.json; every operation reads the current file.
 func Open(opts Options) (*Registry, error) {
 	home := opts.Home
 	if home == "" {
