@@ -1,42 +1,41 @@
 package registry
 
 import (
+	"bytes"
 	"context"
-	"io/fs"
-	"os"
 	"time"
 )
 
-// noteOwnWrite remembers the file this handle just wrote, so that Changes does not report it.
-func (r *Registry) noteOwnWrite(fi fs.FileInfo) {
+// noteOwnWrite remembers the content this handle just wrote, so that Changes does not report it.
+func (r *Registry) noteOwnWrite(data []byte) {
 	r.mu.Lock()
-	r.ownWrite = fi
+	r.ownWrite = data
 	r.mu.Unlock()
 }
 
-func (r *Registry) isOwnWrite(fi fs.FileInfo) bool {
+// consumeOwnWrite reports whether data is what this handle last wrote, and forgets it when it is.
+func (r *Registry) consumeOwnWrite(data []byte) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.ownWrite != nil && sameVersion(r.ownWrite, fi)
+	if r.ownWrite != nil && bytes.Equal(r.ownWrite, data) {
+		r.ownWrite = nil
+		return true
+	}
+	return false
 }
 
-// sameVersion compares two stats of registry.json: same file (inode / file index), size and mtime.
-// Every write replaces the file by rename, so a write always yields a new inode.
-func sameVersion(a, b fs.FileInfo) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
-}
+// sameContent compares two reads of registry.json (nil: missing or unreadable).
+func sameContent(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
 
 // Changes returns a channel that receives a value when registry.json changes on disk because
 // another process (or another Registry handle) wrote, released or cleared it. Writes made through
-// this handle are not reported. Several changes between two receives are merged into one. It polls
-// the file's identity, size and mtime every Options.ChangesInterval (500 ms by default); the channel
-// is closed when ctx is done.
+// this handle are not reported. Several changes between two receives are merged into one. It reads
+// the file every Options.ChangesInterval (500 ms by default) and compares its bytes with the last
+// read: a change is seen even when the new file has the old one's size, mtime and inode. The
+// channel is closed when ctx is done.
 func (r *Registry) Changes(ctx context.Context) <-chan struct{} {
 	ch := make(chan struct{}, 1)
-	last, _ := os.Stat(r.path)
+	last, _ := r.readRaw()
 	go func() {
 		defer close(ch)
 		t := time.NewTicker(r.pollEvery)
@@ -47,15 +46,15 @@ func (r *Registry) Changes(ctx context.Context) <-chan struct{} {
 				return
 			case <-t.C:
 			}
-			cur, err := os.Stat(r.path)
+			cur, err := r.readRaw()
 			if err != nil {
-				cur = nil // missing: an empty registry
+				cur = nil // unreadable: reported by the next operation
 			}
-			if sameVersion(last, cur) {
+			if sameContent(last, cur) {
 				continue
 			}
 			last = cur
-			if cur != nil && r.isOwnWrite(cur) {
+			if cur != nil && r.consumeOwnWrite(cur) {
 				continue
 			}
 			select {

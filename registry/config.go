@@ -86,11 +86,16 @@ func DefaultHome() (string, error) {
 func resolveRanges(home string, ss, web *Range) (Range, Range, error) {
 	var cfg fileConfig
 	cfgPath := filepath.Join(home, ConfigFileName)
-	if ss == nil || web == nil {
+	// config.json is read only when it may decide a range (so that a home whose files cannot be read
+	// fails where the registry itself is read, with the fix).
+	if (ss == nil && os.Getenv(EnvSuperserverRange) == "") || (web == nil && os.Getenv(EnvWebRange) == "") {
 		data, err := os.ReadFile(cfgPath)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
+			if ae := accessError(OpConfig, cfgPath, err); ae != nil {
+				return Range{}, Range{}, ae
+			}
 			return Range{}, Range{}, fmt.Errorf("read %s: %w; fix its permissions or delete it", cfgPath, err)
 		default:
 			if err := json.Unmarshal(data, &cfg); err != nil {

@@ -23,7 +23,8 @@ import (
 // The test binary doubles as the child process of the multi-process tests: with childEnv set it
 // runs one child role and exits instead of running tests.
 const (
-	childEnv         = "IRIS_HELPER_REGISTRY_TEST_CHILD" // role: assign | assign-loop | hold-lock
+	childEnv         = "IRIS_HELPER_REGISTRY_TEST_CHILD" // role: assign | assign-loop | hold-lock | op
+	childOpEnv       = "IRIS_HELPER_REGISTRY_TEST_OP"    // op role: open | list | assign (of the first project)
 	childProjectsEnv = "IRIS_HELPER_REGISTRY_TEST_PROJECTS"
 	childStartEnv    = "IRIS_HELPER_REGISTRY_TEST_START" // a file to wait for before starting
 	childTimeoutEnv  = "IRIS_HELPER_REGISTRY_TEST_LOCK_TIMEOUT"
@@ -58,6 +59,8 @@ func childMain(role string) int {
 		fmt.Println("locked")
 		time.Sleep(2 * time.Minute)
 		return childOK
+	case "op":
+		return childOp()
 	case "assign", "assign-loop":
 	default:
 		fmt.Fprintln(os.Stderr, "unknown child role", role)
@@ -112,6 +115,46 @@ func childMain(role string) int {
 			return childOK
 		}
 	}
+}
+
+// childOp runs one registry operation and prints its outcome as one JSON line (opResult).
+func childOp() int {
+	var res opResult
+	r, err := Open(Options{})
+	if err == nil {
+		switch op := os.Getenv(childOpEnv); op {
+		case "open":
+		case "list":
+			res.List, err = r.List(context.Background())
+		case "assign":
+			var a Assignment
+			a, err = r.Assign(context.Background(), filepath.SplitList(os.Getenv(childProjectsEnv))[0], Preferred{})
+			res.List = []Assignment{a}
+		default:
+			err = fmt.Errorf("unknown op %q", op)
+		}
+	}
+	if err != nil {
+		res.Error, res.Type = err.Error(), errorType(err)
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(res)
+	return childOK
+}
+
+// opResult is what the op child prints.
+type opResult struct {
+	Error string       `json:"error,omitempty"`
+	Type  string       `json:"type,omitempty"` // the registry error type found with errors.As
+	List  []Assignment `json:"list,omitempty"`
+}
+
+func errorType(err error) string {
+	for _, target := range []any{new(*AccessError), new(*HomeError), new(*CorruptError), new(*LockTimeoutError)} {
+		if errors.As(err, target) {
+			return fmt.Sprintf("%T", target)[1:]
+		}
+	}
+	return "other"
 }
 
 type childResult struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -296,6 +297,21 @@ func TestRestoreRebuildsAfterCorruption(t *testing.T) {
 	if *b.Slot != 2 {
 		t.Fatalf("got slot %d, want 2 (1 is restored)", *b.Slot)
 	}
+	// Restore refuses what a read would reject as invalid (labels of a container are input too).
+	p5 := project(t, "five")
+	for _, tc := range []struct {
+		a    Assignment
+		want string
+	}{
+		{Assignment{Project: p5, SuperserverPort: 70000, WebPort: e.web.Lo + 4},
+			"restore port registry: restore " + p5 + ": its superserver port 70000 is not between 1 and 65535"},
+		{Assignment{Project: p5, SuperserverPort: e.ss.Lo + 4, WebPort: e.ss.Lo + 4},
+			fmt.Sprintf("restore port registry: restore %s: its superserver and web ports are both %d", p5, e.ss.Lo+4)},
+	} {
+		if err := e.r.Restore(ctx, []Assignment{tc.a}); err == nil || err.Error() != tc.want {
+			t.Errorf("Restore(%+v):\n got %v\nwant %s", tc.a, err, tc.want)
+		}
+	}
 }
 
 func TestCleanup(t *testing.T) {
@@ -407,24 +423,42 @@ func TestExhaustionNamesPortsHeldOutsideTheRegistry(t *testing.T) {
 	}
 }
 
-func TestUnreadableRegistryIsMovedAside(t *testing.T) {
+// Rule 6: a registry.json that cannot be read (here: a folder, EISDIR) is reported by every
+// operation and never moved aside (d65fd46 moved it aside as corrupt).
+func TestUnreadableRegistryIsNotMovedAside(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, baseExhaustedBusy+5, 3)
 	ctx := ctxT(t)
-	// A folder where the file should be: reading it fails (as an unreadable file would).
 	if err := os.Mkdir(e.r.Path(), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.r.Assign(ctx, project(t, "p"), Preferred{})
-	var ce *CorruptError
-	if !errors.As(err, &ce) || ce.Backup == "" {
-		t.Fatalf("want *CorruptError with a backup, got %v", err)
+	dir := project(t, "p")
+	cause := "cannot read the port registry " + e.r.Path() + ": it is a folder, not a file; it was left as it is; remove the folder and try again"
+	for _, tc := range []struct {
+		op   string
+		run  func() error
+		want string
+	}{
+		{"assign", func() error { _, err := e.r.Assign(ctx, dir, Preferred{}); return err }, "assign ports for " + dir + ": " + cause},
+		{"list", func() error { _, err := e.r.List(ctx); return err }, "read port registry: " + cause},
+		{"get", func() error { _, _, err := e.r.Get(ctx, dir); return err }, "read port registry: " + cause},
+		{"release", func() error { _, err := e.r.Release(ctx, dir); return err }, "release ports of " + dir + ": " + cause},
+		{"clear", func() error { _, err := e.r.Clear(ctx); return err }, "clear port registry: " + cause},
+	} {
+		err := tc.run()
+		var ae *AccessError
+		if err == nil || err.Error() != tc.want || !errors.As(err, &ae) || ae.Kind != fs.ModeDir {
+			t.Errorf("%s:\n got %v\nwant %s", tc.op, err, tc.want)
+		}
 	}
-	if fi, err := os.Stat(ce.Backup); err != nil || !fi.IsDir() {
-		t.Fatalf("unreadable registry not kept aside: %v", err)
+	if fi, err := os.Stat(e.r.Path()); err != nil || !fi.IsDir() {
+		t.Fatalf("the folder was moved: %v", err)
 	}
-	if _, err := e.r.Assign(ctx, project(t, "p"), Preferred{}); err != nil {
-		t.Fatal(err)
+	if m, _ := filepath.Glob(e.r.Path() + ".corrupt-*"); len(m) != 0 {
+		t.Fatalf("moved aside as corrupt: %v", m)
+	}
+	if strings.Contains(e.logs.String(), "CORRUPT") {
+		t.Fatalf("logged as corrupt: %s", e.logs)
 	}
 }
 

@@ -10,6 +10,7 @@ package registry
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -88,12 +89,13 @@ type Registry struct {
 	waiter               chan struct{} // at most one blocking lock wait per handle (see lockFile)
 
 	mu       sync.Mutex
-	ownWrite fs.FileInfo // registry.json as this handle last wrote it (Changes ignores it)
-	cache    cached      // the last registry.json this handle read or wrote
+	ownWrite []byte // registry.json as this handle last wrote it (Changes ignores it once)
+	cache    *state // the last registry.json this handle read or wrote (with its bytes)
 }
 
-// Open prepares the home folder (created 0700) and resolves the port ranges. It does not read
-// registry.json; every operation reads the current file.
+// Open prepares the home folder (created 0700; an existing one must be owned by the effective user
+// or root and not writable by group or others, else *HomeError) and resolves the port ranges. It
+// does not read registry.json; every operation reads the current file.
 func Open(opts Options) (*Registry, error) {
 	home := opts.Home
 	if home == "" {
@@ -107,8 +109,8 @@ func Open(opts Options) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry home %s: %w", home, err)
 	}
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return nil, fmt.Errorf("create registry home %s: %w; check its permissions or set %s", home, err, EnvHome)
+	if err := makeHome(home); err != nil {
+		return nil, err
 	}
 	ss, web, err := resolveRanges(home, opts.Superserver, opts.Web)
 	if err != nil {
@@ -552,6 +554,34 @@ func (r *Registry) List(ctx context.Context) ([]Assignment, error) {
 	return sortAssignments(out), nil
 }
 
+// InvalidEntry is an entry of registry.json's "assignments" that failed validation when it was read:
+// a port outside 1-65535, equal superserver and web ports, a project key that is not an absolute
+// path, an entry that is not an assignment at all, or a port (or project) that an entry with an
+// earlier assignedAt already holds. Such an entry is never used — not returned by Get, Find or
+// List, not counted as holding its ports — and is written back byte for byte on every rewrite
+// (iris-helper never changes or removes it: fix or delete it by hand).
+type InvalidEntry struct {
+	Index   int             `json:"index"`             // position in the file's "assignments" (0-based)
+	Project string          `json:"project,omitempty"` // its project key, if it has one
+	Reason  string          `json:"reason"`            // why it is not used ("its web port 70000 is not between 1 and 65535")
+	Entry   json.RawMessage `json:"entry"`             // exactly as in the file
+}
+
+// Invalid returns the entries of registry.json that are not used because they failed validation,
+// in file order (see InvalidEntry).
+func (r *Registry) Invalid(ctx context.Context) ([]InvalidEntry, error) {
+	st, err := r.readForQuery(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read port registry: %w", err)
+	}
+	var out []InvalidEntry
+	for _, inv := range st.invalid {
+		out = append(out, InvalidEntry{Index: inv.index, Project: inv.a.Project, Reason: inv.reason,
+			Entry: append(json.RawMessage(nil), inv.raw...)})
+	}
+	return out, nil
+}
+
 // detach copies the slot so that a caller changing *Slot cannot change the handle's cached state.
 func detach(a Assignment) Assignment {
 	if a.Slot != nil {
@@ -720,6 +750,9 @@ func (r *Registry) Restore(ctx context.Context, as []Assignment) error {
 			}
 			if a.SuperserverPort <= 0 || a.WebPort <= 0 {
 				return false, fmt.Errorf("restore %s: both ports must be set", a.Project)
+			}
+			if why := checkEntry(a); why != "" { // what a read would reject (docs/registry.md "validated when read")
+				return false, fmt.Errorf("restore %s: %s", a.Project, why)
 			}
 			if st.find(a.Project) >= 0 {
 				r.log.Info("restore: project already has ports; kept the registry's", "project", a.Project)

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,8 +34,17 @@ type state struct {
 	version int
 	records []record
 	extra   map[string]json.RawMessage // unknown top-level fields
+	invalid []invalidEntry             // entries that failed validation: never used, written back byte for byte
 	raw     []byte                     // the bytes it was decoded from
 	missing bool                       // no registry.json yet
+}
+
+// invalidEntry is an entry of "assignments" that is not used (see validate).
+type invalidEntry struct {
+	index  int             // position in the file's "assignments"
+	raw    json.RawMessage // exactly as in the file
+	a      Assignment      // what could be decoded of it (best effort)
+	reason string
 }
 
 // knownTop and knownAssignment match keys as encoding/json does (case-insensitively), so a key
@@ -79,12 +89,103 @@ func decodeFast(data []byte) (*state, bool) {
 	}
 	st := &state{version: f.Version, records: make([]record, len(f.Assignments))}
 	for i, a := range f.Assignments {
-		if a.Project == "" {
+		if checkEntry(a) != "" {
 			return nil, false
 		}
 		st.records[i].Assignment = a
 	}
+	if !distinct(f.Assignments) {
+		return nil, false // the full decoder says which entries lose
+	}
 	return st, true
+}
+
+// checkEntry says what is wrong with one assignment on its own, or "" when nothing is.
+func checkEntry(a Assignment) string {
+	switch {
+	case a.Project == "":
+		return "it has no project"
+	case !filepath.IsAbs(a.Project):
+		return fmt.Sprintf("its project %q is not an absolute path", a.Project)
+	case a.SuperserverPort < 1 || a.SuperserverPort > 65535:
+		return fmt.Sprintf("its superserver port %d is not between 1 and 65535", a.SuperserverPort)
+	case a.WebPort < 1 || a.WebPort > 65535:
+		return fmt.Sprintf("its web port %d is not between 1 and 65535", a.WebPort)
+	case a.SuperserverPort == a.WebPort:
+		return fmt.Sprintf("its superserver and web ports are both %d", a.WebPort)
+	}
+	return ""
+}
+
+// distinct reports whether no port and no project appears twice (the usual case, checked without maps
+// for small registries).
+func distinct(as []Assignment) bool {
+	if len(as) > 64 {
+		ports := make(map[int]bool, 2*len(as))
+		projects := make(map[string]bool, len(as))
+		for _, a := range as {
+			if ports[a.SuperserverPort] || ports[a.WebPort] || projects[a.Project] {
+				return false
+			}
+			ports[a.SuperserverPort], ports[a.WebPort], projects[a.Project] = true, true, true
+		}
+		return true
+	}
+	for i, a := range as {
+		for _, b := range as[:i] {
+			if a.Project == b.Project || a.SuperserverPort == b.SuperserverPort || a.SuperserverPort == b.WebPort ||
+				a.WebPort == b.SuperserverPort || a.WebPort == b.WebPort {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// dedupe makes the losers of a port (or a project) held twice invalid: the entry with the earlier
+// assignedAt keeps it (on a tie, the earlier one in the file). cands are valid on their own, in file order.
+func dedupe(cands []candidate) (kept []record, lost []invalidEntry) {
+	order := make([]int, len(cands))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(x, y int) bool {
+		return cands[order[x]].rec.AssignedAt.Before(cands[order[y]].rec.AssignedAt)
+	})
+	ports := make(map[int]string, 2*len(cands))
+	projects := make(map[string]bool, len(cands))
+	ok := make([]bool, len(cands))
+	reasons := make([]string, len(cands))
+	for _, i := range order {
+		a := cands[i].rec.Assignment
+		switch {
+		case projects[a.Project]:
+			reasons[i] = "its project has an earlier assignment"
+		case ports[a.SuperserverPort] != "":
+			reasons[i] = fmt.Sprintf("its superserver port %d is held by %s, assigned earlier", a.SuperserverPort, ports[a.SuperserverPort])
+		case ports[a.WebPort] != "":
+			reasons[i] = fmt.Sprintf("its web port %d is held by %s, assigned earlier", a.WebPort, ports[a.WebPort])
+		default:
+			ok[i] = true
+			projects[a.Project] = true
+			ports[a.SuperserverPort], ports[a.WebPort] = a.Project, a.Project
+		}
+	}
+	for i, c := range cands {
+		if ok[i] {
+			kept = append(kept, c.rec)
+		} else {
+			lost = append(lost, invalidEntry{index: c.index, raw: c.raw, a: c.rec.Assignment, reason: reasons[i]})
+		}
+	}
+	return kept, lost
+}
+
+// candidate is an entry that is valid on its own, before dedupe.
+type candidate struct {
+	index int
+	raw   json.RawMessage
+	rec   record
 }
 
 // decodeFull decodes any registry file, keeping unknown fields.
@@ -125,24 +226,21 @@ func decodeFull(path string, data []byte) (*state, error) {
 			return nil, fmt.Errorf("assignments: %w", err)
 		}
 	}
-	st.records = make([]record, 0, len(raws))
+	cands := make([]candidate, 0, len(raws))
 	for i, raw := range raws {
 		var rec record
 		if err := json.Unmarshal(raw, &rec.Assignment); err != nil {
-			if newer != nil {
-				continue
-			}
-			return nil, fmt.Errorf("assignment %d: %w", i, err)
+			st.invalid = append(st.invalid, invalidEntry{index: i, raw: raw, a: rec.Assignment, reason: "it is not an assignment: " + err.Error()})
+			continue
 		}
-		if rec.Project == "" {
-			if newer != nil {
-				continue
-			}
-			return nil, fmt.Errorf("assignment %d has no project", i)
+		if why := checkEntry(rec.Assignment); why != "" {
+			st.invalid = append(st.invalid, invalidEntry{index: i, raw: raw, a: rec.Assignment, reason: why})
+			continue
 		}
 		var fields map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &fields); err != nil {
-			return nil, fmt.Errorf("assignment %d: %w", i, err)
+			st.invalid = append(st.invalid, invalidEntry{index: i, raw: raw, a: rec.Assignment, reason: "it is not an object"})
+			continue
 		}
 		for k, v := range fields {
 			if !knownAssignment(k) {
@@ -152,8 +250,15 @@ func decodeFull(path string, data []byte) (*state, error) {
 				rec.extra[k] = v
 			}
 		}
-		st.records = append(st.records, rec)
+		cands = append(cands, candidate{index: i, raw: raw, rec: rec})
 	}
+	kept, lost := dedupe(cands)
+	st.records = kept
+	if st.records == nil {
+		st.records = []record{}
+	}
+	st.invalid = append(st.invalid, lost...)
+	sort.Slice(st.invalid, func(i, j int) bool { return st.invalid[i].index < st.invalid[j].index })
 	return st, newer
 }
 
@@ -165,46 +270,75 @@ func (st *state) encode() ([]byte, error) {
 	return st.encodeGeneral()
 }
 
-// encodeGeneral handles every state, including unknown fields: compact JSON, then indented.
+// encodeGeneral handles every state, including unknown fields and invalid entries. It writes what
+// json.Indent makes of the compact form, piece by piece, so that an invalid entry can be written
+// back exactly as it was read (after the valid ones).
 func (st *state) encodeGeneral() ([]byte, error) {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, `{"version":%d,"assignments":[`, SupportedVersion)
-	for i, rec := range st.records {
-		if i > 0 {
-			b.WriteByte(',')
-		}
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "{\n  \"version\": %d,\n  \"assignments\": [", SupportedVersion)
+	var compact bytes.Buffer
+	n := 0
+	for _, rec := range st.records {
+		compact.Reset()
 		known, err := json.Marshal(rec.Assignment)
 		if err != nil {
 			return nil, err
 		}
 		if len(rec.extra) == 0 {
-			b.Write(known)
-			continue
+			compact.Write(known)
+		} else {
+			compact.Write(known[:len(known)-1])
+			if err := writeExtra(&compact, rec.extra); err != nil {
+				return nil, err
+			}
+			compact.WriteByte('}')
 		}
-		b.Write(known[:len(known)-1])
-		if err := writeExtra(&b, rec.extra); err != nil {
+		if n > 0 {
+			out.WriteByte(',')
+		}
+		n++
+		out.WriteString("\n    ")
+		if err := json.Indent(&out, compact.Bytes(), "    ", "  "); err != nil {
 			return nil, err
 		}
-		b.WriteByte('}')
 	}
-	b.WriteByte(']')
-	if err := writeExtra(&b, st.extra); err != nil {
-		return nil, err
+	for _, inv := range st.invalid {
+		if n > 0 {
+			out.WriteByte(',')
+		}
+		n++
+		out.WriteString("\n    ")
+		out.Write(inv.raw)
 	}
-	b.WriteByte('}')
-	var out bytes.Buffer
-	out.Grow(b.Len() * 3 / 2)
-	if err := json.Indent(&out, b.Bytes(), "", "  "); err != nil {
-		return nil, err
+	if n > 0 {
+		out.WriteString("\n  ")
 	}
-	out.WriteByte('\n')
+	out.WriteByte(']')
+	keys := make([]string, 0, len(st.extra))
+	for k := range st.extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		name, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		out.WriteString(",\n  ")
+		out.Write(name)
+		out.WriteString(": ")
+		if err := json.Indent(&out, st.extra[k], "  ", "  "); err != nil {
+			return nil, err
+		}
+	}
+	out.WriteString("\n}\n")
 	return out.Bytes(), nil
 }
 
 // encodeFast writes the usual state (no unknown fields, plain strings) straight in the indented
 // form encodeGeneral produces, byte for byte, without reflection; ok is false for anything else.
 func (st *state) encodeFast() ([]byte, bool) {
-	if len(st.extra) > 0 {
+	if len(st.extra) > 0 || len(st.invalid) > 0 {
 		return nil, false
 	}
 	b := make([]byte, 0, 64+320*len(st.records))
@@ -315,57 +449,81 @@ func (st *state) assignments() []Assignment {
 // read loads registry.json without the lock. Writers replace the file by rename, so a reader sees
 // either the old or the new file, never a torn one. A missing file is an empty registry.
 //
-// The last state this handle read or wrote is cached with the file's identity (inode / file
-// index), size and mtime: while they are unchanged, read costs one stat. The returned state must
-// not be modified (update works on a copy, see readReuse).
+// The last state this handle read or wrote is cached with the bytes it was decoded from: when the
+// file holds the same bytes, read costs one open and read of the file and no decode. (The file's
+// identity, size and mtime are not enough: another writer's file may have the same size, the
+// same mtime and, as inodes are reused, the same inode.) The returned state must not be modified
+// (update works on a copy, see readReuse).
 func (r *Registry) read() (*state, error) {
-	if fi, err := os.Stat(r.path); err == nil {
-		r.mu.Lock()
-		c := r.cache
-		r.mu.Unlock()
-		if c.st != nil && sameVersion(c.fi, fi) {
-			return c.st, nil
-		}
+	buf := readBufs.Get().(*[]byte)
+	defer readBufs.Put(buf)
+	data, err := r.readInto((*buf)[:0])
+	if err != nil {
+		return nil, err
 	}
-	f, err := os.Open(r.path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if data == nil {
 		return &state{version: SupportedVersion, missing: true}, nil
 	}
-	if err != nil {
-		return nil, &readError{err}
+	*buf = data[:0]
+	r.mu.Lock()
+	c := r.cache
+	r.mu.Unlock()
+	if c != nil && bytes.Equal(c.raw, data) {
+		return c, nil
 	}
-	defer f.Close()
-	fi, err := f.Stat() // the identity of exactly the file read below
-	if err != nil {
-		return nil, &readError{err}
-	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, &readError{err}
-	}
-	st, err := r.decodeData(data)
+	st, err := r.decodeData(bytes.Clone(data))
 	if err == nil {
-		r.remember(fi, st)
+		r.remember(st)
 	}
 	return st, err
 }
 
-// remember caches st as the content of the file fi describes.
-func (r *Registry) remember(fi fs.FileInfo, st *state) {
+// readBufs holds the buffers read() reads registry.json into before comparing it with the cache.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// readRaw returns the bytes of registry.json, nil when it does not exist, or an *AccessError when it
+// cannot be read (it is then left as it is; see readLocked).
+func (r *Registry) readRaw() ([]byte, error) { return r.readInto(nil) }
+
+// readInto reads registry.json into buf (appending; buf may be reused).
+func (r *Registry) readInto(buf []byte) ([]byte, error) {
+	data, mode, err := readRegular(r.path, buf)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, r.readFailure(err)
+	case mode != 0:
+		return nil, notRegular(OpRead, r.path, mode)
+	case data == nil:
+		data = []byte{}
+	}
+	return data, nil
+}
+
+func (r *Registry) readFailure(err error) error {
+	if ae := accessError(OpRead, r.path, err); ae != nil {
+		return ae
+	}
+	return &AccessError{Op: OpRead, Path: r.path, Err: err, Culprit: r.path}
+}
+
+// remember caches st (with st.raw) as the content of registry.json.
+func (r *Registry) remember(st *state) {
 	r.mu.Lock()
-	r.cache = cached{fi: fi, st: st}
+	r.cache = st
 	r.mu.Unlock()
 }
 
 // readReuse reads registry.json (lock held) for modification. When its bytes equal those prev was
 // decoded from, it returns a copy of prev instead of decoding again. It never returns prev itself.
 func (r *Registry) readReuse(prev *state) (*state, error) {
-	data, err := os.ReadFile(r.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return &state{version: SupportedVersion, missing: true}, nil
-	}
+	data, err := r.readRaw()
 	if err != nil {
-		return nil, &readError{err}
+		return nil, err
+	}
+	if data == nil {
+		return &state{version: SupportedVersion, missing: true}, nil
 	}
 	if prev != nil && !prev.missing && prev.raw != nil && bytes.Equal(prev.raw, data) {
 		return prev.clone(), nil
@@ -396,20 +554,16 @@ func (st *state) clone() *state {
 	return &c
 }
 
-// cached is the last state a handle read or wrote, with the stat of that file.
-type cached struct {
-	fi fs.FileInfo
-	st *state
-}
-
-// readError marks a registry.json that cannot be read or parsed (as opposed to a newer version).
+// readError marks a registry.json that was read but cannot be decoded (as opposed to a newer
+// version, or a file that cannot be read at all: *AccessError).
 type readError struct{ err error }
 
 func (e *readError) Error() string { return e.err.Error() }
 func (e *readError) Unwrap() error { return e.err }
 
-// readLocked loads registry.json while the lock is held. A corrupt or unreadable file is moved aside
-// and reported as *CorruptError; the registry is then empty.
+// readLocked loads registry.json while the lock is held. A file that was read and fails to decode is
+// moved aside and reported as *CorruptError (the registry is then empty); a file that cannot be read
+// is reported as *AccessError and left where it is.
 func (r *Registry) readLocked(prev *state) (*state, error) {
 	st, err := r.readReuse(prev)
 	var re *readError
@@ -443,6 +597,10 @@ func (r *Registry) write(st *state) error {
 	}
 	tmp, err := os.CreateTemp(r.home, FileName+".tmp-*")
 	if err != nil {
+		if ae := accessError(OpWrite, r.home, err); ae != nil && ae.Kind == 0 {
+			ae.Culprit, ae.Fix = permissionFix(filepath.Join(r.home, FileName+".tmp-new"))
+			return ae
+		}
 		return fmt.Errorf("write registry: %w", err)
 	}
 	tmpName := tmp.Name()
@@ -463,15 +621,9 @@ func (r *Registry) write(st *state) error {
 		_ = os.Remove(tmpName)
 		return fmt.Errorf("write registry %s: %w", tmpName, err)
 	}
-	// Note the new file as this handle's own before it appears under its name, so that Changes
-	// never reports it (rename keeps the file's identity, size and mtime).
-	written, err := os.Stat(tmpName)
-	if err != nil {
-		_ = os.Remove(tmpName)
-		return fmt.Errorf("write registry %s: %w", tmpName, err)
-	}
-	_ = os.SameFile(written, written) // Windows: load the file ID now, while tmpName still names the file
-	r.noteOwnWrite(written)
+	// Note the new content as this handle's own before it appears under its name, so that Changes
+	// never reports it.
+	r.noteOwnWrite(data)
 	if err := renameFile(tmpName, r.path); err != nil {
 		_ = os.Remove(tmpName)
 		return fmt.Errorf("replace registry %s: %w", r.path, err)
@@ -480,7 +632,7 @@ func (r *Registry) write(st *state) error {
 		return fmt.Errorf("sync registry folder %s: %w", r.home, err)
 	}
 	st.raw, st.missing = data, false
-	r.remember(written, st) // lock held: registry.json is the file just written
+	r.remember(st) // lock held: registry.json is the file just written
 	return nil
 }
 
@@ -520,11 +672,19 @@ func (r *Registry) withLock(ctx context.Context, fn func() error) error {
 // waiters burn CPU and miss the short windows between two writers. On timeout or cancellation the
 // waiting goroutine is left to finish: when it gets the lock it releases it at once.
 func (r *Registry) lockFile(ctx context.Context, timeoutC <-chan time.Time, timeout time.Duration) (*flock.Flock, error) {
-	fl := flock.New(r.lockPath, flock.SetPermissions(0o600))
+	fl := flock.New(r.lockPath, flock.SetPermissions(0o600), flock.SetFlag(lockFlags()))
 	ok, err := fl.TryLock()
 	if err != nil {
 		_ = fl.Close()
-		return nil, fmt.Errorf("lock registry %s: %w", r.lockPath, err)
+		return nil, r.lockFailure(err)
+	}
+	// The open handle is what is locked: it must be the regular file a link could not redirect.
+	if fi, err := fl.Stat(); err != nil || !fi.Mode().IsRegular() {
+		_ = fl.Close()
+		if err != nil {
+			return nil, r.lockFailure(err)
+		}
+		return nil, notRegular(OpLock, r.lockPath, fi.Mode())
 	}
 	if ok {
 		return fl, nil
@@ -552,7 +712,7 @@ func (r *Registry) lockFile(ctx context.Context, timeoutC <-chan time.Time, time
 	case err := <-done:
 		if err != nil {
 			_ = fl.Close()
-			return nil, fmt.Errorf("lock registry %s: %w", r.lockPath, err)
+			return nil, r.lockFailure(err)
 		}
 		return fl, nil
 	case <-timeoutC:
@@ -583,7 +743,7 @@ func (r *Registry) pollLock(ctx context.Context, fl *flock.Flock, timeoutC <-cha
 		ok, err := fl.TryLock()
 		if err != nil {
 			_ = fl.Close()
-			return nil, fmt.Errorf("lock registry %s: %w", r.lockPath, err)
+			return nil, r.lockFailure(err)
 		}
 		if ok {
 			return fl, nil
@@ -592,6 +752,15 @@ func (r *Registry) pollLock(ctx context.Context, fl *flock.Flock, timeoutC <-cha
 			delay *= 2
 		}
 	}
+}
+
+// lockFailure reports a failed open or lock of registry.lock: *AccessError for a link or a
+// permission problem, with the fix.
+func (r *Registry) lockFailure(err error) error {
+	if ae := accessError(OpLock, r.lockPath, err); ae != nil {
+		return ae
+	}
+	return fmt.Errorf("lock registry %s: %w", r.lockPath, err)
 }
 
 // blockingLock waits for the lock, retrying a wait interrupted by a signal.

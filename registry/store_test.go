@@ -27,19 +27,20 @@ func TestEncodeFastMatchesGeneral(t *testing.T) {
 		{"manual, engine, nanos, zone", &state{version: 1, records: []record{
 			{Assignment: Assignment{Project: "/x", SuperserverPort: 1990, WebPort: 52790, Type: TypeManual, Status: StatusActive,
 				Container: "iris_ab_1990", Engine: "unix:///var/run/docker.sock", AssignedAt: t0.Add(123456789), LastUsedAt: t0.In(berlin)}},
-			{Assignment: Assignment{Project: `C:\Users\ann\shop`, Slot: slot(3), SuperserverPort: 1975, WebPort: 52776}},
+			{Assignment: Assignment{Project: `/Users/ann\shop`, Slot: slot(3), SuperserverPort: 1975, WebPort: 52776}},
 		}}, false},
-		{"unicode path", &state{version: 1, records: []record{{Assignment: Assignment{Project: "/home/zoë/<proj>&\"q\"", Slot: slot(1)}}}}, false},
-		{"zero times", &state{version: 1, records: []record{{Assignment: Assignment{Project: "/z"}}}}, true},
+		{"unicode path", &state{version: 1, records: []record{{Assignment: Assignment{Project: "/home/zoë/<proj>&\"q\"", Slot: slot(1), SuperserverPort: 1, WebPort: 65535}}}}, false},
+		{"zero times", &state{version: 1, records: []record{{Assignment: Assignment{Project: "/z", SuperserverPort: 1972, WebPort: 52773}}}}, true},
 		{"unknown fields", &state{version: 1, extra: map[string]json.RawMessage{"x": json.RawMessage(`{"a":[1,2]}`)},
-			records: []record{{Assignment: Assignment{Project: "/u"}, extra: map[string]json.RawMessage{"note": json.RawMessage(`"hi"`)}}}}, false},
+			records: []record{{Assignment: Assignment{Project: "/u", SuperserverPort: 1972, WebPort: 52773}, extra: map[string]json.RawMessage{"note": json.RawMessage(`"hi"`)}}}}, false},
 	}
 	// plus random ones
 	rng := rand.New(rand.NewPCG(1, 2))
 	for n := 0; n < 20; n++ {
 		st := &state{version: 1}
+		base := 1 + rng.IntN(65000) // distinct ports: a port held twice makes an entry invalid
 		for i := 0; i < rng.IntN(30); i++ {
-			a := Assignment{Project: fmt.Sprintf("/p/%d/%x", i, rng.Uint64()), SuperserverPort: 1 + rng.IntN(65535), WebPort: 1 + rng.IntN(65535),
+			a := Assignment{Project: fmt.Sprintf("/p/%d/%x", i, rng.Uint64()), SuperserverPort: base + 2*i, WebPort: base + 2*i + 1,
 				Type: TypeAuto, Status: StatusIdle, AssignedAt: time.Unix(rng.Int64N(4e9), rng.Int64N(1e9)).UTC(), LastUsedAt: t0}
 			if rng.IntN(2) == 0 {
 				a.Slot = slot(rng.IntN(100))

@@ -30,4 +30,7 @@ const (
 	// whose data is not on the durable volume; error.data carries {"container", "reason"}. Ask
 	// the user, then send iris/restart with {"confirm": true}.
 	CodeConfirmRequired = -32020
+	// CodeRegistryAccess: IRIS_HELPER_HOME or a file in it is not usable by this user (owner,
+	// permissions, a folder or FIFO where registry.json belongs); the message gives the fix.
+	CodeRegistryAccess = -32021
 )

@@ -11,6 +11,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
+	"github.com/iris-helper/iris-helper/registry"
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
@@ -179,6 +180,8 @@ func TestCodesOfStartRules(t *testing.T) {
 		{fmt.Errorf("start IRIS for /p: %w", &dockerops.KeepError{Container: "iris_x_1"}), CodeConfirmRequired},
 		{&workspace.ProjectLockError{Path: "/h/locks/x.lock"}, CodeRegistryLocked},
 		{&workspace.NetworkBindError{Address: "0.0.0.0"}, CodeInternalError}, // iris/start answers it as CodeStartFailed
+		{fmt.Errorf("open project /p: %w", &registry.AccessError{Path: "/h/registry.json"}), CodeRegistryAccess},
+		{&registry.HomeError{Path: "/h"}, CodeRegistryAccess},
 	}
 	for _, tc := range tests {
 		if got := codeFor(tc.err); got != tc.want {

@@ -861,6 +861,8 @@ func codeFor(err error) int64 {
 		confirm     *workspace.ConfirmRequiredError
 		keep        *dockerops.KeepError
 		projLock    *workspace.ProjectLockError
+		access      *registry.AccessError
+		home        *registry.HomeError
 	)
 	switch {
 	case errors.As(err, &unavailable):
@@ -881,6 +883,8 @@ func codeFor(err error) int64 {
 		return CodeOpenProject
 	case errors.As(err, &confirm), errors.As(err, &keep):
 		return CodeConfirmRequired
+	case errors.As(err, &access), errors.As(err, &home):
+		return CodeRegistryAccess
 	}
 	return CodeInternalError
 }

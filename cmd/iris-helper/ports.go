@@ -182,23 +182,41 @@ func newPortsListCmd(a *app) *cobra.Command {
 				return err
 			}
 			notes := rootNotes(list)
+			invalid, err := reg.Invalid(cmd.Context())
+			if err != nil {
+				return err
+			}
 			if asJSON {
 				if list == nil {
 					list = []registry.Assignment{}
 				}
 				return writeJSON(a.stdout, struct {
-					Assignments []registry.Assignment `json:"assignments"`
-					Notes       []workspace.KeyNote   `json:"notes,omitempty"`
-				}{list, notes})
+					Assignments []registry.Assignment   `json:"assignments"`
+					Notes       []workspace.KeyNote     `json:"notes,omitempty"`
+					Invalid     []registry.InvalidEntry `json:"invalid,omitempty"`
+				}{list, notes, invalid})
 			}
 			if len(list) == 0 {
-				_, err := fmt.Fprintf(a.stdout, "No ports assigned yet (registry %s).\n", reg.Path())
+				_, err = fmt.Fprintf(a.stdout, "No ports assigned yet (registry %s).\n", reg.Path())
+			} else {
+				err = printAssignmentTable(a.stdout, list)
+			}
+			if err != nil {
 				return err
 			}
-			if err := printAssignmentTable(a.stdout, list); err != nil {
+			if err := printRootNotes(a.stdout, list, notes); err != nil || len(invalid) == 0 {
 				return err
 			}
-			return printRootNotes(a.stdout, list, notes)
+			// Entries that failed validation are never used; say so, so that nobody wonders where they went.
+			fmt.Fprintf(a.stdout, "Invalid entries in %s (not used; iris-helper keeps them as they are: fix or delete them by hand):\n", reg.Path())
+			for _, x := range invalid {
+				if x.Project != "" {
+					fmt.Fprintf(a.stdout, "  entry %d (%s): %s\n", x.Index, x.Project, x.Reason)
+				} else {
+					fmt.Fprintf(a.stdout, "  entry %d: %s\n", x.Index, x.Reason)
+				}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"assignments": [...]} as JSON`)

@@ -644,3 +644,37 @@ func TestPortsAssignSkipsAndNamesAForeignContainer(t *testing.T) {
 		t.Errorf("conflict on a port %s publishes does not name it:\n%s", name, stderr)
 	}
 }
+
+// An entry of registry.json that fails validation is not used, and `ports list` says so (rule 6).
+func TestPortsListSaysWhichEntriesAreInvalid(t *testing.T) {
+	e := newPortsEnv(t, 32490, 5) // no port is bound: the list only reads
+	dir := irisProject(t)
+	valid := fmt.Sprintf(`{"project":%q,"slot":0,"superserverPort":32490,"webPort":32990,"type":"auto","status":"idle","container":"","engine":"","assignedAt":"2026-01-01T00:00:00Z","lastUsedAt":"2026-01-01T00:00:00Z"}`, dir)
+	bad := `{"project":"/gone/shop","superserverPort":32491,"webPort":70000}`
+	path := filepath.Join(e.home, registry.FileName)
+	if err := os.WriteFile(path, []byte(`{"version":1,"assignments":[`+valid+`,`+bad+`,"x"]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := mustRun(t, 0, "ports", "list")
+	want := "Invalid entries in " + path + " (not used; iris-helper keeps them as they are: fix or delete them by hand):\n" +
+		"  entry 1 (/gone/shop): its web port 70000 is not between 1 and 65535\n" +
+		"  entry 2: it is not an assignment: json: cannot unmarshal string into Go value of type registry.Assignment\n"
+	if !strings.HasPrefix(out, "PROJECT") || !strings.Contains(out, dir) || !strings.HasSuffix(out, want) || strings.Contains(out, "32491") {
+		t.Fatalf("ports list:\n%s\nwant it to end with\n%s", out, want)
+	}
+	out, _ = mustRun(t, 0, "ports", "list", "--json")
+	var got struct {
+		Assignments []registry.Assignment   `json:"assignments"`
+		Invalid     []registry.InvalidEntry `json:"invalid"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	var entry bytes.Buffer
+	if len(got.Invalid) > 0 {
+		_ = json.Compact(&entry, got.Invalid[0].Entry)
+	}
+	if len(got.Assignments) != 1 || len(got.Invalid) != 2 || entry.String() != bad || got.Invalid[1].Index != 2 {
+		t.Fatalf("ports list --json: %s", out)
+	}
+}
