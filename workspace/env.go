@@ -347,8 +347,19 @@ type EnvValues struct {
 // helper's own scanner otherwise. Port is read from the value span the scanner found
 // (readEnvPort), the span RenderEnv writes; a value with a variable reference is never a port.
 func ParseEnvValues(content []byte, keys EnvKeys) EnvValues {
+	return parseEnvValues(content, keys, true)
+}
+
+// parseEnvValues is ParseEnvValues; without values (the watcher, which needs Raw, Port and Err
+// only) godotenv does not parse the whole file, whose map of every key would cost about ten times
+// the file's size, and Value is the text between the quotes.
+func parseEnvValues(content []byte, keys EnvKeys, values bool) EnvValues {
 	last := lastAssignmentsOf(content, map[string]bool{keys.Host: keys.Host != "", keys.Superserver: keys.Superserver != "", keys.Web: keys.Web != ""})
-	parsed, perr := godotenv.UnmarshalBytes(bytes.TrimPrefix(content, utf8BOM))
+	var parsed map[string]string
+	perr := errors.New("not parsed")
+	if values {
+		parsed, perr = godotenv.UnmarshalBytes(bytes.TrimPrefix(content, utf8BOM))
+	}
 	get := func(key string, isPort bool) EnvValue {
 		v := EnvValue{Key: key}
 		l, ok := last[key]

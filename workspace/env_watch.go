@@ -309,7 +309,7 @@ func (w *EnvWatcher) missing(ctx context.Context) []EnvEvent {
 // asked for through RequestPort (w.ports follows when granted); anything else is reported
 // and left for the caller's render to restore.
 func (w *EnvWatcher) userRequests(ctx context.Context, in []byte, keys EnvKeys) []EnvEvent {
-	vals := ParseEnvValues(in, keys)
+	vals := parseEnvValues(in, keys, false) // Raw, Port and Err only: memory stays near the file's size
 	var events []EnvEvent
 	var reqSS, reqWeb int
 	type slot struct {
