@@ -71,11 +71,11 @@ type hostileCase struct {
 }
 
 func outsideMsg(path, resolved, root string) string {
-	where := path + " leads to " + resolved
+	where := path + " leads to " + resolved + ","
 	if path == resolved {
 		where = path + " is"
 	}
-	return where + ", outside the project folder " + root + ": iris-helper writes a .env there only when the user allows it (allowEnvFileOutsideProject)"
+	return where + " outside the project folder " + root + ": iris-helper writes a .env there only when the user allows it (allowEnvFileOutsideProject)"
 }
 
 func danglingMsg(path, resolved, root string) string {
@@ -108,7 +108,7 @@ var hostileCases = []hostileCase{
 	}},
 	{"env.file names IRIS_HELPER_HOME/registry.json", func(t *testing.T, h *hostile) (string, string) {
 		p := Config{Env: EnvConfig{File: filepath.Join(h.home, "registry.json")}}.EnvPath(h.proj)
-		return p, p + " is, inside IRIS_HELPER_HOME (" + h.home + "): iris-helper writes a .env there only when the user allows it (allowEnvFileOutsideProject)"
+		return p, p + " is inside IRIS_HELPER_HOME (" + h.home + "): iris-helper writes a .env there only when the user allows it (allowEnvFileOutsideProject)"
 	}},
 	{".env links to a device (/dev/null)", func(t *testing.T, h *hostile) (string, string) {
 		p := h.link(t, ".env", h.device)

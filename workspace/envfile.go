@@ -58,19 +58,19 @@ func (e *EnvOutsideProjectError) Knob() Knob {
 }
 
 func (e *EnvOutsideProjectError) Error() string {
-	where := e.Path + " leads to " + e.Resolved
+	where := e.Path + " leads to " + e.Resolved + ","
 	if e.Resolved == e.Path {
 		where = e.Path + " is"
 	}
 	if e.Dangling {
-		return fmt.Sprintf("%s, which does not exist and lies outside the project folder %s; iris-helper never creates a file outside the project through a link (create the file yourself, or remove the link)",
+		return fmt.Sprintf("%s which does not exist and lies outside the project folder %s; iris-helper never creates a file outside the project through a link (create the file yourself, or remove the link)",
 			where, e.Root)
 	}
 	place := "outside the project folder " + e.Root
 	if e.Home != "" {
 		place = "inside IRIS_HELPER_HOME (" + e.Home + ")"
 	}
-	return fmt.Sprintf("%s, %s: iris-helper writes a .env there only when the user allows it (%s)", where, place, KnobEnvFileOutsideProject)
+	return fmt.Sprintf("%s %s: iris-helper writes a .env there only when the user allows it (%s)", where, place, KnobEnvFileOutsideProject)
 }
 
 // EnvNotRegularError says that the project's .env, or what its link leads to, is not a regular

@@ -110,7 +110,7 @@ func TestEnvCommandsRefuseAFileOutsideTheProject(t *testing.T) {
 				path = resolved // env.file names the file itself
 			}
 			snap := sandboxtest.Take(t, h.sandbox)
-			where := path + " leads to " + resolved
+			where := path + " leads to " + resolved + ","
 			if path == resolved {
 				where = path + " is"
 			}
@@ -118,7 +118,7 @@ func TestEnvCommandsRefuseAFileOutsideTheProject(t *testing.T) {
 			if inHome {
 				place = "inside IRIS_HELPER_HOME (" + h.home + ")"
 			}
-			want := "iris-helper: " + where + ", " + place + ": iris-helper writes a .env there only when the user allows it (allowEnvFileOutsideProject)\n" + remedy(h.home)
+			want := "iris-helper: " + where + " " + place + ": iris-helper writes a .env there only when the user allows it (allowEnvFileOutsideProject)\n" + remedy(h.home)
 			for _, args := range [][]string{{"env", "sync", h.proj}, {"env", "sync", "--dry-run", h.proj}, {"env", "sync", "--json", h.proj}, {"env", "watch", h.proj}} {
 				code, stdout, stderr := runEnvCLI(t, context.Background(), args...)
 				if code != 1 || stdout != "" || stderr != want {

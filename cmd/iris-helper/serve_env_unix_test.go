@@ -81,7 +81,7 @@ func TestServeRefusesAnEnvOutsideTheProject(t *testing.T) {
 		t.Errorf("exit code %d; stderr:\n%s", c, errb.String())
 	}
 
-	want := outside + " is, outside the project folder " + dir + ": iris-helper writes a .env there only when the user allows it (allowEnvFileOutsideProject)" +
+	want := outside + " is outside the project folder " + dir + ": iris-helper writes a .env there only when the user allows it (allowEnvFileOutsideProject)" +
 		"; .env sync is off for this project. To allow it, turn on irisHelper.allowEnvFileOutsideProject in your user settings (not the workspace's) and restart the helper."
 	warnings := 0
 	for _, m := range serveFrames(t, out.String()) {
