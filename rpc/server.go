@@ -635,6 +635,10 @@ func restartText(st workspace.Status) string {
 // onMessage forwards the project's messages: errors and warnings (what the user must act on)
 // as window/showMessage, information (.env updated, engine back) as window/logMessage.
 func (s *server) onMessage(m workspace.Message) {
+	var ke interface{ Knob() workspace.Knob }
+	if errors.As(m.Err, &ke) && ke.Knob() != "" {
+		m.Text += fmt.Sprintf(". To allow it, turn on %s in your user settings (not the workspace's) and restart the helper.", ke.Knob().EditorSetting())
+	}
 	switch m.Level {
 	case workspace.LevelError:
 		s.showMessage(MessageError, m.Text)

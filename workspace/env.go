@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"sort"
@@ -15,6 +13,8 @@ import (
 	"time"
 
 	"github.com/joho/godotenv"
+
+	"github.com/iris-helper/iris-helper/workspace/projfile"
 )
 
 // ManagedComment is the comment line written above the keys the helper appends to a .env.
@@ -79,12 +79,21 @@ func (c EnvChange) String() string {
 // name never resolves to a name configured for another key: it takes an alias then, or is
 // not managed when the file has none (one key, one value).
 func ResolveEnvKeys(names EnvConfig, content []byte) EnvKeys {
-	present := map[string]bool{}
-	for _, l := range scanEnvLines(content) {
-		if l.isAssignment() {
-			present[l.key] = true
+	candidates := map[string]bool{DefaultEnvHostKey: false, DefaultEnvSuperserverKey: false, DefaultEnvWebKey: false}
+	for _, a := range [][]string{HostAliases, SuperserverAliases, WebAliases} {
+		for _, n := range a {
+			candidates[n] = false
 		}
 	}
+	present := map[string]bool{}
+	eachEnvLine(content, func(l envLine) bool {
+		if l.isAssignment() {
+			if _, ok := candidates[string(l.keyOf(content))]; ok {
+				present[string(l.keyOf(content))] = true
+			}
+		}
+		return true
+	})
 	taken := map[string]bool{}
 	for _, n := range []*string{names.Host, names.SuperserverPort, names.WebPort} {
 		if n != nil && *n != "" {
@@ -191,25 +200,12 @@ func parsePort(s string) (int, error) {
 	return n, nil
 }
 
-// lastAssignments returns, for each key, the index of its last (winning) assignment.
-func lastAssignments(lines []envLine) map[string]int {
-	last := map[string]int{}
-	for i, l := range lines {
-		if l.isAssignment() {
-			last[l.key] = i
-		}
-	}
-	return last
-}
-
 // RenderEnv returns the .env content with the managed keys set to p, and what changed.
 // It is pure and never fails: only the value span of the winning (last) line of each
 // managed key changes, keeping the value's quoting; missing keys are added under one
 // comment line (next to the helper's earlier block when there is one, else at the end);
 // every other byte stays as it was.
 func RenderEnv(in []byte, keys EnvKeys, p EnvPorts) ([]byte, []EnvChange) {
-	lines := scanEnvLines(in)
-	last := lastAssignments(lines)
 	eol := detectEOL(in)
 
 	type want struct {
@@ -233,10 +229,15 @@ func RenderEnv(in []byte, keys EnvKeys, p EnvPorts) ([]byte, []EnvChange) {
 		text       string
 		change     EnvChange
 	}
+	wanted := map[string]bool{}
+	for _, w := range wants {
+		wanted[w.key] = true
+	}
+	last, blockEnd := scanForRender(in, wanted)
 	var edits []edit
 	var missing []want
 	for _, w := range wants {
-		i, ok := last[w.key]
+		l, ok := last[w.key]
 		if !ok {
 			missing = append(missing, w)
 			continue
@@ -244,7 +245,6 @@ func RenderEnv(in []byte, keys EnvKeys, p EnvPorts) ([]byte, []EnvChange) {
 		if w.port == 0 {
 			continue // the host key belongs to the user once it exists
 		}
-		l := lines[i]
 		if n, err := readEnvPort(string(in[l.valStart:l.valEnd])); err == nil && n == w.port {
 			continue
 		}
@@ -260,7 +260,7 @@ func RenderEnv(in []byte, keys EnvKeys, p EnvPorts) ([]byte, []EnvChange) {
 	var addedLines []string
 	if len(missing) > 0 {
 		insertAt = len(in)
-		if n := managedBlockEnd(in, lines); n >= 0 {
+		if n := blockEnd; n >= 0 {
 			insertAt = n
 		} else {
 			block = ManagedComment + eol
@@ -302,23 +302,29 @@ func RenderEnv(in []byte, keys EnvKeys, p EnvPorts) ([]byte, []EnvChange) {
 	return out, changes
 }
 
-// managedBlockEnd returns where keys are added when the file already has the helper's
-// comment line: after the run of assignment lines that follows it. -1 when there is none.
-func managedBlockEnd(in []byte, lines []envLine) int {
-	for i, l := range lines {
-		if l.kind != envComment || !bytes.HasPrefix(bytes.TrimLeft(in[l.start:l.end], " \t"), []byte(managedCommentPrefix)) {
-			continue
+// scanForRender reads in once: the winning (last) line of each wanted key, and where keys are
+// added when the file already has the helper's comment line (after the run of assignment lines
+// that follows its first occurrence; -1 when there is none). Memory does not grow with the file.
+func scanForRender(in []byte, wanted map[string]bool) (last map[string]envLine, blockEnd int) {
+	last = map[string]envLine{}
+	blockEnd = -1
+	inBlock := false
+	eachEnvLine(in, func(l envLine) bool {
+		switch {
+		case inBlock && l.isAssignment():
+			blockEnd = l.next
+		case inBlock:
+			inBlock = false
+		case blockEnd < 0 && l.kind == envComment &&
+			bytes.HasPrefix(bytes.TrimLeft(in[l.start:l.end], " \t"), []byte(managedCommentPrefix)):
+			blockEnd, inBlock = l.next, true
 		}
-		end := l.next
-		for _, m := range lines[i+1:] {
-			if !m.isAssignment() {
-				break
-			}
-			end = m.next
+		if l.isAssignment() && wanted[string(l.keyOf(in))] {
+			last[string(l.keyOf(in))] = l
 		}
-		return end
-	}
-	return -1
+		return true
+	})
+	return last, blockEnd
 }
 
 // EnvValue is what the file says for one managed key.
@@ -341,16 +347,25 @@ type EnvValues struct {
 // helper's own scanner otherwise. Port is read from the value span the scanner found
 // (readEnvPort), the span RenderEnv writes; a value with a variable reference is never a port.
 func ParseEnvValues(content []byte, keys EnvKeys) EnvValues {
-	lines := scanEnvLines(content)
-	last := lastAssignments(lines)
-	parsed, perr := godotenv.UnmarshalBytes(bytes.TrimPrefix(content, utf8BOM))
+	return parseEnvValues(content, keys, true)
+}
+
+// parseEnvValues is ParseEnvValues; without values (the watcher, which needs Raw, Port and Err
+// only) godotenv does not parse the whole file, whose map of every key would cost about ten times
+// the file's size, and Value is the text between the quotes.
+func parseEnvValues(content []byte, keys EnvKeys, values bool) EnvValues {
+	last := lastAssignmentsOf(content, map[string]bool{keys.Host: keys.Host != "", keys.Superserver: keys.Superserver != "", keys.Web: keys.Web != ""})
+	var parsed map[string]string
+	perr := errors.New("not parsed")
+	if values {
+		parsed, perr = godotenv.UnmarshalBytes(bytes.TrimPrefix(content, utf8BOM))
+	}
 	get := func(key string, isPort bool) EnvValue {
 		v := EnvValue{Key: key}
-		i, ok := last[key]
+		l, ok := last[key]
 		if key == "" || !ok {
 			return v
 		}
-		l := lines[i]
 		v.Present = true
 		v.Raw = string(content[l.valStart:l.valEnd])
 		inner := string(content[l.inStart:l.inEnd])
@@ -376,12 +391,12 @@ func ParseEnvValues(content []byte, keys EnvKeys) EnvValues {
 	return EnvValues{Host: get(keys.Host, false), Superserver: get(keys.Superserver, true), Web: get(keys.Web, true)}
 }
 
-// ReadEnvPorts reads the managed keys' values from the file at path. A missing file is
-// an error wrapping fs.ErrNotExist.
+// ReadEnvPorts reads the managed keys' values from the file at path (a regular file of at most
+// projfile.EnvLimit bytes, links followed). A missing file is an error wrapping fs.ErrNotExist.
 func ReadEnvPorts(path string, keys EnvKeys) (EnvValues, error) {
-	b, err := os.ReadFile(path)
+	b, err := projfile.ReadFile(path, projfile.EnvLimit, projfile.FollowLinks)
 	if err != nil {
-		return EnvValues{}, fmt.Errorf("read %s: %w", path, err)
+		return EnvValues{}, err
 	}
 	return ParseEnvValues(b, keys), nil
 }
@@ -408,158 +423,175 @@ const (
 	SkipUpToDate  = "already up to date"
 )
 
+// envOp is one sync (or plan) of a .env file.
+type envOp struct {
+	path  string
+	scope EnvScope
+	mode  SyncMode
+	names EnvConfig // as configured: keys named here are checked (checkConfiguredKeys)
+	keys  *EnvKeys  // already resolved names (SyncEnvFile); nil = resolve against the content
+	ports EnvPorts
+	// beforeRename runs right before the last check and the rename (tests: a save that lands there).
+	beforeRename func()
+}
+
+func (o envOp) resolveKeys(content []byte) EnvKeys {
+	if o.keys != nil {
+		return *o.keys
+	}
+	return ResolveEnvKeys(o.names, content)
+}
+
 // PlanEnv computes what SyncEnv would do to the file at path, without writing.
 // names are the configured key names (aliases resolve against the file's content).
 func PlanEnv(path string, mode SyncMode, names EnvConfig, p EnvPorts) (EnvResult, error) {
-	return planEnv(path, mode, func(b []byte) EnvKeys { return ResolveEnvKeys(names, b) }, p)
+	return PlanEnvIn(EnvScope{}, path, mode, names, p)
 }
 
-func planEnv(path string, mode SyncMode, keys func([]byte) EnvKeys, p EnvPorts) (EnvResult, error) {
-	res := EnvResult{Path: path, Mode: mode}
-	if mode == "" {
+// PlanEnvIn is PlanEnv for a .env that must lie in scope (a project's): see SyncEnvIn.
+func PlanEnvIn(scope EnvScope, path string, mode SyncMode, names EnvConfig, p EnvPorts) (EnvResult, error) {
+	res, _, err := envOp{path: path, scope: scope, mode: mode, names: names, ports: p}.plan()
+	return res, err
+}
+
+func (o envOp) plan() (EnvResult, envFile, error) {
+	res := EnvResult{Path: o.path, Mode: o.mode}
+	if o.mode == "" {
 		res.Mode = SyncAuto
 	}
 	if _, err := ParseSyncMode(string(res.Mode)); err != nil {
-		return res, err
+		return res, envFile{}, err
 	}
-	in, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		res.Exists = true
-	case errors.Is(err, fs.ErrNotExist):
-		in = nil
-	default:
-		return res, fmt.Errorf("read %s: %w", path, err)
-	}
-	res.Keys = keys(in)
 	if res.Mode == SyncFalse {
+		_, err := os.Lstat(o.path)
+		res.Exists = err == nil
+		res.Keys = o.resolveKeys(nil)
 		res.Skipped = SkipSyncFalse
-		return res, nil
+		return res, envFile{}, nil
 	}
+	f, err := resolveEnvFile(o.path, res.Mode, o.scope)
+	if err != nil {
+		return res, f, err
+	}
+	res.Target = f.target
+	in, exists, err := f.read()
+	if err != nil {
+		return res, f, err
+	}
+	res.Exists = exists
+	res.Keys = o.resolveKeys(in)
 	if !res.Exists && res.Mode == SyncAuto {
 		res.Skipped = SkipNoFile
-		return res, nil
+		return res, f, nil
+	}
+	if err := checkConfiguredKeys(f.target, in, o.names, res.Keys); err != nil {
+		return res, f, err
 	}
 	res.Before = in
-	res.After, res.Changes = RenderEnv(in, res.Keys, p)
+	res.After, res.Changes = RenderEnv(in, res.Keys, o.ports)
 	res.Created = !res.Exists
 	if res.Exists && bytes.Equal(res.After, in) {
 		res.Skipped = SkipUpToDate
 	}
-	return res, nil
+	return res, f, nil
+}
+
+// checkConfiguredKeys refuses to overwrite a managed port key named in .iris-helper.json whose
+// value is not a port number, an empty value or a ${…} reference: such a name may point at the
+// user's secret (e.g. "webPort": "DATABASE_URL").
+func checkConfiguredKeys(path string, in []byte, names EnvConfig, keys EnvKeys) error {
+	type check struct{ field, key string }
+	var checks []check
+	if names.SuperserverPort != nil && *names.SuperserverPort != "" && keys.Superserver == *names.SuperserverPort {
+		checks = append(checks, check{"env.superserverPort", keys.Superserver})
+	}
+	if names.WebPort != nil && *names.WebPort != "" && keys.Web == *names.WebPort {
+		checks = append(checks, check{"env.webPort", keys.Web})
+	}
+	if len(checks) == 0 || len(in) == 0 {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, c := range checks {
+		want[c.key] = true
+	}
+	last := lastAssignmentsOf(in, want)
+	for _, c := range checks {
+		l, ok := last[c.key]
+		if !ok {
+			continue // missing: added
+		}
+		if raw := string(in[l.valStart:l.valEnd]); !portOrPlaceholder(raw) {
+			return &EnvKeyNotPortError{Path: path, Key: c.key, Field: c.field, Line: bytes.Count(in[:l.start], []byte("\n")) + 1}
+		}
+	}
+	return nil
+}
+
+// varReference is a value that is only a variable reference: ${NAME}, ${NAME:-default}, $NAME.
+var varReference = regexp.MustCompile(`^\$(\{[^{}$]*\}|[A-Za-z_][A-Za-z0-9_]*)$`)
+
+// portOrPlaceholder reports whether a managed value as written (quotes included) holds a port
+// number, nothing, or only a variable reference: values the helper may replace by a port.
+func portOrPlaceholder(raw string) bool {
+	if _, err := readEnvPort(raw); err == nil {
+		return true
+	}
+	v := raw
+	if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+		v = v[1 : len(v)-1]
+	}
+	v = strings.TrimSpace(v)
+	return v == "" || varReference.MatchString(v)
 }
 
 // SyncEnv writes the managed keys into the .env file at path according to mode, resolving
-// the key names (names as configured in .iris-helper.json) against the file's content.
+// the key names (names as configured in .iris-helper.json) against the file's content. The
+// file must resolve inside its own folder (see SyncEnvIn for a project's .env).
 func SyncEnv(path string, mode SyncMode, names EnvConfig, p EnvPorts) (EnvResult, error) {
-	return syncEnv(path, mode, func(b []byte) EnvKeys { return ResolveEnvKeys(names, b) }, p)
+	return envOp{path: path, mode: mode, names: names, ports: p}.sync()
+}
+
+// SyncEnvIn is SyncEnv for a project's .env: the file (every link followed) must lie inside
+// scope.Root and outside scope.Home unless scope.AllowOutside (*EnvOutsideProjectError), must be
+// a regular file (*EnvNotRegularError) of at most projfile.EnvLimit bytes
+// (*projfile.TooLargeError); a key named in names must hold a port number before it is replaced
+// (*EnvKeyNotPortError); a file that cannot be replaced without losing its owner, group or hard
+// links is left alone (*EnvNotReplacedError). Every error names the file.
+func SyncEnvIn(scope EnvScope, path string, mode SyncMode, names EnvConfig, p EnvPorts) (EnvResult, error) {
+	return envOp{path: path, scope: scope, mode: mode, names: names, ports: p}.sync()
 }
 
 // SyncEnvFile is SyncEnv with already resolved key names.
 func SyncEnvFile(path string, mode SyncMode, keys EnvKeys, p EnvPorts) (EnvResult, error) {
-	return syncEnv(path, mode, func([]byte) EnvKeys { return keys }, p)
+	return envOp{path: path, mode: mode, keys: &keys, ports: p}.sync()
 }
 
-// errFileMoved means the file changed between reading and replacing it.
-var errFileMoved = errors.New("the file changed while it was being updated")
+// maxEnvAttempts is how often a sync starts over from the user's newer save.
+const maxEnvAttempts = 5
 
-func syncEnv(path string, mode SyncMode, keys func([]byte) EnvKeys, p EnvPorts) (EnvResult, error) {
+func (o envOp) sync() (EnvResult, error) {
 	for attempt := 0; ; attempt++ {
-		res, err := planEnv(path, mode, keys, p)
+		res, f, err := o.plan()
+		if errors.Is(err, errFileMoved) && attempt < maxEnvAttempts {
+			continue
+		}
 		if err != nil || res.Skipped != "" {
 			return res, err
 		}
-		res.Target, err = writeTarget(path)
-		if err != nil {
-			return res, err
-		}
-		err = writeFileAtomic(res.Target, res.After, res.Before, res.Exists)
-		if errors.Is(err, errFileMoved) && attempt < 5 {
+		err = f.replace(res.After, res.Before, res.Exists, o.beforeRename)
+		if errors.Is(err, errFileMoved) && attempt < maxEnvAttempts {
 			continue // the user saved meanwhile: start again from their version
 		}
+		if errors.Is(err, errFileMoved) {
+			return res, fmt.Errorf("update %s: %w %d times in a row; try again", f.path, err, attempt+1)
+		}
 		if err != nil {
-			return res, fmt.Errorf("update %s: %w", path, err)
+			return res, err
 		}
 		res.Written = true
 		return res, nil
 	}
-}
-
-// writeTarget follows symlinks from path to the file that holds the bytes (which may not
-// exist yet, for a dangling link).
-func writeTarget(path string) (string, error) {
-	p := path
-	for i := 0; i < 40; i++ {
-		fi, err := os.Lstat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			return p, nil
-		}
-		if err != nil {
-			return "", fmt.Errorf("update %s: %w", path, err)
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			return p, nil
-		}
-		link, err := os.Readlink(p)
-		if err != nil {
-			return "", fmt.Errorf("update %s: %w", path, err)
-		}
-		if !filepath.IsAbs(link) {
-			link = filepath.Join(filepath.Dir(p), link)
-		}
-		p = link
-	}
-	return "", fmt.Errorf("update %s: too many levels of symbolic links", path)
-}
-
-// writeFileAtomic replaces target with data through a temporary file in the same folder
-// and a rename, keeping the file's permission bits (0644 for a new file). It refuses
-// (errFileMoved) when the file no longer holds `before` right before the rename.
-func writeFileAtomic(target string, data, before []byte, existed bool) error {
-	perm := fs.FileMode(0o644)
-	if fi, err := os.Stat(target); err == nil {
-		perm = fi.Mode().Perm()
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".iris-helper-*.tmp")
-	if err != nil {
-		return err
-	}
-	tmpName := tmp.Name()
-	done := false
-	defer func() {
-		if !done {
-			_ = os.Remove(tmpName)
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil && runtime.GOOS != "windows" {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	now, err := os.ReadFile(target)
-	switch {
-	case err == nil && (!existed || !bytes.Equal(now, before)):
-		return errFileMoved
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return err
-	case err != nil && existed:
-		return errFileMoved // deleted meanwhile
-	}
-	if err := renameRetry(tmpName, target); err != nil {
-		return err
-	}
-	done = true
-	return nil
 }
 
 // renameRetry renames, retrying briefly where another process holding the file open
@@ -568,9 +600,9 @@ func renameRetry(from, to string) error {
 	var err error
 	for i := 0; i < 20; i++ {
 		if err = os.Rename(from, to); err == nil || runtime.GOOS != "windows" {
-			return err
+			return errUnwrapPath(err)
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	return err
+	return errUnwrapPath(err)
 }

@@ -152,3 +152,15 @@ func TestRenderEnvContractOnTrickyInputs(t *testing.T) {
 		}
 	}
 }
+
+// lastAssignments returns, for each key, the index of its last (winning) assignment: the
+// reference the streaming scans (scanForRender, lastAssignmentsOf) are checked against.
+func lastAssignments(lines []envLine) map[string]int {
+	last := map[string]int{}
+	for i, l := range lines {
+		if l.isAssignment() {
+			last[l.key] = i
+		}
+	}
+	return last
+}

@@ -131,6 +131,8 @@ func assertNoTempFiles(t *testing.T, dir string) {
 	}
 }
 
+// A .env link is written through to its target when the target lies in the project (here the
+// project is dir, holding proj/ and shared/); outside it, see TestSyncEnvOutsideTheProject.
 func TestSyncEnvThroughSymlink(t *testing.T) {
 	dir := tempDir(t)
 	shared := filepath.Join(dir, "shared")
@@ -140,7 +142,7 @@ func TestSyncEnvThroughSymlink(t *testing.T) {
 	if err := os.Symlink(filepath.Join("..", "shared", "real.env"), link); err != nil {
 		t.Fatal(err)
 	}
-	res, err := SyncEnv(link, SyncAuto, EnvConfig{}, testPorts)
+	res, err := SyncEnvIn(EnvScope{Root: dir}, link, SyncAuto, EnvConfig{}, testPorts)
 	if err != nil || !res.Written {
 		t.Fatalf("sync: %+v, %v", res, err)
 	}
@@ -158,7 +160,8 @@ func TestSyncEnvThroughSymlink(t *testing.T) {
 	assertNoTempFiles(t, proj)
 	assertNoTempFiles(t, shared)
 
-	// A dangling link under sync true: the target is created, the link stays.
+	// A dangling link under sync true whose target lies in the project: the target is created,
+	// the link stays.
 	dangling := filepath.Join(proj, "other.env")
 	if err := os.Symlink("new.env", dangling); err != nil {
 		t.Fatal(err)
@@ -214,7 +217,7 @@ func TestWriteFileAtomicRefusesWhenTheFileChanged(t *testing.T) {
 	if err := os.WriteFile(path, []byte("USER_SAVED=2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := writeFileAtomic(path, []byte("IRIS_PORT=1\n"), []byte("USER_SAVED=1\n"), true)
+	err := envFile{path: path, target: path, exists: true}.replace([]byte("IRIS_PORT=1\n"), []byte("USER_SAVED=1\n"), true, nil)
 	if !errors.Is(err, errFileMoved) {
 		t.Fatalf("err = %v, want errFileMoved", err)
 	}

@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -55,6 +53,7 @@ type EnvEvent struct {
 // EnvWatcherOptions configure an EnvWatcher.
 type EnvWatcherOptions struct {
 	Path  string    // the .env file (absolute); its folder is watched
+	Scope EnvScope  // where the file may resolve (SyncEnvIn); zero = inside its own folder
 	Mode  SyncMode  // "" = auto; under false the watcher does nothing
 	Names EnvConfig // configured key names (.iris-helper.json "env")
 	Ports EnvPorts  // the project's assigned ports
@@ -68,6 +67,8 @@ type EnvWatcherOptions struct {
 	OnEvent  func(EnvEvent)
 	Debounce time.Duration // 0 = DefaultEnvDebounce
 	Logger   *slog.Logger  // nil = discard
+
+	beforeRename func() // tests: runs right before the last check and the rename of each write
 }
 
 // EnvWatcher keeps a .env file in step with the project's ports while the project is open:
@@ -87,7 +88,9 @@ type EnvWatcher struct {
 	existed bool // the file existed at the last look (a deletion is reported once, on the change)
 }
 
-// NewEnvWatcher syncs the file once and starts watching it until ctx ends or Close.
+// NewEnvWatcher syncs the file once and starts watching it until ctx ends or Close. A file that
+// may not be synced at all (it resolves outside Scope, *EnvOutsideProjectError; it is a
+// directory or device, *EnvNotRegularError) is an error: nothing is watched.
 func NewEnvWatcher(ctx context.Context, opts EnvWatcherOptions) (*EnvWatcher, error) {
 	if opts.Mode == "" {
 		opts.Mode = SyncAuto
@@ -112,6 +115,11 @@ func NewEnvWatcher(ctx context.Context, opts EnvWatcherOptions) (*EnvWatcher, er
 		close(w.done)
 		return w, nil
 	}
+	f, err := resolveEnvFile(w.path, opts.Mode, opts.Scope)
+	if err != nil {
+		w.cancel()
+		return nil, err
+	}
 	w.fsw, err = fsnotify.NewWatcher()
 	if err != nil {
 		w.cancel()
@@ -119,9 +127,9 @@ func NewEnvWatcher(ctx context.Context, opts EnvWatcherOptions) (*EnvWatcher, er
 	}
 	w.targets[w.path] = true
 	dirs := map[string]bool{filepath.Dir(w.path): true}
-	if t, err := filepath.EvalSymlinks(w.path); err == nil && filepath.Clean(t) != w.path {
-		w.targets[filepath.Clean(t)] = true // a symlinked .env: its target's saves count too
-		dirs[filepath.Dir(filepath.Clean(t))] = true
+	if f.target != w.path {
+		w.targets[f.target] = true // a symlinked .env: its target's saves count too
+		dirs[filepath.Dir(f.target)] = true
 	}
 	for d := range dirs {
 		if err := w.fsw.Add(d); err != nil {
@@ -224,22 +232,34 @@ func (w *EnvWatcher) reconcile(ctx context.Context, userEdit bool) []EnvEvent {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var events []EnvEvent
+	fail := func(err error) []EnvEvent {
+		return append(events, EnvEvent{Kind: EnvError, Path: w.path, Ports: w.ports, Reason: err.Error(), Message: err.Error()})
+	}
 	for attempt := 0; attempt < 10; attempt++ {
 		if ctx.Err() != nil {
 			return events
 		}
-		in, err := os.ReadFile(w.path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return append(events, w.missing(ctx)...)
+		f, err := resolveEnvFile(w.path, w.opts.Mode, w.opts.Scope)
+		if err != nil {
+			return fail(err)
+		}
+		in, exists, err := f.read()
+		if errors.Is(err, errFileMoved) {
+			continue
 		}
 		if err != nil {
-			return append(events, EnvEvent{Kind: EnvError, Path: w.path, Ports: w.ports, Reason: err.Error(),
-				Message: fmt.Sprintf("cannot read %s: %v", w.path, err)})
+			return fail(err)
+		}
+		if !exists {
+			return append(events, w.missing(ctx)...)
 		}
 		w.existed = true
 		keys := ResolveEnvKeys(w.opts.Names, in)
 		if out, _ := RenderEnv(in, keys, w.ports); bytes.Equal(out, in) {
 			return events // in step (this is also how the helper's own write ends here)
+		}
+		if err := checkConfiguredKeys(f.target, in, w.opts.Names, keys); err != nil {
+			return fail(err)
 		}
 		if userEdit {
 			events = append(events, w.userRequests(ctx, in, keys)...)
@@ -248,16 +268,12 @@ func (w *EnvWatcher) reconcile(ctx context.Context, userEdit bool) []EnvEvent {
 		if bytes.Equal(out, in) {
 			return events
 		}
-		target, err := writeTarget(w.path)
-		if err == nil {
-			err = writeFileAtomic(target, out, in, true)
-		}
+		err = f.replace(out, in, true, w.opts.beforeRename)
 		if errors.Is(err, errFileMoved) {
 			continue // saved again meanwhile: start over from the new content
 		}
 		if err != nil {
-			return append(events, EnvEvent{Kind: EnvError, Path: w.path, Ports: w.ports, Reason: err.Error(),
-				Message: fmt.Sprintf("cannot update %s: %v", w.path, err)})
+			return fail(err)
 		}
 		return append(events, EnvEvent{Kind: EnvSynced, Path: w.path, Ports: w.ports, Changes: changes,
 			Message: fmt.Sprintf("updated %s: %s", w.path, describeChanges(changes))})
@@ -276,10 +292,10 @@ func (w *EnvWatcher) missing(ctx context.Context) []EnvEvent {
 		return []EnvEvent{{Kind: EnvDeleted, Path: w.path, Ports: w.ports,
 			Message: fmt.Sprintf("%s does not exist; env sync \"auto\" creates none (set \"env\": {\"sync\": true} to have it created)", w.path)}}
 	}
-	res, err := SyncEnv(w.path, SyncTrue, w.opts.Names, w.ports)
+	res, err := envOp{path: w.path, scope: w.opts.Scope, mode: SyncTrue, names: w.opts.Names, ports: w.ports,
+		beforeRename: w.opts.beforeRename}.sync()
 	if err != nil {
-		return []EnvEvent{{Kind: EnvError, Path: w.path, Ports: w.ports, Reason: err.Error(),
-			Message: fmt.Sprintf("cannot create %s: %v", w.path, err)}}
+		return []EnvEvent{{Kind: EnvError, Path: w.path, Ports: w.ports, Reason: err.Error(), Message: err.Error()}}
 	}
 	w.existed = true
 	if !res.Written {
@@ -293,7 +309,7 @@ func (w *EnvWatcher) missing(ctx context.Context) []EnvEvent {
 // asked for through RequestPort (w.ports follows when granted); anything else is reported
 // and left for the caller's render to restore.
 func (w *EnvWatcher) userRequests(ctx context.Context, in []byte, keys EnvKeys) []EnvEvent {
-	vals := ParseEnvValues(in, keys)
+	vals := parseEnvValues(in, keys, false) // Raw, Port and Err only: memory stays near the file's size
 	var events []EnvEvent
 	var reqSS, reqWeb int
 	type slot struct {

@@ -529,7 +529,9 @@ func TestEnvWatcherSymlinkedEnvFollowsItsTarget(t *testing.T) {
 	defer cancel()
 	p := EnvPorts{Host: "localhost", Superserver: 31151, Web: 31152}
 	events := make(chan EnvEvent, 100)
+	// The target lies outside the project folder proj: the user allows it (the knob).
 	w, err := NewEnvWatcher(ctx, EnvWatcherOptions{Path: link, Mode: SyncAuto, Ports: p,
+		Scope:   EnvScope{Root: proj, AllowOutside: true},
 		OnEvent: func(e EnvEvent) { events <- e }})
 	if err != nil {
 		t.Fatal(err)

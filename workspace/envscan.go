@@ -19,10 +19,12 @@ const (
 // spans several physical lines makes one logical line. All offsets index the whole file.
 type envLine struct {
 	kind       envLineKind
-	start, end int  // the logical line, without its terminator
-	next       int  // start of the following line (after the terminator)
-	hasEOL     bool // the line ends with \n or \r\n
-	key        string
+	start, end int    // the logical line, without its terminator
+	next       int    // start of the following line (after the terminator)
+	hasEOL     bool   // the line ends with \n or \r\n
+	key        string // set by scanEnvLines; eachEnvLine leaves it "" (see keyStart, keyEnd)
+	keyStart   int
+	keyEnd     int
 	export     bool
 	// valStart/valEnd span the value as written, quotes included; for an empty value both
 	// point right after the '='. inStart/inEnd span the value without its quotes.
@@ -34,20 +36,50 @@ type envLine struct {
 func (l envLine) isAssignment() bool { return l.kind == envAssignment }
 
 // scanEnvLines splits a .env file into logical lines. It never fails: whatever it does
-// not understand becomes an envUnknown line. A leading BOM is skipped.
+// not understand becomes an envUnknown line. A leading BOM is skipped. It holds every line:
+// for a whole file of any size, eachEnvLine keeps memory flat.
 func scanEnvLines(b []byte) []envLine {
 	var lines []envLine
+	str := string(b) // one copy; keys are substrings of it, not one allocation each
+	eachEnvLine(b, func(l envLine) bool {
+		if l.kind == envAssignment {
+			l.key = str[l.keyStart:l.keyEnd]
+		}
+		lines = append(lines, l)
+		return true
+	})
+	return lines
+}
+
+// eachEnvLine calls fn with each logical line of b, in order, until fn returns false; the
+// lines' key field is not set (keyOf gives it). It allocates nothing per line.
+func eachEnvLine(b []byte, fn func(envLine) bool) {
 	pos := 0
 	if bytes.HasPrefix(b, utf8BOM) {
 		pos = len(utf8BOM)
 	}
-	str := string(b) // one copy; keys are substrings of it, not one allocation each
 	for pos < len(b) {
-		l := scanEnvLine(b, str, pos)
-		lines = append(lines, l)
+		l := scanEnvLine(b, pos)
+		if !fn(l) {
+			return
+		}
 		pos = l.next
 	}
-	return lines
+}
+
+// keyOf is the key of an assignment line as bytes of b ("" for other lines).
+func (l envLine) keyOf(b []byte) []byte { return b[l.keyStart:l.keyEnd] }
+
+// lastAssignmentsOf returns the winning (last) assignment line of each key in want.
+func lastAssignmentsOf(b []byte, want map[string]bool) map[string]envLine {
+	last := map[string]envLine{}
+	eachEnvLine(b, func(l envLine) bool {
+		if l.kind == envAssignment && want[string(l.keyOf(b))] {
+			last[string(l.keyOf(b))] = l
+		}
+		return true
+	})
+	return last
 }
 
 // lineEnd returns the end of the physical line starting at pos (before \r\n or \n) and
@@ -74,7 +106,7 @@ func isKeyChar(c byte) bool {
 	return isKeyStart(c) || (c >= '0' && c <= '9') || c == '.' || c == '-'
 }
 
-func scanEnvLine(b []byte, str string, start int) envLine {
+func scanEnvLine(b []byte, start int) envLine {
 	end, next, eol := lineEnd(b, start)
 	l := envLine{kind: envUnknown, start: start, end: end, next: next, hasEOL: eol}
 	i := start
@@ -107,7 +139,7 @@ func scanEnvLine(b []byte, str string, start int) envLine {
 	for k < end && isKeyChar(b[k]) {
 		k++
 	}
-	key := str[i:k]
+	keyEnd := k
 	for k < end && isSpaceTab(b[k]) {
 		k++
 	}
@@ -119,7 +151,7 @@ func scanEnvLine(b []byte, str string, start int) envLine {
 	for k < end && isSpaceTab(b[k]) {
 		k++
 	}
-	l.key = key
+	l.keyStart, l.keyEnd = i, keyEnd
 	l.kind = envAssignment
 	if k < end && (b[k] == '"' || b[k] == '\'') {
 		q := b[k]

@@ -101,6 +101,9 @@ type Project struct {
 	lastErr  error    // the last start's error; cleared by the next start or stop
 	note     string   // the last noteworthy event (a port move); cleared by the next start or stop
 	watchers map[*watcher]struct{}
+	// envWarned: the refusal of the project's .env (outside the project, not a regular file) was
+	// said; it is said once per Project, not by every start and watcher.
+	envWarned bool
 }
 
 // OpenProject finds the project that holds dir (FindRoot), reads its .iris-helper.json and
@@ -363,16 +366,47 @@ func isUnavailable(err error) bool {
 	return errors.As(err, &ue)
 }
 
-// envFile is the absolute path of the synced .env when sync is on and the file exists.
+// envFile is the absolute path of the synced .env when sync is on, the file exists and may be
+// synced (not refused: outside the project, not a regular file).
 func (p *Project) envFile() string {
 	if p.syncMode == SyncFalse {
 		return ""
 	}
 	path := p.envPath()
-	if _, err := os.Stat(path); err != nil {
+	if f, err := resolveEnvFile(path, p.syncMode, p.envScope()); err != nil || !f.exists {
 		return ""
 	}
 	return path
+}
+
+// envScope is where the project's .env may lie: in the project folder, not in IRIS_HELPER_HOME,
+// unless the user allows it.
+func (p *Project) envScope() EnvScope { return ScopeOf(p.root.Dir, p.reg.Home(), p.policy) }
+
+// envRefused reports whether err refuses the project's .env as a whole (it is not synced at all).
+func envRefused(err error) bool {
+	var out *EnvOutsideProjectError
+	var nr *EnvNotRegularError
+	return errors.As(err, &out) || errors.As(err, &nr)
+}
+
+// warnEnv tells the user that the .env could not be synced: a refusal once per Project (sync is off
+// for it), other failures each time.
+func (p *Project) warnEnv(err error) {
+	text := err.Error()
+	if envRefused(err) {
+		p.mu.Lock()
+		said := p.envWarned
+		p.envWarned = true
+		p.mu.Unlock()
+		if said {
+			p.log.Debug("the .env stays refused", "err", err)
+			return
+		}
+		text += "; .env sync is off for this project"
+	}
+	p.log.Warn(text)
+	p.message(Message{Level: LevelWarning, Text: text, Err: err})
 }
 
 func (p *Project) envPath() string { return p.cfg.EnvPath(p.root.Dir) }
@@ -729,9 +763,7 @@ func (p *Project) doStart(ctx context.Context, confirm bool, progress func(docke
 		p.log.Warn("record container in registry", "project", p.root.Dir, "err", err)
 	}
 	if _, err := p.syncEnvWith(a); err != nil {
-		text := fmt.Sprintf("IRIS started, but %s could not be updated: %v", p.envPath(), err)
-		p.log.Warn(text)
-		p.message(Message{Level: LevelWarning, Text: text})
+		p.warnEnv(err)
 	}
 	return nil
 }
@@ -1224,9 +1256,9 @@ func (p *Project) SyncEnv(ctx context.Context) (EnvResult, error) {
 }
 
 func (p *Project) syncEnvWith(a registry.Assignment) (EnvResult, error) {
-	res, err := SyncEnv(p.envPath(), p.syncMode, p.cfg.Env, p.envPorts(a))
+	res, err := SyncEnvIn(p.envScope(), p.envPath(), p.syncMode, p.cfg.Env, p.envPorts(a))
 	if err != nil {
-		return res, fmt.Errorf("sync %s: %w", p.envPath(), err)
+		return res, err // names the file
 	}
 	if res.Written {
 		p.log.Info("synced .env", "file", p.envPath(), "changes", describeChanges(res.Changes))
@@ -1283,7 +1315,7 @@ func (p *Project) watchEnv(ctx context.Context, kick <-chan struct{}) {
 		}
 	}
 	ew, err := NewEnvWatcher(ctx, EnvWatcherOptions{
-		Path: p.envPath(), Mode: p.syncMode, Names: p.cfg.Env, Ports: ports, Logger: p.log,
+		Path: p.envPath(), Scope: p.envScope(), Mode: p.syncMode, Names: p.cfg.Env, Ports: ports, Logger: p.log,
 		RequestPort: p.requestPorts,
 		OnEvent: func(ev EnvEvent) {
 			switch ev.Kind {
@@ -1299,8 +1331,13 @@ func (p *Project) watchEnv(ctx context.Context, kick <-chan struct{}) {
 			p.publish()
 		},
 	})
+	if envRefused(err) {
+		p.warnEnv(err) // sync is off for the project: one warning, nothing watched
+		p.publish()
+		return
+	}
 	if err != nil {
-		p.message(Message{Level: LevelError, Text: fmt.Sprintf("cannot watch %s: %v", p.envPath(), err)})
+		p.message(Message{Level: LevelError, Text: fmt.Sprintf("cannot watch %s: %v", p.envPath(), err), Err: err})
 		return
 	}
 	defer ew.Close()

@@ -64,6 +64,9 @@ func (s Status) Running() bool { return s.State == StateReady || s.State == Stat
 type Message struct {
 	Level string `json:"level"` // "error" | "warning" | "info"
 	Text  string `json:"text"`
+	// Err is the error the message reports, if one: a front end words its remedy from it (e.g.
+	// the knob of an *EnvOutsideProjectError, see Knob()).
+	Err error `json:"-"`
 }
 
 // Message levels.

@@ -21,7 +21,8 @@ func newEnvCmd(a *app) *cobra.Command {
 		Long: "The project's .env (\"env\": {\"file\"} in .iris-helper.json, default .env in the project folder)\n" +
 			"gets IRIS_HOST, IRIS_PORT and IRIS_WEB_PORT (names configurable) set to the project's assigned\n" +
 			"ports. Only those values change; comments, order, quoting, export prefixes, CRLF and every other\n" +
-			"byte stay as they are. See docs/env.md for the rules.",
+			"byte stay as they are. The file must lie in the project folder (not in IRIS_HELPER_HOME) unless\n" +
+			"you allow it (--allow-env-outside-project). See docs/env.md for the rules.",
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -34,6 +35,7 @@ type envProject struct {
 	root  workspace.Root
 	cfg   workspace.Config
 	path  string
+	scope workspace.EnvScope // where the .env may resolve (the project folder, unless the user allows more)
 	mode  workspace.SyncMode
 	reg   *registry.Registry
 	ports workspace.EnvPorts
@@ -41,7 +43,8 @@ type envProject struct {
 
 // openEnvProject resolves DIR with FindRoot, reads .iris-helper.json and takes the project's
 // ports from the registry, assigning them (honouring .iris-helper.json "ports") when the
-// project has none yet.
+// project has none yet. A .env that cannot be synced at all (outside the project, a directory)
+// is reported before any port is assigned.
 func openEnvProject(ctx context.Context, a *app, args []string, syncFlag string) (*envProject, error) {
 	dir := "."
 	if len(args) > 0 {
@@ -63,6 +66,15 @@ func openEnvProject(ctx context.Context, a *app, args []string, syncFlag string)
 	if err != nil {
 		return nil, err
 	}
+	policy, err := workspace.LoadUserPolicy(reg.Home())
+	if err != nil {
+		return nil, err
+	}
+	scope := workspace.ScopeOf(root.Dir, reg.Home(), a.policy.Or(policy))
+	path := cfg.EnvPath(root.Dir)
+	if err := workspace.CheckEnvFile(scope, path, mode); err != nil {
+		return nil, err
+	}
 	asg, ok, err := reg.Get(ctx, root.Dir)
 	if err != nil {
 		return nil, err
@@ -74,7 +86,7 @@ func openEnvProject(ctx context.Context, a *app, args []string, syncFlag string)
 		}
 		fmt.Fprintf(a.stderr, "assigned ports to %s: superserver %d, web %d\n", root.Dir, asg.SuperserverPort, asg.WebPort)
 	}
-	return &envProject{root: root, cfg: cfg, path: cfg.EnvPath(root.Dir), mode: mode, reg: reg,
+	return &envProject{root: root, cfg: cfg, path: path, scope: scope, mode: mode, reg: reg,
 		ports: envPortsOf(asg)}, nil
 }
 
@@ -103,9 +115,9 @@ func newEnvSyncCmd(a *app) *cobra.Command {
 			}
 			var res workspace.EnvResult
 			if dryRun {
-				res, err = workspace.PlanEnv(p.path, p.mode, p.cfg.Env, p.ports)
+				res, err = workspace.PlanEnvIn(p.scope, p.path, p.mode, p.cfg.Env, p.ports)
 			} else {
-				res, err = workspace.SyncEnv(p.path, p.mode, p.cfg.Env, p.ports)
+				res, err = workspace.SyncEnvIn(p.scope, p.path, p.mode, p.cfg.Env, p.ports)
 			}
 			if err != nil {
 				return err
@@ -175,7 +187,7 @@ func newEnvWatchCmd(a *app) *cobra.Command {
 				fmt.Fprintf(a.stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 			}
 			w, err := workspace.NewEnvWatcher(ctx, workspace.EnvWatcherOptions{
-				Path: p.path, Mode: p.mode, Names: p.cfg.Env, Ports: p.ports,
+				Path: p.path, Scope: p.scope, Mode: p.mode, Names: p.cfg.Env, Ports: p.ports,
 				RequestPort: func(ctx context.Context, ss, web int) (workspace.EnvPorts, error) {
 					x, err := p.reg.Assign(ctx, p.root.Dir, registry.Preferred{Superserver: ss, Web: web})
 					if err != nil {

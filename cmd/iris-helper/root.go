@@ -56,6 +56,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	fmt.Fprintln(stderr, "iris-helper:", err)
+	if r := knobRemedy(err); r != "" {
+		fmt.Fprintln(stderr, r)
+	}
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintln(stderr, "Run 'iris-helper --help' for usage.")

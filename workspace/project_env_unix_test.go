@@ -1,0 +1,99 @@
+//go:build unix
+
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
+)
+
+// lockedBuffer is a log sink safe for the project's goroutines and the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// TestProjectRefusesAnEnvOutsideIt: Project.Start and Project.Watch (the editor helper's auto
+// sync) refuse an env.file outside the project: IRIS starts, sync is off with one warning that
+// names the knob, the status's envFile is "", nothing outside changes. (351c042: the file was
+// rewritten by the start and again by the watcher 2 s after initialized.) Ports 31460-31469.
+func TestProjectRefusesAnEnvOutsideIt(t *testing.T) {
+	f := newFixture(t, 31460)
+	ctx := testCtx(t)
+	sandbox := tempDir(t)
+	outside := filepath.Join(sandbox, "outside.env")
+	writeTree(t, sandbox, map[string]string{"outside.env": "SECRET=s3cret\nIRIS_PORT=1\n", "profile": "export A=1\n"})
+	snap := sandboxtest.Take(t, sandbox)
+	dir := f.projectDir(map[string]string{ConfigFileName: `{"env": {"file": "` + outside + `", "sync": true}}`})
+	logs := &lockedBuffer{}
+	p := f.open(dir, func(o *ProjectOptions) {
+		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	rec := &recorder{}
+	wctx, stopWatch := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- p.Watch(wctx, rec.status, rec.message) }()
+
+	st := mustStart(t, ctx, p)
+	if st.State != StateReady || st.EnvFile != "" {
+		t.Errorf("after start: state %s, envFile %q; want ready and \"\"", st.State, st.EnvFile)
+	}
+	// Both the start's sync and the watcher tried; the second was not said again.
+	waitFor(t, "the second refusal", func() bool { return strings.Contains(logs.String(), "the .env stays refused") })
+	want := outsideMsg(outside, outside, dir) + "; .env sync is off for this project"
+	rec.waitMessage(t, "the refusal", func(m Message) bool { return m.Text == want })
+	stopWatch()
+	<-done
+	n := 0
+	for _, m := range rec.msgs {
+		if strings.Contains(m.Text, string(KnobEnvFileOutsideProject)) {
+			n++
+			var out *EnvOutsideProjectError
+			if m.Level != LevelWarning || !errorsAs(m.Err, &out) || out.Knob() != KnobEnvFileOutsideProject {
+				t.Errorf("message %+v: want a warning carrying the *EnvOutsideProjectError", m)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d warnings about the .env, want 1: %+v", n, rec.msgs)
+	}
+	if st := p.Status(ctx); st.EnvFile != "" {
+		t.Errorf("status envFile %q", st.EnvFile)
+	}
+	if _, err := p.SyncEnv(ctx); errString(err) != outsideMsg(outside, outside, dir) {
+		t.Errorf("SyncEnv: %v", err)
+	}
+	snap.AssertUnchanged(t)
+
+	// The user's own choice (an editor user setting, a flag) allows it.
+	p2 := f.open(dir, func(o *ProjectOptions) { o.Policy = UserPolicy{AllowEnvFileOutsideProject: true} })
+	if res, err := p2.SyncEnv(ctx); err != nil || !res.Written {
+		t.Fatalf("allowed: %+v %v", res, err)
+	}
+	if got := readFile(t, outside); !strings.HasPrefix(got, "SECRET=s3cret\nIRIS_PORT="+itoa(st.SuperserverPort)+"\n") {
+		t.Errorf("allowed target %q", got)
+	}
+	if st := p2.Status(ctx); st.EnvFile != outside {
+		t.Errorf("allowed: envFile %q", st.EnvFile)
+	}
+}
+
+func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }
+
+func itoa(n int) string { return strconv.Itoa(n) }
