@@ -67,6 +67,8 @@ type Stream struct {
 	logger  *slog.Logger
 	out     *output
 
+	badFrames int // answered so far (reader only)
+
 	idMu      sync.Mutex
 	idSeq     uint64
 	privToRaw map[uint64]json.RawMessage // private id → the client's id
@@ -525,7 +527,12 @@ type wireError struct {
 
 // replyError answers an unusable frame; id nil means null.
 func (s *Stream) replyError(id json.RawMessage, code int64, msg string) {
-	s.logger.Warn("bad frame from client", "code", code, "err", msg)
+	// Logged for the first ten, then every thousandth: a flood of garbage must not make the
+	// reader wait on a log the client does not read either.
+	s.badFrames++
+	if s.badFrames <= 10 || s.badFrames%1000 == 0 {
+		s.logger.Warn("bad frame from client", "code", code, "err", msg, "badFrames", s.badFrames)
+	}
 	s.send(id, wireError{Code: code, Message: msg})
 }
 

@@ -173,8 +173,15 @@ func TestClientThatDoesNotRead(t *testing.T) {
 				flood.WriteString(frame(`not json`))
 			}
 		}
-		if _, err := io.WriteString(s.toServer, flood.String()); err != nil {
-			t.Fatal(err)
+		written := make(chan error, 1)
+		go func() { _, err := io.WriteString(s.toServer, flood.String()); written <- err }()
+		select {
+		case err := <-written:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(waitLong):
+			t.Fatal("the helper stopped reading its input while its output was blocked")
 		}
 		// Everything has been read (the pipe returns once it has); what runs is bounded.
 		if n := runtime.NumGoroutine() - before; n > MaxInFlight+20 {
