@@ -16,7 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/iris-helper/iris-helper/dockerops/dockertest"
+	"github.com/iris-helper/iris-helper/workspace"
 )
 
 // Rule 9 of issue 10: the stdio helper survives its client — a client that closes its end of
@@ -306,5 +311,79 @@ func TestSubprocessSurvivesClosedOutput(t *testing.T) {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the log lacks %s:\n%s", want, logs)
 		}
+	}
+}
+
+// TestSubprocessClosedOutputStopsIRIS: the same against the real engine — the editor closed its
+// end of the helper's stdout while IRIS ran with stopOnExit: the helper stops the container.
+func TestSubprocessClosedOutputStopsIRIS(t *testing.T) {
+	scenarioEnv(t, subprocessBand)
+	eng := dockertest.Engine(t)
+	image := dockertest.StubImage(t)
+	dir := irisFolder(t)
+	cmd := exec.Command(helperBinary(t), "serve", "--stdio", "--log-level", "debug")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = outW
+	var stderr bytes.Buffer
+	var stderrMu sync.Mutex
+	cmd.Stderr = writerFunc(func(p []byte) (int, error) {
+		stderrMu.Lock()
+		defer stderrMu.Unlock()
+		return stderr.Write(p)
+	})
+	ownProcessGroup(cmd)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		stdin.Close()
+		killProcessGroup(cmd.Process.Pid)
+		<-exited
+		if t.Failed() {
+			stderrMu.Lock()
+			t.Logf("helper stderr:\n%s", stderr.String())
+			stderrMu.Unlock()
+		}
+	})
+	c := newTestClient(t, outR, stdin)
+	if res := c.call("initialize", initParams(dir, map[string]any{"image": image, "stopOnExit": true})); res.Error != nil {
+		t.Fatalf("initialize: %+v", res.Error)
+	}
+	c.notify("initialized", map[string]any{})
+	ready := c.waitFor("IRIS ready", statusIs(t, workspace.StateReady))
+	name := statusOf(t, ready.Params).Container
+
+	outR.Close() // the editor stops reading
+	c.sendRaw(`{"jsonrpc":"2.0","id":99,"method":"iris/status"}`)
+	select {
+	case <-exited:
+	case <-time.After(waitLong):
+		t.Fatal("the helper did not end once its output was closed")
+	}
+	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() || cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("the helper ended with %v, want exit code 0", cmd.ProcessState)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	// The helper asked the engine to stop the container; the engine finishes that on its own.
+	wait := eng.Client().ContainerWait(ctx, name, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	select {
+	case <-wait.Result:
+	case err := <-wait.Error:
+		t.Fatalf("wait for %s to stop: %v", name, err)
+	}
+	ct, ok, err := eng.Inspect(ctx, dir)
+	if err != nil || !ok || ct.State != "exited" {
+		t.Fatalf("container after stopOnExit: %+v found %v err %v, want it kept and exited", ct, ok, err)
 	}
 }
