@@ -1,8 +1,10 @@
 package rpc
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,4 +206,93 @@ func BenchmarkExternalStopToNotification(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 	c.call(MethodStop, nil)
 	benchEnd(b, c, cmd)
+}
+
+// BenchmarkNonReadingClient: a client that initializes, then writes IRIS_HELPER_BENCH_FLOOD
+// (default 240,000) iris/status requests, with a garbage frame after every tenth, and never reads
+// an answer (the repro: 3.4 GB in 30 s). Reported: the helper's peak resident memory (VmHWM),
+// its resident memory once everything is written (VmRSS), and how long the writes took (the
+// helper reads on whatever it runs or answers). Linux only (/proc).
+func BenchmarkNonReadingClient(b *testing.B) {
+	if runtime.GOOS != "linux" {
+		b.Skip("reads /proc")
+	}
+	n := 240000
+	if v := os.Getenv("IRIS_HELPER_BENCH_FLOOD"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	benchEnv(b)
+	bin := helperBinary(b)
+	dir := b.TempDir()
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command(bin, "serve", "--stdio", "--log-level", "error")
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		outR, outW, err := os.Pipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd.Stdout = outW
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		outW.Close()
+		fmt.Fprint(stdin, frame(fmt.Sprintf(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"processId":null,"rootUri":"file://%s","capabilities":{},"initializationOptions":{"autoStart":false}}}`, dir)))
+		if m, err := readWireFrame(bufio.NewReader(outR)); err != nil || m.Error != nil {
+			b.Fatalf("initialize: %+v %v", m, err)
+		}
+		pid := cmd.Process.Pid
+		rss0 := procStatusKB(b, pid, "VmRSS")
+		t0 := time.Now()
+		var batch strings.Builder
+		sent := 0
+		for sent < n {
+			batch.Reset()
+			for j := 0; j < 1000 && sent < n; j++ {
+				sent++
+				fmt.Fprintf(&batch, "Content-Length: %d\r\n\r\n", len(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"iris/status"}`, sent)))
+				fmt.Fprintf(&batch, `{"jsonrpc":"2.0","id":%d,"method":"iris/status"}`, sent)
+				if sent%10 == 0 {
+					batch.WriteString("Content-Length: 8\r\n\r\nnot json")
+				}
+			}
+			if _, err := io.WriteString(stdin, batch.String()); err != nil {
+				b.Fatalf("the helper stopped reading after %d requests: %v", sent, err)
+			}
+		}
+		elapsed := time.Since(t0)
+		peak, rss := procStatusKB(b, pid, "VmHWM"), procStatusKB(b, pid, "VmRSS")
+		stdin.Close() // the end of input ends the session; its unread answers are given up
+		if err := cmd.Wait(); err != nil {
+			b.Fatalf("helper exit: %v", err)
+		}
+		outR.Close()
+		b.ReportMetric(float64(peak)/1024, "peak-rss-MB")
+		b.ReportMetric(float64(rss)/1024, "rss-MB")
+		b.ReportMetric(float64(rss0)/1024, "rss-before-MB")
+		b.ReportMetric(float64(sent), "requests")
+		b.ReportMetric(elapsed.Seconds(), "write-s")
+		b.ReportMetric(0, "ns/op")
+	}
+}
+
+// procStatusKB reads a "kB" field of /proc/PID/status (VmRSS, VmHWM).
+func procStatusKB(b *testing.B, pid int, field string) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	b.Fatalf("no %s in /proc/%d/status", field, pid)
+	return 0
 }

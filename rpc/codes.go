@@ -13,6 +13,7 @@ const (
 	// LSP
 	CodeServerNotInitialized = -32002 // a request before initialize
 	CodeRequestCancelled     = -32800 // $/cancelRequest reached the request first
+	CodeRequestFailed        = -32803 // refused at once: too many requests in flight (MaxInFlight)
 
 	// iris-helper (the JSON-RPC "server error" range -32099..-32000); error.data carries
 	// {"status": Status} when the project's status is known.

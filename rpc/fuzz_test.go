@@ -96,6 +96,7 @@ func FuzzRequest(f *testing.F) {
 		waitIdle(t, s)
 		cancel()
 		s.wg.Wait()
+		<-s.stream.Drained() // closed with the connection; what was queued is written
 
 		var answers int
 		for _, m := range readFrames(t, []byte(out.String())) {

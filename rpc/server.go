@@ -61,7 +61,17 @@ type Options struct {
 	// ClientProcessID, when > 0, is watched like initialize.processId from the start
 	// (the --clientProcessId flag some clients pass).
 	ClientProcessID int
+	// WriteTimeout: output blocked this long (a client that does not read) ends the session as
+	// when the client closes its end; 0 = DefaultWriteTimeout (30 s).
+	WriteTimeout time.Duration
+	// OutputQueue bounds the bytes of frames waiting for the client to read them;
+	// 0 = DefaultQueueBytes (4 MiB).
+	OutputQueue int
 }
+
+// MaxInFlight is how many requests run at once; a request past that is answered at once with
+// CodeRequestFailed (the first shutdown is always run).
+const MaxInFlight = 64
 
 // Exit codes of Serve.
 const (
@@ -98,6 +108,11 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opts Options) int {
 		reason = "end of input"
 	case <-s.parent:
 		reason = "client process gone"
+	case <-s.stream.Broken():
+		// EPIPE (the client closed its end) or a client that stopped reading: the end of the
+		// session, as at the end of input.
+		reason = "client output gone"
+		s.log.Warn("cannot write to the client; ending the session", "err", s.stream.Err())
 	case <-ctx.Done():
 		reason = "cancelled"
 	}
@@ -113,12 +128,21 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opts Options) int {
 	_ = s.conn.Close()
 	// Handlers end with ctx; only a write to a client that stopped reading can hang: do not wait
 	// for it forever.
+	grace, cancelGrace := context.WithTimeout(context.Background(), endGrace)
+	defer cancelGrace()
 	finished := make(chan struct{})
 	go func() { s.wg.Wait(); close(finished) }()
 	select {
 	case <-finished:
-	case <-time.After(endGrace):
+	case <-grace.Done():
 		s.log.Warn("ending with requests still writing to a client that does not read")
+	}
+	// What was queued before the end (answers to the last frames) still reaches the client.
+	select {
+	case <-s.stream.Drained():
+	case <-s.stream.Broken():
+	case <-grace.Done():
+		s.log.Warn("ending with answers the client has not read")
 	}
 	return code
 }
@@ -146,8 +170,8 @@ func newServer(ctx context.Context, r io.Reader, w io.Writer, opts Options) *ser
 		ready:    make(chan struct{}),
 		inflight: map[string]*inflight{},
 	}
-	stream := NewStream(r, w, nil, StreamOptions{MaxBody: opts.MaxBody, Logger: opts.Logger})
-	s.conn = jsonrpc2.NewConn(ctx, stream, s, jsonrpc2.SetLogger(slogPrinter{opts.Logger}))
+	s.stream = NewStream(r, w, nil, StreamOptions{MaxBody: opts.MaxBody, Logger: opts.Logger, WriteTimeout: opts.WriteTimeout, QueueBytes: opts.OutputQueue})
+	s.conn = jsonrpc2.NewConn(ctx, s.stream, s, jsonrpc2.SetLogger(slogPrinter{opts.Logger}))
 	close(s.ready)
 	return s
 }
@@ -157,11 +181,12 @@ type inflight struct{ cancel context.CancelFunc }
 
 // server is one connection's state.
 type server struct {
-	opts Options
-	log  *slog.Logger
-	ctx  context.Context // the connection's lifetime
-	conn *jsonrpc2.Conn
-	wg   sync.WaitGroup // handler, watcher and auto-start goroutines
+	opts   Options
+	log    *slog.Logger
+	ctx    context.Context // the connection's lifetime
+	conn   *jsonrpc2.Conn
+	stream *Stream
+	wg     sync.WaitGroup // handler, watcher and auto-start goroutines
 
 	initDone chan struct{} // closed when initialize has been answered
 	exit     chan int
@@ -179,6 +204,7 @@ type server struct {
 	stopOnExit     bool
 	workDone       bool                 // client supports window.workDoneProgress
 	inflight       map[string]*inflight // running requests by id
+	running        int                  // requests running (ids may repeat: not len(inflight))
 	stopSeq        int                  // incremented by every stop, to tell a start cancelled by a stop
 	autoPending    bool                 // the auto-start failed because the engine was down: retry on recovery
 	lastState      string
@@ -207,10 +233,13 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 	}
 	s.mu.Lock()
 	initializing, initialized, shutdown := s.initializing, s.initialized, s.shutdown
+	full := s.running >= MaxInFlight && (req.Method != MethodShutdown || shutdown)
 	s.mu.Unlock()
+	// Answers given here are refusals sent without waiting (ReplyNow): the reader must go on
+	// reading whatever the client does, so that $/cancelRequest, shutdown and exit get through.
 	switch {
 	case req.Method == MethodInitialize && (initializing || initialized):
-		s.replyError(req.ID, &jsonrpc2.Error{Code: CodeInvalidRequest, Message: "initialize was already received; send it once per connection"})
+		s.stream.ReplyNow(req.ID, &jsonrpc2.Error{Code: CodeInvalidRequest, Message: "initialize was already received; send it once per connection"})
 		return
 	case req.Method == MethodInitialize:
 		s.mu.Lock()
@@ -218,12 +247,16 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 		s.initDone = make(chan struct{})
 		s.mu.Unlock()
 	case !initializing && !initialized:
-		s.replyError(req.ID, &jsonrpc2.Error{Code: CodeServerNotInitialized,
+		s.stream.ReplyNow(req.ID, &jsonrpc2.Error{Code: CodeServerNotInitialized,
 			Message: fmt.Sprintf("%s before initialize: send initialize first", req.Method)})
 		return
 	case shutdown && req.Method != MethodShutdown:
-		s.replyError(req.ID, &jsonrpc2.Error{Code: CodeInvalidRequest,
+		s.stream.ReplyNow(req.ID, &jsonrpc2.Error{Code: CodeInvalidRequest,
 			Message: fmt.Sprintf("%s after shutdown: the helper is shutting down; only exit is accepted", req.Method)})
+		return
+	case full:
+		s.stream.ReplyNow(req.ID, &jsonrpc2.Error{Code: CodeRequestFailed,
+			Message: fmt.Sprintf("%s refused: too many requests in flight (the helper runs at most %d at once); send it again once one has been answered", req.Method, MaxInFlight)})
 		return
 	case req.Method == MethodShutdown:
 		s.mu.Lock()
@@ -236,6 +269,7 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 	entry := &inflight{cancel: cancel}
 	s.mu.Lock()
 	s.inflight[key] = entry // a reused id: $/cancelRequest reaches the latest request
+	s.running++
 	initDone := s.initDone
 	s.mu.Unlock()
 	s.spawn(func() {
@@ -244,6 +278,7 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 			if s.inflight[key] == entry {
 				delete(s.inflight, key)
 			}
+			s.running--
 			s.mu.Unlock()
 			cancel()
 		}()
@@ -279,15 +314,21 @@ func (s *server) answer(ctx context.Context, req *jsonrpc2.Request, result any, 
 		s.replyError(req.ID, s.toRPCError(err))
 		return
 	}
-	if err := s.conn.Reply(s.ctx, req.ID, result); err != nil && !errors.Is(err, jsonrpc2.ErrClosed) {
+	if err := s.conn.Reply(s.ctx, req.ID, result); sendFailed(err) {
 		s.log.Warn("send response", "method", req.Method, "err", err)
 	}
 }
 
 func (s *server) replyError(id jsonrpc2.ID, e *jsonrpc2.Error) {
-	if err := s.conn.ReplyWithError(s.ctx, id, e); err != nil && !errors.Is(err, jsonrpc2.ErrClosed) {
+	if err := s.conn.ReplyWithError(s.ctx, id, e); sendFailed(err) {
 		s.log.Warn("send error response", "err", err)
 	}
+}
+
+// sendFailed reports a send error worth logging: not the end of the connection or its output
+// (Serve logs that once).
+func sendFailed(err error) bool {
+	return err != nil && !errors.Is(err, jsonrpc2.ErrClosed) && !errors.Is(err, ErrStreamClosed)
 }
 
 // handleNotification handles what the client tells without expecting an answer.
@@ -310,8 +351,8 @@ func (s *server) handleNotification(req *jsonrpc2.Request) {
 			s.log.Debug("ignored malformed $/cancelRequest", "err", err)
 			return
 		}
-		var id jsonrpc2.ID
-		if err := json.Unmarshal(p.ID, &id); err != nil {
+		id, ok := s.stream.RequestID(p.ID)
+		if !ok {
 			return
 		}
 		s.mu.Lock()
@@ -658,7 +699,7 @@ func (s *server) logMessage(typ int, text string) {
 }
 
 func (s *server) notify(method string, params any) {
-	if err := s.conn.Notify(s.ctx, method, params); err != nil && !errors.Is(err, jsonrpc2.ErrClosed) {
+	if err := s.conn.Notify(s.ctx, method, params); sendFailed(err) {
 		s.log.Warn("send notification", "method", method, "err", err)
 	}
 }
@@ -678,6 +719,7 @@ func (s *server) doShutdown() any {
 // requestStop asks the project to stop its container and waits at most shutdownGrace: long
 // enough for the request to reach the engine, which finishes the stop on its own.
 func (s *server) requestStop(p Project) {
+	s.log.Info("stopOnExit: asking the engine to stop the container", "project", p.Root().Dir)
 	s.mu.Lock()
 	s.stopSeq++
 	s.mu.Unlock()

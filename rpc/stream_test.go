@@ -122,6 +122,7 @@ func echoConn(t testing.TB, input io.Reader, maxBody int64) (out []byte, notes [
 	case <-time.After(30 * time.Second):
 		t.Fatal("connection did not end at the end of input")
 	}
+	<-s.Drained() // the answers queued before the end are written
 	return buf.Bytes(), recorded, onRecvErr
 }
 
@@ -266,6 +267,7 @@ func TestStreamEndOfInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
 			s := NewStream(strings.NewReader(tt.input), &out, nil, StreamOptions{})
+			defer s.Close()
 			var err error
 			for i := 0; i < 10 && err == nil; i++ {
 				var m json.RawMessage
@@ -300,5 +302,85 @@ func TestStreamHugeContentLength(t *testing.T) {
 		!strings.Contains(msgs[0].Error.Message, "exceeds the 16777216-byte limit") ||
 		string(msgs[1].Result) != `"after-huge"` {
 		t.Fatalf("unexpected answers: %s", out)
+	}
+}
+
+// TestStreamIDsVersionsAndAbsurdLengths: what the library alone gets wrong, on the real stream.
+// Ids it cannot hold (it keeps number ids as uint64) come back as the client wrote them; a null
+// id and a "jsonrpc" other than "2.0" are invalid requests; a Content-Length over 1 GiB is
+// garbage (answered once) instead of a frame the helper would wait for all session.
+func TestStreamIDsVersionsAndAbsurdLengths(t *testing.T) {
+	type want struct {
+		id     string // raw JSON id
+		result string // the echoed method ("" = an error)
+		code   int64
+		msg    string // the whole error message
+	}
+	req := func(id, method string) string {
+		return frame(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":%q}`, id, method))
+	}
+	const nullID = `invalid request: "id" is null; give a request a number or string id, or no "id" for a notification`
+	tests := []struct {
+		name  string
+		input string
+		want  []want
+		notes []string
+	}{
+		{"negative id", req("-1", "a"), []want{{id: "-1", result: "a"}}, nil},
+		{"fractional id", req("1.5", "a"), []want{{id: "1.5", result: "a"}}, nil},
+		{"large negative id", req("-9223372036854775809", "a"), []want{{id: "-9223372036854775809", result: "a"}}, nil},
+		{"id of 2^63", req("9223372036854775808", "a"), []want{{id: "9223372036854775808", result: "a"}}, nil},
+		{"id above uint64", req("184467440737095516160", "a"), []want{{id: "184467440737095516160", result: "a"}}, nil},
+		{"id with exponent, minus zero, 1.0", req("1e3", "a") + req("-0", "b") + req("1.0", "c"),
+			[]want{{id: "1e3", result: "a"}, {id: "-0", result: "b"}, {id: "1.0", result: "c"}}, nil},
+		{"largest id the library holds", req("9223372036854775807", "a"), []want{{id: "9223372036854775807", result: "a"}}, nil},
+		{"the same unusual id twice", req("-1", "a") + req("-1", "b"), []want{{id: "-1", result: "a"}, {id: "-1", result: "b"}}, nil},
+		{"unusual id on a request the library refuses", frame(`{"jsonrpc":"2.0","id":-7,"method":5}`) + req("8", "next"),
+			[]want{{id: "-7", code: CodeInvalidRequest, msg: "invalid request: json: cannot unmarshal number into Go struct field msg.method of type string"}, {id: "8", result: "next"}}, nil},
+		{"id null", frame(`{"jsonrpc":"2.0","id":null,"method":"exit"}`) + req("2", "after"),
+			[]want{{id: "null", code: CodeInvalidRequest, msg: nullID}, {id: "2", result: "after"}}, nil},
+		{"jsonrpc 1.0", frame(`{"jsonrpc":"1.0","id":3,"method":"a"}`) + req("4", "after"),
+			[]want{{id: "3", code: CodeInvalidRequest, msg: `invalid request: "jsonrpc" must be "2.0", got "1.0"`}, {id: "4", result: "after"}}, nil},
+		{"jsonrpc missing", frame(`{"id":"x","method":"a"}`),
+			[]want{{id: `"x"`, code: CodeInvalidRequest, msg: `invalid request: "jsonrpc" must be "2.0", got nothing`}}, nil},
+		{"jsonrpc a number, notification", frame(`{"jsonrpc":2,"method":"exit"}`),
+			[]want{{id: "null", code: CodeInvalidRequest, msg: `invalid request: "jsonrpc" must be "2.0", got 2`}}, nil},
+		{"jsonrpc 1.0 with an unusual id", frame(`{"jsonrpc":"1.0","id":-2.5,"method":"a"}`),
+			[]want{{id: "-2.5", code: CodeInvalidRequest, msg: `invalid request: "jsonrpc" must be "2.0", got "1.0"`}}, nil},
+		{"Content-Length of 2^63-1", "Content-Length: 9223372036854775807\r\n\r\n" + req("5", "after"),
+			[]want{{id: "null", code: CodeParseError, msg: "parse error: Content-Length 9223372036854775807 is over the 1073741824-byte limit of a skipped frame; skipping to the next frame"},
+				{id: "5", result: "after"}}, nil},
+		{"Content-Length of 1 GiB + 1, body following", "Content-Length: 1073741825\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"lost\"}\r\n" + req("7", "after"),
+			[]want{{id: "null", code: CodeParseError, msg: "parse error: Content-Length 1073741825 is over the 1073741824-byte limit of a skipped frame; skipping to the next frame"},
+				{id: "7", result: "after"}}, nil},
+		{"Content-Length of 1 GiB is skipped as oversized", "Content-Length: 1073741824\r\n\r\n" + req("8", "swallowed"),
+			[]want{{id: "null", code: CodeInvalidRequest, msg: "invalid request: message of 1073741824 bytes exceeds the 100-byte limit; skipped"}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, notes, _ := echoConn(t, strings.NewReader(tt.input), 100)
+			msgs := readFrames(t, out)
+			if len(msgs) != len(tt.want) {
+				t.Fatalf("got %d messages, want %d:\n%s", len(msgs), len(tt.want), out)
+			}
+			for i, w := range tt.want {
+				m := msgs[i]
+				if m.idString() != w.id {
+					t.Errorf("message %d: id %s, want %s", i, m.idString(), w.id)
+				}
+				if w.result != "" {
+					if m.Error != nil || string(m.Result) != fmt.Sprintf("%q", w.result) {
+						t.Errorf("message %d: got result %s error %+v, want result %q", i, m.Result, m.Error, w.result)
+					}
+					continue
+				}
+				if m.Error == nil || m.Error.Code != w.code || m.Error.Message != w.msg {
+					t.Errorf("message %d: got error %+v, want code %d %q", i, m.Error, w.code, w.msg)
+				}
+			}
+			if strings.Join(notes, ",") != strings.Join(tt.notes, ",") {
+				t.Errorf("notifications %v, want %v", notes, tt.notes)
+			}
+		})
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -42,6 +44,12 @@ func newServeCmd(a *app) *cobra.Command {
 				logOut = f
 			}
 			logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+			// Go kills a process that writes to a broken pipe on fd 1 or 2 unless SIGPIPE is
+			// handled. Handled, the write fails with EPIPE, and a client that closed its end of
+			// stdout ends the session like the end of stdin (stopOnExit, exit code 0).
+			sigpipe := make(chan os.Signal, 1)
+			signal.Notify(sigpipe, syscall.SIGPIPE)
+			defer signal.Stop(sigpipe)
 			code := rpc.Serve(cmd.Context(), a.stdin, a.stdout, rpc.Options{
 				Version:         version,
 				Logger:          logger,
