@@ -91,12 +91,14 @@ func helperBinary(t testing.TB) string {
 	return binPath
 }
 
-// sleepChildEnv makes the test binary a stand-in client process that lives about a second.
+// sleepChildEnv makes the test binary a stand-in client process that lives until the test kills it
+// (at most 10 minutes), so that it is alive for sure when initialize names it, however slow the
+// machine.
 const sleepChildEnv = "IRIS_HELPER_RPC_TEST_SLEEP_CHILD"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(sleepChildEnv) == "1" {
-		time.Sleep(time.Second)
+		time.Sleep(10 * time.Minute)
 		os.Exit(0)
 	}
 	code := m.Run()
@@ -541,11 +543,12 @@ func TestSubprocessEndsWhenClientDies(t *testing.T) {
 	scenarioEnv(t, subprocessBand)
 	dir := t.TempDir()
 
-	client := exec.Command(os.Args[0], "-test.run=^$") // a client process that lives ~1 s (TestMain)
+	client := exec.Command(os.Args[0], "-test.run=^$") // a client process that lives until killed (TestMain)
 	client.Env = append(os.Environ(), sleepChildEnv+"=1")
 	if err := client.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = client.Process.Kill() })
 	c, code := subprocess(t)
 	p := initParams(dir, map[string]any{"autoStart": false})
 	p["processId"] = client.Process.Pid
@@ -553,6 +556,9 @@ func TestSubprocessEndsWhenClientDies(t *testing.T) {
 		t.Fatalf("initialize: %+v", res.Error)
 	}
 	c.notify("initialized", map[string]any{})
+	if err := client.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
 	client.Wait()
 	select {
 	case got := <-code:

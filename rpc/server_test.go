@@ -450,11 +450,12 @@ func TestStopDuringStartAndProgress(t *testing.T) {
 }
 
 func TestClientProcessDies(t *testing.T) {
-	client := exec.Command(os.Args[0], "-test.run=^$") // a client process that lives ~1 s (TestMain)
+	client := exec.Command(os.Args[0], "-test.run=^$") // a client process that lives until killed (TestMain)
 	client.Env = append(os.Environ(), sleepChildEnv+"=1")
 	if err := client.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = client.Process.Kill() })
 	pid := client.Process.Pid
 	fake := newFakeProject(t.TempDir(), false)
 	c, code := inProcess(t, fakeOpts(fake, nil))
@@ -462,8 +463,10 @@ func TestClientProcessDies(t *testing.T) {
 	p["processId"] = pid
 	c.call("initialize", p)
 	c.notify("initialized", map[string]any{})
-	// Not reaped yet: a zombie counts as gone.
-	time.Sleep(200 * time.Millisecond)
+	// Killed but not reaped yet: a zombie counts as gone.
+	if err := client.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case got := <-code:
 		if got != ExitOK {
