@@ -227,6 +227,8 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 		Project:       p.root.Dir,
 		IsIrisProject: p.root.IsIrisProject,
 		BindAddress:   p.bindAddress,
+		Namespace:     p.cfg.Namespace(),
+		Username:      p.cfg.Username(),
 		Image:         p.image,
 		EnvFile:       p.envFile(),
 	}
@@ -333,6 +335,7 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 	if note != "" {
 		msgs = append(msgs, note)
 	}
+	st.Host = ConnectHost(st.BindAddress)
 	if len(msgs) > 0 {
 		st.Message = msgs[0]
 		for _, m := range msgs[1:] {
@@ -714,10 +717,7 @@ func (p *Project) doStart(ctx context.Context, confirm bool, progress func(docke
 			}
 		}
 	}
-	pref := p.opts.FlagPorts
-	if pref.Superserver == 0 && pref.Web == 0 {
-		pref = registry.Preferred{Superserver: p.cfg.Ports.Superserver, Web: p.cfg.Ports.Web}
-	}
+	pref := PreferredPorts(p.opts.FlagPorts, p.cfg)
 	var a registry.Assignment
 	if err := p.withRegistry(ctx, func() (err error) {
 		a, err = p.reg.Assign(ctx, p.root.Dir, pref)
@@ -1231,15 +1231,6 @@ func (p *Project) watchEngine(ctx context.Context) {
 // envPorts are the values the project's .env should hold for assignment a.
 func (p *Project) envPorts(a registry.Assignment) EnvPorts {
 	return EnvPorts{Host: ConnectHost(p.bindAddress), Superserver: a.SuperserverPort, Web: a.WebPort}
-}
-
-// ConnectHost is the host name clients use: localhost for loopback and wildcard binds.
-func ConnectHost(bind string) string {
-	switch bind {
-	case "", "127.0.0.1", "0.0.0.0", "::", "::1", "localhost":
-		return "localhost"
-	}
-	return bind
 }
 
 // SyncEnv writes the project's assigned ports into its .env now, following the sync mode

@@ -35,6 +35,9 @@ type Status struct {
 	SuperserverPort int        `json:"superserverPort"` // assigned superserver port, 0 when none
 	WebPort         int        `json:"webPort"`         // assigned web port, 0 when none
 	BindAddress     string     `json:"bindAddress"`     // host address the ports are published on
+	Host            string     `json:"host"`            // host name clients connect to: ConnectHost(BindAddress)
+	Namespace       string     `json:"namespace"`       // IRIS namespace to work in (.iris-helper.json iris.namespace, default USER)
+	Username        string     `json:"username"`        // IRIS user to connect as (.iris-helper.json iris.username, default _SYSTEM)
 	Container       string     `json:"container"`       // container name, "" when none
 	Image           string     `json:"image"`           // the container's image, else the image a start would use
 	StartedAt       *time.Time `json:"startedAt"`       // when the running container started; null otherwise
@@ -54,6 +57,18 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		out.StartedAt = &t
 	}
 	return json.Marshal(out)
+}
+
+// ConnectHost is the host name clients use to reach ports published on bind: localhost for
+// 127.0.0.1, ::1 and the wildcard binds (0.0.0.0, ::, ""), else the address itself (a port bound on
+// 127.0.0.2 or 10.1.2.3 is not reachable at localhost). Status.Host, the .env's host key and the
+// editor's objectscript.conn all follow it.
+func ConnectHost(bind string) string {
+	switch bind {
+	case "", "127.0.0.1", "0.0.0.0", "::", "::1", "localhost":
+		return "localhost"
+	}
+	return bind
 }
 
 // Running reports whether the container runs (ready or unhealthy).

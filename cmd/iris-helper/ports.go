@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/registry"
 	"github.com/iris-helper/iris-helper/workspace"
 )
@@ -42,22 +40,6 @@ func newPortsCmd(a *app) *cobra.Command {
 		newPortsClearCmd(a),
 	)
 	return cmd
-}
-
-// openPortRegistry opens the registry in $IRIS_HELPER_HOME (or ~/.iris-helper).
-//
-// Hook: the registry is opened without the container engine (Options.Ports), so it probes the
-// host only; a published container port is bound on the host, so the probe sees it too. A later
-// change may pass the dockerops.Engine here (it implements registry.PortsInUse) to name the
-// container in conflict errors.
-func openPortRegistry(a *app) (*registry.Registry, error) {
-	opts := registry.Options{Logger: a.logger}
-	// Ports the engine's containers publish count as taken, and a conflict names the container.
-	// Connect does not contact the engine: when it is down the registry probes the host only.
-	if eng, err := dockerops.Connect(context.Background(), dockerops.WithLogger(a.logger)); err == nil {
-		opts.Ports = eng
-	}
-	return registry.Open(opts)
 }
 
 // projectDir resolves DIR (default: the current folder) to the project key with FindRoot.
@@ -125,40 +107,18 @@ func missingFolderKey(dir string) (string, error) {
 	}
 }
 
-// lookup finds the assignment a target names; *registry.NotFoundError when there is none.
-// lookupArg opens the registry and finds the assignment the optional DIR|PORT argument names.
-func lookupArg(ctx context.Context, a *app, args []string) (*registry.Registry, registry.Assignment, error) {
-	t, err := parseTarget(args)
-	if err != nil {
-		return nil, registry.Assignment{}, err
-	}
-	reg, err := openPortRegistry(a)
-	if err != nil {
-		return nil, registry.Assignment{}, err
-	}
-	x, err := lookup(ctx, reg, t)
-	return reg, x, err
+// portTarget is the workspace target t names.
+func (t target) portTarget() workspace.PortTarget {
+	return workspace.PortTarget{Port: t.port, Project: t.project}
 }
 
-func lookup(ctx context.Context, reg *registry.Registry, t target) (registry.Assignment, error) {
-	var a registry.Assignment
-	var ok bool
-	var err error
-	if t.port != 0 {
-		a, ok, err = reg.Find(ctx, t.port)
-	} else {
-		a, ok, err = reg.Get(ctx, t.project)
+// notFound reports a folder that no longer exists, and that no assignment names, as missing.
+func (t target) notFound(err error) error {
+	var nf *registry.NotFoundError
+	if t.missing != nil && errors.As(err, &nf) {
+		return t.missing
 	}
-	if err != nil {
-		return a, err
-	}
-	if !ok {
-		if t.missing != nil {
-			return a, t.missing
-		}
-		return a, &registry.NotFoundError{Project: t.project, Port: t.port}
-	}
-	return a, nil
+	return err
 }
 
 func newPortsListCmd(a *app) *cobra.Command {
@@ -168,18 +128,23 @@ func newPortsListCmd(a *app) *cobra.Command {
 		Short: "List every port assignment on this machine",
 		Long: "List every port assignment: project, superserver port, web port, type (auto: a slot of the\n" +
 			"ranges; manual: ports the project asked for), status (active, idle, or stale: the project\n" +
-			"folder is gone) and when it was last used. --json prints {\"assignments\": [...]} with the\n" +
-			"registry's field names. A note under the table names an assignment whose folder project\n" +
-			"detection no longer reaches (docs/config.md); --json lists them as \"notes\".",
+			"folder is gone) and when it was last used. --json prints {\"assignments\": [...]}: the\n" +
+			"registry's fields and the container's live state (containerState, state), as the editor\n" +
+			"sees them. A note under the table names an assignment whose folder project detection no\n" +
+			"longer reaches (docs/config.md); --json lists them as \"notes\".",
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reg, err := openPortRegistry(a)
 			if err != nil {
 				return err
 			}
-			list, err := reg.List(cmd.Context())
+			entries, err := workspace.ListPorts(cmd.Context(), reg, engineIfUp(cmd.Context(), a))
 			if err != nil {
 				return err
+			}
+			list := make([]registry.Assignment, len(entries))
+			for i, x := range entries {
+				list[i] = x.Assignment
 			}
 			notes := rootNotes(list)
 			invalid, err := reg.Invalid(cmd.Context())
@@ -187,14 +152,11 @@ func newPortsListCmd(a *app) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				if list == nil {
-					list = []registry.Assignment{}
-				}
 				return writeJSON(a.stdout, struct {
-					Assignments []registry.Assignment   `json:"assignments"`
+					Assignments []workspace.PortEntry   `json:"assignments"`
 					Notes       []workspace.KeyNote     `json:"notes,omitempty"`
 					Invalid     []registry.InvalidEntry `json:"invalid,omitempty"`
-				}{list, notes, invalid})
+				}{entries, notes, invalid})
 			}
 			if len(list) == 0 {
 				_, err = fmt.Fprintf(a.stdout, "No ports assigned yet (registry %s).\n", reg.Path())
@@ -317,18 +279,26 @@ func newPortsInspectCmd(a *app) *cobra.Command {
 		Long: "Show one assignment. The argument is a project folder (default: the current folder,\n" +
 			"resolved to its project root) or a port number (either the superserver or the web port).\n" +
 			"A number that names an existing folder is taken as the folder. Exit code 1 when nothing is\n" +
-			"assigned. --json prints the assignment object with the registry's field names.",
+			"assigned. --json prints the assignment with its container's live state (containerState, state).",
 		Args:              usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: completeTarget(a),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, x, err := lookupArg(cmd.Context(), a, args)
+			t, err := parseTarget(args)
 			if err != nil {
 				return err
+			}
+			reg, err := openPortRegistry(a)
+			if err != nil {
+				return err
+			}
+			x, err := workspace.InspectPorts(cmd.Context(), reg, engineIfUp(cmd.Context(), a), t.portTarget())
+			if err != nil {
+				return t.notFound(err)
 			}
 			if asJSON {
 				return writeJSON(a.stdout, x)
 			}
-			return printAssignment(a.stdout, x)
+			return printAssignment(a.stdout, x.Assignment)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the assignment object as JSON")
@@ -347,7 +317,7 @@ func newPortsAssignCmd(a *app) *cobra.Command {
 			"may lie outside the ranges); they are refused when another project, a container or another\n" +
 			"process holds them. Asking for different ports moves the project to them. Without the flags,\n" +
 			"the \"ports\" of the project's .iris-helper.json apply (flags win over the file).\n" +
-			"--json prints the assignment object with the registry's field names.",
+			"--json prints the assignment with its container's live state (containerState, state).",
 		Args:              usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: completeDirs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -370,24 +340,16 @@ func newPortsAssignCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Precedence (docs/config.md), as in `start`: the flags; without them the project's
-			// .iris-helper.json "ports"; else the next free slot.
-			pref := registry.Preferred{Superserver: port, Web: webPort}
-			if pref == (registry.Preferred{}) {
-				cfg, err := workspace.LoadConfig(dir)
-				if err != nil {
-					return err
-				}
-				pref = registry.Preferred{Superserver: cfg.Ports.Superserver, Web: cfg.Ports.Web}
-			}
-			x, err := reg.Assign(cmd.Context(), dir, pref)
+			// Flags > the project's .iris-helper.json "ports" > the next free slot, as for `start`.
+			x, err := workspace.AssignPorts(cmd.Context(), reg, engineIfUp(cmd.Context(), a), dir,
+				registry.Preferred{Superserver: port, Web: webPort})
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				return writeJSON(a.stdout, x)
 			}
-			return printAssignment(a.stdout, x)
+			return printAssignment(a.stdout, x.Assignment)
 		},
 	}
 	cmd.Flags().IntVar(&port, "port", 0, "superserver port to use (manual assignment)")
@@ -409,15 +371,20 @@ func newPortsReleaseCmd(a *app) *cobra.Command {
 		Args:              usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: completeTarget(a),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg, x, err := lookupArg(cmd.Context(), a, args)
+			t, err := parseTarget(args)
+			if err != nil {
+				return err
+			}
+			reg, err := openPortRegistry(a)
 			if err != nil {
 				return err
 			}
 			// Refused while the project's container runs unless --force (stop and remove it first);
 			// --purge also deletes its data volume. Without Docker only the registry entry goes.
-			released, err := workspace.ReleaseProject(cmd.Context(), reg, engineIfUp(cmd.Context(), a), x.Project, workspace.ReleaseOptions{Force: force, Purge: purge})
+			released, err := workspace.ReleasePorts(cmd.Context(), reg, engineIfUp(cmd.Context(), a), t.portTarget(),
+				workspace.ReleaseOptions{Force: force, Purge: purge})
 			if err != nil {
-				return err
+				return t.notFound(err)
 			}
 			_, err = fmt.Fprintf(a.stdout, "Released superserver %d and web %d of %s.\n",
 				released.SuperserverPort, released.WebPort, released.Project)

@@ -27,8 +27,9 @@ import (
 
 var updatePortsGolden = flag.Bool("update-ports-golden", false, "rewrite testdata/ports_*.golden")
 
-// assignmentKeys are the registry's field names, all always present in --json output.
-var assignmentKeys = []string{"assignedAt", "container", "engine", "lastUsedAt", "project", "slot",
+// assignmentKeys are the fields of a ports entry (the registry's, plus containerState and state), all
+// always present in --json output, as in iris/ports.
+var assignmentKeys = []string{"assignedAt", "container", "containerState", "engine", "lastUsedAt", "project", "slot", "state",
 	"superserverPort", "type", "status", "webPort"}
 
 type portsEnv struct {
@@ -375,8 +376,12 @@ func TestPortsHelpAndCompletion(t *testing.T) {
 
 // TestPortsGolden compares list, list --json and inspect with golden files, on a seeded registry
 // with fixed projects (whose folders do not exist, so they show as stale) and fixed times.
+//
+// The engine does not answer (a missing socket), so that the entries' containerState and state do
+// not depend on the machine: "unknown" and "docker-unavailable".
 func TestPortsGolden(t *testing.T) {
 	e := newPortsEnv(t, 32460, 10)
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
 	seed, err := os.ReadFile(filepath.Join("testdata", "ports_registry.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
@@ -23,6 +24,7 @@ type app struct {
 	// policy is what the user allows on this command line (--allow-* flags); the environment and
 	// $IRIS_HELPER_HOME/config.json are read by workspace.OpenProject.
 	policy workspace.UserPolicy
+	eng    *dockerops.Engine // the command's engine connection (app.engine), nil until first used
 }
 
 // usageError marks a command-line mistake: exit code 2 instead of 1.

@@ -80,6 +80,12 @@ func runServe(t *testing.T, steps []serveStep, args ...string) (code int, stdout
 	t.Setenv(registry.EnvHome, t.TempDir())
 	t.Setenv(registry.EnvSuperserverRange, "32900-32949")
 	t.Setenv(registry.EnvWebRange, "32950-32999")
+	return serveSession(t, steps, args...)
+}
+
+// serveSession is runServe in the test's current environment (registry home, ranges, DOCKER_HOST).
+func serveSession(t *testing.T, steps []serveStep, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errb serveBuffer
 	pr, pw := io.Pipe()
 	go func() {

@@ -25,8 +25,8 @@ import (
 // cmd band: superserver 32000–32499 and web 32500–32999, ten slots per test.
 
 // statusKeys are the fields of the status object (docs/status.md), all always present.
-var statusKeys = []string{"bindAddress", "container", "envFile", "exitCode", "image", "isIrisProject", "message",
-	"phase", "project", "restartNeeded", "startedAt", "state", "superserverPort", "webPort"}
+var statusKeys = []string{"bindAddress", "container", "envFile", "exitCode", "host", "image", "isIrisProject", "message",
+	"namespace", "phase", "project", "restartNeeded", "startedAt", "state", "superserverPort", "username", "webPort"}
 
 type cliEnv struct {
 	t       *testing.T

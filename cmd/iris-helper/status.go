@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
@@ -51,15 +50,20 @@ func openProjectArg(ctx context.Context, a *app, args []string, opts workspace.P
 	}
 	opts.Logger = a.logger
 	opts.Policy = opts.Policy.Or(a.policy)
-	if eng, err := dockerops.Connect(ctx, dockerops.WithLogger(a.logger), dockerops.WithVersion(version)); err == nil {
+	if eng, err := a.engine(ctx); err == nil {
 		opts.Engine = eng // Connect does not contact the engine; a stopped one shows in Status
 	}
+	reg, err := openPortRegistry(a) // the registry's errors name its home
+	if err != nil {
+		return nil, err
+	}
+	opts.Registry = reg
 	return workspace.OpenProject(ctx, dir, opts)
 }
 
 // printConnection prints the block a user needs to connect to the project's IRIS.
 func printConnection(w io.Writer, st workspace.Status) {
-	host := workspace.ConnectHost(st.BindAddress)
+	host := st.Host
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "IRIS is %s for %s\n", st.State, st.Project)
 	fmt.Fprintf(tw, "  superserver\t%s\n", net.JoinHostPort(host, strconv.Itoa(st.SuperserverPort)))
@@ -82,7 +86,7 @@ func printStatus(w io.Writer, st workspace.Status) {
 	fmt.Fprintf(tw, "project\t%s\n", st.Project)
 	fmt.Fprintf(tw, "state\t%s\n", state)
 	if st.SuperserverPort != 0 {
-		host := workspace.ConnectHost(st.BindAddress)
+		host := st.Host
 		fmt.Fprintf(tw, "superserver\t%s\n", net.JoinHostPort(host, strconv.Itoa(st.SuperserverPort)))
 		fmt.Fprintf(tw, "portal\thttp://%s/csp/sys/UtilHome.csp\n", net.JoinHostPort(host, strconv.Itoa(st.WebPort)))
 	} else {
@@ -112,19 +116,4 @@ func printStatus(w io.Writer, st workspace.Status) {
 		fmt.Fprintf(tw, "message\t%s\n", strings.ReplaceAll(st.Message, "\n", "\n\t"))
 	}
 	_ = tw.Flush()
-}
-
-// engineIfUp connects to the Docker engine and returns it when it answers, else nil (callers
-// fall back to what works without Docker and say so).
-func engineIfUp(ctx context.Context, a *app) *dockerops.Engine {
-	eng, err := dockerops.Connect(ctx, dockerops.WithLogger(a.logger), dockerops.WithVersion(version))
-	if err != nil {
-		a.logger.Debug("docker engine", "err", err)
-		return nil
-	}
-	if err := eng.Ping(ctx); err != nil {
-		a.logger.Debug("docker engine", "err", err)
-		return nil
-	}
-	return eng
 }

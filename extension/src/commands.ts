@@ -8,8 +8,7 @@ import type * as HelperClientModule from './helperClient';
 import type { FolderEntry, Folders } from './folders';
 import { Commands, type CommandId } from './core/commands';
 import { errorText } from './core/messages';
-import { readProjectIrisSettings } from './core/objectscriptConn';
-import { portActionEffect, portActions, portItems, type PortActionItem, type PortItem } from './core/ports';
+import { portActionEffect, portActions, portItems, registryOnlyConn, type PortActionItem, type PortItem } from './core/ports';
 import { Methods, type PortsResult, type ReleaseParams, type ReleaseResult, type RestartParams, type Status, type StopParams } from './core/protocol';
 import { releaseButton, releaseQuestion, releaseWithForce, releasedMessage, stopAndReleaseButton } from './core/release';
 import { restartAnyway, restartWithConfirm } from './core/restart';
@@ -156,10 +155,12 @@ async function showPorts(folders: Folders, arg: unknown): Promise<void> {
   if (!picked) return;
   const a = picked.assignment;
   const owner = entries.find((x) => x.status?.project === a.project);
-  const iris = await readProjectIrisSettings(a.project, (m) => folders.log.warn(m));
-  const action = await vscode.window.showQuickPick<PortActionItem>(portActions(a, owner !== undefined, iris.namespace, iris.username), { placeHolder: `${a.project}: ports ${a.superserverPort}/${a.webPort}` });
+  // host, namespace and user of a project open here come from its status (the helper read its
+  // .iris-helper.json); another project's are the defaults
+  const conn = owner?.status ?? registryOnlyConn;
+  const action = await vscode.window.showQuickPick<PortActionItem>(portActions(a, owner !== undefined, conn), { placeHolder: `${a.project}: ports ${a.superserverPort}/${a.webPort}` });
   if (!action) return;
-  const effect = portActionEffect(action.action, a, iris.namespace, iris.username);
+  const effect = portActionEffect(action.action, a, conn);
   switch (effect.kind) {
     case 'copy':
       await vscode.env.clipboard.writeText(effect.text);

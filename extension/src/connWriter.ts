@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { ConnUpdates } from './core/connUpdates';
 import { eventLog } from './core/eventLog';
 import { errorText } from './core/messages';
-import { decideConn, foreignConnMessage, readProjectIrisSettings, type ObjectScriptConn, type WrittenConn } from './core/objectscriptConn';
+import { decideConn, foreignConnMessage, type ObjectScriptConn, type WrittenConn } from './core/objectscriptConn';
 import type { Status } from './core/protocol';
 import { folderSettingsPath, readSetting, refusedSettingsMessage, writeSetting } from './core/settingsFile';
 
@@ -64,15 +64,14 @@ export class FolderConn {
     const current = (await readSetting(folderPath, 'objectscript.conn')) as ObjectScriptConn | undefined;
     const decision = decideConn({
       enabled,
-      webPort: s.webPort,
+      status: s,
       current,
       written: this.context.workspaceState.get<WrittenConn>(writtenKey),
-      project: await readProjectIrisSettings(s.project || folderPath, (m) => this.log.warn(m)),
     });
     if (decision.action === 'write') {
       await writeSetting(folderPath, 'objectscript.conn', decision.conn);
       await this.context.workspaceState.update(writtenKey, decision.written);
-      this.log.info(`objectscript.conn in ${file} now points at localhost:${s.webPort}`);
+      this.log.info(`objectscript.conn in ${file} now points at ${s.host}:${s.webPort}`);
       eventLog('conn-written', { folder: folderPath, port: s.webPort });
     } else if (decision.action === 'foreign') {
       const noticeKey = `irisHelper.connForeignNoticed:${this.uri}`;

@@ -70,13 +70,13 @@ export class FolderHelper implements vscode.Disposable {
   }
 
   /** Starts the helper and returns its initialize result (serverInfo and the first status). */
-  async start(): Promise<HelperInitializeResult> {
+  async start(): Promise<Partial<HelperInitializeResult>> {
     await this.client.start();
     return this.initializeResult ?? {};
   }
 
-  get initializeResult(): HelperInitializeResult | undefined {
-    return this.client.initializeResult as HelperInitializeResult | undefined;
+  get initializeResult(): Partial<HelperInitializeResult> | undefined {
+    return this.client.initializeResult as Partial<HelperInitializeResult> | undefined;
   }
 
   get running(): boolean {

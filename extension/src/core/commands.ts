@@ -11,7 +11,12 @@ export const Commands = {
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
-/** The Management Portal's home page for a web port. */
-export function managementPortalUrl(webPort: number, host = 'localhost'): string {
-  return `http://${host}:${webPort}/csp/sys/UtilHome.csp`;
+/** host:port for a URL: an IPv6 address in brackets. */
+export function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** The Management Portal's home page for a host (the status' host) and web port. */
+export function managementPortalUrl(host: string, webPort: number): string {
+  return `http://${hostPort(host, webPort)}/csp/sys/UtilHome.csp`;
 }

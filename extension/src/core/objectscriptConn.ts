@@ -1,9 +1,8 @@
 // The objectscript.conn rule: point the InterSystems ObjectScript extension at the project's
-// IRIS, unless the user pointed it somewhere else. Pure but for readProjectIrisSettings, which
-// reads the project file; no `vscode` import.
-import * as path from 'node:path';
-import { errorText } from './messages';
-import { configLimit, readProjectFile } from './projectFile';
+// IRIS, unless the user pointed it somewhere else. Host, namespace and user come from the
+// helper's status (the helper reads .iris-helper.json and applies the defaults; the extension
+// does not parse the project file). Pure; no `vscode` import.
+import type { Status } from './protocol';
 
 /** objectscript.conn as the ObjectScript extension reads it (the fields this rule cares about). */
 export interface ObjectScriptConn {
@@ -23,15 +22,6 @@ export interface WrittenConn {
   port: number;
 }
 
-/** Namespace and username from .iris-helper.json ("iris": {"namespace", "username"}). */
-export interface ProjectIrisSettings {
-  namespace?: string;
-  username?: string;
-}
-
-export const defaultNamespace = 'USER';
-export const defaultUsername = '_SYSTEM';
-
 export type ConnDecision =
   | { action: 'write'; conn: ObjectScriptConn; written: WrittenConn }
   | { action: 'unchanged' }
@@ -44,17 +34,18 @@ export type ConnDecision =
  * - the user pointed it elsewhere (`server` or `docker-compose` set, or a host/port the
  *   helper did not write): foreign, leave it alone.
  * - already right: unchanged.
- * - else write active/host/port/ns/username, keeping the user's other keys. Never a password.
+ * - else write active/host/port/ns/username from the status, keeping the user's other keys.
+ *   Never a password.
  */
 export function decideConn(opts: {
   enabled: boolean;
-  webPort: number;
+  status: Pick<Status, 'webPort' | 'host' | 'namespace' | 'username'>;
   current: ObjectScriptConn | undefined;
   written: WrittenConn | undefined;
-  project: ProjectIrisSettings;
 }): ConnDecision {
-  const { current, written } = opts;
-  if (!opts.enabled || !opts.webPort) return { action: 'skip' };
+  const { current, written, status } = opts;
+  const webPort = status.webPort;
+  if (!opts.enabled || !webPort) return { action: 'skip' };
   const cur: ObjectScriptConn = current && typeof current === 'object' && !Array.isArray(current) ? current : {};
   if (typeof cur.server === 'string' && cur.server !== '') {
     return { action: 'foreign', reason: `it uses the server "${cur.server}"` };
@@ -64,63 +55,28 @@ export function decideConn(opts: {
   }
   const hasHost = cur.host !== undefined && cur.host !== '';
   const hasPort = cur.port !== undefined && cur.port !== null;
-  const host = 'localhost';
+  const host = status.host;
   const desired: ObjectScriptConn = {
     ...cur,
     active: true,
     host,
-    port: opts.webPort,
-    ns: nonEmpty(opts.project.namespace) ?? nonEmpty(cur.ns) ?? defaultNamespace,
-    username: nonEmpty(opts.project.username) ?? nonEmpty(cur.username) ?? defaultUsername,
+    port: webPort,
+    ns: status.namespace,
+    username: status.username,
   };
   const ours = written !== undefined && cur.host === written.host && cur.port === written.port;
-  const alreadyRight = cur.host === host && cur.port === opts.webPort;
+  const alreadyRight = cur.host === host && cur.port === webPort;
   if ((hasHost || hasPort) && !ours && !alreadyRight) {
     return { action: 'foreign', reason: `it points at ${hasHost ? String(cur.host) : '(no host)'}:${hasPort ? String(cur.port) : '(no port)'}` };
   }
   if (alreadyRight && cur.active === true && cur.ns === desired.ns && cur.username === desired.username) {
     return { action: 'unchanged' };
   }
-  return { action: 'write', conn: desired, written: { host, port: opts.webPort } };
+  return { action: 'write', conn: desired, written: { host, port: webPort } };
 }
 
 /** The one notice (per folder and workspace) that objectscript.conn points elsewhere and is left alone. */
 export function foreignConnMessage(folderName: string, reason: string, webPort: number): string {
   return `IRIS Helper left objectscript.conn of ${folderName} alone: ${reason}. ` +
     `This project's IRIS listens on web port ${webPort}. (Shown once; turn off irisHelper.updateObjectScriptConnection to stop checking.)`;
-}
-
-function nonEmpty(v: unknown): string | undefined {
-  return typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined;
-}
-
-/** Reads "iris": {"namespace", "username"} from the text of a .iris-helper.json; {} when absent or invalid. */
-export function parseProjectIrisSettings(text: string | undefined): ProjectIrisSettings {
-  if (!text) return {};
-  try {
-    const doc = JSON.parse(text) as { iris?: { namespace?: unknown; username?: unknown } };
-    const iris = doc && typeof doc === 'object' ? doc.iris : undefined;
-    if (!iris || typeof iris !== 'object') return {};
-    return {
-      namespace: typeof iris.namespace === 'string' ? iris.namespace : undefined,
-      username: typeof iris.username === 'string' ? iris.username : undefined,
-    };
-  } catch {
-    return {};
-  }
-}
-
-/**
- * iris.namespace and iris.username of a project's .iris-helper.json; {} when it has none, and {}
- * after a warning when it cannot be read (the helper reports a bad project file itself; here only
- * the default namespace and user are lost).
- */
-export async function readProjectIrisSettings(projectDir: string, warn: (message: string) => void): Promise<ProjectIrisSettings> {
-  const file = path.join(projectDir, '.iris-helper.json');
-  try {
-    return parseProjectIrisSettings(await readProjectFile(file, configLimit, 'follow'));
-  } catch (err) {
-    warn(`${errorText(err)}; using the default namespace and user`);
-    return {};
-  }
 }

@@ -1,12 +1,12 @@
 // iris/ports answer -> Show Ports QuickPick items and their actions. No `vscode` import.
-import { managementPortalUrl } from './commands';
-import type { Assignment } from './protocol';
+import { hostPort, managementPortalUrl } from './commands';
+import type { PortEntry, Status } from './protocol';
 
 export interface PortItem {
   label: string;
   description: string;
   detail: string;
-  assignment: Assignment;
+  assignment: PortEntry;
 }
 
 function baseName(p: string): string {
@@ -14,15 +14,15 @@ function baseName(p: string): string {
   return parts[parts.length - 1] || p;
 }
 
-/** The live state to show for an assignment: the helper's state, else the container's, else the registry's. */
-export function liveState(a: Assignment): string {
+/** The live state to show for an entry: the helper's state, else the container's, else the registry's. */
+export function liveState(a: PortEntry): string {
   return a.state || a.containerState || a.status || 'unknown';
 }
 
 const runningStates = new Set(['ready', 'unhealthy', 'running', 'starting']);
 
 /** One QuickPick row per registry entry; projects open in this window first, then by port. */
-export function portItems(assignments: readonly Assignment[], openProjects: readonly string[]): PortItem[] {
+export function portItems(assignments: readonly PortEntry[], openProjects: readonly string[]): PortItem[] {
   const open = new Set(openProjects);
   return [...assignments]
     .sort((a, b) => Number(open.has(b.project)) - Number(open.has(a.project)) || a.superserverPort - b.superserverPort)
@@ -46,13 +46,22 @@ export interface PortActionItem {
   action: PortAction;
 }
 
+/** How to reach a project's IRIS: the host, namespace and user of its status. */
+export type ConnInfo = Pick<Status, 'host' | 'namespace' | 'username'>;
+
+/**
+ * For an entry whose project is not open in this window there is no status (the registry does not
+ * know the project's bind address or namespace): the helper's defaults.
+ */
+export const registryOnlyConn: ConnInfo = { host: 'localhost', namespace: 'USER', username: '_SYSTEM' };
+
 /** What can be done with a chosen entry; releasing works only for projects open in this window. */
-export function portActions(a: Assignment, openHere: boolean, ns = 'USER', username = '_SYSTEM'): PortActionItem[] {
+export function portActions(a: PortEntry, openHere: boolean, conn: ConnInfo): PortActionItem[] {
   const items: PortActionItem[] = [
     { label: '$(copy) Copy superserver port', description: String(a.superserverPort), action: 'copyPort' },
     { label: '$(copy) Copy web port', description: String(a.webPort), action: 'copyWebPort' },
-    { label: '$(copy) Copy connection string', description: connectionString(a, ns, username), action: 'copyConnectionString' },
-    { label: '$(globe) Open Management Portal', description: managementPortalUrl(a.webPort), action: 'openPortal' },
+    { label: '$(copy) Copy connection string', description: connectionString(a, conn), action: 'copyConnectionString' },
+    { label: '$(globe) Open Management Portal', description: managementPortalUrl(conn.host, a.webPort), action: 'openPortal' },
   ];
   if (openHere) items.push({ label: '$(trash) Release port', description: 'free the ports; removes the container', action: 'release' });
   return items;
@@ -61,22 +70,22 @@ export function portActions(a: Assignment, openHere: boolean, ns = 'USER', usern
 /** What choosing an action does: put text on the clipboard, open a URL, or release the project's ports. */
 export type PortEffect = { kind: 'copy'; text: string } | { kind: 'open'; url: string } | { kind: 'release' };
 
-export function portActionEffect(action: PortAction, a: Assignment, ns?: string, username?: string): PortEffect {
+export function portActionEffect(action: PortAction, a: PortEntry, conn: ConnInfo): PortEffect {
   switch (action) {
     case 'copyPort':
       return { kind: 'copy', text: String(a.superserverPort) };
     case 'copyWebPort':
       return { kind: 'copy', text: String(a.webPort) };
     case 'copyConnectionString':
-      return { kind: 'copy', text: connectionString(a, ns, username) };
+      return { kind: 'copy', text: connectionString(a, conn) };
     case 'openPortal':
-      return { kind: 'open', url: managementPortalUrl(a.webPort) };
+      return { kind: 'open', url: managementPortalUrl(conn.host, a.webPort) };
     case 'release':
       return { kind: 'release' };
   }
 }
 
 /** A DB-API/SQLAlchemy style connection string, without a password: iris://_SYSTEM@localhost:1972/USER. */
-export function connectionString(a: Pick<Assignment, 'superserverPort'>, ns = 'USER', username = '_SYSTEM'): string {
-  return `iris://${encodeURIComponent(username)}@localhost:${a.superserverPort}/${encodeURIComponent(ns)}`;
+export function connectionString(a: Pick<PortEntry, 'superserverPort'>, conn: ConnInfo): string {
+  return `iris://${encodeURIComponent(conn.username)}@${hostPort(conn.host, a.superserverPort)}/${encodeURIComponent(conn.namespace)}`;
 }

@@ -1,5 +1,8 @@
-// Shapes of the helper's JSON-RPC protocol (`iris-helper serve --stdio`), as in docs/status.md
-// and issue 5. Types only: no runtime code, no `vscode` import.
+// Shapes of the helper's JSON-RPC protocol (`iris-helper serve --stdio`, docs/protocol.md and
+// docs/status.md), with guards that check a value has every field with its type. The golden files
+// testdata/protocol/*.json are written by the Go types (rpc/protocol_golden_test.go) and read by
+// test/unit/protocol.test.ts through these guards, so the two sides cannot drift apart. No
+// `vscode` import.
 
 /** States of a project's IRIS container (Status.state). */
 export type IrisState =
@@ -23,6 +26,12 @@ export interface Status {
   superserverPort: number;
   webPort: number;
   bindAddress: string;
+  /** The host name to connect to (the helper's ConnectHost(bindAddress)): localhost, or e.g. 127.0.0.2. */
+  host: string;
+  /** The IRIS namespace (.iris-helper.json iris.namespace; the helper applies the default USER). */
+  namespace: string;
+  /** The IRIS user (.iris-helper.json iris.username; default _SYSTEM). */
+  username: string;
   container: string;
   image: string;
   startedAt: string | null;
@@ -33,7 +42,7 @@ export interface Status {
   message: string;
 }
 
-/** One registry entry with its live state, as answered by iris/ports. */
+/** One registry assignment (registry.Assignment), as iris/release answers it. */
 export interface Assignment {
   project: string;
   slot: number | null;
@@ -45,8 +54,17 @@ export interface Assignment {
   engine: string;
   assignedAt: string;
   lastUsedAt: string;
-  containerState?: string;
-  state?: string;
+}
+
+/**
+ * One registry entry with its live state (workspace.PortEntry), as iris/ports answers it and
+ * `iris-helper ports list --json` prints it.
+ */
+export interface PortEntry extends Assignment {
+  /** running|exited|created|... as the engine says, not-created, or unknown (engine down) */
+  containerState: string;
+  /** a status state (IrisState); docker-unavailable when the engine does not answer */
+  state: string;
 }
 
 /** initializationOptions the extension sends; the names match the irisHelper.* settings. */
@@ -63,10 +81,16 @@ export interface InitializationOptions {
   allowNetworkBind: boolean;
 }
 
-/** The extra fields of the helper's initialize result. */
+/** The helper's initialize result (rpc.InitializeResult). */
 export interface HelperInitializeResult {
-  serverInfo?: { name: string; version?: string };
-  status?: Status;
+  capabilities: {
+    /** omitted when commandProvider is false (what the extension sends) */
+    executeCommandProvider?: { commands: string[] };
+    experimental: { irisStatus: boolean };
+  };
+  serverInfo: { name: string; version: string };
+  /** null when the client opened no folder */
+  status: Status | null;
 }
 
 /** Request and notification method names. */
@@ -90,10 +114,11 @@ export interface RestartParams {
   confirm?: boolean;
 }
 
-/** error.data of a ConfirmRequired (-32020) answer to iris/restart. */
-export interface ConfirmRequiredData {
-  container: string;
-  reason: string;
+/** error.data of the helper's own errors (rpc.ErrorData); container and reason for ConfirmRequired (-32020). */
+export interface ErrorData {
+  status?: Status;
+  container?: string;
+  reason?: string;
 }
 
 /** The helper's JSON-RPC error codes the extension acts on (the helper's rpc/codes.go). */
@@ -109,9 +134,126 @@ export interface ReleaseParams {
 }
 
 export interface PortsResult {
-  assignments: Assignment[];
+  assignments: PortEntry[];
 }
 
 export interface ReleaseResult {
   released: Assignment;
+}
+
+// Guards. Each table names every field of its type (the `Record<keyof T, ...>` makes a missing or
+// an unknown one a compile error) with the check of its value.
+
+type Check = (v: unknown) => boolean;
+
+const isString: Check = (v) => typeof v === 'string';
+const isNumber: Check = (v) => typeof v === 'number' && Number.isFinite(v);
+const isBoolean: Check = (v) => typeof v === 'boolean';
+const orNull = (c: Check): Check => (v) => v === null || c(v);
+const optional = (c: Check): Check => (v) => v === undefined || c(v);
+const oneOf = (...values: readonly unknown[]): Check => (v) => values.includes(v);
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function hasFields(v: unknown, fields: Record<string, Check>): boolean {
+  return isObject(v) && Object.entries(fields).every(([k, check]) => check(v[k]));
+}
+
+export const irisStates: readonly IrisState[] = ['not-created', 'stopped', 'starting', 'ready', 'unhealthy', 'stopping', 'error', 'docker-unavailable'];
+export const irisPhases: readonly IrisPhase[] = ['pulling', 'creating', 'starting', 'waiting', ''];
+
+export const statusFields: Record<keyof Status, Check> = {
+  project: isString,
+  isIrisProject: isBoolean,
+  state: oneOf(...irisStates),
+  superserverPort: isNumber,
+  webPort: isNumber,
+  bindAddress: isString,
+  host: isString,
+  namespace: isString,
+  username: isString,
+  container: isString,
+  image: isString,
+  startedAt: orNull(isString),
+  exitCode: orNull(isNumber),
+  phase: oneOf(...irisPhases),
+  envFile: isString,
+  restartNeeded: isBoolean,
+  message: isString,
+};
+
+export const assignmentFields: Record<keyof Assignment, Check> = {
+  project: isString,
+  slot: orNull(isNumber),
+  superserverPort: isNumber,
+  webPort: isNumber,
+  type: isString,
+  status: isString,
+  container: isString,
+  engine: isString,
+  assignedAt: isString,
+  lastUsedAt: isString,
+};
+
+export const portEntryFields: Record<keyof PortEntry, Check> = {
+  ...assignmentFields,
+  containerState: isString,
+  state: isString,
+};
+
+export const initializationOptionsFields: Record<keyof InitializationOptions, Check> = {
+  autoStart: isBoolean,
+  image: isString,
+  syncEnv: isString,
+  bindAddress: isString,
+  stopOnExit: isBoolean,
+  commandProvider: oneOf(false),
+  allowEnvFileOutsideProject: isBoolean,
+  allowNetworkBind: isBoolean,
+};
+
+export const stopParamsFields: Record<keyof StopParams, Check> = { remove: optional(isBoolean), purge: optional(isBoolean) };
+export const restartParamsFields: Record<keyof RestartParams, Check> = { confirm: optional(isBoolean) };
+
+export function isStatus(v: unknown): v is Status {
+  return hasFields(v, statusFields);
+}
+
+export function isAssignment(v: unknown): v is Assignment {
+  return hasFields(v, assignmentFields);
+}
+
+export function isPortEntry(v: unknown): v is PortEntry {
+  return hasFields(v, portEntryFields);
+}
+
+export const errorDataFields: Record<keyof ErrorData, Check> = { status: optional(isStatus), container: optional(isString), reason: optional(isString) };
+
+export const initializeResultFields: Record<keyof HelperInitializeResult, Check> = {
+  capabilities: (v) => isObject(v) && hasFields(v.experimental, { irisStatus: isBoolean }) &&
+    optional((c) => hasFields(c, { commands: (x) => Array.isArray(x) && x.every(isString) }))(v.executeCommandProvider),
+  serverInfo: (v) => hasFields(v, { name: isString, version: isString }),
+  status: orNull(isStatus),
+};
+
+export function isInitializationOptions(v: unknown): v is InitializationOptions {
+  return hasFields(v, initializationOptionsFields);
+}
+
+export function isStopParams(v: unknown): v is StopParams {
+  return hasFields(v, stopParamsFields);
+}
+
+export function isRestartParams(v: unknown): v is RestartParams {
+  return hasFields(v, restartParamsFields);
+}
+
+export function isErrorData(v: unknown): v is ErrorData {
+  return hasFields(v, errorDataFields);
+}
+
+export function isInitializeResult(v: unknown): v is HelperInitializeResult {
+  return hasFields(v, initializeResultFields);
 }

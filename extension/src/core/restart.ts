@@ -2,7 +2,7 @@
 // with ConfirmRequired (-32020, data {container, reason}) when the restart must recreate a
 // container whose data is not on a volume; the user sees what would be lost in a modal and, on
 // "Restart anyway", the request is sent again with {"confirm": true}. No `vscode` import.
-import { ErrorCodes, type ConfirmRequiredData, type RestartParams } from './protocol';
+import { ErrorCodes, type ErrorData, type RestartParams } from './protocol';
 
 /** What the helper said a restart would lose. */
 export interface ConfirmRequired {
@@ -17,7 +17,7 @@ export function confirmRequired(err: unknown): ConfirmRequired | undefined {
   if (!err || typeof err !== 'object') return undefined;
   const e = err as { code?: unknown; message?: unknown; data?: unknown };
   if (e.code !== ErrorCodes.confirmRequired) return undefined;
-  const d = (e.data && typeof e.data === 'object' ? e.data : {}) as Partial<Record<keyof ConfirmRequiredData, unknown>>;
+  const d = (e.data && typeof e.data === 'object' ? e.data : {}) as Partial<Record<keyof ErrorData, unknown>>;
   return {
     message: typeof e.message === 'string' ? e.message : '',
     container: typeof d.container === 'string' ? d.container : '',

@@ -73,7 +73,7 @@ export function isRunning(s: Status): boolean {
 
 /** The Management Portal of a running IRIS with a web port; undefined otherwise. */
 export function portalUrl(s: Status): string | undefined {
-  return isRunning(s) && s.webPort ? managementPortalUrl(s.webPort) : undefined;
+  return isRunning(s) && s.webPort ? managementPortalUrl(s.host, s.webPort) : undefined;
 }
 
 /** A folder as the folder picker describes it: its status-bar text without the folder name ('' before the first status). */

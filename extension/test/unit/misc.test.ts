@@ -5,9 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { bundledHelperPath, checkHelper, chooseHelper, platformTarget } from '../../src/core/helperBinary';
 import { versionMismatch } from '../../src/core/version';
-import { connectionString, portActionEffect, portActions, portItems } from '../../src/core/ports';
+import { connectionString, portActionEffect, portActions, portItems, registryOnlyConn } from '../../src/core/ports';
 import { managementPortalUrl } from '../../src/core/commands';
-import type { Assignment } from '../../src/core/protocol';
+import type { PortEntry } from '../../src/core/protocol';
 
 test('bundled binary path per platform', () => {
   assert.equal(bundledHelperPath('/ext', 'linux', 'x64'), path.join('/ext', 'bin', 'linux-x64', 'iris-helper'));
@@ -48,8 +48,8 @@ test('version comparison', () => {
   assert.match(versionMismatch('0.1.0', undefined, '/h') ?? '', /unknown version/);
 });
 
-function assignment(over: Partial<Assignment>): Assignment {
-  return { project: '/w/a', slot: 0, superserverPort: 34500, webPort: 34600, type: 'auto', status: 'active', container: 'iris_1_34500', engine: 'unix:///var/run/docker.sock', assignedAt: '2026-11-26T10:00:00Z', lastUsedAt: '2026-11-26T11:00:00Z', ...over };
+function assignment(over: Partial<PortEntry>): PortEntry {
+  return { project: '/w/a', slot: 0, superserverPort: 34500, webPort: 34600, type: 'auto', status: 'active', container: 'iris_1_34500', engine: 'unix:///var/run/docker.sock', assignedAt: '2026-11-26T10:00:00Z', lastUsedAt: '2026-11-26T11:00:00Z', containerState: '', state: '', ...over };
 }
 
 test('Show Ports items: open projects first, live state shown', () => {
@@ -65,21 +65,24 @@ test('Show Ports items: open projects first, live state shown', () => {
 
 test('port actions and connection string', () => {
   const a = assignment({});
-  assert.deepEqual(portActions(a, false).map((x) => x.action), ['copyPort', 'copyWebPort', 'copyConnectionString', 'openPortal']);
-  assert.deepEqual(portActions(a, true).map((x) => x.action), ['copyPort', 'copyWebPort', 'copyConnectionString', 'openPortal', 'release']);
-  assert.equal(connectionString(a), 'iris://_SYSTEM@localhost:34500/USER');
-  assert.equal(connectionString(a, 'APP', 'dev'), 'iris://dev@localhost:34500/APP');
-  assert.equal(managementPortalUrl(34600), 'http://localhost:34600/csp/sys/UtilHome.csp');
+  assert.deepEqual(portActions(a, false, registryOnlyConn).map((x) => x.action), ['copyPort', 'copyWebPort', 'copyConnectionString', 'openPortal']);
+  assert.deepEqual(portActions(a, true, registryOnlyConn).map((x) => x.action), ['copyPort', 'copyWebPort', 'copyConnectionString', 'openPortal', 'release']);
+  assert.equal(connectionString(a, registryOnlyConn), 'iris://_SYSTEM@localhost:34500/USER');
+  assert.equal(connectionString(a, { host: '127.0.0.2', namespace: 'APP', username: 'dev' }), 'iris://dev@127.0.0.2:34500/APP');
+  assert.equal(connectionString(a, { host: 'fd00::5', namespace: 'APP', username: 'dev' }), 'iris://dev@[fd00::5]:34500/APP');
+  assert.equal(managementPortalUrl('localhost', 34600), 'http://localhost:34600/csp/sys/UtilHome.csp');
+  assert.equal(managementPortalUrl('127.0.0.2', 34600), 'http://127.0.0.2:34600/csp/sys/UtilHome.csp');
 });
 
-test('what each port action does', () => {
+test('what each port action does: host, namespace and user from the status', () => {
   const a = assignment({});
-  assert.deepEqual(portActions(a, true).map((x) => portActionEffect(x.action, a, 'APP', 'dev')), [
+  const conn = { host: '127.0.0.2', namespace: 'APP', username: 'dev' };
+  assert.deepEqual(portActions(a, true, conn).map((x) => portActionEffect(x.action, a, conn)), [
     { kind: 'copy', text: '34500' },
     { kind: 'copy', text: '34600' },
-    { kind: 'copy', text: 'iris://dev@localhost:34500/APP' },
-    { kind: 'open', url: 'http://localhost:34600/csp/sys/UtilHome.csp' },
+    { kind: 'copy', text: 'iris://dev@127.0.0.2:34500/APP' },
+    { kind: 'open', url: 'http://127.0.0.2:34600/csp/sys/UtilHome.csp' },
     { kind: 'release' },
   ]);
-  assert.deepEqual(portActionEffect('copyConnectionString', a), { kind: 'copy', text: 'iris://_SYSTEM@localhost:34500/USER' });
+  assert.deepEqual(portActionEffect('copyConnectionString', a, registryOnlyConn), { kind: 'copy', text: 'iris://_SYSTEM@localhost:34500/USER' });
 });

@@ -8,7 +8,7 @@ const folderUri = 'file:///home/me/proj';
 function status(over: Partial<Status> = {}): Status {
   return {
     project: '/home/me/proj', isIrisProject: true, state: 'ready', superserverPort: 1973, webPort: 52774,
-    bindAddress: '127.0.0.1', container: 'iris_ab12cd34_1973', image: 'intersystemsdc/iris-community:latest',
+    bindAddress: '127.0.0.1', host: 'localhost', namespace: 'USER', username: '_SYSTEM', container: 'iris_ab12cd34_1973', image: 'intersystemsdc/iris-community:latest',
     startedAt: '2026-11-26T10:00:00Z', exitCode: null, phase: '', envFile: '/home/me/proj/.env',
     restartNeeded: false, message: '', ...over,
   };
@@ -98,6 +98,9 @@ test('the Management Portal is there only while IRIS runs with a web port', () =
     undefined, undefined, undefined,
   ]);
   assert.equal(portalUrl(status({ webPort: 0 })), undefined);
+  // the status' host, never a hard-coded localhost (a port published on 127.0.0.2 does not answer there)
+  assert.equal(portalUrl(status({ bindAddress: '127.0.0.2', host: '127.0.0.2' })), 'http://127.0.0.2:52774/csp/sys/UtilHome.csp');
+  assert.equal(portalUrl(status({ bindAddress: 'fd00::5', host: 'fd00::5' })), 'http://[fd00::5]:52774/csp/sys/UtilHome.csp');
 });
 
 test('the folder picker describes a folder by its status-bar text, without the folder name', () => {

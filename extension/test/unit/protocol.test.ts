@@ -1,0 +1,69 @@
+// The Go ↔ TypeScript contract: every golden protocol object written by the Go types is accepted
+// by the extension's guard, and has exactly the fields the TypeScript type names (a field the Go
+// side adds or renames fails here until protocol.ts follows).
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import {
+  assignmentFields, errorDataFields, initializationOptionsFields, initializeResultFields, irisStates, isErrorData, isInitializationOptions,
+  isInitializeResult, isPortEntry, isRestartParams, isStatus, isStopParams, portEntryFields, restartParamsFields, statusFields, stopParamsFields,
+} from '../../src/core/protocol';
+import { protocolGoldenDir, readGolden } from './golden';
+
+const sorted = (o: object) => Object.keys(o).sort();
+
+const cases: { file: string; guard: (v: unknown) => boolean; fields: object }[] = [
+  { file: 'status.json', guard: isStatus, fields: statusFields },
+  { file: 'port-entry.json', guard: isPortEntry, fields: portEntryFields },
+  { file: 'initialize-result.json', guard: isInitializeResult, fields: initializeResultFields },
+  { file: 'initialize-result-commands.json', guard: isInitializeResult, fields: initializeResultFields },
+  { file: 'initialization-options.json', guard: isInitializationOptions, fields: initializationOptionsFields },
+  { file: 'stop-params.json', guard: isStopParams, fields: stopParamsFields },
+  { file: 'restart-params.json', guard: isRestartParams, fields: restartParamsFields },
+  { file: 'error-data.json', guard: isErrorData, fields: errorDataFields },
+];
+
+test('every golden file is checked here', () => {
+  assert.deepEqual(fs.readdirSync(protocolGoldenDir).filter((f) => f.endsWith('.json')).sort(), cases.map((c) => c.file).sort());
+});
+
+for (const c of cases) {
+  test(`${c.file}: the guard accepts it, and it has exactly the fields of the TypeScript type`, () => {
+    const v = readGolden(c.file);
+    assert.equal(c.guard(v), true);
+    assert.deepEqual(sorted(v as object), sorted(c.fields));
+  });
+}
+
+test('the status inside initialize-result.json and error-data.json has every Status field', () => {
+  for (const file of ['initialize-result.json', 'error-data.json']) {
+    const v = readGolden(file) as { status: object };
+    assert.deepEqual(sorted(v.status), sorted(statusFields), file);
+  }
+});
+
+test('a port entry is an assignment plus containerState and state', () => {
+  assert.deepEqual(sorted(portEntryFields), [...sorted(assignmentFields), 'containerState', 'state'].sort());
+});
+
+test('every value of the golden status is read as the field says', () => {
+  const s = readGolden('status.json');
+  assert.ok(isStatus(s));
+  assert.deepEqual({ ...s }, {
+    project: '/home/ada/src/orders', isIrisProject: true, state: 'ready', superserverPort: 1973, webPort: 52774,
+    bindAddress: '127.0.0.2', host: '127.0.0.2', namespace: 'APP', username: 'dev', container: 'iris_5f3a9c1e_1973',
+    image: 'containers.intersystems.com/intersystems/iris-community:latest-em', startedAt: '2026-11-26T16:40:12Z', exitCode: null,
+    phase: '', envFile: '/home/ada/src/orders/.env', restartNeeded: true, message: 'the container still uses 1972/52773; restart to use 1973/52774',
+  });
+  assert.ok(irisStates.includes(s.state));
+});
+
+test('the guards refuse a field of the wrong type or a missing one', () => {
+  const s = readGolden('status.json') as Record<string, unknown>;
+  assert.equal(isStatus({ ...s, host: 1 }), false);
+  assert.equal(isStatus({ ...s, state: 'running' }), false);
+  const { namespace: _ns, ...noNamespace } = s;
+  assert.equal(isStatus(noNamespace), false);
+  assert.equal(isPortEntry({ ...(readGolden('port-entry.json') as object), slot: 'one' }), false);
+  assert.equal(isInitializationOptions({ ...(readGolden('initialization-options.json') as object), commandProvider: true }), false);
+});
