@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
 )
 
 // cliHostile is a project next to a sandbox standing for the rest of the machine, with

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
-	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
 )
 
 // TestServeRefusesAnEnvOutsideTheProject: the editor helper, auto-starting a project whose
