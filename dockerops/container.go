@@ -274,7 +274,7 @@ func (e *Engine) Stop(ctx context.Context, project string, remove, purge bool) e
 			}
 		}
 		if remove || purge {
-			if err := e.removeContainer(ctx, it.ID); err != nil {
+			if err := e.removeContainer(ctx, it.ID, true); err != nil {
 				return err
 			}
 		}
@@ -296,13 +296,14 @@ func (e *Engine) stopOne(ctx context.Context, id string, timeout time.Duration) 
 	return nil
 }
 
-func (e *Engine) removeContainer(ctx context.Context, id string) error {
+// removeContainer removes container id; without force the engine refuses to remove a running one.
+func (e *Engine) removeContainer(ctx context.Context, id string, force bool) error {
 	ctx, cancel, err := e.call(ctx)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	_, err = e.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
+	_, err = e.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: force})
 	if err != nil && !cerrdefs.IsNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
 		return e.wrap("remove container", err)
 	}

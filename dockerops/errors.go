@@ -132,3 +132,13 @@ func (e *KeepError) Error() string {
 	return fmt.Sprintf("container %s was kept: %s, but its data is not on the durable volume (%s), so a start does not remove it; %s",
 		e.Container, e.Reason, e.NotOnVolume, next)
 }
+
+// PausedError means the project's container is paused (`docker pause`): a start neither unpauses
+// nor replaces it, and changed nothing.
+type PausedError struct {
+	Container string
+}
+
+func (e *PausedError) Error() string {
+	return fmt.Sprintf("container %s is paused; a start leaves it as it is: resume it with `docker unpause %s`", e.Container, e.Container)
+}

@@ -256,3 +256,36 @@ func TestFailedPreparationRetried(t *testing.T) {
 		t.Fatalf("marker: %v %+v", err, r)
 	}
 }
+
+// TestStartLeavesPausedContainer: a paused container (Docker: status paused, running true) counts
+// as running: a start on other ports neither removes nor recreates it, and says it is paused.
+// (Before, isRunning looked at the status only and the start replaced it.)
+func TestStartLeavesPausedContainer(t *testing.T) {
+	t.Parallel()
+	e, img, p := setup(t)
+	ctx := testCtx(t)
+	s := spec(p, img, 30450, 30451)
+	first, err := e.Start(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Client().ContainerPause(ctx, first.ID, client.ContainerPauseOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = e.Client().ContainerUnpause(testCtx(t), first.ID, client.ContainerUnpauseOptions{}) })
+	for _, moved := range []dockerops.Spec{s, spec(p, img, 30452, 30453)} {
+		_, err = e.Start(ctx, moved, nil)
+		want := "container " + first.Name + " is paused; a start leaves it as it is: resume it with `docker unpause " + first.Name + "`"
+		var pe *dockerops.PausedError
+		if !errors.As(err, &pe) || err.Error() != want {
+			t.Fatalf("Start(%d/%d) = %v\nwant %s", moved.Superserver, moved.Web, err, want)
+		}
+		if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{first.ID}) {
+			t.Fatalf("containers %v, want only the paused %s", ids, first.ID)
+		}
+	}
+	r, err := e.Recreation(ctx, spec(p, img, 30452, 30453))
+	if err != nil || r == nil || r.Container != first.Name {
+		t.Fatalf("Recreation() = %+v, %v", r, err)
+	}
+}

@@ -51,7 +51,7 @@ type imageInfo struct {
 // returns it with Container.Outdated saying how. A stopped container whose data is not on the
 // volume is never removed unless spec.ConfirmRecreate: Start keeps it and fails with *KeepError.
 //
-// Errors (errors.As): *UnavailableError, *PullError, *NameConflictError, *KeepError,
+// Errors (errors.As): *UnavailableError, *PullError, *NameConflictError, *KeepError, *PausedError,
 // *PortTakenError (a container this call created is removed; one that existed is kept),
 // *ExitedError, *NotReadyError. Non-fatal problems (a failing password-unexpire exec, a volume
 // that could not be prepared) are in Container.Warnings and reported through progress. A
@@ -88,11 +88,15 @@ func (e *Engine) Start(ctx context.Context, spec Spec, progress func(Progress)) 
 	}
 	for _, old := range pl.replace {
 		e.log.Info("recreating container: settings changed", "project", spec.Project, "container", strings.TrimPrefix(old.Name, "/"))
-		if err := e.removeContainer(ctx, old.ID); err != nil {
+		// not forced: the engine refuses to remove a container that was started meanwhile
+		if err := e.removeContainer(ctx, old.ID, false); err != nil {
 			return Container{}, err
 		}
 	}
 	ins, created := pl.reuse, false
+	if pl.found && ins.State != nil && ins.State.Paused {
+		return Container{}, &PausedError{Container: strings.TrimPrefix(ins.Name, "/")}
+	}
 	if pl.found && !isRunning(ins) && hasVolume(ins) && img.IRIS && !e.volumePrepared(ctx, ins.ID) {
 		// its volume's preparation failed earlier: prepare it before the start
 		if err := e.ensureVolume(ctx, spec, img); err != nil {
@@ -394,9 +398,10 @@ func (e *Engine) plan(ctx context.Context, spec Spec, img imageInfo, name, want 
 	return pl, nil
 }
 
-// isRunning: the container's process runs (or the engine restarts it); a start leaves it alone.
+// isRunning: the container's process runs, is paused, or the engine restarts it; a start leaves
+// it alone. (A paused container has Status "paused" but Running true.)
 func isRunning(ins container.InspectResponse) bool {
-	return ins.State.Status == container.StateRunning || ins.State.Status == container.StateRestarting
+	return ins.State != nil && (ins.State.Running || ins.State.Paused || ins.State.Restarting)
 }
 
 // hasVolume reports whether the container mounts the project's durable volume.
@@ -676,7 +681,7 @@ func (e *Engine) ensureVolume(ctx context.Context, spec Spec, img imageInfo) err
 	if err != nil {
 		return fmt.Errorf("prepare durable volume %s for UID %d: %w", name, IRISOwnerUID, e.classify(err))
 	}
-	defer func() { _ = e.removeContainer(context.WithoutCancel(ctx), res.ID) }()
+	defer func() { _ = e.removeContainer(context.WithoutCancel(ctx), res.ID, true) }()
 	_, err = e.cli.ContainerStatPath(cctx, res.ID, client.ContainerStatPathOptions{Path: PreparedMarker})
 	if err == nil {
 		return nil // prepared before
@@ -742,7 +747,7 @@ func (e *Engine) startContainer(ctx context.Context, ins container.InspectRespon
 		}
 		switch {
 		case created:
-			if rerr := e.removeContainer(context.WithoutCancel(ctx), ins.ID); rerr != nil {
+			if rerr := e.removeContainer(context.WithoutCancel(ctx), ins.ID, false); rerr != nil {
 				e.log.Warn("remove half-created container", "id", ins.ID, "err", rerr)
 			}
 		case !replaceable(ins, spec, img):
