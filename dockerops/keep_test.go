@@ -289,3 +289,29 @@ func TestStartLeavesPausedContainer(t *testing.T) {
 		t.Fatalf("Recreation() = %+v, %v", r, err)
 	}
 }
+
+// TestStartKeepsConcurrentlyCreatedContainer: when a concurrent start of the project creates the
+// container first, this start uses it but did not create it, so a taken port does not make it
+// remove it. (Before, create returned the other start's container and Start counted it as its own.)
+func TestStartKeepsConcurrentlyCreatedContainer(t *testing.T) {
+	t.Parallel()
+	e, img, p := setup(t)
+	ctx := testCtx(t)
+	var other string
+	e.SetBeforeCreateForTest(func(opts client.ContainerCreateOptions) {
+		res, err := e.Client().ContainerCreate(ctx, opts)
+		if err != nil {
+			t.Error(err)
+		}
+		other = res.ID
+	})
+	listen(t, 30460)
+	_, err := e.Start(ctx, spec(p, img, 30460, 30461), nil)
+	var ke *dockerops.KeepError
+	if !errors.As(err, &ke) || ke.Port != 30460 {
+		t.Fatalf("Start() = %v, want *KeepError for port 30460", err)
+	}
+	if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{other}) {
+		t.Fatalf("containers %v, want the other start's %s kept", ids, other)
+	}
+}

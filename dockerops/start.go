@@ -118,11 +118,13 @@ func (e *Engine) Start(ctx context.Context, spec Spec, progress func(Progress)) 
 				warn(PhaseCreating, err.Error())
 			}
 		}
-		ins, err = e.create(ctx, createOpts, spec.Project, want)
+		if e.beforeCreate != nil {
+			e.beforeCreate(createOpts)
+		}
+		ins, created, err = e.create(ctx, createOpts, spec.Project, want)
 		if err != nil {
 			return Container{}, err
 		}
-		created = true
 	}
 
 	since := parseTime(ins.State.FinishedAt)
@@ -577,12 +579,13 @@ func (e *Engine) Recreation(ctx context.Context, spec Spec) (*Recreation, error)
 }
 
 // create creates the container; when another Start created the same container concurrently,
-// that one is used.
-func (e *Engine) create(ctx context.Context, opts client.ContainerCreateOptions, project, want string) (container.InspectResponse, error) {
+// that one is used. created says whether this call created it (only then may the caller remove
+// it when it fails to start).
+func (e *Engine) create(ctx context.Context, opts client.ContainerCreateOptions, project, want string) (ins container.InspectResponse, created bool, err error) {
 	for attempt := 0; ; attempt++ {
 		cctx, cancel, err := e.call(ctx)
 		if err != nil {
-			return container.InspectResponse{}, err
+			return container.InspectResponse{}, false, err
 		}
 		res, err := e.cli.ContainerCreate(cctx, opts)
 		cancel()
@@ -591,34 +594,34 @@ func (e *Engine) create(ctx context.Context, opts client.ContainerCreateOptions,
 			if err == nil && !ok {
 				err = fmt.Errorf("container %s vanished right after it was created", opts.Name)
 			}
-			return ins, err
+			return ins, err == nil, err
 		}
 		if !cerrdefs.IsConflict(err) || attempt >= 600 { // 600 × 100 ms: a minute for a slow concurrent create
-			return container.InspectResponse{}, e.wrap("create container "+opts.Name, err)
+			return container.InspectResponse{}, false, e.wrap("create container "+opts.Name, err)
 		}
 		// Same name exists: created by a concurrent Start of this project, or not ours.
 		ins, ok, ierr := e.inspect(ctx, opts.Name)
 		if ierr != nil {
-			return ins, ierr
+			return ins, false, ierr
 		}
 		if !ok {
 			// The name is reserved by a create still in progress (or the container was just
 			// removed): give it a moment, then look again.
 			select {
 			case <-ctx.Done():
-				return ins, fmt.Errorf("create container %s: %w", opts.Name, ctx.Err())
+				return ins, false, fmt.Errorf("create container %s: %w", opts.Name, ctx.Err())
 			case <-time.After(100 * time.Millisecond):
 			}
 			continue
 		}
 		if ins.Config.Labels[LabelProject] != project {
-			return ins, &NameConflictError{Name: opts.Name, ID: ins.ID}
+			return ins, false, &NameConflictError{Name: opts.Name, ID: ins.ID}
 		}
 		if ins.Config.Labels[labelConfig] == want {
-			return ins, nil
+			return ins, false, nil // made by the concurrent start: not ours to remove
 		}
 		// Created by a concurrent start with other settings: not ours to remove.
-		return ins, fmt.Errorf("create container %s: another start of %s created it at the same time with other settings; start again", opts.Name, project)
+		return ins, false, fmt.Errorf("create container %s: another start of %s created it at the same time with other settings; start again", opts.Name, project)
 	}
 }
 
