@@ -714,10 +714,7 @@ func (p *Project) doStart(ctx context.Context, confirm bool, progress func(docke
 			}
 		}
 	}
-	pref := p.opts.FlagPorts
-	if pref.Superserver == 0 && pref.Web == 0 {
-		pref = registry.Preferred{Superserver: p.cfg.Ports.Superserver, Web: p.cfg.Ports.Web}
-	}
+	pref := p.preferred()
 	var a registry.Assignment
 	if err := p.withRegistry(ctx, func() (err error) {
 		a, err = p.reg.Assign(ctx, p.root.Dir, pref)
@@ -766,6 +763,14 @@ func (p *Project) doStart(ctx context.Context, confirm bool, progress func(docke
 		p.warnEnv(err)
 	}
 	return nil
+}
+
+// preferred is the ports a start asks the registry for: the flags', else .iris-helper.json's.
+func (p *Project) preferred() registry.Preferred {
+	if pref := p.opts.FlagPorts; pref.Superserver != 0 || pref.Web != 0 {
+		return pref
+	}
+	return registry.Preferred{Superserver: p.cfg.Ports.Superserver, Web: p.cfg.Ports.Web}
 }
 
 // spec is the container the project's assignment asks for.
@@ -827,12 +832,19 @@ func (p *Project) RestartWith(ctx context.Context, opts RestartOptions, progress
 	return st, err
 }
 
-// confirmNeeded is a *ConfirmRequiredError when starting the project's current assignment would
-// recreate a container whose data is not on the durable volume.
+// confirmNeeded is a *ConfirmRequiredError when the start that follows the stop would recreate a
+// container whose data is not on the durable volume. It judges the ports that start asks for (the
+// preferred ones, which move the assignment), not only the current assignment.
 func (p *Project) confirmNeeded(ctx context.Context) error {
 	a, ok, err := p.assignment(ctx)
 	if err != nil || !ok {
 		return nil // the start assigns ports and reports the problem
+	}
+	if pref := p.preferred(); pref.Superserver != 0 {
+		a.SuperserverPort = pref.Superserver
+	}
+	if pref := p.preferred(); pref.Web != 0 {
+		a.WebPort = pref.Web
 	}
 	eng, err := p.Engine(ctx)
 	if err != nil {

@@ -285,3 +285,35 @@ func TestProjectLock(t *testing.T) {
 		t.Fatalf("the link's target was created: %v", err)
 	}
 }
+
+// TestRestartAsksBeforeMovingPorts: a restart whose start would move the project to the ports
+// now in .iris-helper.json, and so recreate a container whose data is not on a volume, asks
+// before it stops anything: IRIS keeps running on its ports and the registry keeps them.
+// (Before, confirmNeeded judged the current assignment: the restart stopped IRIS, moved the
+// ports, and only then asked.)
+func TestRestartAsksBeforeMovingPorts(t *testing.T) {
+	f := newFixture(t, 31380)
+	ctx := testCtx(t)
+	dir := f.projectDir(map[string]string{ConfigFileName: `{"durable": false}`})
+	first := mustStart(t, ctx, f.open(dir))
+	id := containerID(t, first.Container)
+	cfg := fmt.Sprintf(`{"durable": false, "ports": {"superserver": %d, "web": %d}}`, f.lo+5, f.lo+505)
+	if err := os.WriteFile(filepath.Join(dir, ConfigFileName), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := f.open(dir)
+	st, err := p.Restart(ctx, nil)
+	want := fmt.Sprintf("restarting %s would remove container %s and the data inside it, which is not on the durable volume "+
+		"(it was created with durable off): it was created with ports %d/%d instead of %d/%d; confirm the restart to recreate it",
+		dir, first.Container, first.SuperserverPort, first.WebPort, f.lo+5, f.lo+505)
+	var confirm *ConfirmRequiredError
+	if !errors.As(err, &confirm) || err.Error() != want {
+		t.Fatalf("Restart() = %v\nwant %s", err, want)
+	}
+	if containerID(t, first.Container) != id || st.State != StateReady {
+		t.Fatalf("after the unconfirmed restart: container %s, status %+v; want it running as it was", first.Container, st)
+	}
+	if a, _, _ := f.reg.Get(ctx, dir); a.SuperserverPort != first.SuperserverPort || a.WebPort != first.WebPort {
+		t.Fatalf("the unconfirmed restart moved the project to %d/%d", a.SuperserverPort, a.WebPort)
+	}
+}
