@@ -257,8 +257,8 @@ func TestProjectLock(t *testing.T) {
 		le.Holder.Since.IsZero() || le.Path != lockPath || le.Operation != "stop" {
 		t.Fatalf("lock error %+v", le)
 	}
-	want := fmt.Sprintf("the stop of %s waited 0s for the project lock %s, held by process %d (%s, start since %s); "+
-		"wait for it to finish, or end it if it hangs", dir, lockPath, os.Getpid(), strings.Join(os.Args, " "),
+	want := fmt.Sprintf("the stop of %s waited %s for the project lock %s, held by process %d (%s, start since %s); "+
+		"wait for it to finish, or end it if it hangs", dir, le.Waited.Round(time.Second), lockPath, os.Getpid(), strings.Join(os.Args, " "),
 		le.Holder.Since.UTC().Format(time.RFC3339))
 	if err.Error() != want {
 		t.Fatalf("message\n%s\nwant\n%s", err, want)
@@ -315,5 +315,62 @@ func TestRestartAsksBeforeMovingPorts(t *testing.T) {
 	}
 	if a, _, _ := f.reg.Get(ctx, dir); a.SuperserverPort != first.SuperserverPort || a.WebPort != first.WebPort {
 		t.Fatalf("the unconfirmed restart moved the project to %d/%d", a.SuperserverPort, a.WebPort)
+	}
+}
+
+// TestProjectLockFolderLink: a locks folder in the registry home that is a link to a folder
+// elsewhere is refused, and nothing (no lock file with PID and command line) is written there.
+// (Before, O_NOFOLLOW guarded only the lock file and MkdirAll accepted the link.)
+func TestProjectLockFolderLink(t *testing.T) {
+	f := newFixture(t, 31390)
+	ctx := testCtx(t)
+	dir := f.projectDir(nil)
+	p := f.open(dir)
+	outside := t.TempDir()
+	locks := filepath.Join(f.home, "locks")
+	if err := os.RemoveAll(locks); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, locks); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{"start", "stop"} {
+		_, err := p.lockProject(ctx, op)
+		want := fmt.Sprintf("the project lock folder %s is a symbolic link, not a folder; iris-helper does not follow it: remove it", locks)
+		if err == nil || err.Error() != want {
+			t.Fatalf("lockProject(%s) = %v\nwant %s", op, err, want)
+		}
+	}
+	if names, err := os.ReadDir(outside); err != nil || len(names) != 0 {
+		t.Fatalf("the link's target holds %v (%v), want nothing", names, err)
+	}
+}
+
+// TestWriteHolderOnlyIntoLockedFile: the holder is written only into the file that was locked; a
+// file put in its place under the same name is left as it is.
+func TestWriteHolderOnlyIntoLockedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.lock")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	locked, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := LockHolder{PID: 42, Command: "iris-helper start", Operation: "start", Since: time.Unix(0, 0).UTC()}
+	writeHolder(path, locked, h)
+	if b, _ := os.ReadFile(path); string(b) != `{"pid":42,"command":"iris-helper start","operation":"start","since":"1970-01-01T00:00:00Z"}`+"\n" {
+		t.Fatalf("locked file holds %q", b)
+	}
+	// moved aside, not removed: the locked file stays open in real use, so its inode is not reused
+	if err := os.Rename(path, path+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("someone else's\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeHolder(path, locked, LockHolder{})
+	if b, _ := os.ReadFile(path); string(b) != "someone else's\n" {
+		t.Fatalf("the file put in the lock's place holds %q", b)
 	}
 }
