@@ -102,8 +102,8 @@ func TestNetworkBindRefusedInEditor(t *testing.T) {
 	c.notify("initialized", map[string]any{})
 	m := c.call(MethodStart, nil)
 	want := filepath.Join(dir, workspace.ConfigFileName) + " asks for bindAddress 0.0.0.0, which makes IRIS reachable from the " +
-		"network; a project file cannot choose that, so the start was refused (the user setting allowNetworkBind allows it); " +
-		"to allow it, turn on irisHelper.allowNetworkBind in your user settings"
+		"network; a project file cannot choose that, so the start was refused. To allow it, turn on irisHelper.allowNetworkBind " +
+		"in your user settings (not the workspace's) and restart the helper."
 	wantError(t, m, CodeStartFailed, "")
 	if m.Error.Message != want {
 		t.Fatalf("iris/start: %q\nwant %q", m.Error.Message, want)

@@ -632,12 +632,21 @@ func restartText(st workspace.Status) string {
 	return text + "; run iris.restart"
 }
 
+// knobRemedy words, for the editor, how the user allows what err refused (a refusal that one of
+// the user's own settings lifts: a knob); "" when no knob applies.
+func knobRemedy(err error) string {
+	var ke interface{ Knob() workspace.Knob }
+	if !errors.As(err, &ke) || ke.Knob() == "" {
+		return ""
+	}
+	return fmt.Sprintf("To allow it, turn on %s in your user settings (not the workspace's) and restart the helper.", ke.Knob().EditorSetting())
+}
+
 // onMessage forwards the project's messages: errors and warnings (what the user must act on)
 // as window/showMessage, information (.env updated, engine back) as window/logMessage.
 func (s *server) onMessage(m workspace.Message) {
-	var ke interface{ Knob() workspace.Knob }
-	if errors.As(m.Err, &ke) && ke.Knob() != "" {
-		m.Text += fmt.Sprintf(". To allow it, turn on %s in your user settings (not the workspace's) and restart the helper.", ke.Knob().EditorSetting())
+	if r := knobRemedy(m.Err); r != "" {
+		m.Text += ". " + r
 	}
 	switch m.Level {
 	case workspace.LevelError:
@@ -807,9 +816,8 @@ func (s *server) toRPCError(err error) *jsonrpc2.Error {
 		return &jsonrpc2.Error{Code: CodeInvalidParams, Message: "invalid params: " + fe.Error()}
 	}
 	out := &jsonrpc2.Error{Code: codeFor(err), Message: err.Error()}
-	var nb *workspace.NetworkBindError
-	if errors.As(err, &nb) {
-		out.Message += "; to allow it, turn on " + nb.Knob.EditorSetting() + " in your user settings"
+	if r := knobRemedy(err); r != "" {
+		out.Message += ". " + r
 	}
 	var data ErrorData
 	var confirm *workspace.ConfirmRequiredError

@@ -863,16 +863,18 @@ func (p *Project) confirmNeeded(ctx context.Context) error {
 }
 
 // NetworkBindError means the project's .iris-helper.json asks to publish IRIS on a non-loopback
-// address, which only the user may allow (Knob).
+// address, which only the user may allow (Knob; front ends word the remedy).
 type NetworkBindError struct {
 	Address string // the bindAddress asked for
 	File    string // the .iris-helper.json that asks for it
-	Knob    Knob   // KnobNetworkBind
 }
 
+// Knob is what the user turns on to allow it: KnobNetworkBind.
+func (e *NetworkBindError) Knob() Knob { return KnobNetworkBind }
+
 func (e *NetworkBindError) Error() string {
-	return fmt.Sprintf("%s asks for bindAddress %s, which makes IRIS reachable from the network; a project file cannot choose that, so the start was refused (the user setting %s allows it)",
-		e.File, e.Address, e.Knob)
+	return fmt.Sprintf("%s asks for bindAddress %s, which makes IRIS reachable from the network; a project file cannot choose that, so the start was refused",
+		e.File, e.Address)
 }
 
 // IsLoopback reports whether addr is a loopback address (127.0.0.0/8, ::1): reachable from this
@@ -889,7 +891,7 @@ func (p *Project) checkBind() error {
 		p.policy.Allows(KnobNetworkBind) {
 		return nil
 	}
-	return &NetworkBindError{Address: p.bindAddress, File: filepath.Join(p.root.Dir, ConfigFileName), Knob: KnobNetworkBind}
+	return &NetworkBindError{Address: p.bindAddress, File: filepath.Join(p.root.Dir, ConfigFileName)}
 }
 
 // ExposureWarning is the warning front ends show when st's ports are published on a

@@ -166,9 +166,9 @@ func TestNetworkBindFromProject(t *testing.T) {
 	p := f.open(dir)
 	st, err := p.Start(ctx, nil)
 	want := filepath.Join(dir, ConfigFileName) + " asks for bindAddress 0.0.0.0, which makes IRIS reachable from the network; " +
-		"a project file cannot choose that, so the start was refused (the user setting allowNetworkBind allows it)"
+		"a project file cannot choose that, so the start was refused"
 	var nb *NetworkBindError
-	if !errors.As(err, &nb) || err.Error() != want || nb.Address != "0.0.0.0" || nb.Knob != KnobNetworkBind {
+	if !errors.As(err, &nb) || err.Error() != want || nb.Address != "0.0.0.0" || nb.Knob() != KnobNetworkBind {
 		t.Fatalf("Start() = %v\nwant %s", err, want)
 	}
 	if st.Container != "" || st.SuperserverPort != 0 {
