@@ -624,12 +624,14 @@ func (s *server) onStatus(st workspace.Status) {
 	}
 }
 
+// restartText is the warning shown when a restart becomes needed: why (the status message says
+// whether ports, settings or both differ) and the command, by the title the user sees.
 func restartText(st workspace.Status) string {
-	text := fmt.Sprintf("IRIS for %s must be restarted to use ports %d/%d", st.Project, st.SuperserverPort, st.WebPort)
-	if st.Message != "" {
-		text += " (" + st.Message + ")"
+	why := st.Message
+	if why == "" {
+		why = "the container does not run with the project's current ports and settings"
 	}
-	return text + "; run iris.restart"
+	return fmt.Sprintf("IRIS for %s needs a restart: %s. Run \"IRIS: Restart\".", st.Project, why)
 }
 
 // knobRemedy words, for the editor, how the user allows what err refused (a refusal that one of
