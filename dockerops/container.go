@@ -57,10 +57,11 @@ type Spec struct {
 	UnexpirePasswords bool
 	ReadyTimeout      time.Duration // 0 = DefaultReadyTimeout
 	Env               []string      // extra KEY=VALUE for the container (part of the reuse decision)
-	// ConfirmRecreate lets Start remove a stopped container of the project whose data is not on
-	// the durable volume (durable off, or not an IRIS image) when it must be recreated: the user
-	// confirmed that its data is lost. Never part of the reuse decision.
-	ConfirmRecreate bool
+	// ConfirmRecreate names the one stopped container of the project (KeepError.Container) that
+	// Start may remove although its data is not on the durable volume (durable off, or not an
+	// IRIS image), when it must be recreated: the user confirmed that its data is lost. Any other
+	// such container is kept. Never part of the reuse decision.
+	ConfirmRecreate string
 }
 
 func (s Spec) withDefaults() Spec {

@@ -115,7 +115,7 @@ func (e *NameConflictError) Error() string {
 
 // KeepError means a start would have to remove the project's stopped container to go on
 // (Reason), and that container keeps its data inside itself, not on the durable volume
-// (NotOnVolume). Start kept it and changed nothing. A Start with Spec.ConfirmRecreate (after the
+// (NotOnVolume). Start kept it and changed nothing. A Start with Spec.ConfirmRecreate = Container (after the
 // user confirmed that the data is lost) may remove it; front ends say how to confirm.
 type KeepError struct {
 	Container   string

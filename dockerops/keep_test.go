@@ -139,7 +139,7 @@ func TestKeptContainerWithoutVolume(t *testing.T) {
 		t.Fatalf("Recreation() = %+v, %v", r, err)
 	}
 
-	moved.ConfirmRecreate = true
+	moved.ConfirmRecreate = first.Name
 	second, err := e.Start(ctx, moved, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -313,5 +313,59 @@ func TestStartKeepsConcurrentlyCreatedContainer(t *testing.T) {
 	}
 	if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{other}) {
 		t.Fatalf("containers %v, want the other start's %s kept", ids, other)
+	}
+}
+
+// TestConfirmCoversNamedContainerOnly: a confirmation names the container the user saw; a start
+// that reuses the project's container leaves another stopped container without a volume next to
+// it alone, confirmed or not, and removes it only when the confirmation names it. (Before, a
+// confirmed start removed every stale stopped container.)
+func TestConfirmCoversNamedContainerOnly(t *testing.T) {
+	t.Parallel()
+	e, img, p := setup(t)
+	ctx := testCtx(t)
+	a, b := spec(p, img, 30470, 30471), spec(p, img, 30472, 30473)
+	var optsB client.ContainerCreateOptions
+	e.SetBeforeCreateForTest(func(o client.ContainerCreateOptions) { optsB = o })
+	cb, err := e.Start(ctx, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetBeforeCreateForTest(nil)
+	if err := e.Stop(ctx, p, true, false); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := e.Start(ctx, a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Stop(ctx, p, false, false); err != nil {
+		t.Fatal(err)
+	}
+	// b's container again, next to a's: both stopped, data inside them
+	res, err := e.Client().ContainerCreate(ctx, optsB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := []string{ca.ID, res.ID}
+	slices.Sort(both)
+	a.ConfirmRecreate = ca.Name // the user confirmed a's container, not b's
+	if _, err := e.Start(ctx, a, nil); err != nil {
+		t.Fatal(err)
+	}
+	ids := projectContainers(t, e, p)
+	slices.Sort(ids)
+	if !slices.Equal(ids, both) {
+		t.Fatalf("containers %v, want %v: %s was not confirmed", ids, both, cb.Name)
+	}
+	if err := e.Stop(ctx, p, false, false); err != nil {
+		t.Fatal(err)
+	}
+	a.ConfirmRecreate = cb.Name
+	if _, err := e.Start(ctx, a, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{ca.ID}) {
+		t.Fatalf("containers %v, want only %s once %s was confirmed", ids, ca.ID, cb.Name)
 	}
 }

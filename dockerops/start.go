@@ -49,7 +49,7 @@ type imageInfo struct {
 // the same volume; the old one is removed before the new one is created). A running container
 // is never stopped or recreated: when it differs from spec, Start waits for it as it is and
 // returns it with Container.Outdated saying how. A stopped container whose data is not on the
-// volume is never removed unless spec.ConfirmRecreate: Start keeps it and fails with *KeepError.
+// volume is never removed unless spec.ConfirmRecreate names it: Start keeps it and fails with *KeepError.
 //
 // Errors (errors.As): *UnavailableError, *PullError, *NameConflictError, *KeepError, *PausedError,
 // *PortTakenError (a container this call created is removed; one that existed is kept),
@@ -353,7 +353,7 @@ type plan struct {
 // plan decides which of the project's containers Start reuses and which it replaces. It refuses a
 // same-named container that is not ours (*NameConflictError), never touches a running container,
 // and refuses to replace a stopped one whose data is not on the durable volume (*KeepError)
-// unless spec.ConfirmRecreate. It changes nothing.
+// unless spec.ConfirmRecreate names it. It changes nothing.
 func (e *Engine) plan(ctx context.Context, spec Spec, img imageInfo, name, want string) (plan, error) {
 	if ins, ok, err := e.inspect(ctx, name); err != nil {
 		return plan{}, err
@@ -410,9 +410,13 @@ func isRunning(ins container.InspectResponse) bool {
 func hasVolume(ins container.InspectResponse) bool { return toContainer(ins).Volume != "" }
 
 // replaceable: a start may remove the stopped container ins to create spec's, because its data
-// lives on the durable volume and the replacement mounts it too, or because the caller confirmed.
+// lives on the durable volume and the replacement mounts it too, or because the caller confirmed
+// that very container.
 func replaceable(ins container.InspectResponse, spec Spec, img imageInfo) bool {
-	return spec.ConfirmRecreate || (hasVolume(ins) && spec.Durable && img.IRIS)
+	if spec.ConfirmRecreate != "" && strings.TrimPrefix(ins.Name, "/") == spec.ConfirmRecreate {
+		return true
+	}
+	return hasVolume(ins) && spec.Durable && img.IRIS
 }
 
 // keepError is the refusal to remove ins, which keeps its data inside itself.
@@ -570,7 +574,7 @@ func (e *Engine) Recreation(ctx context.Context, spec Spec) (*Recreation, error)
 		img.IRIS = c.IRIS
 	}
 	r := &Recreation{Container: c.Name, Running: c.Running(), Differences: ds}
-	spec.ConfirmRecreate = false
+	spec.ConfirmRecreate = ""
 	r.KeepsData = replaceable(ins, spec, img)
 	if !r.KeepsData {
 		r.NotOnVolume = keepError(ins, spec, img, "", 0).NotOnVolume

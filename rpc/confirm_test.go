@@ -21,7 +21,8 @@ func (f *fakeProject) RestartWith(ctx context.Context, _ workspace.RestartOption
 
 // TestRestartConfirmRequired: a container whose data is not on a volume and whose port is taken
 // is kept by iris/start and by iris/restart without confirm (-32020, with the container and the
-// reason in error.data); iris.restart with {"confirm": true} moves and recreates it.
+// reason in error.data); a confirmation naming another container confirms nothing; iris.restart
+// with {"confirm": true} (the container named last) moves and recreates it.
 func TestRestartConfirmRequired(t *testing.T) {
 	scenarioEnv(t, inProcessBand)
 	eng := dockertest.Engine(t)
@@ -73,6 +74,14 @@ func TestRestartConfirmRequired(t *testing.T) {
 			t.Fatalf("restart without confirm: %q data %s (container kept: %v)\nwant %q", m.Error.Message, m.Error.Data, exists(), want)
 		}
 	}
+
+	m = c.call(MethodRestart, map[string]any{"confirm": true, "container": "iris_another_1"})
+	wantError(t, m, CodeConfirmRequired, "")
+	if m.Error.Message != want || !exists() {
+		t.Fatalf("restart confirming another container: %q (container kept: %v)\nwant %q", m.Error.Message, exists(), want)
+	}
+	wantError(t, c.call(MethodRestart, map[string]any{"container": first.Container}), CodeInvalidParams,
+		"invalid params: params.container: container names the confirmed container and needs confirm: true")
 
 	m = c.call(MethodExecuteCommand, map[string]any{"command": "iris.restart", "arguments": []any{map[string]any{"confirm": true}}})
 	if m.Error != nil {

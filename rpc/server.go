@@ -184,7 +184,8 @@ type server struct {
 	lastState      string
 	lastRestart    bool
 	progressSeq    int
-	exposureShown  bool // the "reachable from the network" warning was shown (once per session)
+	exposureShown  bool   // the "reachable from the network" warning was shown (once per session)
+	confirmAsked   string // the container named in the last CodeConfirmRequired answer
 }
 
 // spawn runs f on the server's wait group.
@@ -392,7 +393,19 @@ func (s *server) irisRequest(ctx context.Context, method string, params *json.Ra
 		if err := decodeParams(params, field, &sp); err != nil {
 			return nil, err
 		}
-		return s.start(ctx, p, method == MethodRestart, sp.Confirm, sp.WorkDoneToken)
+		if sp.Container != "" && !sp.Confirm {
+			return nil, &fieldError{Field: field + ".container", Msg: "container names the confirmed container and needs confirm: true"}
+		}
+		confirm := ""
+		if sp.Confirm && method == MethodRestart {
+			confirm = sp.Container
+			if confirm == "" {
+				s.mu.Lock()
+				confirm = s.confirmAsked
+				s.mu.Unlock()
+			}
+		}
+		return s.start(ctx, p, method == MethodRestart, confirm, sp.WorkDoneToken)
 	case MethodStop:
 		var sp StopParams
 		if err := decodeParams(params, field, &sp); err != nil {
@@ -437,7 +450,8 @@ func (s *server) irisRequest(ctx context.Context, method string, params *json.Ra
 }
 
 // start runs a start or restart with progress reporting.
-func (s *server) start(ctx context.Context, p Project, restart, confirm bool, token json.RawMessage) (workspace.Status, error) {
+// confirm names the container the user agreed may be recreated (restart only).
+func (s *server) start(ctx context.Context, p Project, restart bool, confirm string, token json.RawMessage) (workspace.Status, error) {
 	s.mu.Lock()
 	stopSeq := s.stopSeq
 	s.mu.Unlock()
@@ -452,6 +466,11 @@ func (s *server) start(ctx context.Context, p Project, restart, confirm bool, to
 		st, err = p.RestartWith(ctx, workspace.RestartOptions{Confirm: confirm}, prog.report)
 	} else {
 		st, err = p.Start(ctx, prog.report)
+	}
+	if asked := confirmContainer(err); asked != "" {
+		s.mu.Lock()
+		s.confirmAsked = asked
+		s.mu.Unlock()
 	}
 	switch {
 	case err == nil:
@@ -471,6 +490,19 @@ func (s *server) start(ctx context.Context, p Project, restart, confirm bool, to
 		}
 		return st, &opError{err: err, status: &st, code: CodeStartFailed}
 	}
+}
+
+// confirmContainer is the container a CodeConfirmRequired answer to err names ("" for none).
+func confirmContainer(err error) string {
+	var confirm *workspace.ConfirmRequiredError
+	var keep *dockerops.KeepError
+	switch {
+	case errors.As(err, &confirm):
+		return confirm.Container
+	case errors.As(err, &keep):
+		return keep.Container
+	}
+	return ""
 }
 
 // initialize opens the project of the client's first folder and answers with the first status.
@@ -584,7 +616,7 @@ func (s *server) afterInitialized(initDone chan struct{}) {
 // autoStartNow runs the automatic start (in the server's lifetime, not a request's).
 func (s *server) autoStartNow(p Project) {
 	s.log.Info("auto-start", "project", p.Root().Dir)
-	_, err := s.start(s.ctx, p, false, false, nil)
+	_, err := s.start(s.ctx, p, false, "", nil)
 	if err == nil || s.ctx.Err() != nil {
 		return
 	}

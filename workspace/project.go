@@ -345,7 +345,7 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 // settingsChanged lists how the running container c differs from what the project now asks for,
 // ports aside (the status compares those with the assignment itself).
 func (p *Project) settingsChanged(ctx context.Context, eng *dockerops.Engine, c dockerops.Container, a registry.Assignment) []string {
-	spec := p.spec(a, false)
+	spec := p.spec(a, "")
 	spec.Superserver, spec.Web = c.Superserver, c.Web
 	ds, err := eng.Differences(ctx, spec, c)
 	if err != nil {
@@ -587,7 +587,7 @@ type startOp struct {
 	listeners map[int]func(dockerops.Progress)
 	nextID    int
 	stopped   bool   // cancelled by Stop
-	confirm   bool   // the user confirmed the recreate of a container whose data is not on a volume
+	confirm   string // the container whose recreate (its data is not on a volume) the user confirmed
 	status    Status // set before done is closed
 	err       error
 }
@@ -601,10 +601,10 @@ type startOp struct {
 // durable volume (*dockerops.KeepError; Restart with Confirm may). A non-loopback bindAddress from
 // .iris-helper.json is refused unless the user allows it (*NetworkBindError).
 func (p *Project) Start(ctx context.Context, progress func(dockerops.Progress)) (Status, error) {
-	return p.start(ctx, false, progress)
+	return p.start(ctx, "", progress)
 }
 
-func (p *Project) start(ctx context.Context, confirm bool, progress func(dockerops.Progress)) (Status, error) {
+func (p *Project) start(ctx context.Context, confirm string, progress func(dockerops.Progress)) (Status, error) {
 	p.mu.Lock()
 	op := p.op
 	if op == nil {
@@ -686,7 +686,7 @@ func (p *Project) runStart(ctx context.Context, op *startOp) {
 }
 
 // doStart is one start under the per-project lock.
-func (p *Project) doStart(ctx context.Context, confirm bool, progress func(dockerops.Progress)) error {
+func (p *Project) doStart(ctx context.Context, confirm string, progress func(dockerops.Progress)) error {
 	if err := p.checkBind(); err != nil {
 		return err
 	}
@@ -774,7 +774,7 @@ func (p *Project) preferred() registry.Preferred {
 }
 
 // spec is the container the project's assignment asks for.
-func (p *Project) spec(a registry.Assignment, confirm bool) dockerops.Spec {
+func (p *Project) spec(a registry.Assignment, confirm string) dockerops.Spec {
 	return dockerops.Spec{Project: p.root.Dir, Image: p.image, BindAddress: p.bindAddress,
 		Superserver: a.SuperserverPort, Web: a.WebPort, Durable: p.durable, UnexpirePasswords: p.unexpire,
 		ReadyTimeout: p.readyTimeout, Env: p.opts.ContainerEnv, ConfirmRecreate: confirm}
@@ -782,10 +782,11 @@ func (p *Project) spec(a registry.Assignment, confirm bool) dockerops.Spec {
 
 // RestartOptions select what Restart may do.
 type RestartOptions struct {
-	// Confirm: the user agreed that a container whose data is not on the durable volume may be
-	// removed and recreated (its data is lost). Without it such a restart fails with
-	// *ConfirmRequiredError before anything is stopped.
-	Confirm bool
+	// Confirm names the container (ConfirmRequiredError.Container) that the user agreed may be
+	// removed and recreated although its data is not on the durable volume (its data is lost).
+	// A restart that would have to remove any other such container fails with
+	// *ConfirmRequiredError naming it, before anything is stopped.
+	Confirm string
 }
 
 // ConfirmRequiredError means a restart would have to remove the project's container, whose data
@@ -810,23 +811,22 @@ func (p *Project) Restart(ctx context.Context, progress func(dockerops.Progress)
 
 // RestartWith stops the container (keeping it) and starts it again, applying the project's
 // current ports and settings. When that must recreate a container whose data is not on the
-// durable volume, it asks first: without opts.Confirm it fails with *ConfirmRequiredError and
-// leaves the container as it is.
+// durable volume, it asks first: unless opts.Confirm names that container it fails with
+// *ConfirmRequiredError and leaves the container as it is.
 func (p *Project) RestartWith(ctx context.Context, opts RestartOptions, progress func(dockerops.Progress)) (Status, error) {
 	if err := p.checkBind(); err != nil {
 		return p.Status(ctx), err
 	}
-	if !opts.Confirm {
-		if err := p.confirmNeeded(ctx); err != nil {
-			return p.Status(ctx), err
-		}
+	var need *ConfirmRequiredError
+	if err := p.confirmNeeded(ctx); errors.As(err, &need) && need.Container != opts.Confirm {
+		return p.Status(ctx), err
 	}
 	if _, err := p.Stop(ctx, StopOptions{}); err != nil {
 		return p.Status(ctx), err
 	}
 	st, err := p.start(ctx, opts.Confirm, progress)
 	var keep *dockerops.KeepError
-	if !opts.Confirm && errors.As(err, &keep) {
+	if errors.As(err, &keep) { // a container other than the confirmed one
 		err = &ConfirmRequiredError{Project: p.root.Dir, Container: keep.Container, Reason: keep.Reason, NotOnVolume: keep.NotOnVolume}
 	}
 	return st, err
@@ -850,7 +850,7 @@ func (p *Project) confirmNeeded(ctx context.Context) error {
 	if err != nil {
 		return nil
 	}
-	r, err := eng.Recreation(ctx, p.spec(a, false))
+	r, err := eng.Recreation(ctx, p.spec(a, ""))
 	if err != nil || r == nil || r.KeepsData {
 		return nil
 	}

@@ -82,7 +82,7 @@ func TestStartKeepsContainerWithoutVolume(t *testing.T) {
 		t.Fatalf("container %s was removed by the unconfirmed restart", first.Container)
 	}
 
-	st, err = p.RestartWith(ctx, RestartOptions{Confirm: true}, nil)
+	st, err = p.RestartWith(ctx, RestartOptions{Confirm: confirm.Container}, nil)
 	if err != nil || st.State != StateReady || st.SuperserverPort == first.SuperserverPort {
 		t.Fatalf("confirmed restart: %v %+v", err, st)
 	}
@@ -150,7 +150,7 @@ func TestRestartAsksBeforeLosingData(t *testing.T) {
 		t.Fatalf("the unconfirmed restart touched the container: %+v", st)
 	}
 
-	st, err = changed.RestartWith(ctx, RestartOptions{Confirm: true}, nil)
+	st, err = changed.RestartWith(ctx, RestartOptions{Confirm: confirm.Container}, nil)
 	if err != nil || st.State != StateReady || st.RestartNeeded || containerID(t, st.Container) == id {
 		t.Fatalf("confirmed restart: %v %+v", err, st)
 	}
