@@ -88,6 +88,8 @@ export interface StopParams {
 /** iris/restart's params: confirm is sent only after the user agreed to what ConfirmRequired said. */
 export interface RestartParams {
   confirm?: boolean;
+  /** With confirm: the container the user confirmed (error.data.container of the -32020 answer). */
+  container?: string;
 }
 
 /** error.data of a ConfirmRequired (-32020) answer to iris/restart. */
