@@ -60,6 +60,13 @@ func TestRestartConfirmRequired(t *testing.T) {
 	if d := decode[ErrorData](t, m.Error.Data); d.Container != first.Container || d.Reason != reason || d.Status == nil || !exists() {
 		t.Fatalf("iris/start: error.data %s (container kept: %v)", m.Error.Data, exists())
 	}
+	// the start's failure, as the auto-start's reaches the user: with the way forward
+	shown := fmt.Sprintf("start IRIS for %s: container %s was kept: %s, but its data is not on the durable volume (it was "+
+		"created with durable off), so a start does not remove it; free port %d and start again, or recreate it (its data is "+
+		"lost). To recreate it, run \"IRIS: Restart\" (it asks first).", dir, first.Container, reason, first.SuperserverPort)
+	c.waitFor("showMessage with the restart remedy", func(m wireMsg) bool {
+		return m.Method == MethodShowMessage && decode[ShowMessageParams](t, m.Params).Message == shown
+	})
 
 	want := fmt.Sprintf("restarting %s would remove container %s and the data inside it, which is not on the durable volume "+
 		"(it was created with durable off): %s; confirm the restart to recreate it", dir, first.Container, reason)

@@ -682,6 +682,10 @@ func (s *server) onMessage(m workspace.Message) {
 	if r := knobRemedy(m.Err); r != "" {
 		m.Text += ". " + r
 	}
+	if c := confirmContainer(m.Err); c != "" {
+		// a start (the auto-start) kept a container whose data is not on a volume
+		m.Text += ". To recreate it, run \"IRIS: Restart\" (it asks first)."
+	}
 	switch m.Level {
 	case workspace.LevelError:
 		s.showMessage(MessageError, m.Text)

@@ -680,7 +680,7 @@ func (p *Project) runStart(ctx context.Context, op *startOp) {
 	op.status = p.statusAfter(context.Background(), err)
 	close(op.done)
 	if err != nil && !op.stopped {
-		p.message(Message{Level: LevelError, Text: err.Error()})
+		p.message(Message{Level: LevelError, Text: err.Error(), Err: err})
 	}
 	p.publish()
 }

@@ -81,3 +81,17 @@ export function restartWithConfirm<S>(request: (params: RestartParams) => Promis
 export function startWithConfirm<S>(start: () => Promise<S>, restart: (params: RestartParams) => Promise<S>, ask: Ask, folderName: string): Promise<RestartOutcome<S>> {
   return withConfirm(start, restart, ask, folderName);
 }
+
+/**
+ * The sentence the helper ends a start's failure with when that start (the auto-start) kept a
+ * container whose data is not on a volume (docs/protocol.md, -32020).
+ */
+export const restartRemedy = 'To recreate it, run "IRIS: Restart" (it asks first).';
+
+/** The action offered with such a message: it runs IRIS: Restart, whose modal asks first. */
+export const restartAction = 'Restart…';
+
+/** How to show a helper's message: as a warning with restartAction when it ends with restartRemedy. */
+export function restartOffer(type: number, text: string): { warning: true; action: string } | undefined {
+  return type === 1 && text.endsWith(restartRemedy) ? { warning: true, action: restartAction } : undefined;
+}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { confirmParams, confirmPrompt, confirmRequired, restartAnyway, restartWithConfirm, startWithConfirm } from '../../src/core/restart';
+import { confirmParams, confirmPrompt, confirmRequired, restartAction, restartAnyway, restartOffer, restartWithConfirm, startWithConfirm } from '../../src/core/restart';
 import type { RestartParams } from '../../src/core/protocol';
 import { scriptedRequest } from './fakes';
 
@@ -98,4 +98,14 @@ test('start that keeps a container: the restart flow is offered, its modal asks,
   const other = responseError(-32015, 'IRIS never answered');
   await assert.rejects(startWithConfirm(async () => { throw other; }, fine.request, async () => restartAnyway, 'p'), (e: unknown) => e === other);
   assert.deepEqual(fine.calls, []);
+});
+
+test('an auto-start that kept a container is shown as a warning with a Restart… action; other messages as they are', () => {
+  const kept = 'start IRIS for /w/p: container iris_ab12_34500 was kept: host port 34500 is taken by another program, but its data ' +
+    'is not on the durable volume (it was created with durable off), so a start does not remove it; free port 34500 and start ' +
+    'again, or recreate it (its data is lost). To recreate it, run "IRIS: Restart" (it asks first).';
+  assert.deepEqual(restartOffer(1, kept), { warning: true, action: restartAction });
+  assert.equal(restartAction, 'Restart…');
+  assert.equal(restartOffer(1, 'start IRIS for /w/p: IRIS never answered'), undefined);
+  assert.equal(restartOffer(3, kept), undefined);
 });
