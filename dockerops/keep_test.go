@@ -2,8 +2,6 @@ package dockerops_test
 
 import (
 	"errors"
-	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +9,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 )
 
 // projectContainers lists the IDs of every container of the project, whatever its state.
@@ -26,15 +25,6 @@ func projectContainers(t *testing.T, e *dockerops.Engine, project string) []stri
 		ids = append(ids, it.ID)
 	}
 	return ids
-}
-
-func listen(t *testing.T, port int) {
-	t.Helper()
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 }
 
 // TestStartLeavesRunningContainer: a start whose spec differs from the running container (other
@@ -102,7 +92,7 @@ func TestKeptContainerWithoutVolume(t *testing.T) {
 	if err := e.Stop(ctx, p, false, false); err != nil {
 		t.Fatal(err)
 	}
-	listen(t, 30410)
+	dockertest.HoldPort(t, 30410)
 
 	_, err = e.Start(ctx, s, nil)
 	var ke *dockerops.KeepError
@@ -168,7 +158,7 @@ func TestDurableContainerReplacedWhenStopped(t *testing.T) {
 	if err := e.Stop(ctx, p, false, false); err != nil {
 		t.Fatal(err)
 	}
-	listen(t, 30421)
+	dockertest.HoldPort(t, 30421)
 	_, err = e.Start(ctx, s, nil)
 	var pt *dockerops.PortTakenError
 	if !errors.As(err, &pt) || pt.Port != 30421 || !pt.Kept {
@@ -305,7 +295,7 @@ func TestStartKeepsConcurrentlyCreatedContainer(t *testing.T) {
 		}
 		other = res.ID
 	})
-	listen(t, 30460)
+	dockertest.HoldPort(t, 30460)
 	_, err := e.Start(ctx, spec(p, img, 30460, 30461), nil)
 	var ke *dockerops.KeepError
 	if !errors.As(err, &ke) || ke.Port != 30460 {

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 	"github.com/iris-helper/iris-helper/registry"
 )
 
@@ -25,15 +25,6 @@ func containerID(t *testing.T, name string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
-}
-
-func holdPort(t *testing.T, port int) {
-	t.Helper()
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 }
 
 // TestStartKeepsContainerWithoutVolume: a stopped container whose data is not on a volume
@@ -50,7 +41,7 @@ func TestStartKeepsContainerWithoutVolume(t *testing.T) {
 	if _, err := p.Stop(ctx, StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	holdPort(t, first.SuperserverPort)
+	dockertest.HoldPort(t, first.SuperserverPort)
 
 	st, err := p.Start(ctx, nil)
 	want := fmt.Sprintf("start IRIS for %s: container %s was kept: host port %d is taken by another program, but its data is not "+
