@@ -248,13 +248,15 @@ func TestFailedPreparationRetried(t *testing.T) {
 }
 
 // TestStartLeavesPausedContainer: a paused container (Docker: status paused, running true) counts
-// as running: a start on other ports neither removes nor recreates it, and says it is paused.
-// (Before, isRunning looked at the status only and the start replaced it.)
+// as running: a start on other ports neither removes nor recreates it, even with its data on the
+// volume, and says it is paused. (Before, isRunning looked at the status only and the start
+// force-removed it as a stopped container to replace.)
 func TestStartLeavesPausedContainer(t *testing.T) {
 	t.Parallel()
 	e, img, p := setup(t)
 	ctx := testCtx(t)
 	s := spec(p, img, 30450, 30451)
+	s.Durable = true
 	first, err := e.Start(ctx, s, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +265,9 @@ func TestStartLeavesPausedContainer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = e.Client().ContainerUnpause(testCtx(t), first.ID, client.ContainerUnpauseOptions{}) })
-	for _, moved := range []dockerops.Spec{s, spec(p, img, 30452, 30453)} {
+	moved := s
+	moved.Superserver, moved.Web = 30452, 30453
+	for _, moved := range []dockerops.Spec{moved, s} {
 		_, err = e.Start(ctx, moved, nil)
 		want := "container " + first.Name + " is paused; a start leaves it as it is: resume it with `docker unpause " + first.Name + "`"
 		var pe *dockerops.PausedError
@@ -274,7 +278,7 @@ func TestStartLeavesPausedContainer(t *testing.T) {
 			t.Fatalf("containers %v, want only the paused %s", ids, first.ID)
 		}
 	}
-	r, err := e.Recreation(ctx, spec(p, img, 30452, 30453))
+	r, err := e.Recreation(ctx, moved)
 	if err != nil || r == nil || r.Container != first.Name {
 		t.Fatalf("Recreation() = %+v, %v", r, err)
 	}
