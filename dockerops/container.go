@@ -57,10 +57,11 @@ type Spec struct {
 	UnexpirePasswords bool
 	ReadyTimeout      time.Duration // 0 = DefaultReadyTimeout
 	Env               []string      // extra KEY=VALUE for the container (part of the reuse decision)
-	// ConfirmRecreate lets Start remove a stopped container of the project whose data is not on
-	// the durable volume (durable off, or not an IRIS image) when it must be recreated: the user
-	// confirmed that its data is lost. Never part of the reuse decision.
-	ConfirmRecreate bool
+	// ConfirmRecreate names the one stopped container of the project (KeepError.Container) that
+	// Start may remove although its data is not on the durable volume (durable off, or not an
+	// IRIS image), when it must be recreated: the user confirmed that its data is lost. Any other
+	// such container is kept. Never part of the reuse decision.
+	ConfirmRecreate string
 }
 
 func (s Spec) withDefaults() Spec {
@@ -274,7 +275,7 @@ func (e *Engine) Stop(ctx context.Context, project string, remove, purge bool) e
 			}
 		}
 		if remove || purge {
-			if err := e.removeContainer(ctx, it.ID); err != nil {
+			if err := e.removeContainer(ctx, it.ID, true); err != nil {
 				return err
 			}
 		}
@@ -296,13 +297,14 @@ func (e *Engine) stopOne(ctx context.Context, id string, timeout time.Duration) 
 	return nil
 }
 
-func (e *Engine) removeContainer(ctx context.Context, id string) error {
+// removeContainer removes container id; without force the engine refuses to remove a running one.
+func (e *Engine) removeContainer(ctx context.Context, id string, force bool) error {
 	ctx, cancel, err := e.call(ctx)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	_, err = e.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true})
+	_, err = e.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: force})
 	if err != nil && !cerrdefs.IsNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
 		return e.wrap("remove container", err)
 	}

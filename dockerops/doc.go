@@ -16,7 +16,7 @@
 //     removes only what it created in the same call, or a stopped container whose data is on the
 //     durable volume (replaced by one that mounts the same volume). A running container is never
 //     stopped or recreated by a start (Container.Outdated says how it differs); a stopped one
-//     whose data is not on the volume is kept (*KeepError) unless Spec.ConfirmRecreate.
+//     whose data is not on the volume is kept (*KeepError) unless Spec.ConfirmRecreate names it.
 //   - Readiness: the "Enabling logons" line logged after the current start AND any HTTP answer
 //     from the web port. A TCP connect to a published port proves nothing: docker-proxy accepts
 //     it before IRIS listens (measured: connect succeeds, first read is EOF, HTTP is reset).

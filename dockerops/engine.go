@@ -44,6 +44,8 @@ type Engine struct {
 	watchPing   time.Duration // how often Watch pings the engine while its event stream is quiet
 	answered    atomic.Bool   // a Ping succeeded: the API version is negotiated
 	prepareFail error         // tests: the volume preparation fails with this error
+	// tests: called by Start right before it creates the container (to create it concurrently)
+	beforeCreate func(client.ContainerCreateOptions)
 }
 
 // Option configures Connect.

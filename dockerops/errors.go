@@ -115,7 +115,7 @@ func (e *NameConflictError) Error() string {
 
 // KeepError means a start would have to remove the project's stopped container to go on
 // (Reason), and that container keeps its data inside itself, not on the durable volume
-// (NotOnVolume). Start kept it and changed nothing. A Start with Spec.ConfirmRecreate (after the
+// (NotOnVolume). Start kept it and changed nothing. A Start with Spec.ConfirmRecreate = Container (after the
 // user confirmed that the data is lost) may remove it; front ends say how to confirm.
 type KeepError struct {
 	Container   string
@@ -131,4 +131,14 @@ func (e *KeepError) Error() string {
 	}
 	return fmt.Sprintf("container %s was kept: %s, but its data is not on the durable volume (%s), so a start does not remove it; %s",
 		e.Container, e.Reason, e.NotOnVolume, next)
+}
+
+// PausedError means the project's container is paused (`docker pause`): a start neither unpauses
+// nor replaces it, and changed nothing.
+type PausedError struct {
+	Container string
+}
+
+func (e *PausedError) Error() string {
+	return fmt.Sprintf("container %s is paused; a start leaves it as it is: resume it with `docker unpause %s`", e.Container, e.Container)
 }

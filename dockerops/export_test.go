@@ -3,6 +3,8 @@ package dockerops
 import (
 	"context"
 	"time"
+
+	"github.com/moby/moby/client"
 )
 
 // WaitReadyForTest exposes the readiness wait to the external tests and benchmarks, which
@@ -21,3 +23,7 @@ func (e *Engine) SetPrepareFailForTest(err error) { e.prepareFail = err }
 
 // SetWatchPingIntervalForTest shortens how often Watch pings a quiet engine.
 func (e *Engine) SetWatchPingIntervalForTest(d time.Duration) { e.watchPing = d }
+
+// SetBeforeCreateForTest makes Start call f with the create options right before it creates the
+// container, as a concurrent start of the same project would.
+func (e *Engine) SetBeforeCreateForTest(f func(client.ContainerCreateOptions)) { e.beforeCreate = f }

@@ -32,7 +32,7 @@ func TestKeepErrorSaysWhyDataIsNotOnVolume(t *testing.T) {
 				"(the project's settings now say durable: false, so a new container would not mount the durable volume), so a start " +
 				"does not remove it; free port 1 and start again, or recreate it (its data is lost)"},
 		{name: "on the volume", env: iris, mounts: withVolume, spec: Spec{Durable: true}, img: imageInfo{IRIS: true}, replace: true},
-		{name: "confirmed", env: iris, spec: Spec{Durable: false, ConfirmRecreate: true}, img: imageInfo{IRIS: true}, replace: true},
+		{name: "confirmed", env: iris, spec: Spec{Durable: false, ConfirmRecreate: "iris_x_1"}, img: imageInfo{IRIS: true}, replace: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,8 +2,6 @@ package dockerops_test
 
 import (
 	"errors"
-	"fmt"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +9,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 )
 
 // projectContainers lists the IDs of every container of the project, whatever its state.
@@ -26,15 +25,6 @@ func projectContainers(t *testing.T, e *dockerops.Engine, project string) []stri
 		ids = append(ids, it.ID)
 	}
 	return ids
-}
-
-func listen(t *testing.T, port int) {
-	t.Helper()
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 }
 
 // TestStartLeavesRunningContainer: a start whose spec differs from the running container (other
@@ -102,7 +92,7 @@ func TestKeptContainerWithoutVolume(t *testing.T) {
 	if err := e.Stop(ctx, p, false, false); err != nil {
 		t.Fatal(err)
 	}
-	listen(t, 30410)
+	dockertest.HoldPort(t, 30410)
 
 	_, err = e.Start(ctx, s, nil)
 	var ke *dockerops.KeepError
@@ -139,7 +129,7 @@ func TestKeptContainerWithoutVolume(t *testing.T) {
 		t.Fatalf("Recreation() = %+v, %v", r, err)
 	}
 
-	moved.ConfirmRecreate = true
+	moved.ConfirmRecreate = first.Name
 	second, err := e.Start(ctx, moved, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +158,7 @@ func TestDurableContainerReplacedWhenStopped(t *testing.T) {
 	if err := e.Stop(ctx, p, false, false); err != nil {
 		t.Fatal(err)
 	}
-	listen(t, 30421)
+	dockertest.HoldPort(t, 30421)
 	_, err = e.Start(ctx, s, nil)
 	var pt *dockerops.PortTakenError
 	if !errors.As(err, &pt) || pt.Port != 30421 || !pt.Kept {
@@ -254,5 +244,122 @@ func TestFailedPreparationRetried(t *testing.T) {
 	}
 	if r, err := e.Exec(ctx, p, "iris-stub", "cat", dockerops.PreparedMarker); err != nil || r.ExitCode != 0 {
 		t.Fatalf("marker: %v %+v", err, r)
+	}
+}
+
+// TestStartLeavesPausedContainer: a paused container (Docker: status paused, running true) counts
+// as running: a start on other ports neither removes nor recreates it, even with its data on the
+// volume, and says it is paused. (Before, isRunning looked at the status only and the start
+// force-removed it as a stopped container to replace.)
+func TestStartLeavesPausedContainer(t *testing.T) {
+	t.Parallel()
+	e, img, p := setup(t)
+	ctx := testCtx(t)
+	s := spec(p, img, 30450, 30451)
+	s.Durable = true
+	first, err := e.Start(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Client().ContainerPause(ctx, first.ID, client.ContainerPauseOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = e.Client().ContainerUnpause(testCtx(t), first.ID, client.ContainerUnpauseOptions{}) })
+	moved := s
+	moved.Superserver, moved.Web = 30452, 30453
+	for _, moved := range []dockerops.Spec{moved, s} {
+		_, err = e.Start(ctx, moved, nil)
+		want := "container " + first.Name + " is paused; a start leaves it as it is: resume it with `docker unpause " + first.Name + "`"
+		var pe *dockerops.PausedError
+		if !errors.As(err, &pe) || err.Error() != want {
+			t.Fatalf("Start(%d/%d) = %v\nwant %s", moved.Superserver, moved.Web, err, want)
+		}
+		if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{first.ID}) {
+			t.Fatalf("containers %v, want only the paused %s", ids, first.ID)
+		}
+	}
+	r, err := e.Recreation(ctx, moved)
+	if err != nil || r == nil || r.Container != first.Name {
+		t.Fatalf("Recreation() = %+v, %v", r, err)
+	}
+}
+
+// TestStartKeepsConcurrentlyCreatedContainer: when a concurrent start of the project creates the
+// container first, this start uses it but did not create it, so a taken port does not make it
+// remove it. (Before, create returned the other start's container and Start counted it as its own.)
+func TestStartKeepsConcurrentlyCreatedContainer(t *testing.T) {
+	t.Parallel()
+	e, img, p := setup(t)
+	ctx := testCtx(t)
+	var other string
+	e.SetBeforeCreateForTest(func(opts client.ContainerCreateOptions) {
+		res, err := e.Client().ContainerCreate(ctx, opts)
+		if err != nil {
+			t.Error(err)
+		}
+		other = res.ID
+	})
+	dockertest.HoldPort(t, 30460)
+	_, err := e.Start(ctx, spec(p, img, 30460, 30461), nil)
+	var ke *dockerops.KeepError
+	if !errors.As(err, &ke) || ke.Port != 30460 {
+		t.Fatalf("Start() = %v, want *KeepError for port 30460", err)
+	}
+	if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{other}) {
+		t.Fatalf("containers %v, want the other start's %s kept", ids, other)
+	}
+}
+
+// TestConfirmCoversNamedContainerOnly: a confirmation names the container the user saw; a start
+// that reuses the project's container leaves another stopped container without a volume next to
+// it alone, confirmed or not, and removes it only when the confirmation names it. (Before, a
+// confirmed start removed every stale stopped container.)
+func TestConfirmCoversNamedContainerOnly(t *testing.T) {
+	t.Parallel()
+	e, img, p := setup(t)
+	ctx := testCtx(t)
+	a, b := spec(p, img, 30470, 30471), spec(p, img, 30472, 30473)
+	var optsB client.ContainerCreateOptions
+	e.SetBeforeCreateForTest(func(o client.ContainerCreateOptions) { optsB = o })
+	cb, err := e.Start(ctx, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetBeforeCreateForTest(nil)
+	if err := e.Stop(ctx, p, true, false); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := e.Start(ctx, a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Stop(ctx, p, false, false); err != nil {
+		t.Fatal(err)
+	}
+	// b's container again, next to a's: both stopped, data inside them
+	res, err := e.Client().ContainerCreate(ctx, optsB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := []string{ca.ID, res.ID}
+	slices.Sort(both)
+	a.ConfirmRecreate = ca.Name // the user confirmed a's container, not b's
+	if _, err := e.Start(ctx, a, nil); err != nil {
+		t.Fatal(err)
+	}
+	ids := projectContainers(t, e, p)
+	slices.Sort(ids)
+	if !slices.Equal(ids, both) {
+		t.Fatalf("containers %v, want %v: %s was not confirmed", ids, both, cb.Name)
+	}
+	if err := e.Stop(ctx, p, false, false); err != nil {
+		t.Fatal(err)
+	}
+	a.ConfirmRecreate = cb.Name
+	if _, err := e.Start(ctx, a, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{ca.ID}) {
+		t.Fatalf("containers %v, want only %s once %s was confirmed", ids, ca.ID, cb.Name)
 	}
 }

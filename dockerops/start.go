@@ -49,9 +49,9 @@ type imageInfo struct {
 // the same volume; the old one is removed before the new one is created). A running container
 // is never stopped or recreated: when it differs from spec, Start waits for it as it is and
 // returns it with Container.Outdated saying how. A stopped container whose data is not on the
-// volume is never removed unless spec.ConfirmRecreate: Start keeps it and fails with *KeepError.
+// volume is never removed unless spec.ConfirmRecreate names it: Start keeps it and fails with *KeepError.
 //
-// Errors (errors.As): *UnavailableError, *PullError, *NameConflictError, *KeepError,
+// Errors (errors.As): *UnavailableError, *PullError, *NameConflictError, *KeepError, *PausedError,
 // *PortTakenError (a container this call created is removed; one that existed is kept),
 // *ExitedError, *NotReadyError. Non-fatal problems (a failing password-unexpire exec, a volume
 // that could not be prepared) are in Container.Warnings and reported through progress. A
@@ -88,11 +88,15 @@ func (e *Engine) Start(ctx context.Context, spec Spec, progress func(Progress)) 
 	}
 	for _, old := range pl.replace {
 		e.log.Info("recreating container: settings changed", "project", spec.Project, "container", strings.TrimPrefix(old.Name, "/"))
-		if err := e.removeContainer(ctx, old.ID); err != nil {
+		// not forced: the engine refuses to remove a container that was started meanwhile
+		if err := e.removeContainer(ctx, old.ID, false); err != nil {
 			return Container{}, err
 		}
 	}
 	ins, created := pl.reuse, false
+	if pl.found && ins.State != nil && ins.State.Paused {
+		return Container{}, &PausedError{Container: strings.TrimPrefix(ins.Name, "/")}
+	}
 	if pl.found && !isRunning(ins) && hasVolume(ins) && img.IRIS && !e.volumePrepared(ctx, ins.ID) {
 		// its volume's preparation failed earlier: prepare it before the start
 		if err := e.ensureVolume(ctx, spec, img); err != nil {
@@ -114,11 +118,13 @@ func (e *Engine) Start(ctx context.Context, spec Spec, progress func(Progress)) 
 				warn(PhaseCreating, err.Error())
 			}
 		}
-		ins, err = e.create(ctx, createOpts, spec.Project, want)
+		if e.beforeCreate != nil {
+			e.beforeCreate(createOpts)
+		}
+		ins, created, err = e.create(ctx, createOpts, spec.Project, want)
 		if err != nil {
 			return Container{}, err
 		}
-		created = true
 	}
 
 	since := parseTime(ins.State.FinishedAt)
@@ -347,7 +353,7 @@ type plan struct {
 // plan decides which of the project's containers Start reuses and which it replaces. It refuses a
 // same-named container that is not ours (*NameConflictError), never touches a running container,
 // and refuses to replace a stopped one whose data is not on the durable volume (*KeepError)
-// unless spec.ConfirmRecreate. It changes nothing.
+// unless spec.ConfirmRecreate names it. It changes nothing.
 func (e *Engine) plan(ctx context.Context, spec Spec, img imageInfo, name, want string) (plan, error) {
 	if ins, ok, err := e.inspect(ctx, name); err != nil {
 		return plan{}, err
@@ -394,18 +400,23 @@ func (e *Engine) plan(ctx context.Context, spec Spec, img imageInfo, name, want 
 	return pl, nil
 }
 
-// isRunning: the container's process runs (or the engine restarts it); a start leaves it alone.
+// isRunning: the container's process runs, is paused, or the engine restarts it; a start leaves
+// it alone. (A paused container has Status "paused" but Running true.)
 func isRunning(ins container.InspectResponse) bool {
-	return ins.State.Status == container.StateRunning || ins.State.Status == container.StateRestarting
+	return ins.State != nil && (ins.State.Running || ins.State.Paused || ins.State.Restarting)
 }
 
 // hasVolume reports whether the container mounts the project's durable volume.
 func hasVolume(ins container.InspectResponse) bool { return toContainer(ins).Volume != "" }
 
 // replaceable: a start may remove the stopped container ins to create spec's, because its data
-// lives on the durable volume and the replacement mounts it too, or because the caller confirmed.
+// lives on the durable volume and the replacement mounts it too, or because the caller confirmed
+// that very container.
 func replaceable(ins container.InspectResponse, spec Spec, img imageInfo) bool {
-	return spec.ConfirmRecreate || (hasVolume(ins) && spec.Durable && img.IRIS)
+	if spec.ConfirmRecreate != "" && strings.TrimPrefix(ins.Name, "/") == spec.ConfirmRecreate {
+		return true
+	}
+	return hasVolume(ins) && spec.Durable && img.IRIS
 }
 
 // keepError is the refusal to remove ins, which keeps its data inside itself.
@@ -563,7 +574,7 @@ func (e *Engine) Recreation(ctx context.Context, spec Spec) (*Recreation, error)
 		img.IRIS = c.IRIS
 	}
 	r := &Recreation{Container: c.Name, Running: c.Running(), Differences: ds}
-	spec.ConfirmRecreate = false
+	spec.ConfirmRecreate = ""
 	r.KeepsData = replaceable(ins, spec, img)
 	if !r.KeepsData {
 		r.NotOnVolume = keepError(ins, spec, img, "", 0).NotOnVolume
@@ -572,12 +583,13 @@ func (e *Engine) Recreation(ctx context.Context, spec Spec) (*Recreation, error)
 }
 
 // create creates the container; when another Start created the same container concurrently,
-// that one is used.
-func (e *Engine) create(ctx context.Context, opts client.ContainerCreateOptions, project, want string) (container.InspectResponse, error) {
+// that one is used. created says whether this call created it (only then may the caller remove
+// it when it fails to start).
+func (e *Engine) create(ctx context.Context, opts client.ContainerCreateOptions, project, want string) (ins container.InspectResponse, created bool, err error) {
 	for attempt := 0; ; attempt++ {
 		cctx, cancel, err := e.call(ctx)
 		if err != nil {
-			return container.InspectResponse{}, err
+			return container.InspectResponse{}, false, err
 		}
 		res, err := e.cli.ContainerCreate(cctx, opts)
 		cancel()
@@ -586,34 +598,34 @@ func (e *Engine) create(ctx context.Context, opts client.ContainerCreateOptions,
 			if err == nil && !ok {
 				err = fmt.Errorf("container %s vanished right after it was created", opts.Name)
 			}
-			return ins, err
+			return ins, err == nil, err
 		}
 		if !cerrdefs.IsConflict(err) || attempt >= 600 { // 600 × 100 ms: a minute for a slow concurrent create
-			return container.InspectResponse{}, e.wrap("create container "+opts.Name, err)
+			return container.InspectResponse{}, false, e.wrap("create container "+opts.Name, err)
 		}
 		// Same name exists: created by a concurrent Start of this project, or not ours.
 		ins, ok, ierr := e.inspect(ctx, opts.Name)
 		if ierr != nil {
-			return ins, ierr
+			return ins, false, ierr
 		}
 		if !ok {
 			// The name is reserved by a create still in progress (or the container was just
 			// removed): give it a moment, then look again.
 			select {
 			case <-ctx.Done():
-				return ins, fmt.Errorf("create container %s: %w", opts.Name, ctx.Err())
+				return ins, false, fmt.Errorf("create container %s: %w", opts.Name, ctx.Err())
 			case <-time.After(100 * time.Millisecond):
 			}
 			continue
 		}
 		if ins.Config.Labels[LabelProject] != project {
-			return ins, &NameConflictError{Name: opts.Name, ID: ins.ID}
+			return ins, false, &NameConflictError{Name: opts.Name, ID: ins.ID}
 		}
 		if ins.Config.Labels[labelConfig] == want {
-			return ins, nil
+			return ins, false, nil // made by the concurrent start: not ours to remove
 		}
 		// Created by a concurrent start with other settings: not ours to remove.
-		return ins, fmt.Errorf("create container %s: another start of %s created it at the same time with other settings; start again", opts.Name, project)
+		return ins, false, fmt.Errorf("create container %s: another start of %s created it at the same time with other settings; start again", opts.Name, project)
 	}
 }
 
@@ -676,7 +688,7 @@ func (e *Engine) ensureVolume(ctx context.Context, spec Spec, img imageInfo) err
 	if err != nil {
 		return fmt.Errorf("prepare durable volume %s for UID %d: %w", name, IRISOwnerUID, e.classify(err))
 	}
-	defer func() { _ = e.removeContainer(context.WithoutCancel(ctx), res.ID) }()
+	defer func() { _ = e.removeContainer(context.WithoutCancel(ctx), res.ID, true) }()
 	_, err = e.cli.ContainerStatPath(cctx, res.ID, client.ContainerStatPathOptions{Path: PreparedMarker})
 	if err == nil {
 		return nil // prepared before
@@ -742,7 +754,7 @@ func (e *Engine) startContainer(ctx context.Context, ins container.InspectRespon
 		}
 		switch {
 		case created:
-			if rerr := e.removeContainer(context.WithoutCancel(ctx), ins.ID); rerr != nil {
+			if rerr := e.removeContainer(context.WithoutCancel(ctx), ins.ID, false); rerr != nil {
 				e.log.Warn("remove half-created container", "id", ins.ID, "err", rerr)
 			}
 		case !replaceable(ins, spec, img):

@@ -29,7 +29,7 @@ const (
 	CodeContainerRunning  = -32019 // release refused: the container runs (pass force: true)
 	// CodeConfirmRequired: a restart (or start) would have to remove the project's container,
 	// whose data is not on the durable volume; error.data carries {"container", "reason"}. Ask
-	// the user, then send iris/restart with {"confirm": true}.
+	// the user, then send iris/restart with {"confirm": true, "container": data.container}.
 	CodeConfirmRequired = -32020
 	// CodeRegistryAccess: IRIS_HELPER_HOME or a file in it is not usable by this user (owner,
 	// permissions, a folder or FIFO where registry.json belongs); the message gives the fix.

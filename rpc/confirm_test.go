@@ -21,7 +21,8 @@ func (f *fakeProject) RestartWith(ctx context.Context, _ workspace.RestartOption
 
 // TestRestartConfirmRequired: a container whose data is not on a volume and whose port is taken
 // is kept by iris/start and by iris/restart without confirm (-32020, with the container and the
-// reason in error.data); iris.restart with {"confirm": true} moves and recreates it.
+// reason in error.data); a confirmation naming another container confirms nothing; iris.restart
+// with {"confirm": true} (the container named last) moves and recreates it.
 func TestRestartConfirmRequired(t *testing.T) {
 	scenarioEnv(t, inProcessBand)
 	eng := dockertest.Engine(t)
@@ -59,6 +60,13 @@ func TestRestartConfirmRequired(t *testing.T) {
 	if d := decode[ErrorData](t, m.Error.Data); d.Container != first.Container || d.Reason != reason || d.Status == nil || !exists() {
 		t.Fatalf("iris/start: error.data %s (container kept: %v)", m.Error.Data, exists())
 	}
+	// the start's failure, as the auto-start's reaches the user: with the way forward
+	shown := fmt.Sprintf("start IRIS for %s: container %s was kept: %s, but its data is not on the durable volume (it was "+
+		"created with durable off), so a start does not remove it; free port %d and start again, or recreate it (its data is "+
+		"lost). To recreate it, run \"IRIS: Restart\" (it asks first).", dir, first.Container, reason, first.SuperserverPort)
+	c.waitFor("showMessage with the restart remedy", func(m wireMsg) bool {
+		return m.Method == MethodShowMessage && decode[ShowMessageParams](t, m.Params).Message == shown
+	})
 
 	want := fmt.Sprintf("restarting %s would remove container %s and the data inside it, which is not on the durable volume "+
 		"(it was created with durable off): %s; confirm the restart to recreate it", dir, first.Container, reason)
@@ -73,6 +81,14 @@ func TestRestartConfirmRequired(t *testing.T) {
 			t.Fatalf("restart without confirm: %q data %s (container kept: %v)\nwant %q", m.Error.Message, m.Error.Data, exists(), want)
 		}
 	}
+
+	m = c.call(MethodRestart, map[string]any{"confirm": true, "container": "iris_another_1"})
+	wantError(t, m, CodeConfirmRequired, "")
+	if m.Error.Message != want || !exists() {
+		t.Fatalf("restart confirming another container: %q (container kept: %v)\nwant %q", m.Error.Message, exists(), want)
+	}
+	wantError(t, c.call(MethodRestart, map[string]any{"container": first.Container}), CodeInvalidParams,
+		"invalid params: params.container: container names the confirmed container and needs confirm: true")
 
 	m = c.call(MethodExecuteCommand, map[string]any{"command": "iris.restart", "arguments": []any{map[string]any{"confirm": true}}})
 	if m.Error != nil {
@@ -102,8 +118,8 @@ func TestNetworkBindRefusedInEditor(t *testing.T) {
 	c.notify("initialized", map[string]any{})
 	m := c.call(MethodStart, nil)
 	want := filepath.Join(dir, workspace.ConfigFileName) + " asks for bindAddress 0.0.0.0, which makes IRIS reachable from the " +
-		"network; a project file cannot choose that, so the start was refused (the user setting allowNetworkBind allows it); " +
-		"to allow it, turn on irisHelper.allowNetworkBind in your user settings"
+		"network; a project file cannot choose that, so the start was refused. To allow it, turn on irisHelper.allowNetworkBind " +
+		"in your user settings (not the workspace's) and restart the helper."
 	wantError(t, m, CodeStartFailed, "")
 	if m.Error.Message != want {
 		t.Fatalf("iris/start: %q\nwant %q", m.Error.Message, want)

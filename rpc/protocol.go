@@ -246,10 +246,14 @@ type StartParams struct {
 	// WorkDoneToken is an LSP progress token made by the client; when absent and the client
 	// supports window.workDoneProgress, the helper creates one.
 	WorkDoneToken json.RawMessage `json:"workDoneToken,omitempty"`
-	// Confirm (iris/restart): the user agreed that a container whose data is not on the durable
-	// volume may be recreated (its data is lost). Without it such a restart fails with
-	// CodeConfirmRequired.
+	// Confirm (iris/restart): the user agreed that the container named in a CodeConfirmRequired
+	// answer, whose data is not on the durable volume, may be recreated (its data is lost).
+	// Without it such a restart fails with CodeConfirmRequired.
 	Confirm bool `json:"confirm,omitempty"`
+	// Container (iris/restart, with Confirm): the container the user confirmed, as error.data
+	// named it. Absent: the container named in this session's last CodeConfirmRequired answer.
+	// A restart that would remove another one answers CodeConfirmRequired naming it.
+	Container string `json:"container,omitempty"`
 }
 
 // PortsResult answers iris/ports.

@@ -69,7 +69,7 @@ func TestProtocolGolden(t *testing.T) {
 			AllowEnvFileOutsideProject: false, AllowNetworkBind: true,
 		}, func() any { return new(InitializationOptions) }},
 		{"stop-params.json", StopParams{Remove: true, Purge: true}, func() any { return new(StopParams) }},
-		{"restart-params.json", StartParams{Confirm: true}, func() any { return new(StartParams) }},
+		{"restart-params.json", StartParams{Confirm: true, Container: "iris_5f3a9c1e_1973"}, func() any { return new(StartParams) }},
 		{"error-data.json", ErrorData{Status: &st, Container: "iris_5f3a9c1e_1973",
 			Reason: "it was created with image iris-helper/iris-stub:dev instead of containers.intersystems.com/intersystems/iris-community:latest-em"},
 			func() any { return new(ErrorData) }},

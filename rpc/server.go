@@ -210,7 +210,8 @@ type server struct {
 	lastState      string
 	lastRestart    bool
 	progressSeq    int
-	exposureShown  bool // the "reachable from the network" warning was shown (once per session)
+	exposureShown  bool   // the "reachable from the network" warning was shown (once per session)
+	confirmAsked   string // the container named in the last CodeConfirmRequired answer
 }
 
 // spawn runs f on the server's wait group.
@@ -433,7 +434,19 @@ func (s *server) irisRequest(ctx context.Context, method string, params *json.Ra
 		if err := decodeParams(params, field, &sp); err != nil {
 			return nil, err
 		}
-		return s.start(ctx, p, method == MethodRestart, sp.Confirm, sp.WorkDoneToken)
+		if sp.Container != "" && !sp.Confirm {
+			return nil, &fieldError{Field: field + ".container", Msg: "container names the confirmed container and needs confirm: true"}
+		}
+		confirm := ""
+		if sp.Confirm && method == MethodRestart {
+			confirm = sp.Container
+			if confirm == "" {
+				s.mu.Lock()
+				confirm = s.confirmAsked
+				s.mu.Unlock()
+			}
+		}
+		return s.start(ctx, p, method == MethodRestart, confirm, sp.WorkDoneToken)
 	case MethodStop:
 		var sp StopParams
 		if err := decodeParams(params, field, &sp); err != nil {
@@ -478,7 +491,8 @@ func (s *server) irisRequest(ctx context.Context, method string, params *json.Ra
 }
 
 // start runs a start or restart with progress reporting.
-func (s *server) start(ctx context.Context, p Project, restart, confirm bool, token json.RawMessage) (workspace.Status, error) {
+// confirm names the container the user agreed may be recreated (restart only).
+func (s *server) start(ctx context.Context, p Project, restart bool, confirm string, token json.RawMessage) (workspace.Status, error) {
 	s.mu.Lock()
 	stopSeq := s.stopSeq
 	s.mu.Unlock()
@@ -493,6 +507,11 @@ func (s *server) start(ctx context.Context, p Project, restart, confirm bool, to
 		st, err = p.RestartWith(ctx, workspace.RestartOptions{Confirm: confirm}, prog.report)
 	} else {
 		st, err = p.Start(ctx, prog.report)
+	}
+	if asked := confirmContainer(err); asked != "" {
+		s.mu.Lock()
+		s.confirmAsked = asked
+		s.mu.Unlock()
 	}
 	switch {
 	case err == nil:
@@ -512,6 +531,19 @@ func (s *server) start(ctx context.Context, p Project, restart, confirm bool, to
 		}
 		return st, &opError{err: err, status: &st, code: CodeStartFailed}
 	}
+}
+
+// confirmContainer is the container a CodeConfirmRequired answer to err names ("" for none).
+func confirmContainer(err error) string {
+	var confirm *workspace.ConfirmRequiredError
+	var keep *dockerops.KeepError
+	switch {
+	case errors.As(err, &confirm):
+		return confirm.Container
+	case errors.As(err, &keep):
+		return keep.Container
+	}
+	return ""
 }
 
 // initialize opens the project of the client's first folder and answers with the first status.
@@ -625,7 +657,7 @@ func (s *server) afterInitialized(initDone chan struct{}) {
 // autoStartNow runs the automatic start (in the server's lifetime, not a request's).
 func (s *server) autoStartNow(p Project) {
 	s.log.Info("auto-start", "project", p.Root().Dir)
-	_, err := s.start(s.ctx, p, false, false, nil)
+	_, err := s.start(s.ctx, p, false, "", nil)
 	if err == nil || s.ctx.Err() != nil {
 		return
 	}
@@ -665,20 +697,35 @@ func (s *server) onStatus(st workspace.Status) {
 	}
 }
 
+// restartText is the warning shown when a restart becomes needed: why (the status message says
+// whether ports, settings or both differ) and the command, by the title the user sees.
 func restartText(st workspace.Status) string {
-	text := fmt.Sprintf("IRIS for %s must be restarted to use ports %d/%d", st.Project, st.SuperserverPort, st.WebPort)
-	if st.Message != "" {
-		text += " (" + st.Message + ")"
+	why := st.Message
+	if why == "" {
+		why = "the container does not run with the project's current ports and settings"
 	}
-	return text + "; run iris.restart"
+	return fmt.Sprintf("IRIS for %s needs a restart: %s. Run \"IRIS: Restart\".", st.Project, why)
+}
+
+// knobRemedy words, for the editor, how the user allows what err refused (a refusal that one of
+// the user's own settings lifts: a knob); "" when no knob applies.
+func knobRemedy(err error) string {
+	var ke interface{ Knob() workspace.Knob }
+	if !errors.As(err, &ke) || ke.Knob() == "" {
+		return ""
+	}
+	return fmt.Sprintf("To allow it, turn on %s in your user settings (not the workspace's) and restart the helper.", ke.Knob().EditorSetting())
 }
 
 // onMessage forwards the project's messages: errors and warnings (what the user must act on)
 // as window/showMessage, information (.env updated, engine back) as window/logMessage.
 func (s *server) onMessage(m workspace.Message) {
-	var ke interface{ Knob() workspace.Knob }
-	if errors.As(m.Err, &ke) && ke.Knob() != "" {
-		m.Text += fmt.Sprintf(". To allow it, turn on %s in your user settings (not the workspace's) and restart the helper.", ke.Knob().EditorSetting())
+	if r := knobRemedy(m.Err); r != "" {
+		m.Text += ". " + r
+	}
+	if c := confirmContainer(m.Err); c != "" {
+		// a start (the auto-start) kept a container whose data is not on a volume
+		m.Text += ". To recreate it, run \"IRIS: Restart\" (it asks first)."
 	}
 	switch m.Level {
 	case workspace.LevelError:
@@ -849,9 +896,8 @@ func (s *server) toRPCError(err error) *jsonrpc2.Error {
 		return &jsonrpc2.Error{Code: CodeInvalidParams, Message: "invalid params: " + fe.Error()}
 	}
 	out := &jsonrpc2.Error{Code: codeFor(err), Message: err.Error()}
-	var nb *workspace.NetworkBindError
-	if errors.As(err, &nb) {
-		out.Message += "; to allow it, turn on " + nb.Knob.EditorSetting() + " in your user settings"
+	if r := knobRemedy(err); r != "" {
+		out.Message += ". " + r
 	}
 	var data ErrorData
 	var confirm *workspace.ConfirmRequiredError

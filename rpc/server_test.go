@@ -542,8 +542,9 @@ func TestRestartNeededIsShown(t *testing.T) {
 	fake.setState(workspace.StateReady)
 	m := c.waitFor("showMessage restart needed", isMethod(MethodShowMessage))
 	p := decode[ShowMessageParams](t, m.Params)
-	if p.Type != MessageWarning || !strings.Contains(p.Message, "must be restarted to use ports 33001/33501") || !strings.Contains(p.Message, "iris.restart") {
-		t.Fatalf("showMessage %+v", p)
+	want := "IRIS for " + fake.root.Dir + " needs a restart: the container still uses 33000/33500; restart to use 33001/33501. Run \"IRIS: Restart\"."
+	if p.Type != MessageWarning || p.Message != want {
+		t.Fatalf("showMessage %+v\nwant %q", p, want)
 	}
 	fake.setState(workspace.StateReady) // still needed: not shown twice
 	c.call(MethodStatus, nil)
@@ -668,5 +669,25 @@ func TestNoWorkDoneProgressCapability(t *testing.T) {
 	}
 	if all := strings.Join(lines, "\n"); !strings.Contains(all, "creating") || !strings.Contains(all, "waiting") {
 		t.Errorf("the start's steps are not in window/logMessage:\n%s", all)
+	}
+}
+
+// TestRestartText: the restart warning says why from the status (ports, settings, or both) and
+// names the command by its title. (Before, it claimed other ports when only settings differed and
+// ended with the command id "iris.restart".)
+func TestRestartText(t *testing.T) {
+	tests := []struct{ message, want string }{
+		{"the container still runs with another container environment (STUB_READY_DELAY); restart to apply the project's settings",
+			"IRIS for /p needs a restart: the container still runs with another container environment (STUB_READY_DELAY); " +
+				"restart to apply the project's settings. Run \"IRIS: Restart\"."},
+		{"the container still uses 1972/52773; restart to use 1973/52774",
+			"IRIS for /p needs a restart: the container still uses 1972/52773; restart to use 1973/52774. Run \"IRIS: Restart\"."},
+		{"", "IRIS for /p needs a restart: the container does not run with the project's current ports and settings. Run \"IRIS: Restart\"."},
+	}
+	for _, tc := range tests {
+		st := workspace.Status{Project: "/p", SuperserverPort: 1973, WebPort: 52774, RestartNeeded: true, Message: tc.message}
+		if got := restartText(st); got != tc.want {
+			t.Errorf("restartText(%q)\n= %q\nwant %q", tc.message, got, tc.want)
+		}
 	}
 }

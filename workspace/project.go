@@ -348,7 +348,7 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 // settingsChanged lists how the running container c differs from what the project now asks for,
 // ports aside (the status compares those with the assignment itself).
 func (p *Project) settingsChanged(ctx context.Context, eng *dockerops.Engine, c dockerops.Container, a registry.Assignment) []string {
-	spec := p.spec(a, false)
+	spec := p.spec(a, "")
 	spec.Superserver, spec.Web = c.Superserver, c.Web
 	ds, err := eng.Differences(ctx, spec, c)
 	if err != nil {
@@ -590,7 +590,7 @@ type startOp struct {
 	listeners map[int]func(dockerops.Progress)
 	nextID    int
 	stopped   bool   // cancelled by Stop
-	confirm   bool   // the user confirmed the recreate of a container whose data is not on a volume
+	confirm   string // the container whose recreate (its data is not on a volume) the user confirmed
 	status    Status // set before done is closed
 	err       error
 }
@@ -604,10 +604,10 @@ type startOp struct {
 // durable volume (*dockerops.KeepError; Restart with Confirm may). A non-loopback bindAddress from
 // .iris-helper.json is refused unless the user allows it (*NetworkBindError).
 func (p *Project) Start(ctx context.Context, progress func(dockerops.Progress)) (Status, error) {
-	return p.start(ctx, false, progress)
+	return p.start(ctx, "", progress)
 }
 
-func (p *Project) start(ctx context.Context, confirm bool, progress func(dockerops.Progress)) (Status, error) {
+func (p *Project) start(ctx context.Context, confirm string, progress func(dockerops.Progress)) (Status, error) {
 	p.mu.Lock()
 	op := p.op
 	if op == nil {
@@ -683,13 +683,13 @@ func (p *Project) runStart(ctx context.Context, op *startOp) {
 	op.status = p.statusAfter(context.Background(), err)
 	close(op.done)
 	if err != nil && !op.stopped {
-		p.message(Message{Level: LevelError, Text: err.Error()})
+		p.message(Message{Level: LevelError, Text: err.Error(), Err: err})
 	}
 	p.publish()
 }
 
 // doStart is one start under the per-project lock.
-func (p *Project) doStart(ctx context.Context, confirm bool, progress func(dockerops.Progress)) error {
+func (p *Project) doStart(ctx context.Context, confirm string, progress func(dockerops.Progress)) error {
 	if err := p.checkBind(); err != nil {
 		return err
 	}
@@ -717,7 +717,7 @@ func (p *Project) doStart(ctx context.Context, confirm bool, progress func(docke
 			}
 		}
 	}
-	pref := PreferredPorts(p.opts.FlagPorts, p.cfg)
+	pref := p.preferred()
 	var a registry.Assignment
 	if err := p.withRegistry(ctx, func() (err error) {
 		a, err = p.reg.Assign(ctx, p.root.Dir, pref)
@@ -768,8 +768,11 @@ func (p *Project) doStart(ctx context.Context, confirm bool, progress func(docke
 	return nil
 }
 
+// preferred is the ports a start asks the registry for: the flags', else .iris-helper.json's.
+func (p *Project) preferred() registry.Preferred { return PreferredPorts(p.opts.FlagPorts, p.cfg) }
+
 // spec is the container the project's assignment asks for.
-func (p *Project) spec(a registry.Assignment, confirm bool) dockerops.Spec {
+func (p *Project) spec(a registry.Assignment, confirm string) dockerops.Spec {
 	return dockerops.Spec{Project: p.root.Dir, Image: p.image, BindAddress: p.bindAddress,
 		Superserver: a.SuperserverPort, Web: a.WebPort, Durable: p.durable, UnexpirePasswords: p.unexpire,
 		ReadyTimeout: p.readyTimeout, Env: p.opts.ContainerEnv, ConfirmRecreate: confirm}
@@ -777,10 +780,11 @@ func (p *Project) spec(a registry.Assignment, confirm bool) dockerops.Spec {
 
 // RestartOptions select what Restart may do.
 type RestartOptions struct {
-	// Confirm: the user agreed that a container whose data is not on the durable volume may be
-	// removed and recreated (its data is lost). Without it such a restart fails with
-	// *ConfirmRequiredError before anything is stopped.
-	Confirm bool
+	// Confirm names the container (ConfirmRequiredError.Container) that the user agreed may be
+	// removed and recreated although its data is not on the durable volume (its data is lost).
+	// A restart that would have to remove any other such container fails with
+	// *ConfirmRequiredError naming it, before anything is stopped.
+	Confirm string
 }
 
 // ConfirmRequiredError means a restart would have to remove the project's container, whose data
@@ -805,40 +809,46 @@ func (p *Project) Restart(ctx context.Context, progress func(dockerops.Progress)
 
 // RestartWith stops the container (keeping it) and starts it again, applying the project's
 // current ports and settings. When that must recreate a container whose data is not on the
-// durable volume, it asks first: without opts.Confirm it fails with *ConfirmRequiredError and
-// leaves the container as it is.
+// durable volume, it asks first: unless opts.Confirm names that container it fails with
+// *ConfirmRequiredError and leaves the container as it is.
 func (p *Project) RestartWith(ctx context.Context, opts RestartOptions, progress func(dockerops.Progress)) (Status, error) {
 	if err := p.checkBind(); err != nil {
 		return p.Status(ctx), err
 	}
-	if !opts.Confirm {
-		if err := p.confirmNeeded(ctx); err != nil {
-			return p.Status(ctx), err
-		}
+	var need *ConfirmRequiredError
+	if err := p.confirmNeeded(ctx); errors.As(err, &need) && need.Container != opts.Confirm {
+		return p.Status(ctx), err
 	}
 	if _, err := p.Stop(ctx, StopOptions{}); err != nil {
 		return p.Status(ctx), err
 	}
 	st, err := p.start(ctx, opts.Confirm, progress)
 	var keep *dockerops.KeepError
-	if !opts.Confirm && errors.As(err, &keep) {
+	if errors.As(err, &keep) { // a container other than the confirmed one
 		err = &ConfirmRequiredError{Project: p.root.Dir, Container: keep.Container, Reason: keep.Reason, NotOnVolume: keep.NotOnVolume}
 	}
 	return st, err
 }
 
-// confirmNeeded is a *ConfirmRequiredError when starting the project's current assignment would
-// recreate a container whose data is not on the durable volume.
+// confirmNeeded is a *ConfirmRequiredError when the start that follows the stop would recreate a
+// container whose data is not on the durable volume. It judges the ports that start asks for (the
+// preferred ones, which move the assignment), not only the current assignment.
 func (p *Project) confirmNeeded(ctx context.Context) error {
 	a, ok, err := p.assignment(ctx)
 	if err != nil || !ok {
 		return nil // the start assigns ports and reports the problem
 	}
+	if pref := p.preferred(); pref.Superserver != 0 {
+		a.SuperserverPort = pref.Superserver
+	}
+	if pref := p.preferred(); pref.Web != 0 {
+		a.WebPort = pref.Web
+	}
 	eng, err := p.Engine(ctx)
 	if err != nil {
 		return nil
 	}
-	r, err := eng.Recreation(ctx, p.spec(a, false))
+	r, err := eng.Recreation(ctx, p.spec(a, ""))
 	if err != nil || r == nil || r.KeepsData {
 		return nil
 	}
@@ -851,16 +861,18 @@ func (p *Project) confirmNeeded(ctx context.Context) error {
 }
 
 // NetworkBindError means the project's .iris-helper.json asks to publish IRIS on a non-loopback
-// address, which only the user may allow (Knob).
+// address, which only the user may allow (Knob; front ends word the remedy).
 type NetworkBindError struct {
 	Address string // the bindAddress asked for
 	File    string // the .iris-helper.json that asks for it
-	Knob    Knob   // KnobNetworkBind
 }
 
+// Knob is what the user turns on to allow it: KnobNetworkBind.
+func (e *NetworkBindError) Knob() Knob { return KnobNetworkBind }
+
 func (e *NetworkBindError) Error() string {
-	return fmt.Sprintf("%s asks for bindAddress %s, which makes IRIS reachable from the network; a project file cannot choose that, so the start was refused (the user setting %s allows it)",
-		e.File, e.Address, e.Knob)
+	return fmt.Sprintf("%s asks for bindAddress %s, which makes IRIS reachable from the network; a project file cannot choose that, so the start was refused",
+		e.File, e.Address)
 }
 
 // IsLoopback reports whether addr is a loopback address (127.0.0.0/8, ::1): reachable from this
@@ -877,7 +889,7 @@ func (p *Project) checkBind() error {
 		p.policy.Allows(KnobNetworkBind) {
 		return nil
 	}
-	return &NetworkBindError{Address: p.bindAddress, File: filepath.Join(p.root.Dir, ConfigFileName), Knob: KnobNetworkBind}
+	return &NetworkBindError{Address: p.bindAddress, File: filepath.Join(p.root.Dir, ConfigFileName)}
 }
 
 // ExposureWarning is the warning front ends show when st's ports are published on a

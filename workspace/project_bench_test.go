@@ -36,7 +36,7 @@ func BenchmarkProjectRestart(b *testing.B) {
 	ctx := testCtx(b)
 	p := f.open(f.projectDir(map[string]string{".env": "IRIS_HOST=localhost\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n"}))
 	first := mustStart(b, ctx, p)
-	spec := p.spec(mustAssignment(b, ctx, p), false)
+	spec := p.spec(mustAssignment(b, ctx, p), "")
 	var project, engine time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -926,7 +926,7 @@ func TestOpenProjectPrecedence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			spec := p.spec(registry.Assignment{SuperserverPort: 1, WebPort: 2}, false)
+			spec := p.spec(registry.Assignment{SuperserverPort: 1, WebPort: 2}, "")
 			if p.Image() != tc.image || spec.Image != tc.image || spec.BindAddress != tc.bind || p.syncMode != tc.sync ||
 				spec.Durable != tc.durable || spec.UnexpirePasswords != tc.unexpire {
 				t.Errorf("image %q bind %q sync %q durable %v unexpire %v; want %q %q %q %v %v",

@@ -59,6 +59,12 @@ func (p *Project) lockProject(ctx context.Context, operation string) (func(), er
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create lock folder: %w", err)
 	}
+	// MkdirAll accepts a link to a folder elsewhere; the locks (PID, command line) stay in the home.
+	if fi, err := os.Lstat(dir); err != nil {
+		return nil, fmt.Errorf("check lock folder: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("the project lock folder %s is %s, not a folder; iris-helper does not follow it: remove it", dir, projfile.Describe(fi.Mode()))
+	}
 	sum := sha256.Sum256([]byte(p.root.Dir))
 	path := filepath.Join(dir, hex.EncodeToString(sum[:4])+".lock")
 	timeout := p.opts.StartLockTimeout
@@ -88,20 +94,30 @@ func (p *Project) lockProject(ctx context.Context, operation string) (func(), er
 		return nil, fmt.Errorf("wait for the project lock %s (another iris-helper is starting or stopping %s): %w",
 			path, p.root.Dir, err)
 	}
-	writeHolder(path, LockHolder{PID: os.Getpid(), Command: strings.Join(os.Args, " "), Operation: operation, Since: time.Now().UTC()})
+	locked, err := fl.Stat() // the locked handle's file: the holder is written into it only
+	if err != nil {
+		_ = fl.Unlock()
+		return nil, fmt.Errorf("project lock %s: %w", path, err)
+	}
+	writeHolder(path, locked, LockHolder{PID: os.Getpid(), Command: strings.Join(os.Args, " "), Operation: operation, Since: time.Now().UTC()})
 	return func() {
-		writeHolder(path, LockHolder{})
+		writeHolder(path, locked, LockHolder{})
 		_ = fl.Unlock()
 	}, nil
 }
 
-// writeHolder replaces the lock file's content with h (nothing for a zero h); best effort.
-func writeHolder(path string, h LockHolder) {
+// writeHolder replaces the content of the lock file locked (found at path) with h (nothing for a
+// zero h); best effort. gofrs/flock does not expose its handle, so the file is opened again by name
+// without following a link, and written only when it is the very file that was locked.
+func writeHolder(path string, locked os.FileInfo, h LockHolder) {
 	f, err := os.OpenFile(path, lockWriteFlags, 0)
 	if err != nil {
 		return
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !os.SameFile(fi, locked) {
+		return
+	}
 	if err := f.Truncate(0); err != nil || h.PID == 0 {
 		return
 	}

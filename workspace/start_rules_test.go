@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 	"github.com/iris-helper/iris-helper/registry"
 )
 
@@ -25,15 +25,6 @@ func containerID(t *testing.T, name string) string {
 		return ""
 	}
 	return strings.TrimSpace(string(out))
-}
-
-func holdPort(t *testing.T, port int) {
-	t.Helper()
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 }
 
 // TestStartKeepsContainerWithoutVolume: a stopped container whose data is not on a volume
@@ -50,7 +41,7 @@ func TestStartKeepsContainerWithoutVolume(t *testing.T) {
 	if _, err := p.Stop(ctx, StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	holdPort(t, first.SuperserverPort)
+	dockertest.HoldPort(t, first.SuperserverPort)
 
 	st, err := p.Start(ctx, nil)
 	want := fmt.Sprintf("start IRIS for %s: container %s was kept: host port %d is taken by another program, but its data is not "+
@@ -82,7 +73,7 @@ func TestStartKeepsContainerWithoutVolume(t *testing.T) {
 		t.Fatalf("container %s was removed by the unconfirmed restart", first.Container)
 	}
 
-	st, err = p.RestartWith(ctx, RestartOptions{Confirm: true}, nil)
+	st, err = p.RestartWith(ctx, RestartOptions{Confirm: confirm.Container}, nil)
 	if err != nil || st.State != StateReady || st.SuperserverPort == first.SuperserverPort {
 		t.Fatalf("confirmed restart: %v %+v", err, st)
 	}
@@ -150,7 +141,7 @@ func TestRestartAsksBeforeLosingData(t *testing.T) {
 		t.Fatalf("the unconfirmed restart touched the container: %+v", st)
 	}
 
-	st, err = changed.RestartWith(ctx, RestartOptions{Confirm: true}, nil)
+	st, err = changed.RestartWith(ctx, RestartOptions{Confirm: confirm.Container}, nil)
 	if err != nil || st.State != StateReady || st.RestartNeeded || containerID(t, st.Container) == id {
 		t.Fatalf("confirmed restart: %v %+v", err, st)
 	}
@@ -166,9 +157,9 @@ func TestNetworkBindFromProject(t *testing.T) {
 	p := f.open(dir)
 	st, err := p.Start(ctx, nil)
 	want := filepath.Join(dir, ConfigFileName) + " asks for bindAddress 0.0.0.0, which makes IRIS reachable from the network; " +
-		"a project file cannot choose that, so the start was refused (the user setting allowNetworkBind allows it)"
+		"a project file cannot choose that, so the start was refused"
 	var nb *NetworkBindError
-	if !errors.As(err, &nb) || err.Error() != want || nb.Address != "0.0.0.0" || nb.Knob != KnobNetworkBind {
+	if !errors.As(err, &nb) || err.Error() != want || nb.Address != "0.0.0.0" || nb.Knob() != KnobNetworkBind {
 		t.Fatalf("Start() = %v\nwant %s", err, want)
 	}
 	if st.Container != "" || st.SuperserverPort != 0 {
@@ -257,8 +248,8 @@ func TestProjectLock(t *testing.T) {
 		le.Holder.Since.IsZero() || le.Path != lockPath || le.Operation != "stop" {
 		t.Fatalf("lock error %+v", le)
 	}
-	want := fmt.Sprintf("the stop of %s waited 0s for the project lock %s, held by process %d (%s, start since %s); "+
-		"wait for it to finish, or end it if it hangs", dir, lockPath, os.Getpid(), strings.Join(os.Args, " "),
+	want := fmt.Sprintf("the stop of %s waited %s for the project lock %s, held by process %d (%s, start since %s); "+
+		"wait for it to finish, or end it if it hangs", dir, le.Waited.Round(time.Second), lockPath, os.Getpid(), strings.Join(os.Args, " "),
 		le.Holder.Since.UTC().Format(time.RFC3339))
 	if err.Error() != want {
 		t.Fatalf("message\n%s\nwant\n%s", err, want)
@@ -283,5 +274,94 @@ func TestProjectLock(t *testing.T) {
 	}
 	if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the link's target was created: %v", err)
+	}
+}
+
+// TestRestartAsksBeforeMovingPorts: a restart whose start would move the project to the ports
+// now in .iris-helper.json, and so recreate a container whose data is not on a volume, asks
+// before it stops anything: IRIS keeps running on its ports and the registry keeps them.
+// (Before, confirmNeeded judged the current assignment: the restart stopped IRIS, moved the
+// ports, and only then asked.)
+func TestRestartAsksBeforeMovingPorts(t *testing.T) {
+	f := newFixture(t, 31380)
+	ctx := testCtx(t)
+	dir := f.projectDir(map[string]string{ConfigFileName: `{"durable": false}`})
+	first := mustStart(t, ctx, f.open(dir))
+	id := containerID(t, first.Container)
+	cfg := fmt.Sprintf(`{"durable": false, "ports": {"superserver": %d, "web": %d}}`, f.lo+5, f.lo+505)
+	if err := os.WriteFile(filepath.Join(dir, ConfigFileName), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := f.open(dir)
+	st, err := p.Restart(ctx, nil)
+	want := fmt.Sprintf("restarting %s would remove container %s and the data inside it, which is not on the durable volume "+
+		"(it was created with durable off): it was created with ports %d/%d instead of %d/%d; confirm the restart to recreate it",
+		dir, first.Container, first.SuperserverPort, first.WebPort, f.lo+5, f.lo+505)
+	var confirm *ConfirmRequiredError
+	if !errors.As(err, &confirm) || err.Error() != want {
+		t.Fatalf("Restart() = %v\nwant %s", err, want)
+	}
+	if containerID(t, first.Container) != id || st.State != StateReady {
+		t.Fatalf("after the unconfirmed restart: container %s, status %+v; want it running as it was", first.Container, st)
+	}
+	if a, _, _ := f.reg.Get(ctx, dir); a.SuperserverPort != first.SuperserverPort || a.WebPort != first.WebPort {
+		t.Fatalf("the unconfirmed restart moved the project to %d/%d", a.SuperserverPort, a.WebPort)
+	}
+}
+
+// TestProjectLockFolderLink: a locks folder in the registry home that is a link to a folder
+// elsewhere is refused, and nothing (no lock file with PID and command line) is written there.
+// (Before, O_NOFOLLOW guarded only the lock file and MkdirAll accepted the link.)
+func TestProjectLockFolderLink(t *testing.T) {
+	f := newFixture(t, 31390)
+	ctx := testCtx(t)
+	dir := f.projectDir(nil)
+	p := f.open(dir)
+	outside := t.TempDir()
+	locks := filepath.Join(f.home, "locks")
+	if err := os.RemoveAll(locks); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, locks); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{"start", "stop"} {
+		_, err := p.lockProject(ctx, op)
+		want := fmt.Sprintf("the project lock folder %s is a symbolic link, not a folder; iris-helper does not follow it: remove it", locks)
+		if err == nil || err.Error() != want {
+			t.Fatalf("lockProject(%s) = %v\nwant %s", op, err, want)
+		}
+	}
+	if names, err := os.ReadDir(outside); err != nil || len(names) != 0 {
+		t.Fatalf("the link's target holds %v (%v), want nothing", names, err)
+	}
+}
+
+// TestWriteHolderOnlyIntoLockedFile: the holder is written only into the file that was locked; a
+// file put in its place under the same name is left as it is.
+func TestWriteHolderOnlyIntoLockedFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.lock")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	locked, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := LockHolder{PID: 42, Command: "iris-helper start", Operation: "start", Since: time.Unix(0, 0).UTC()}
+	writeHolder(path, locked, h)
+	if b, _ := os.ReadFile(path); string(b) != `{"pid":42,"command":"iris-helper start","operation":"start","since":"1970-01-01T00:00:00Z"}`+"\n" {
+		t.Fatalf("locked file holds %q", b)
+	}
+	// moved aside, not removed: the locked file stays open in real use, so its inode is not reused
+	if err := os.Rename(path, path+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("someone else's\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeHolder(path, locked, LockHolder{})
+	if b, _ := os.ReadFile(path); string(b) != "someone else's\n" {
+		t.Fatalf("the file put in the lock's place holds %q", b)
 	}
 }

@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/iris-helper/iris-helper/dockerops"
-	"github.com/iris-helper/iris-helper/registry"
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
@@ -41,26 +39,17 @@ func newRestartCmd(a *app) *cobra.Command {
 				return err
 			}
 			pp := &progressPrinter{w: a.stderr, start: time.Now()}
-			st, err := p.RestartWith(cmd.Context(), workspace.RestartOptions{Confirm: yes}, pp.print)
+			st, err := p.RestartWith(cmd.Context(), workspace.RestartOptions{}, pp.print)
+			// A confirmation (--yes or the answer) covers the container the refusal named only.
 			var confirm *workspace.ConfirmRequiredError
-			if errors.As(err, &confirm) && isTerminal(a.stdin) {
-				if askYes(a.stdin, a.stderr, confirm.Error()+"\nRecreate it? [y/N] ") {
-					st, err = p.RestartWith(cmd.Context(), workspace.RestartOptions{Confirm: true}, pp.print)
+			if errors.As(err, &confirm) && (yes || isTerminal(a.stdin)) {
+				if yes || askYes(a.stdin, a.stderr, confirm.Error()+"\nRecreate it? [y/N] ") {
+					st, err = p.RestartWith(cmd.Context(), workspace.RestartOptions{Confirm: confirm.Container}, pp.print)
 				} else {
 					return errors.New("restart cancelled; nothing was changed")
 				}
 			}
-			if asJSON {
-				if jerr := writeJSON(a.stdout, st); jerr != nil && err == nil {
-					err = jerr
-				}
-			} else if err == nil {
-				printConnection(a.stdout, st)
-			}
-			if err == nil {
-				startNotes(a.stderr, st)
-			}
-			return withRemedy(err, p)
+			return finishStart(a, p, st, err, asJSON)
 		},
 	}
 	f := cmd.Flags()
@@ -91,6 +80,22 @@ func askYes(r io.Reader, w io.Writer, question string) bool {
 	return false
 }
 
+// finishStart reports the outcome of a start or restart: the status as JSON (asJSON, also after
+// an error) or the connection details, the notes, and the error with the command line's remedy.
+func finishStart(a *app, p *workspace.Project, st workspace.Status, err error, asJSON bool) error {
+	if asJSON {
+		if jerr := writeJSON(a.stdout, st); jerr != nil && err == nil {
+			err = jerr
+		}
+	} else if err == nil {
+		printConnection(a.stdout, st)
+	}
+	if err == nil {
+		startNotes(a.stderr, st)
+	}
+	return withRemedy(err, p)
+}
+
 // startNotes prints what the user should know after a successful start or restart (stderr).
 func startNotes(w io.Writer, st workspace.Status) {
 	if text := workspace.ExposureWarning(st); text != "" {
@@ -101,28 +106,20 @@ func startNotes(w io.Writer, st workspace.Status) {
 	}
 }
 
-// withRemedy adds to err what the user of the command line can do about it.
+// withRemedy adds to err what the user of the command line can do about it (a refusal that a
+// knob lifts gets its remedy from knobRemedy, printed by run).
 func withRemedy(err error, p *workspace.Project) error {
 	var (
-		bind    *workspace.NetworkBindError
 		keep    *dockerops.KeepError
 		confirm *workspace.ConfirmRequiredError
 	)
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &bind):
-		return fmt.Errorf("%w; %s", err, allowKnobHint(bind.Knob, p))
 	case errors.As(err, &confirm):
 		return fmt.Errorf("%w: run 'iris-helper restart --yes %s'", err, p.Root().Dir)
 	case errors.As(err, &keep):
 		return fmt.Errorf("%w; to recreate it, run 'iris-helper restart --yes %s'", err, p.Root().Dir)
 	}
 	return err
-}
-
-// allowKnobHint says how the user turns knob k on: a flag, the environment, or config.json.
-func allowKnobHint(k workspace.Knob, p *workspace.Project) string {
-	return fmt.Sprintf("to allow it, pass %s, set %s=1, or add \"%s\": true to %s",
-		k.Flag(), k.Env(), k, filepath.Join(p.Registry().Home(), registry.ConfigFileName))
 }

@@ -80,8 +80,8 @@ func TestCLINetworkBindFromProject(t *testing.T) {
 	writeProjectConfig(t, e.project, fmt.Sprintf(`{"bindAddress": "0.0.0.0", "image": %q}`, e.img))
 	code, out, errs := runCLI(t, "start", e.project)
 	want := fmt.Sprintf("iris-helper: %s asks for bindAddress 0.0.0.0, which makes IRIS reachable from the network; a project "+
-		"file cannot choose that, so the start was refused (the user setting allowNetworkBind allows it); to allow it, pass "+
-		"--allow-network-bind, set IRIS_HELPER_ALLOW_NETWORK_BIND=1, or add \"allowNetworkBind\": true to %s",
+		"file cannot choose that, so the start was refused\nTo allow it, pass --allow-network-bind, or set "+
+		"IRIS_HELPER_ALLOW_NETWORK_BIND=1, or put \"allowNetworkBind\": true in %s.",
 		filepath.Join(e.project, workspace.ConfigFileName), filepath.Join(e.home, "config.json"))
 	if code != 1 || out != "" || errs != want+"\n" {
 		t.Fatalf("start: exit %d\nstdout %q\nstderr %q\nwant   %q", code, out, errs, want+"\n")

@@ -46,18 +46,7 @@ func newStartCmd(a *app) *cobra.Command {
 			}
 			pp := &progressPrinter{w: a.stderr, start: time.Now()}
 			st, err := p.Start(cmd.Context(), pp.print)
-
-			if asJSON {
-				if jerr := writeJSON(a.stdout, st); jerr != nil && err == nil {
-					err = jerr
-				}
-			} else if err == nil {
-				printConnection(a.stdout, st)
-			}
-			if err == nil {
-				startNotes(a.stderr, st)
-			}
-			return withRemedy(err, p)
+			return finishStart(a, p, st, err, asJSON)
 		},
 	}
 	f := cmd.Flags()

@@ -11,7 +11,7 @@ import { errorText } from './core/messages';
 import { portActionEffect, portActions, portItems, registryOnlyConn, type PortActionItem, type PortItem } from './core/ports';
 import { Methods, type PortsResult, type ReleaseParams, type ReleaseResult, type RestartParams, type Status, type StopParams } from './core/protocol';
 import { releaseButton, releaseQuestion, releaseWithForce, releasedMessage, stopAndReleaseButton } from './core/release';
-import { restartAnyway, restartWithConfirm } from './core/restart';
+import { restartAnyway, restartWithConfirm, startWithConfirm, type RestartOutcome } from './core/restart';
 import { answeringFolder, routeCommand } from './core/routing';
 import { pickerDescription, portalUrl } from './core/statusView';
 import { eventLog } from './core/eventLog';
@@ -79,8 +79,42 @@ async function call(folders: Folders, arg: unknown, what: string, method: string
   }
 }
 
-function start(folders: Folders, arg: unknown): Promise<Status | undefined> {
-  return call(folders, arg, 'start', Methods.start, {});
+/**
+ * iris/start; when the start kept a container whose data is not on a volume (-32020), the restart
+ * that would recreate it is offered with the same modal as IRIS: Restart.
+ */
+async function start(folders: Folders, arg: unknown): Promise<Status | undefined> {
+  const e = await pickEntry(folders, arg, 'start');
+  if (!e) return undefined;
+  const h = helperFor(e);
+  if (!h) return undefined;
+  return confirmedOutcome(folders, e, 'start', () => startWithConfirm<Status>(
+    () => h.request<Status>(Methods.start, {}),
+    (params: RestartParams) => h.request<Status>(Methods.restart, params),
+    askModal,
+    e.name));
+}
+
+/** The modal that asks before a restart loses data. */
+function askModal(p: { message: string; detail: string }): Promise<string | undefined> {
+  return Promise.resolve(vscode.window.showWarningMessage(p.message, { modal: true, detail: p.detail }, restartAnyway));
+}
+
+/** Runs a start or restart that may ask first, and shows its outcome. */
+async function confirmedOutcome(folders: Folders, e: FolderEntry, what: string, run: () => Promise<RestartOutcome<Status>>): Promise<Status | undefined> {
+  try {
+    const r = await run();
+    if (r.kind === 'cancelled') {
+      folders.log.info(`${what} of ${e.folder.uri.fsPath}: recreate cancelled: ${r.confirm.message}`);
+      eventLog('restart-cancelled', { folder: e.folder.uri.fsPath, container: r.confirm.container, reason: r.confirm.reason });
+      return undefined;
+    }
+    folders.onStatus(e, r.status);
+    return r.status;
+  } catch (err) {
+    void vscode.window.showErrorMessage(`IRIS ${what} failed for ${e.name}: ${errorText(err)}`);
+    return undefined;
+  }
 }
 
 function stop(folders: Folders, arg: unknown): Promise<Status | undefined> {
@@ -94,22 +128,8 @@ async function restart(folders: Folders, arg: unknown): Promise<Status | undefin
   if (!e) return undefined;
   const h = helperFor(e);
   if (!h) return undefined;
-  try {
-    const r = await restartWithConfirm<Status>(
-      (params: RestartParams) => h.request<Status>(Methods.restart, params),
-      (p) => Promise.resolve(vscode.window.showWarningMessage(p.message, { modal: true, detail: p.detail }, restartAnyway)),
-      e.name);
-    if (r.kind === 'cancelled') {
-      folders.log.info(`restart of ${e.folder.uri.fsPath} cancelled: ${r.confirm.message}`);
-      eventLog('restart-cancelled', { folder: e.folder.uri.fsPath, container: r.confirm.container, reason: r.confirm.reason });
-      return undefined;
-    }
-    folders.onStatus(e, r.status);
-    return r.status;
-  } catch (err) {
-    void vscode.window.showErrorMessage(`IRIS restart failed for ${e.name}: ${errorText(err)}`);
-    return undefined;
-  }
+  return confirmedOutcome(folders, e, 'restart', () => restartWithConfirm<Status>(
+    (params: RestartParams) => h.request<Status>(Methods.restart, params), askModal, e.name));
 }
 
 async function openPortal(folders: Folders, arg: unknown): Promise<void> {

@@ -11,6 +11,8 @@ import { FolderConn } from './connWriter';
 import { eventLog } from './core/eventLog';
 import { checkHelper, chooseHelper } from './core/helperBinary';
 import { channelLevel, errorText, MessageGate } from './core/messages';
+import { Commands } from './core/commands';
+import { restartOffer } from './core/restart';
 import { configChangeAction, initializationOptions, readSettings, type HelperSettings } from './core/options';
 import type { Status } from './core/protocol';
 import { helperRoots, type FolderRef } from './core/routing';
@@ -222,6 +224,15 @@ export class Folders implements vscode.Disposable {
       return;
     }
     entry.output?.[channelLevel(sev)](text);
+    const offer = restartOffer(type, text);
+    if (offer) {
+      // a start (the auto-start) kept a container whose data is not on a volume: a warning whose
+      // action runs IRIS: Restart, which asks in a modal before anything is lost
+      void Promise.resolve(vscode.window.showWarningMessage(text, offer.action)).then((pick) => {
+        if (pick === offer.action) void vscode.commands.executeCommand(Commands.restart, entry.uri);
+      });
+      return;
+    }
     if (sev === 'error') void vscode.window.showErrorMessage(text);
     else if (sev === 'warning') void vscode.window.showWarningMessage(text);
     else void vscode.window.showInformationMessage(text);

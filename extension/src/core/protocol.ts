@@ -112,6 +112,8 @@ export interface StopParams {
 /** iris/restart's params: confirm is sent only after the user agreed to what ConfirmRequired said. */
 export interface RestartParams {
   confirm?: boolean;
+  /** With confirm: the container the user confirmed (error.data.container of the -32020 answer). */
+  container?: string;
 }
 
 /** error.data of the helper's own errors (rpc.ErrorData); container and reason for ConfirmRequired (-32020). */
@@ -215,7 +217,7 @@ export const initializationOptionsFields: Record<keyof InitializationOptions, Ch
 };
 
 export const stopParamsFields: Record<keyof StopParams, Check> = { remove: optional(isBoolean), purge: optional(isBoolean) };
-export const restartParamsFields: Record<keyof RestartParams, Check> = { confirm: optional(isBoolean) };
+export const restartParamsFields: Record<keyof RestartParams, Check> = { confirm: optional(isBoolean), container: optional(isString) };
 
 export function isStatus(v: unknown): v is Status {
   return hasFields(v, statusFields);

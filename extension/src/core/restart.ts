@@ -1,7 +1,9 @@
 // A restart that would lose data asks first (issue 10, rule 10): the helper answers iris/restart
 // with ConfirmRequired (-32020, data {container, reason}) when the restart must recreate a
 // container whose data is not on a volume; the user sees what would be lost in a modal and, on
-// "Restart anyway", the request is sent again with {"confirm": true}. No `vscode` import.
+// "Restart anyway", the restart is sent with {"confirm": true, "container": <the one named>}, so
+// the confirmation covers only the container the user saw. iris/start answers the same error when
+// it keeps such a container: the start command then offers that restart. No `vscode` import.
 import { ErrorCodes, type ErrorData, type RestartParams } from './protocol';
 
 /** What the helper said a restart would lose. */
@@ -39,26 +41,57 @@ export function confirmPrompt(folderName: string, c: ConfirmRequired): { message
   return { message, detail };
 }
 
-/** The outcome of restartWithConfirm. */
+/** The params of the restart that confirms c: the container it named, when it named one. */
+export function confirmParams(c: ConfirmRequired): RestartParams {
+  return c.container !== '' ? { confirm: true, container: c.container } : { confirm: true };
+}
+
+/** The outcome of restartWithConfirm and startWithConfirm. */
 export type RestartOutcome<S> = { kind: 'done'; status: S } | { kind: 'cancelled'; confirm: ConfirmRequired };
 
+type Ask = (prompt: { message: string; detail: string }) => Promise<string | undefined>;
+
 /**
- * Sends iris/restart; when the helper asks for confirmation, asks the user (ask resolves to the
- * chosen button, undefined for Cancel/Escape) and, on restartAnyway, sends it again with confirm.
- * Any other error (and an error of the confirmed request) is thrown as it came.
+ * Runs first; when the helper asks for confirmation, asks the user (ask resolves to the chosen
+ * button, undefined for Cancel/Escape) and, on restartAnyway, sends the confirmed restart. Any
+ * other error (and an error of the confirmed request) is thrown as it came.
  */
-export async function restartWithConfirm<S>(
-  request: (params: RestartParams) => Promise<S>,
-  ask: (prompt: { message: string; detail: string }) => Promise<string | undefined>,
-  folderName: string,
-): Promise<RestartOutcome<S>> {
+async function withConfirm<S>(first: () => Promise<S>, restart: (params: RestartParams) => Promise<S>, ask: Ask, folderName: string): Promise<RestartOutcome<S>> {
   try {
-    return { kind: 'done', status: await request({}) };
+    return { kind: 'done', status: await first() };
   } catch (err) {
     const c = confirmRequired(err);
     if (!c) throw err;
     const pick = await ask(confirmPrompt(folderName, c));
     if (pick !== restartAnyway) return { kind: 'cancelled', confirm: c };
-    return { kind: 'done', status: await request({ confirm: true }) };
+    return { kind: 'done', status: await restart(confirmParams(c)) };
   }
+}
+
+/** Sends iris/restart; when the helper asks for confirmation, asks, then sends the confirmed restart. */
+export function restartWithConfirm<S>(request: (params: RestartParams) => Promise<S>, ask: Ask, folderName: string): Promise<RestartOutcome<S>> {
+  return withConfirm(() => request({}), request, ask, folderName);
+}
+
+/**
+ * Sends iris/start; when the helper answers that the start kept a container whose data is not on a
+ * volume (-32020), asks as a restart would and, on restartAnyway, sends the confirmed iris/restart:
+ * the way forward the start alone cannot take.
+ */
+export function startWithConfirm<S>(start: () => Promise<S>, restart: (params: RestartParams) => Promise<S>, ask: Ask, folderName: string): Promise<RestartOutcome<S>> {
+  return withConfirm(start, restart, ask, folderName);
+}
+
+/**
+ * The sentence the helper ends a start's failure with when that start (the auto-start) kept a
+ * container whose data is not on a volume (docs/protocol.md, -32020).
+ */
+export const restartRemedy = 'To recreate it, run "IRIS: Restart" (it asks first).';
+
+/** The action offered with such a message: it runs IRIS: Restart, whose modal asks first. */
+export const restartAction = 'Restart…';
+
+/** How to show a helper's message: as a warning with restartAction when it ends with restartRemedy. */
+export function restartOffer(type: number, text: string): { warning: true; action: string } | undefined {
+  return type === 1 && text.endsWith(restartRemedy) ? { warning: true, action: restartAction } : undefined;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { confirmPrompt, confirmRequired, restartAnyway, restartWithConfirm } from '../../src/core/restart';
+import { confirmParams, confirmPrompt, confirmRequired, restartAction, restartAnyway, restartOffer, restartWithConfirm, startWithConfirm } from '../../src/core/restart';
 import type { RestartParams } from '../../src/core/protocol';
 import { scriptedRequest } from './fakes';
 
@@ -47,7 +47,7 @@ test('restart that would lose data: Restart anyway resends with confirm, Cancel 
   const yes = fakeHelper([confirmError(), 'ready']);
   const asked: { message: string; detail: string }[] = [];
   assert.deepEqual(await restartWithConfirm(yes.request, async (p) => { asked.push(p); return restartAnyway; }, 'p'), { kind: 'done', status: 'ready' });
-  assert.deepEqual(yes.calls, [{}, { confirm: true }]);
+  assert.deepEqual(yes.calls, [{}, { confirm: true, container: 'iris_ab12_34500' }]);
   assert.equal(asked.length, 1);
   assert.equal(asked[0].message, lossMessage);
 
@@ -69,5 +69,43 @@ test('restart: other errors, and an error of the confirmed request, are thrown a
   const late = responseError(-32015, 'IRIS never answered');
   const h2 = fakeHelper([confirmError(), late]);
   await assert.rejects(restartWithConfirm(h2.request, async () => restartAnyway, 'p'), (e: unknown) => e === late);
-  assert.deepEqual(h2.calls, [{}, { confirm: true }]);
+  assert.deepEqual(h2.calls, [{}, { confirm: true, container: 'iris_ab12_34500' }]);
+});
+
+test('confirm params name the container the helper named, when it named one', () => {
+  assert.deepEqual(confirmParams(confirmRequired(confirmError())!), { confirm: true, container: 'iris_ab12_34500' });
+  assert.deepEqual(confirmParams({ message: 'm', container: '', reason: '' }), { confirm: true });
+});
+
+test('start that keeps a container: the restart flow is offered, its modal asks, Restart anyway sends the confirmed restart', async () => {
+  const keepError = responseError(-32020, lossMessage, { container: 'iris_ab12_34500', reason: 'host port 34500 is taken by another program' });
+  const starts = scriptedRequest<Record<string, never>, string>([keepError]);
+  const restarts = fakeHelper(['ready']);
+  const asked: { message: string; detail: string }[] = [];
+  const r = await startWithConfirm(() => starts.request({}), restarts.request, async (p) => { asked.push(p); return restartAnyway; }, 'p');
+  assert.deepEqual(r, { kind: 'done', status: 'ready' });
+  assert.deepEqual(restarts.calls, [{ confirm: true, container: 'iris_ab12_34500' }]);
+  assert.deepEqual(asked, [{ message: lossMessage, detail: 'Container: iris_ab12_34500\nWhy: host port 34500 is taken by another program\n' +
+    'Restart anyway recreates the container; its data is gone for good. Cancel leaves IRIS as it is.' }]);
+
+  const declined = fakeHelper([]);
+  const no = await startWithConfirm(() => scriptedRequest<Record<string, never>, string>([keepError]).request({}), declined.request, async () => undefined, 'p');
+  assert.equal(no.kind, 'cancelled');
+  assert.deepEqual(declined.calls, []);
+
+  const fine = fakeHelper([]);
+  assert.deepEqual(await startWithConfirm(async () => 'ready', fine.request, async () => restartAnyway, 'p'), { kind: 'done', status: 'ready' });
+  const other = responseError(-32015, 'IRIS never answered');
+  await assert.rejects(startWithConfirm(async () => { throw other; }, fine.request, async () => restartAnyway, 'p'), (e: unknown) => e === other);
+  assert.deepEqual(fine.calls, []);
+});
+
+test('an auto-start that kept a container is shown as a warning with a Restart… action; other messages as they are', () => {
+  const kept = 'start IRIS for /w/p: container iris_ab12_34500 was kept: host port 34500 is taken by another program, but its data ' +
+    'is not on the durable volume (it was created with durable off), so a start does not remove it; free port 34500 and start ' +
+    'again, or recreate it (its data is lost). To recreate it, run "IRIS: Restart" (it asks first).';
+  assert.deepEqual(restartOffer(1, kept), { warning: true, action: restartAction });
+  assert.equal(restartAction, 'Restart…');
+  assert.equal(restartOffer(1, 'start IRIS for /w/p: IRIS never answered'), undefined);
+  assert.equal(restartOffer(3, kept), undefined);
 });
