@@ -13,7 +13,7 @@ STUB_IMAGE ?= iris-helper/iris-stub:dev
 # bounded by a count too (FUZZMINIMIZE; Go's default is 60 s, and one 48 KB .env input spent that whole
 # minute here). Sized for about 10 s per target on a busy 2-core machine. FUZZTIME=Nx or a duration
 # overrides every budget for a longer local run (a duration brings that race back).
-FUZZ_TARGETS ?= workspace:FuzzRenderEnv:50000 registry:FuzzDecode:150000 rpc:FuzzStream:80000 rpc:FuzzRequest:40000
+FUZZ_TARGETS ?= workspace/dotenv:FuzzRender:50000 registry:FuzzDecode:150000 rpc:FuzzStream:80000 rpc:FuzzRequest:40000
 FUZZTIME ?=
 FUZZMINIMIZE ?= 500x
 # staticcheck, pinned in its own module (scripts/tools/go.mod, a `tool` directive) so that its

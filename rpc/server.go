@@ -51,7 +51,7 @@ type Options struct {
 	// Open opens the project; nil = OpenWorkspaceProject.
 	Open OpenFunc
 	// Project holds the base options for Open (Registry, Engine, ReadyTimeout...); the editor's
-	// initializationOptions fill EditorImage, BindAddress and SyncEnv.
+	// initializationOptions fill EditorImage, BindAddress and EditorSync.
 	Project workspace.ProjectOptions
 	// ParentCheck is how often the client process named in initialize.processId is checked;
 	// 0 = 2 s.
@@ -576,7 +576,7 @@ func (s *server) initialize(ctx context.Context, raw *json.RawMessage, done chan
 		popts := s.opts.Project
 		popts.EditorImage = o.Image
 		popts.BindAddress = o.BindAddress
-		popts.SyncEnv = string(o.SyncEnv)
+		popts.EditorSync = string(o.SyncEnv)
 		popts.Policy = popts.Policy.Or(workspace.UserPolicy{
 			AllowEnvFileOutsideProject: o.AllowEnvFileOutsideProject, AllowNetworkBind: o.AllowNetworkBind})
 		if popts.Logger == nil {

@@ -16,7 +16,7 @@ go build -o "$work/iris-helper" ./cmd/iris-helper
 bin=$work/iris-helper
 export IRIS_HELPER_HOME=$work/home IRIS_HELPER_SUPERSERVER_RANGE=32990-32994 IRIS_HELPER_WEB_RANGE=32995-32999
 
-# make_env FILE WEB: the benchmark's file (workspace/env_bench_test.go bigEnv) with IRIS_WEB_PORT=WEB
+# make_env FILE WEB: the benchmark's file (workspace/dotenv/bench_test.go bigEnv) with IRIS_WEB_PORT=WEB
 make_env() {
 	python3 - "$1" "$2" <<'PY'
 import sys

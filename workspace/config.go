@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/iris-helper/iris-helper/workspace/dotenv"
 	"github.com/iris-helper/iris-helper/workspace/projfile"
 )
 
@@ -22,36 +23,7 @@ const (
 	DefaultEnvFile   = ".env"
 	DefaultNamespace = "USER"
 	DefaultUsername  = "_SYSTEM"
-	// DefaultEnvHost is the value written for the host key: where the container's ports are published.
-	DefaultEnvHost = "localhost"
-	// Default names of the .env keys the helper manages.
-	DefaultEnvHostKey        = "IRIS_HOST"
-	DefaultEnvSuperserverKey = "IRIS_PORT"
-	DefaultEnvWebKey         = "IRIS_WEB_PORT"
 )
-
-// SyncMode says when the helper writes the project's .env file.
-type SyncMode string
-
-const (
-	SyncAuto  SyncMode = "auto"  // update an existing file, create none (the default)
-	SyncTrue  SyncMode = "true"  // update, and create the file (0644) when missing
-	SyncFalse SyncMode = "false" // never touch the file
-)
-
-// ParseSyncMode accepts "auto", "true" and "false" (case-insensitive, surrounding
-// spaces ignored); "" gives SyncAuto.
-func ParseSyncMode(s string) (SyncMode, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "auto":
-		return SyncAuto, nil
-	case "true":
-		return SyncTrue, nil
-	case "false":
-		return SyncFalse, nil
-	}
-	return "", fmt.Errorf("env sync mode %q is not valid: use \"auto\" (update an existing .env), \"true\" (also create it) or \"false\" (never touch it)", s)
-}
 
 // Config is the project's optional .iris-helper.json. Every field is optional; the zero
 // value means "not set" and the accessors apply the built-in defaults. Precedence for
@@ -79,12 +51,8 @@ type PortsConfig struct {
 type EnvConfig struct {
 	File string `json:"file,omitempty"` // relative to the project folder; "" = .env
 	// Sync is "auto", "true", "false" or "" (not set); JSON booleans are accepted in the file.
-	Sync string `json:"sync,omitempty"`
-	// Names of the managed keys. nil = not set (default name, or a well-known alias the
-	// file already uses); a pointer to "" = do not write this key.
-	Host            *string `json:"host,omitempty"`
-	SuperserverPort *string `json:"superserverPort,omitempty"`
-	WebPort         *string `json:"webPort,omitempty"`
+	Sync         string `json:"sync,omitempty"`
+	dotenv.Names        // host, superserverPort, webPort: the names of the managed keys
 }
 
 // IrisConfig holds settings for the IRIS instance itself.
@@ -159,7 +127,7 @@ func readConfigFile(path string) ([]byte, error) {
 
 // ParseConfig parses the contents of a .iris-helper.json file; path is used in errors.
 func ParseConfig(data []byte, path string) (Config, error) {
-	data = bytes.TrimPrefix(data, utf8BOM)
+	data = bytes.TrimPrefix(data, projfile.BOM)
 	if len(bytes.TrimSpace(data)) == 0 {
 		return Config{}, nil
 	}
@@ -200,7 +168,7 @@ func ParseConfig(data []byte, path string) (Config, error) {
 		case json.Unmarshal(s, &b) == nil:
 			cfg.Env.Sync = fmt.Sprint(b)
 		case json.Unmarshal(s, &str) == nil:
-			m, err := ParseSyncMode(str)
+			m, err := dotenv.ParseSyncMode(str)
 			if err != nil || strings.TrimSpace(str) == "" {
 				return Config{}, &ConfigError{Path: path, Field: "env.sync",
 					Msg: fmt.Sprintf("%q is not valid: use \"auto\" (update an existing .env, the default), \"true\" (also create it) or \"false\" (never touch it)", str)}
@@ -409,13 +377,13 @@ func (c Config) EnvPath(projectDir string) string {
 
 // EnvSync applies the precedence for the sync mode: flag > .iris-helper.json > editor
 // setting > "auto". flag and editor are "" when not given; an invalid one is an error.
-func (c Config) EnvSync(flag, editor string) (SyncMode, error) {
+func (c Config) EnvSync(flag, editor string) (dotenv.SyncMode, error) {
 	for _, s := range []string{flag, c.Env.Sync, editor} {
 		if strings.TrimSpace(s) != "" {
-			return ParseSyncMode(s)
+			return dotenv.ParseSyncMode(s)
 		}
 	}
-	return SyncAuto, nil
+	return dotenv.SyncAuto, nil
 }
 
 // DurableOrDefault reports whether %SYS lives on a durable volume (default true).

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/iris-helper/iris-helper/workspace/dotenv"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -24,7 +26,7 @@ func TestLoadConfigMissingFileIsZero(t *testing.T) {
 		t.Errorf("defaults: envFile %q durable %v namespace %q username %q unexpire %v",
 			cfg.EnvFile(), cfg.DurableOrDefault(), cfg.Namespace(), cfg.Username(), cfg.UnexpirePasswordsOrDefault())
 	}
-	if m, err := cfg.EnvSync("", ""); err != nil || m != SyncAuto {
+	if m, err := cfg.EnvSync("", ""); err != nil || m != dotenv.SyncAuto {
 		t.Errorf("EnvSync default = %q, %v; want auto", m, err)
 	}
 }
@@ -44,7 +46,7 @@ func TestLoadConfigFullExample(t *testing.T) {
 	want := Config{
 		Image: "intersystemsdc/iris-community:latest", Ports: PortsConfig{1980, 52781},
 		BindAddress: "127.0.0.1", Durable: ptr(false),
-		Env:  EnvConfig{File: "config/.env", Sync: "auto", Host: ptr("IRIS_HOST"), SuperserverPort: ptr("IRIS_PORT"), WebPort: ptr("")},
+		Env:  EnvConfig{File: "config/.env", Sync: "auto", Names: dotenv.Names{Host: ptr("IRIS_HOST"), SuperserverPort: ptr("IRIS_PORT"), WebPort: ptr("")}},
 		Iris: IrisConfig{Namespace: "DEMO", Username: "SuperUser", UnexpirePasswords: ptr(false)},
 		Path: filepath.Join(dir, ConfigFileName),
 	}
@@ -89,13 +91,13 @@ func TestEnvSyncPrecedence(t *testing.T) {
 	tests := []struct {
 		cfg          Config
 		flag, editor string
-		want         SyncMode
+		want         dotenv.SyncMode
 	}{
-		{Config{}, "", "", SyncAuto},
-		{Config{}, "", "true", SyncTrue},
-		{file, "", "true", SyncFalse},
-		{file, "true", "auto", SyncTrue},
-		{Config{}, "auto", "false", SyncAuto},
+		{Config{}, "", "", dotenv.SyncAuto},
+		{Config{}, "", "true", dotenv.SyncTrue},
+		{file, "", "true", dotenv.SyncFalse},
+		{file, "true", "auto", dotenv.SyncTrue},
+		{Config{}, "auto", "false", dotenv.SyncAuto},
 	}
 	for _, tt := range tests {
 		got, err := tt.cfg.EnvSync(tt.flag, tt.editor)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/workspace/dotenv"
 )
 
 // Defaults of the start/stop story.
@@ -43,7 +44,7 @@ type ProjectOptions struct {
 	EditorImage  string             // editor setting; same level as env IRIS_HELPER_IMAGE; below .iris-helper.json
 	FlagPorts    registry.Preferred // --port / --web-port
 	BindAddress  string             // editor setting (below .iris-helper.json's bindAddress); default 127.0.0.1
-	SyncEnv      string             // editor setting "auto|true|false"; "" = .iris-helper.json / default auto
+	EditorSync   string             // editor setting syncEnv "auto|true|false"; "" = .iris-helper.json / default auto
 	ReadyTimeout time.Duration      // 0 = 180s
 	Logger       *slog.Logger
 	ContainerEnv []string // extra KEY=VALUE for the container (e.g. the stand-in image's switches in tests)
@@ -89,7 +90,7 @@ type Project struct {
 
 	image, bindAddress string
 	durable, unexpire  bool
-	syncMode           SyncMode
+	syncMode           dotenv.SyncMode
 	readyTimeout       time.Duration
 
 	engMu sync.Mutex
@@ -126,7 +127,7 @@ func OpenProject(ctx context.Context, dir string, opts ProjectOptions) (*Project
 	p.bindAddress = firstNonEmpty(cfg.BindAddress, opts.BindAddress, DefaultBindAddress)
 	p.durable = cfg.DurableOrDefault()
 	p.unexpire = cfg.UnexpirePasswordsOrDefault()
-	if p.syncMode, err = cfg.EnvSync("", opts.SyncEnv); err != nil {
+	if p.syncMode, err = cfg.EnvSync("", opts.EditorSync); err != nil {
 		return nil, fmt.Errorf("open project %s: editor setting syncEnv: %w", root.Dir, err)
 	}
 	p.readyTimeout = opts.ReadyTimeout
@@ -368,51 +369,6 @@ func isUnavailable(err error) bool {
 	var ue *dockerops.UnavailableError
 	return errors.As(err, &ue)
 }
-
-// envFile is the absolute path of the synced .env when sync is on, the file exists and may be
-// synced (not refused: outside the project, not a regular file).
-func (p *Project) envFile() string {
-	if p.syncMode == SyncFalse {
-		return ""
-	}
-	path := p.envPath()
-	if f, err := resolveEnvFile(path, p.syncMode, p.envScope()); err != nil || !f.exists {
-		return ""
-	}
-	return path
-}
-
-// envScope is where the project's .env may lie: in the project folder, not in IRIS_HELPER_HOME,
-// unless the user allows it.
-func (p *Project) envScope() EnvScope { return ScopeOf(p.root.Dir, p.reg.Home(), p.policy) }
-
-// envRefused reports whether err refuses the project's .env as a whole (it is not synced at all).
-func envRefused(err error) bool {
-	var out *EnvOutsideProjectError
-	var nr *EnvNotRegularError
-	return errors.As(err, &out) || errors.As(err, &nr)
-}
-
-// warnEnv tells the user that the .env could not be synced: a refusal once per Project (sync is off
-// for it), other failures each time.
-func (p *Project) warnEnv(err error) {
-	text := err.Error()
-	if envRefused(err) {
-		p.mu.Lock()
-		said := p.envWarned
-		p.envWarned = true
-		p.mu.Unlock()
-		if said {
-			p.log.Debug("the .env stays refused", "err", err)
-			return
-		}
-		text += "; .env sync is off for this project"
-	}
-	p.log.Warn(text)
-	p.message(Message{Level: LevelWarning, Text: text, Err: err})
-}
-
-func (p *Project) envPath() string { return p.cfg.EnvPath(p.root.Dir) }
 
 // ---------------------------------------------------------------------------------------------
 // Registry access (with rebuild after corruption)
@@ -1234,128 +1190,5 @@ func (p *Project) watchEngine(ctx context.Context) {
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, maxEngineBackoff)
-	}
-}
-
-// ---------------------------------------------------------------------------------------------
-// .env
-
-// envPorts are the values the project's .env should hold for assignment a.
-func (p *Project) envPorts(a registry.Assignment) EnvPorts {
-	return EnvPorts{Host: ConnectHost(p.bindAddress), Superserver: a.SuperserverPort, Web: a.WebPort}
-}
-
-// SyncEnv writes the project's assigned ports into its .env now, following the sync mode
-// (auto: update an existing file; true: also create it; false: never touch it).
-func (p *Project) SyncEnv(ctx context.Context) (EnvResult, error) {
-	a, ok, err := p.assignment(ctx)
-	if err != nil {
-		return EnvResult{}, err
-	}
-	if !ok {
-		return EnvResult{}, &registry.NotFoundError{Project: p.root.Dir}
-	}
-	return p.syncEnvWith(a)
-}
-
-func (p *Project) syncEnvWith(a registry.Assignment) (EnvResult, error) {
-	res, err := SyncEnvIn(p.envScope(), p.envPath(), p.syncMode, p.cfg.Env, p.envPorts(a))
-	if err != nil {
-		return res, err // names the file
-	}
-	if res.Written {
-		p.log.Info("synced .env", "file", p.envPath(), "changes", describeChanges(res.Changes))
-	}
-	return res, nil
-}
-
-// requestPorts handles a user's edit of a managed port key in .env: the ports are asked for
-// through the registry as a manual assignment (superserver or web 0 = keep the current one).
-// A conflict error names the holder; the watcher then writes the assigned value back.
-func (p *Project) requestPorts(ctx context.Context, superserver, web int) (EnvPorts, error) {
-	a, ok, err := p.assignment(ctx)
-	if err != nil {
-		return EnvPorts{}, err
-	}
-	if !ok {
-		return EnvPorts{}, &registry.NotFoundError{Project: p.root.Dir}
-	}
-	pref := registry.Preferred{Superserver: a.SuperserverPort, Web: a.WebPort}
-	if superserver != 0 {
-		pref.Superserver = superserver
-	}
-	if web != 0 {
-		pref.Web = web
-	}
-	var got registry.Assignment
-	if err := p.withRegistry(ctx, func() (err error) {
-		got, err = p.reg.Assign(ctx, p.root.Dir, pref)
-		return err
-	}); err != nil {
-		return EnvPorts{}, err
-	}
-	return p.envPorts(got), nil
-}
-
-// watchEnv keeps the project's .env in step while Watch runs: it follows the assignment (after a
-// start, a port move, another process's change) and turns the user's port edits into registry
-// requests. Its reports become messages; every report may change the status.
-func (p *Project) watchEnv(ctx context.Context, kick <-chan struct{}) {
-	if p.syncMode == SyncFalse {
-		return
-	}
-	// nothing to write before the project has ports: wait for its first assignment
-	var ports EnvPorts
-	for {
-		if a, ok, err := p.assignment(ctx); err == nil && ok {
-			ports = p.envPorts(a)
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-kick:
-		}
-	}
-	ew, err := NewEnvWatcher(ctx, EnvWatcherOptions{
-		Path: p.envPath(), Scope: p.envScope(), Mode: p.syncMode, Names: p.cfg.Env, Ports: ports, Logger: p.log,
-		RequestPort: p.requestPorts,
-		OnEvent: func(ev EnvEvent) {
-			switch ev.Kind {
-			case EnvPortsChanged:
-				p.message(Message{Level: LevelWarning, Text: ev.Message})
-			case EnvRestored:
-				p.message(Message{Level: LevelWarning, Text: ev.Message})
-			case EnvError:
-				p.message(Message{Level: LevelError, Text: ev.Message})
-			default:
-				p.message(Message{Level: LevelInfo, Text: ev.Message})
-			}
-			p.publish()
-		},
-	})
-	if envRefused(err) {
-		p.warnEnv(err) // sync is off for the project: one warning, nothing watched
-		p.publish()
-		return
-	}
-	if err != nil {
-		p.message(Message{Level: LevelError, Text: fmt.Sprintf("cannot watch %s: %v", p.envPath(), err), Err: err})
-		return
-	}
-	defer ew.Close()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-kick:
-		}
-		a, ok, err := p.assignment(ctx)
-		if err != nil || !ok {
-			continue
-		}
-		if want := p.envPorts(a); want != ew.Ports() {
-			ew.SetPorts(ctx, want)
-		}
 	}
 }

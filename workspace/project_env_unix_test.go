@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/iris-helper/iris-helper/workspace/dotenv"
 	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
 )
 
@@ -56,7 +58,8 @@ func TestProjectRefusesAnEnvOutsideIt(t *testing.T) {
 	}
 	// Both the start's sync and the watcher tried; the second was not said again.
 	waitFor(t, "the second refusal", func() bool { return strings.Contains(logs.String(), "the .env stays refused") })
-	want := outsideMsg(outside, outside, dir) + "; .env sync is off for this project"
+	refusal := outside + " is outside the project folder " + dir + ": iris-helper writes a .env there only when the user allows it (allowEnvFileOutsideProject)"
+	want := refusal + "; .env sync is off for this project"
 	rec.waitMessage(t, "the refusal", func(m Message) bool { return m.Text == want })
 	stopWatch()
 	<-done
@@ -64,9 +67,10 @@ func TestProjectRefusesAnEnvOutsideIt(t *testing.T) {
 	for _, m := range rec.msgs {
 		if strings.Contains(m.Text, string(KnobEnvFileOutsideProject)) {
 			n++
-			var out *EnvOutsideProjectError
-			if m.Level != LevelWarning || !errorsAs(m.Err, &out) || out.Knob() != KnobEnvFileOutsideProject {
-				t.Errorf("message %+v: want a warning carrying the *EnvOutsideProjectError", m)
+			var out *dotenv.OutsideProjectError
+			var ke interface{ Knob() Knob }
+			if m.Level != LevelWarning || !errorsAs(m.Err, &out) || !errorsAs(m.Err, &ke) || ke.Knob() != KnobEnvFileOutsideProject {
+				t.Errorf("message %+v: want a warning carrying the *dotenv.OutsideProjectError and the knob", m)
 			}
 		}
 	}
@@ -76,14 +80,14 @@ func TestProjectRefusesAnEnvOutsideIt(t *testing.T) {
 	if st := p.Status(ctx); st.EnvFile != "" {
 		t.Errorf("status envFile %q", st.EnvFile)
 	}
-	if _, err := p.SyncEnv(ctx); errString(err) != outsideMsg(outside, outside, dir) {
+	if _, err := p.SyncEnv(ctx, EnvSyncOptions{}); fmt.Sprint(err) != refusal {
 		t.Errorf("SyncEnv: %v", err)
 	}
 	snap.AssertUnchanged(t)
 
 	// The user's own choice (an editor user setting, a flag) allows it.
 	p2 := f.open(dir, func(o *ProjectOptions) { o.Policy = UserPolicy{AllowEnvFileOutsideProject: true} })
-	if res, err := p2.SyncEnv(ctx); err != nil || !res.Written {
+	if res, err := p2.SyncEnv(ctx, EnvSyncOptions{}); err != nil || !res.Written {
 		t.Fatalf("allowed: %+v %v", res, err)
 	}
 	if got := readFile(t, outside); !strings.HasPrefix(got, "SECRET=s3cret\nIRIS_PORT="+itoa(st.SuperserverPort)+"\n") {

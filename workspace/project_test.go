@@ -19,6 +19,7 @@ import (
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/workspace/dotenv"
 )
 
 // Project tests run against the real engine with the stand-in image. Port band: each test takes
@@ -900,19 +901,19 @@ func TestOpenProjectPrecedence(t *testing.T) {
 		env               string
 		opts              ProjectOptions
 		image, bind       string
-		sync              SyncMode
+		sync              dotenv.SyncMode
 		durable, unexpire bool
 	}{
-		{name: "defaults", image: DefaultImage, bind: "127.0.0.1", sync: SyncAuto, durable: true, unexpire: true},
-		{name: "env image", env: "env/iris:1", image: "env/iris:1", bind: "127.0.0.1", sync: SyncAuto, durable: true, unexpire: true},
-		{name: "editor over env", env: "env/iris:1", opts: ProjectOptions{EditorImage: "editor/iris:1", BindAddress: "0.0.0.0", SyncEnv: "true"},
-			image: "editor/iris:1", bind: "0.0.0.0", sync: SyncTrue, durable: true, unexpire: true},
+		{name: "defaults", image: DefaultImage, bind: "127.0.0.1", sync: dotenv.SyncAuto, durable: true, unexpire: true},
+		{name: "env image", env: "env/iris:1", image: "env/iris:1", bind: "127.0.0.1", sync: dotenv.SyncAuto, durable: true, unexpire: true},
+		{name: "editor over env", env: "env/iris:1", opts: ProjectOptions{EditorImage: "editor/iris:1", BindAddress: "0.0.0.0", EditorSync: "true"},
+			image: "editor/iris:1", bind: "0.0.0.0", sync: dotenv.SyncTrue, durable: true, unexpire: true},
 		{name: "config over editor", env: "env/iris:1",
 			config: `{"image": "cfg/iris:1", "bindAddress": "127.0.0.2", "durable": false, "env": {"sync": "false"}, "iris": {"unexpirePasswords": false}}`,
-			opts:   ProjectOptions{EditorImage: "editor/iris:1", BindAddress: "0.0.0.0", SyncEnv: "true"},
-			image:  "cfg/iris:1", bind: "127.0.0.2", sync: SyncFalse},
+			opts:   ProjectOptions{EditorImage: "editor/iris:1", BindAddress: "0.0.0.0", EditorSync: "true"},
+			image:  "cfg/iris:1", bind: "127.0.0.2", sync: dotenv.SyncFalse},
 		{name: "flag over config", config: `{"image": "cfg/iris:1"}`, opts: ProjectOptions{FlagImage: "flag/iris:1", EditorImage: "editor/iris:1"},
-			image: "flag/iris:1", bind: "127.0.0.1", sync: SyncAuto, durable: true, unexpire: true},
+			image: "flag/iris:1", bind: "127.0.0.1", sync: dotenv.SyncAuto, durable: true, unexpire: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(EnvImage, tc.env)
@@ -935,7 +936,7 @@ func TestOpenProjectPrecedence(t *testing.T) {
 			}
 		})
 	}
-	if _, err := OpenProject(context.Background(), t.TempDir(), ProjectOptions{SyncEnv: "sometimes"}); err == nil {
+	if _, err := OpenProject(context.Background(), t.TempDir(), ProjectOptions{EditorSync: "sometimes"}); err == nil {
 		t.Error("a bad syncEnv editor setting was accepted")
 	}
 }

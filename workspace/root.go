@@ -1,7 +1,7 @@
 // Package workspace is the project being worked on: root detection (FindRoot), the
-// project's settings file (.iris-helper.json, LoadConfig), keeping the project's .env in
-// step with its assigned ports (RenderEnv, SyncEnvFile, EnvWatcher), and the start/stop
-// story of one project (Project), which the CLI and the JSON-RPC server share.
+// project's settings file (.iris-helper.json, LoadConfig), and the story of one project
+// (Project: start, stop, status, watch, and its .env kept in step with its assigned ports, whose
+// file format lives in workspace/dotenv), which the CLI and the JSON-RPC server share.
 package workspace
 
 import (
@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/iris-helper/iris-helper/workspace/dotenv"
 	"github.com/iris-helper/iris-helper/workspace/projfile"
 )
 
@@ -180,12 +181,7 @@ func hasIrisEnvKey(path string) bool {
 	if !ok {
 		return false
 	}
-	for _, l := range scanEnvLines(b) {
-		if l.isAssignment() && strings.HasPrefix(l.key, "IRIS_") {
-			return true
-		}
-	}
-	return false
+	return dotenv.HasKey(b, func(key string) bool { return strings.HasPrefix(key, "IRIS_") })
 }
 
 var errScanDone = errors.New("scan done")
@@ -253,7 +249,7 @@ func isObjectScriptSource(path string) bool {
 	if err != nil {
 		return false
 	}
-	b = bytes.TrimPrefix(b, utf8BOM)
+	b = bytes.TrimPrefix(b, projfile.BOM)
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 0, 4096), sourceReadLimit)
 	inBlock := false

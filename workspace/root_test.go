@@ -5,27 +5,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
 )
 
-// writeTree creates files (path -> content) under dir; a path ending in "/" is a folder.
-func writeTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for p, content := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if strings.HasSuffix(p, "/") {
-			if err := os.MkdirAll(full, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
+// writeTree creates files and folders under dir (sandboxtest.WriteTree).
+var writeTree = sandboxtest.WriteTree
 
 // tempDir returns a canonical (symlink-free) temporary folder.
 func tempDir(t *testing.T) string {

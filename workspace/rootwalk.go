@@ -3,7 +3,8 @@ package workspace
 import (
 	"os"
 	"path/filepath"
-	"strings"
+
+	"github.com/iris-helper/iris-helper/workspace/projfile"
 )
 
 // A WalkStop is why root detection does not walk up into a folder: a file there is not the
@@ -51,17 +52,11 @@ func (l walkLimits) stopAt(dir string) WalkStop {
 		return StopFilesystemRoot
 	}
 	for _, h := range l.homes {
-		if within(h, dir) {
+		if projfile.Within(h, dir) {
 			return StopHome
 		}
 	}
 	return folderStop(dir, l.uid)
-}
-
-// within reports whether path is dir or lies below it (case-insensitively on Windows).
-func within(path, dir string) bool {
-	rel, err := filepath.Rel(dir, path)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }
 
 // WalkStopOf says why root detection, walking up from a subfolder, does not enter dir (a canonical

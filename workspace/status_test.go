@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/iris-helper/iris-helper/registry"
 )
 
 // TestConnectHost: localhost only where a port published on the bind address answers at
@@ -61,4 +63,25 @@ func TestStatusCarriesNamespaceAndUser(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openTestRegistry is a registry in a temp home on the workspace band (31000-31049 / 31500-31549).
+func openTestRegistry(t testing.TB) *registry.Registry {
+	t.Helper()
+	reg, err := registry.Open(registry.Options{Home: filepath.Join(tempDirTB(t), "home"),
+		Superserver: &registry.Range{Lo: 31000, Hi: 31049}, Web: &registry.Range{Lo: 31500, Hi: 31549}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+// tempDirTB is t.TempDir with its links resolved (project keys are canonical paths).
+func tempDirTB(t testing.TB) string {
+	t.Helper()
+	d, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/iris-helper/iris-helper/registry"
 	"github.com/iris-helper/iris-helper/workspace"
+	"github.com/iris-helper/iris-helper/workspace/dotenv"
 )
 
 // newEnvCmd is `iris-helper env`: keeping the project's .env in step with its ports (docs/env.md).
@@ -30,68 +30,16 @@ func newEnvCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// envProject is what both env subcommands work on.
-type envProject struct {
-	root  workspace.Root
-	cfg   workspace.Config
-	path  string
-	scope workspace.EnvScope // where the .env may resolve (the project folder, unless the user allows more)
-	mode  workspace.SyncMode
-	reg   *registry.Registry
-	ports workspace.EnvPorts
-}
-
-// openEnvProject resolves DIR with FindRoot, reads .iris-helper.json and takes the project's
-// ports from the registry, assigning them (honouring .iris-helper.json "ports") when the
-// project has none yet. A .env that cannot be synced at all (outside the project, a directory)
-// is reported before any port is assigned.
-func openEnvProject(ctx context.Context, a *app, args []string, syncFlag string) (*envProject, error) {
-	dir := "."
-	if len(args) > 0 {
-		dir = args[0]
+// envSyncFlag parses --sync: "" = the project's mode (.iris-helper.json, else auto).
+func envSyncFlag(s string) (dotenv.SyncMode, error) {
+	if s == "" {
+		return "", nil
 	}
-	root, err := workspace.FindRoot(dir)
+	m, err := dotenv.ParseSyncMode(s)
 	if err != nil {
-		return nil, fmt.Errorf("find the project for %s: %w", dir, err)
+		return "", &usageError{fmt.Errorf("--sync: %w", err)}
 	}
-	cfg, err := workspace.LoadConfig(root.Dir)
-	if err != nil {
-		return nil, err
-	}
-	mode, err := cfg.EnvSync(syncFlag, "")
-	if err != nil {
-		return nil, &usageError{fmt.Errorf("--sync: %w", err)}
-	}
-	reg, err := openPortRegistry(a)
-	if err != nil {
-		return nil, err
-	}
-	policy, err := workspace.LoadUserPolicy(reg.Home())
-	if err != nil {
-		return nil, err
-	}
-	scope := workspace.ScopeOf(root.Dir, reg.Home(), a.policy.Or(policy))
-	path := cfg.EnvPath(root.Dir)
-	if err := workspace.CheckEnvFile(scope, path, mode); err != nil {
-		return nil, err
-	}
-	asg, ok, err := reg.Get(ctx, root.Dir)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		asg, err = reg.Assign(ctx, root.Dir, registry.Preferred{Superserver: cfg.Ports.Superserver, Web: cfg.Ports.Web})
-		if err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(a.stderr, "assigned ports to %s: superserver %d, web %d\n", root.Dir, asg.SuperserverPort, asg.WebPort)
-	}
-	return &envProject{root: root, cfg: cfg, path: path, scope: scope, mode: mode, reg: reg,
-		ports: envPortsOf(asg)}, nil
-}
-
-func envPortsOf(x registry.Assignment) workspace.EnvPorts {
-	return workspace.EnvPorts{Host: workspace.DefaultEnvHost, Superserver: x.SuperserverPort, Web: x.WebPort}
+	return m, nil
 }
 
 func newEnvSyncCmd(a *app) *cobra.Command {
@@ -109,23 +57,25 @@ func newEnvSyncCmd(a *app) *cobra.Command {
 		Args:              usageArgs(cobra.MaximumNArgs(1)),
 		ValidArgsFunction: completeDirs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := openEnvProject(cmd.Context(), a, args, syncMode)
+			mode, err := envSyncFlag(syncMode)
 			if err != nil {
 				return err
 			}
-			var res workspace.EnvResult
-			if dryRun {
-				res, err = workspace.PlanEnvIn(p.scope, p.path, p.mode, p.cfg.Env, p.ports)
-			} else {
-				res, err = workspace.SyncEnvIn(p.scope, p.path, p.mode, p.cfg.Env, p.ports)
-			}
+			p, err := openProjectArg(cmd.Context(), a, args, workspace.ProjectOptions{})
 			if err != nil {
 				return err
+			}
+			res, err := p.SyncEnv(cmd.Context(), workspace.EnvSyncOptions{Mode: mode, DryRun: dryRun})
+			if err != nil {
+				return withRemedy(err, p)
+			}
+			if res.Assigned {
+				fmt.Fprintf(a.stderr, "assigned ports to %s: superserver %d, web %d\n", p.Root().Dir, res.Assignment.SuperserverPort, res.Assignment.WebPort)
 			}
 			if asJSON {
-				return writeJSON(a.stdout, res)
+				return writeJSON(a.stdout, res.Result)
 			}
-			printEnvResult(a.stdout, res, p.ports, dryRun)
+			printEnvResult(a.stdout, res.Result, res.Ports, dryRun)
 			return nil
 		},
 	}
@@ -136,7 +86,7 @@ func newEnvSyncCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func printEnvResult(w io.Writer, res workspace.EnvResult, p workspace.EnvPorts, dryRun bool) {
+func printEnvResult(w io.Writer, res dotenv.Result, p dotenv.Ports, dryRun bool) {
 	ports := fmt.Sprintf("superserver %d, web %d", p.Superserver, p.Web)
 	switch {
 	case res.Skipped != "":
@@ -176,58 +126,38 @@ func newEnvWatchCmd(a *app) *cobra.Command {
 		ValidArgsFunction: completeDirs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			p, err := openEnvProject(ctx, a, args, syncMode)
+			mode, err := envSyncFlag(syncMode)
 			if err != nil {
 				return err
 			}
-			if p.mode == workspace.SyncFalse {
-				return fmt.Errorf("env sync is false for %s (.iris-helper.json or --sync): there is nothing to watch; use --sync auto or --sync true", p.root.Dir)
+			p, err := openProjectArg(ctx, a, args, workspace.ProjectOptions{})
+			if err != nil {
+				return err
 			}
 			log := func(format string, args ...any) {
 				fmt.Fprintf(a.stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 			}
-			w, err := workspace.NewEnvWatcher(ctx, workspace.EnvWatcherOptions{
-				Path: p.path, Scope: p.scope, Mode: p.mode, Names: p.cfg.Env, Ports: p.ports,
-				RequestPort: func(ctx context.Context, ss, web int) (workspace.EnvPorts, error) {
-					x, err := p.reg.Assign(ctx, p.root.Dir, registry.Preferred{Superserver: ss, Web: web})
-					if err != nil {
-						return workspace.EnvPorts{}, err
-					}
-					return envPortsOf(x), nil
+			var path string
+			err = p.WatchEnv(ctx, workspace.EnvWatchOptions{
+				Mode:      mode,
+				OnMessage: func(m workspace.Message) { log("%s", m.Text) },
+				OnWatching: func(file string, ports dotenv.Ports, mode dotenv.SyncMode) {
+					path = file
+					log("watching %s for %s (superserver %d, web %d, sync %s); press Ctrl-C to stop",
+						path, p.Root().Dir, ports.Superserver, ports.Web, mode)
 				},
-				OnEvent: func(e workspace.EnvEvent) { log("%s", e.Message) },
-				Logger:  a.logger,
 			})
-			if err != nil {
-				return err
+			var off *workspace.EnvSyncOffError
+			switch {
+			case errors.As(err, &off):
+				return fmt.Errorf("env sync is false for %s (.iris-helper.json or --sync): there is nothing to watch; use --sync auto or --sync true", off.Project)
+			case err != nil:
+				return withRemedy(err, p)
 			}
-			defer w.Close()
-			log("watching %s for %s (superserver %d, web %d, sync %s); press Ctrl-C to stop",
-				p.path, p.root.Dir, p.ports.Superserver, p.ports.Web, p.mode)
-			changes := p.reg.Changes(ctx)
-			for {
-				select {
-				case <-ctx.Done():
-					log("stopped watching %s", p.path)
-					return nil
-				case _, ok := <-changes:
-					if !ok {
-						changes = nil
-						continue
-					}
-					x, found, err := p.reg.Get(ctx, p.root.Dir)
-					switch {
-					case err != nil:
-						log("reading the port registry: %v", err)
-					case !found:
-						log("%s no longer has ports in the registry (released); the .env keeps superserver %d, web %d",
-							p.root.Dir, w.Ports().Superserver, w.Ports().Web)
-					case envPortsOf(x) != w.Ports():
-						log("the registry moved %s to superserver %d, web %d", p.root.Dir, x.SuperserverPort, x.WebPort)
-						w.SetPorts(ctx, envPortsOf(x))
-					}
-				}
+			if path != "" {
+				log("stopped watching %s", path)
 			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&syncMode, "sync", "", "auto|true|false: whether to update and create the file (default from .iris-helper.json, else auto)")

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/iris-helper/iris-helper/registry"
-	"github.com/iris-helper/iris-helper/workspace"
+	"github.com/iris-helper/iris-helper/workspace/dotenv"
 )
 
 // Tests of `iris-helper env` use superserver 32200-32209 and web 32250-32259 (cmd band), and
@@ -83,7 +83,7 @@ func TestEnvSyncWritesAssignedPorts(t *testing.T) {
 		t.Fatalf("no assignment after env sync: %v", err)
 	}
 	want := fmt.Sprintf("# my project\r\nexport IRIS_PORT=%d # superserver\r\nAPP='x'\r\n%s\r\nIRIS_HOST=localhost\r\nIRIS_WEB_PORT=%d\r\n",
-		a.SuperserverPort, workspace.ManagedComment, a.WebPort)
+		a.SuperserverPort, dotenv.ManagedComment, a.WebPort)
 	if got := envReadFile(t, filepath.Join(dir, ".env")); got != want {
 		t.Errorf(".env is\n%q\nwant\n%q", got, want)
 	}
@@ -135,7 +135,7 @@ func TestEnvSyncDryRunShowsDiffAndWritesNothing(t *testing.T) {
 +IRIS_WEB_PORT=%[3]d
 +%[4]s
 +IRIS_HOST=localhost
-`, path, a.SuperserverPort, a.WebPort, workspace.ManagedComment)
+`, path, a.SuperserverPort, a.WebPort, dotenv.ManagedComment)
 	if stdout != wantDiff {
 		t.Errorf("dry run printed\n%s\nwant\n%s", stdout, wantDiff)
 	}
@@ -373,7 +373,7 @@ func TestEnvSyncDryRunOfANewFileShowsItWhole(t *testing.T) {
 +IRIS_HOST=localhost
 +IRIS_PORT=31191
 +IRIS_WEB_PORT=31691
-`, path, workspace.ManagedComment)
+`, path, dotenv.ManagedComment)
 	if stdout != want {
 		t.Errorf("dry run printed\n%s\nwant\n%s", stdout, want)
 	}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
+
 	"github.com/iris-helper/iris-helper/registry"
 )
 
@@ -36,25 +38,6 @@ func rootdetectEnv(t *testing.T) (base, home string) {
 	return base, home
 }
 
-func writeRootdetectTree(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for p, content := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if strings.HasSuffix(p, "/") {
-			if err := os.MkdirAll(full, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestPortsAssignStopsAtTheRepositoryAndListsUnreachedKeys: with ~/.env holding IRIS_PASSWORD=x a
 // repository under ~ is its own project (it resolved to ~ before); the home folder named itself
 // still is one, and `ports list` says that its subfolders no longer reach it. A key that now
@@ -63,7 +46,7 @@ func TestPortsAssignStopsAtTheRepositoryAndListsUnreachedKeys(t *testing.T) {
 	base, home := rootdetectEnv(t)
 	app := filepath.Join(home, "src", "app")
 	svc := filepath.Join(base, "mono", "svc")
-	writeRootdetectTree(t, base, map[string]string{
+	sandboxtest.WriteTree(t, base, map[string]string{
 		"home/.env": "IRIS_PASSWORD=x\n", "home/src/app/.git/": "", "home/src/app/pkg/": "",
 		"mono/svc/module.xml": "<Export/>",
 	})
@@ -83,7 +66,7 @@ func TestPortsAssignStopsAtTheRepositoryAndListsUnreachedKeys(t *testing.T) {
 	if _, err := reg.Assign(t.Context(), svc, registry.Preferred{Superserver: 32570, Web: 32820}); err != nil {
 		t.Fatal(err)
 	}
-	writeRootdetectTree(t, base, map[string]string{"mono/.iris-helper.json": "{}"})
+	sandboxtest.WriteTree(t, base, map[string]string{"mono/.iris-helper.json": "{}"})
 
 	out, _ = mustRun(t, 0, "ports", "list")
 	_, notes, ok := strings.Cut(out, "\n\nNote: ")
@@ -122,7 +105,7 @@ func TestPortsAssignStopsAtTheRepositoryAndListsUnreachedKeys(t *testing.T) {
 func TestCommandsDoNotHangOnFIFOs(t *testing.T) {
 	base, _ := rootdetectEnv(t)
 	proj := filepath.Join(base, "w", "proj")
-	writeRootdetectTree(t, base, map[string]string{"w/proj/.git/": "", "w/proj/src/": "", "w/module.xml": "<Export/>"})
+	sandboxtest.WriteTree(t, base, map[string]string{"w/proj/.git/": "", "w/proj/src/": "", "w/module.xml": "<Export/>"})
 	var fifos []string
 	for _, dir := range []string{filepath.Join(base, "w"), proj, filepath.Join(proj, "src")} {
 		for _, name := range []string{".env", "docker-compose.yml", "compose.yaml", "Dockerfile"} {
@@ -187,7 +170,7 @@ func TestCommandsDoNotHangOnFIFOs(t *testing.T) {
 func TestServeInitializeDoesNotHangOnFIFOs(t *testing.T) {
 	base, _ := rootdetectEnv(t)
 	proj := filepath.Join(base, "w", "proj")
-	writeRootdetectTree(t, base, map[string]string{"w/proj/.git/": "", "w/proj/src/": ""})
+	sandboxtest.WriteTree(t, base, map[string]string{"w/proj/.git/": "", "w/proj/src/": ""})
 	var fifos []string
 	mkfifo := func(p string) {
 		if err := syscall.Mkfifo(p, 0o644); err != nil {

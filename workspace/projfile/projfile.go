@@ -10,6 +10,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 // Limits of the files iris-helper reads from a project.
@@ -134,7 +136,7 @@ func ReadFile(path string, limit int64, follow Follow) ([]byte, error) {
 	buf := make([]byte, 0, size+1)
 	b, err := readAtMost(f, buf, limit+1)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, errUnwrapPath(err))
+		return nil, fmt.Errorf("read %s: %w", path, WithoutPath(err))
 	}
 	if int64(len(b)) > limit {
 		return nil, &TooLargeError{Path: path, Size: int64(len(b)), Limit: limit}
@@ -154,7 +156,7 @@ func ReadPrefix(path string, n int64, follow Follow) ([]byte, error) {
 	// with a large n costs what it holds, not n.
 	b, err := readAtMost(f, make([]byte, 0, min(n, 64<<10, max(fi.Size()+1, 512))), n)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, errUnwrapPath(err))
+		return nil, fmt.Errorf("read %s: %w", path, WithoutPath(err))
 	}
 	return b, nil
 }
@@ -207,11 +209,26 @@ func readAtMost(r io.Reader, buf []byte, max int64) ([]byte, error) {
 	}
 }
 
-// errUnwrapPath drops an *fs.PathError's own path so that a caller's message names the path once.
-func errUnwrapPath(err error) error {
+// WithoutPath drops an *fs.PathError's or *os.LinkError's own path so that a caller's message names
+// the path once.
+func WithoutPath(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
 	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
 	return err
+}
+
+// BOM is the UTF-8 byte-order mark some Windows editors put at the start of a file.
+var BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// Within reports whether path is dir or lies below it (case-insensitively on Windows); both are
+// clean and absolute, links resolved by the caller.
+func Within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }

@@ -1,9 +1,10 @@
-package workspace
+package dotenv
 
-import "bytes"
+import (
+	"bytes"
 
-// utf8BOM is the byte-order mark some Windows editors put at the start of a file.
-var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+	"github.com/iris-helper/iris-helper/workspace/projfile"
+)
 
 // envLineKind tells what a logical line of a .env file holds.
 type envLineKind int
@@ -55,8 +56,8 @@ func scanEnvLines(b []byte) []envLine {
 // lines' key field is not set (keyOf gives it). It allocates nothing per line.
 func eachEnvLine(b []byte, fn func(envLine) bool) {
 	pos := 0
-	if bytes.HasPrefix(b, utf8BOM) {
-		pos = len(utf8BOM)
+	if bytes.HasPrefix(b, projfile.BOM) {
+		pos = len(projfile.BOM)
 	}
 	for pos < len(b) {
 		l := scanEnvLine(b, pos)
@@ -194,4 +195,15 @@ func trimRightSpace(b []byte, lo, hi int) int {
 		hi--
 	}
 	return hi
+}
+
+// HasKey reports whether content assigns a key for which match is true (comments, lines inside a
+// multi-line value and lines the scanner does not understand are not assignments).
+func HasKey(content []byte, match func(key string) bool) bool {
+	found := false
+	eachEnvLine(content, func(l envLine) bool {
+		found = l.isAssignment() && match(string(l.keyOf(content)))
+		return !found
+	})
+	return found
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package workspace
+package dotenv
 
 import (
 	"context"
@@ -28,7 +28,7 @@ type hostile struct {
 
 func newHostile(t *testing.T) *hostile {
 	t.Helper()
-	base := tempDir(t)
+	base := tempDirTB(t)
 	h := &hostile{proj: filepath.Join(base, "proj"), sandbox: filepath.Join(base, "sandbox")}
 	h.home = filepath.Join(h.sandbox, "home")
 	writeTree(t, base, map[string]string{
@@ -70,12 +70,20 @@ type hostileCase struct {
 	setup func(t *testing.T, h *hostile) (path, want string)
 }
 
+// envPathIn is the .env path that env.file names in project folder proj.
+func envPathIn(proj, file string) string {
+	if filepath.IsAbs(file) {
+		return filepath.Clean(file)
+	}
+	return filepath.Join(proj, file)
+}
+
 func outsideMsg(path, resolved, root string) string {
 	where := path + " leads to " + resolved + ","
 	if path == resolved {
 		where = path + " is"
 	}
-	return where + " outside the project folder " + root + ": iris-helper writes a .env there only when the user allows it (allowEnvFileOutsideProject)"
+	return where + " outside the project folder " + root + ": iris-helper writes a .env there only when the user allows it"
 }
 
 func danglingMsg(path, resolved, root string) string {
@@ -85,11 +93,11 @@ func danglingMsg(path, resolved, root string) string {
 
 var hostileCases = []hostileCase{
 	{"env.file ../outside.env", func(t *testing.T, h *hostile) (string, string) {
-		p := Config{Env: EnvConfig{File: "../sandbox/outside.env"}}.EnvPath(h.proj)
+		p := envPathIn(h.proj, "../sandbox/outside.env")
 		return p, outsideMsg(p, p, h.proj)
 	}},
 	{"absolute env.file ~/.profile", func(t *testing.T, h *hostile) (string, string) {
-		p := Config{Env: EnvConfig{File: filepath.Join(h.sandbox, ".profile")}}.EnvPath(h.proj)
+		p := envPathIn(h.proj, filepath.Join(h.sandbox, ".profile"))
 		return p, outsideMsg(p, p, h.proj)
 	}},
 	{".env links to ~/.profile", func(t *testing.T, h *hostile) (string, string) {
@@ -103,19 +111,19 @@ var hostileCases = []hostileCase{
 	}},
 	{"env.file through a folder link", func(t *testing.T, h *hostile) (string, string) {
 		h.link(t, "conf", "../sandbox")
-		p := Config{Env: EnvConfig{File: "conf/single.env"}}.EnvPath(h.proj)
+		p := envPathIn(h.proj, "conf/single.env")
 		return p, outsideMsg(p, filepath.Join(h.sandbox, "single.env"), h.proj)
 	}},
 	{"env.file names IRIS_HELPER_HOME/registry.json", func(t *testing.T, h *hostile) (string, string) {
-		p := Config{Env: EnvConfig{File: filepath.Join(h.home, "registry.json")}}.EnvPath(h.proj)
-		return p, p + " is inside IRIS_HELPER_HOME (" + h.home + "): iris-helper writes a .env there only when the user allows it (allowEnvFileOutsideProject)"
+		p := envPathIn(h.proj, filepath.Join(h.home, "registry.json"))
+		return p, p + " is inside IRIS_HELPER_HOME (" + h.home + "): iris-helper writes a .env there only when the user allows it"
 	}},
 	{".env links to a device (/dev/null)", func(t *testing.T, h *hostile) (string, string) {
 		p := h.link(t, ".env", h.device)
 		return p, outsideMsg(p, h.device, h.proj)
 	}},
 	{"env.file names a device", func(t *testing.T, h *hostile) (string, string) {
-		p := Config{Env: EnvConfig{File: h.device}}.EnvPath(h.proj)
+		p := envPathIn(h.proj, h.device)
 		return p, outsideMsg(p, p, h.proj)
 	}},
 	{"dangling .env link out of the project", func(t *testing.T, h *hostile) (string, string) {
@@ -133,29 +141,25 @@ func TestSyncEnvOutsideTheProject(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHostile(t)
 			path, want := tc.setup(t, h)
-			scope := EnvScope{Root: h.proj, Home: h.home}
-			if err := CheckEnvFile(scope, path, SyncTrue); errString(err) != want {
-				t.Errorf("CheckEnvFile:\n got: %s\nwant: %s", errString(err), want)
+			scope := Scope{Root: h.proj, Home: h.home}
+			if _, err := Check(scope, path, SyncTrue); errString(err) != want {
+				t.Errorf("Check:\n got: %s\nwant: %s", errString(err), want)
 			}
 			for _, mode := range []SyncMode{SyncTrue, SyncAuto} {
-				res, err := SyncEnvIn(scope, path, mode, EnvConfig{}, testPorts)
-				var out *EnvOutsideProjectError
+				res, err := Sync(scope, path, mode, Names{}, testPorts)
+				var out *OutsideProjectError
 				if !errors.As(err, &out) {
-					t.Fatalf("sync %s: %+v, %v; want *EnvOutsideProjectError", mode, res, err)
+					t.Fatalf("sync %s: %+v, %v; want *OutsideProjectError", mode, res, err)
 				}
 				if mode == SyncTrue {
 					if errString(err) != want {
 						t.Errorf("sync true:\n got: %s\nwant: %s", errString(err), want)
 					}
-					if wantKnob := Knob(KnobEnvFileOutsideProject); out.Dangling {
-						if out.Knob() != "" {
-							t.Errorf("a dangling link carries the knob %q: no knob lifts it", out.Knob())
-						}
-					} else if out.Knob() != wantKnob {
-						t.Errorf("knob %q, want %q", out.Knob(), wantKnob)
+					if out.Allowable() == out.Dangling {
+						t.Errorf("Allowable() = %v for a dangling link %v: the user may allow any file but a dangling link's target", out.Allowable(), out.Dangling)
 					}
 				}
-				if _, err := PlanEnvIn(scope, path, mode, EnvConfig{}, testPorts); !errors.As(err, &out) {
+				if _, err := Plan(scope, path, mode, Names{}, testPorts); !errors.As(err, &out) {
 					t.Errorf("dry run %s: %v, want the refusal", mode, err)
 				}
 			}
@@ -168,7 +172,7 @@ func TestSyncEnvOutsideTheProject(t *testing.T) {
 // link's target outside, a device, a file with other hard links.
 func TestSyncEnvOutsideTheProjectAllowed(t *testing.T) {
 	h := newHostile(t)
-	allow := EnvScope{Root: h.proj, Home: h.home, AllowOutside: true}
+	allow := Scope{Root: h.proj, Home: h.home, AllowOutside: true}
 	fi, err := os.Lstat(h.device)
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +196,7 @@ func TestSyncEnvOutsideTheProjectAllowed(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := h.link(t, fmt.Sprintf("link%d.env", i), tc.target)
-			_, err := SyncEnvIn(allow, p, SyncTrue, EnvConfig{}, testPorts)
+			_, err := Sync(allow, p, SyncTrue, Names{}, testPorts)
 			if got := errString(err); got != tc.want(p) {
 				t.Errorf("\n got: %s\nwant: %s", got, tc.want(p))
 			}
@@ -201,7 +205,7 @@ func TestSyncEnvOutsideTheProjectAllowed(t *testing.T) {
 	}
 	// The knob allows what it names: a single regular file outside is updated in place.
 	p := h.link(t, ".env", "../sandbox/single.env")
-	res, err := SyncEnvIn(allow, p, SyncAuto, EnvConfig{}, testPorts)
+	res, err := Sync(allow, p, SyncAuto, Names{}, testPorts)
 	if err != nil || !res.Written || res.Target != filepath.Join(h.sandbox, "single.env") {
 		t.Fatalf("allowed sync: %+v, %v", res, err)
 	}
@@ -219,13 +223,13 @@ func TestEnvWatcherOutsideTheProject(t *testing.T) {
 			path, want := tc.setup(t, h)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			w, err := NewEnvWatcher(ctx, EnvWatcherOptions{Path: path, Mode: SyncTrue, Ports: testPorts,
-				Scope: EnvScope{Root: h.proj, Home: h.home}})
+			w, err := NewWatcher(ctx, WatcherOptions{Path: path, Mode: SyncTrue, Ports: testPorts,
+				Scope: Scope{Root: h.proj, Home: h.home}})
 			if err == nil {
 				w.Close()
 			}
 			if errString(err) != want {
-				t.Errorf("NewEnvWatcher:\n got: %s\nwant: %s", errString(err), want)
+				t.Errorf("NewWatcher:\n got: %s\nwant: %s", errString(err), want)
 			}
 			h.snap.AssertUnchanged(t)
 		})
@@ -236,14 +240,14 @@ func TestEnvWatcherOutsideTheProject(t *testing.T) {
 		writeTree(t, h.proj, map[string]string{".env": "IRIS_PORT=1\n"})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		events := make(chan EnvEvent, 100)
-		w, err := NewEnvWatcher(ctx, EnvWatcherOptions{Path: path, Mode: SyncTrue, Ports: testPorts,
-			Scope: EnvScope{Root: h.proj, Home: h.home}, OnEvent: func(e EnvEvent) { events <- e }})
+		events := make(chan Event, 100)
+		w, err := NewWatcher(ctx, WatcherOptions{Path: path, Mode: SyncTrue, Ports: testPorts,
+			Scope: Scope{Root: h.proj, Home: h.home}, OnEvent: func(e Event) { events <- e }})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer w.Close()
-		if e := <-events; e.Kind != EnvSynced {
+		if e := <-events; e.Kind != EventSynced {
 			t.Fatalf("first event %+v", e)
 		}
 		tmp := filepath.Join(h.proj, "tmp-link")
@@ -253,7 +257,7 @@ func TestEnvWatcherOutsideTheProject(t *testing.T) {
 		if err := os.Rename(tmp, path); err != nil { // an atomic swap, as a save would
 			t.Fatal(err)
 		}
-		e := waitEvent(t, events, EnvError)
+		e := waitEvent(t, events, EventError)
 		if want := outsideMsg(path, filepath.Join(h.sandbox, ".profile"), h.proj); e.Message != want {
 			t.Errorf("event:\n got: %s\nwant: %s", e.Message, want)
 		}
@@ -261,7 +265,7 @@ func TestEnvWatcherOutsideTheProject(t *testing.T) {
 	})
 }
 
-func waitEvent(t *testing.T, events <-chan EnvEvent, kind EnvEventKind) EnvEvent {
+func waitEvent(t *testing.T, events <-chan Event, kind EventKind) Event {
 	t.Helper()
 	timeout := time.After(watchDeadline)
 	for {

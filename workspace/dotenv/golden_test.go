@@ -1,4 +1,4 @@
-package workspace
+package dotenv
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ type goldenParams struct {
 	} `json:"names"`
 }
 
-func readGoldenParams(t *testing.T, dir string) (goldenParams, EnvConfig, SyncMode, EnvPorts) {
+func readGoldenParams(t *testing.T, dir string) (goldenParams, Names, SyncMode, Ports) {
 	t.Helper()
 	p := goldenParams{Superserver: 1980, Web: 52781, Host: "localhost", Mode: "auto"}
 	if b, err := os.ReadFile(filepath.Join(dir, "params.json")); err == nil {
@@ -44,12 +44,12 @@ func readGoldenParams(t *testing.T, dir string) (goldenParams, EnvConfig, SyncMo
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := EnvConfig{Host: p.Names.Host, SuperserverPort: p.Names.SuperserverPort, WebPort: p.Names.WebPort}
-	return p, names, mode, EnvPorts{Host: p.Host, Superserver: p.Superserver, Web: p.Web}
+	names := Names{Host: p.Names.Host, SuperserverPort: p.Names.SuperserverPort, WebPort: p.Names.WebPort}
+	return p, names, mode, Ports{Host: p.Host, Superserver: p.Superserver, Web: p.Web}
 }
 
 // describeResult is the want.changes text: what a user would be told.
-func describeResult(res EnvResult) string {
+func describeResult(res Result) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "written: %v\ncreated: %v\n", res.Written, res.Created)
 	if res.Skipped != "" {
@@ -67,7 +67,7 @@ func describeResult(res EnvResult) string {
 }
 
 func TestEnvGolden(t *testing.T) {
-	cases, err := os.ReadDir(filepath.Join("..", "testdata", "env"))
+	cases, err := os.ReadDir(filepath.Join("..", "..", "testdata", "env"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,9 +79,9 @@ func TestEnvGolden(t *testing.T) {
 			continue
 		}
 		t.Run(c.Name(), func(t *testing.T) {
-			caseDir := filepath.Join("..", "testdata", "env", c.Name())
+			caseDir := filepath.Join("..", "..", "testdata", "env", c.Name())
 			_, names, mode, ports := readGoldenParams(t, caseDir)
-			dir := tempDir(t)
+			dir := tempDirTB(t)
 			path := filepath.Join(dir, ".env")
 			input, err := os.ReadFile(filepath.Join(caseDir, "input.env"))
 			hasInput := err == nil
@@ -93,7 +93,7 @@ func TestEnvGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			res, err := SyncEnv(path, mode, names, ports)
+			res, err := Sync(Scope{}, path, mode, names, ports)
 			if err != nil {
 				t.Fatalf("SyncEnv: %v", err)
 			}
@@ -138,11 +138,11 @@ func TestEnvGolden(t *testing.T) {
 				return
 			}
 			// A second sync changes nothing, and the file now says what was asked.
-			again, err := SyncEnv(path, mode, names, ports)
+			again, err := Sync(Scope{}, path, mode, names, ports)
 			if err != nil || again.Written || len(again.Changes) != 0 {
 				t.Errorf("second sync: written %v, changes %v, err %v", again.Written, again.Changes, err)
 			}
-			vals := ParseEnvValues(got, res.Keys)
+			vals := ParseValues(got, res.Keys)
 			if res.Keys.Superserver != "" && vals.Superserver.Port != ports.Superserver {
 				t.Errorf("%s reads back as %+v, want %d", res.Keys.Superserver, vals.Superserver, ports.Superserver)
 			}

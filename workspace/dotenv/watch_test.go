@@ -1,4 +1,4 @@
-package workspace
+package dotenv
 
 import (
 	"context"
@@ -30,8 +30,8 @@ type watchHarness struct {
 	path    string
 	reg     *registry.Registry
 	project string
-	w       *EnvWatcher
-	events  chan EnvEvent
+	w       *Watcher
+	events  chan Event
 	assign  registry.Assignment
 }
 
@@ -56,13 +56,13 @@ func tempDirTB(t testing.TB) string {
 
 // requestPortVia is the RequestPort callback an owner builds from the registry: the
 // preferred ports make a manual assignment, refused with *registry.ConflictError.
-func requestPortVia(reg *registry.Registry, project string) func(ctx context.Context, ss, web int) (EnvPorts, error) {
-	return func(ctx context.Context, ss, web int) (EnvPorts, error) {
+func requestPortVia(reg *registry.Registry, project string) func(ctx context.Context, ss, web int) (Ports, error) {
+	return func(ctx context.Context, ss, web int) (Ports, error) {
 		a, err := reg.Assign(ctx, project, registry.Preferred{Superserver: ss, Web: web})
 		if err != nil {
-			return EnvPorts{}, err
+			return Ports{}, err
 		}
-		return EnvPorts{Host: "localhost", Superserver: a.SuperserverPort, Web: a.WebPort}, nil
+		return Ports{Host: "localhost", Superserver: a.SuperserverPort, Web: a.WebPort}, nil
 	}
 }
 
@@ -77,7 +77,7 @@ func newWatchHarnessDebounce(t *testing.T, content string, mode SyncMode, deboun
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	h := &watchHarness{t: t, ctx: ctx, dir: tempDir(t), events: make(chan EnvEvent, 1000)}
+	h := &watchHarness{t: t, ctx: ctx, dir: tempDirTB(t), events: make(chan Event, 1000)}
 	h.path = filepath.Join(h.dir, ".env")
 	h.project = h.dir
 	if content != "<none>" {
@@ -90,10 +90,10 @@ func newWatchHarnessDebounce(t *testing.T, content string, mode SyncMode, deboun
 	if h.assign, err = h.reg.Assign(ctx, h.project, registry.Preferred{}); err != nil {
 		t.Fatal(err)
 	}
-	h.w, err = NewEnvWatcher(ctx, EnvWatcherOptions{
+	h.w, err = NewWatcher(ctx, WatcherOptions{
 		Path: h.path, Mode: mode, Ports: h.ports(),
 		RequestPort: requestPortVia(h.reg, h.project),
-		OnEvent:     func(e EnvEvent) { h.events <- e },
+		OnEvent:     func(e Event) { h.events <- e },
 		Debounce:    debounce,
 	})
 	if err != nil {
@@ -103,8 +103,8 @@ func newWatchHarnessDebounce(t *testing.T, content string, mode SyncMode, deboun
 	return h
 }
 
-func (h *watchHarness) ports() EnvPorts {
-	return EnvPorts{Host: "localhost", Superserver: h.assign.SuperserverPort, Web: h.assign.WebPort}
+func (h *watchHarness) ports() Ports {
+	return Ports{Host: "localhost", Superserver: h.assign.SuperserverPort, Web: h.assign.WebPort}
 }
 
 func (h *watchHarness) read() string {
@@ -129,7 +129,7 @@ func (h *watchHarness) waitContent(want string) {
 }
 
 // waitEvent returns the next event of the given kind, failing on timeout.
-func (h *watchHarness) waitEvent(kind EnvEventKind) EnvEvent {
+func (h *watchHarness) waitEvent(kind EventKind) Event {
 	h.t.Helper()
 	timeout := time.After(watchDeadline)
 	for {
@@ -184,7 +184,7 @@ func std(ss, web int, extra string) string {
 func TestEnvWatcherInitialSyncThenQuietWithExactlyOneWrite(t *testing.T) {
 	h := newWatchHarness(t, std(1, 2, ""), SyncAuto)
 	want := std(h.assign.SuperserverPort, h.assign.WebPort, "")
-	e := h.waitEvent(EnvSynced)
+	e := h.waitEvent(EventSynced)
 	if len(e.Changes) != 2 {
 		t.Errorf("changes %v, want the two ports", e.Changes)
 	}
@@ -198,8 +198,8 @@ func TestEnvWatcherInitialSyncThenQuietWithExactlyOneWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.w.SetPorts(h.ctx, EnvPorts{Host: "localhost", Superserver: moved.SuperserverPort, Web: moved.WebPort})
-	h.waitEvent(EnvSynced)
+	h.w.SetPorts(h.ctx, Ports{Host: "localhost", Superserver: moved.SuperserverPort, Web: moved.WebPort})
+	h.waitEvent(EventSynced)
 	if got := h.read(); got != std(31111, 31611, "") {
 		t.Fatalf("after SetPorts: %q", got)
 	}
@@ -208,7 +208,7 @@ func TestEnvWatcherInitialSyncThenQuietWithExactlyOneWrite(t *testing.T) {
 
 func TestEnvWatcherAtomicSaveByRename(t *testing.T) {
 	h := newWatchHarness(t, "<none>", SyncTrue)
-	h.waitEvent(EnvSynced) // created
+	h.waitEvent(EventSynced) // created
 	p := h.ports()
 	// An editor writes the new content to a temp file and renames it over .env: the user
 	// added a line and dropped the web port key.
@@ -221,7 +221,7 @@ func TestEnvWatcherAtomicSaveByRename(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitContent(edited + ManagedComment + "\n" + fmt.Sprintf("IRIS_WEB_PORT=%d\n", p.Web))
-	h.waitEvent(EnvSynced)
+	h.waitEvent(EventSynced)
 	h.expectQuiet()
 }
 
@@ -249,14 +249,14 @@ func TestEnvWatcherVimStyleSave(t *testing.T) {
 	os.Remove(h.path + "~")
 	os.Remove(swap)
 	h.waitContent(edited + ManagedComment + "\r\n" + fmt.Sprintf("IRIS_PORT=%d\r\n", p.Superserver))
-	h.waitEvent(EnvSynced)
+	h.waitEvent(EventSynced)
 	h.expectQuiet()
 }
 
 func TestEnvWatcherTruncateAndWrite(t *testing.T) {
 	// A slow writer could be caught mid-write by the debounce on a busy machine: give it room.
 	h := newWatchHarnessDebounce(t, "<none>", SyncTrue, 400*time.Millisecond)
-	h.waitEvent(EnvSynced)
+	h.waitEvent(EventSynced)
 	p := h.ports()
 	f, err := os.OpenFile(h.path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
@@ -279,11 +279,11 @@ func TestEnvWatcherTruncateAndWrite(t *testing.T) {
 func TestEnvWatcherDeleteAndRecreate(t *testing.T) {
 	t.Run("auto leaves it deleted", func(t *testing.T) {
 		h := newWatchHarness(t, "IRIS_PORT=1\n", SyncAuto)
-		h.waitEvent(EnvSynced)
+		h.waitEvent(EventSynced)
 		if err := os.Remove(h.path); err != nil {
 			t.Fatal(err)
 		}
-		h.waitEvent(EnvDeleted)
+		h.waitEvent(EventDeleted)
 		time.Sleep(quietPeriod)
 		if _, err := os.Stat(h.path); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("the deleted file was recreated under sync auto: %v", err)
@@ -297,11 +297,11 @@ func TestEnvWatcherDeleteAndRecreate(t *testing.T) {
 	})
 	t.Run("true recreates it", func(t *testing.T) {
 		h := newWatchHarness(t, "IRIS_PORT=1\n", SyncTrue)
-		h.waitEvent(EnvSynced)
+		h.waitEvent(EventSynced)
 		if err := os.Remove(h.path); err != nil {
 			t.Fatal(err)
 		}
-		e := h.waitEvent(EnvSynced)
+		e := h.waitEvent(EventSynced)
 		if !e.Created {
 			t.Errorf("event %+v does not say created", e)
 		}
@@ -315,13 +315,13 @@ func TestEnvWatcherDeleteAndRecreate(t *testing.T) {
 
 func TestEnvWatcherUserEditToFreePortIsHonoured(t *testing.T) {
 	h := newWatchHarness(t, "<none>", SyncTrue)
-	h.waitEvent(EnvSynced)
+	h.waitEvent(EventSynced)
 	p := h.ports()
 	edited := strings.Replace(h.read(), fmt.Sprintf("IRIS_PORT=%d", p.Superserver), "IRIS_PORT=31122", 1)
 	if err := os.WriteFile(h.path, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e := h.waitEvent(EnvPortsChanged)
+	e := h.waitEvent(EventPortsChanged)
 	if !e.RestartNeeded || e.Ports.Superserver != 31122 || e.Ports.Web != p.Web || e.Key != "IRIS_PORT" {
 		t.Errorf("event %+v", e)
 	}
@@ -343,7 +343,7 @@ func TestEnvWatcherUserEditToFreePortIsHonoured(t *testing.T) {
 	if err := os.WriteFile(h.path, []byte(edited2), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e = h.waitEvent(EnvPortsChanged)
+	e = h.waitEvent(EventPortsChanged)
 	if !e.RestartNeeded || e.Ports.Superserver != 31122 || e.Ports.Web != 31623 || e.Key != "IRIS_WEB_PORT" {
 		t.Errorf("event for the web port %+v", e)
 	}
@@ -359,11 +359,11 @@ func TestEnvWatcherUserEditToFreePortIsHonoured(t *testing.T) {
 
 func TestEnvWatcherUserEditToHeldPortIsRestored(t *testing.T) {
 	h := newWatchHarness(t, "<none>", SyncTrue)
-	h.waitEvent(EnvSynced)
+	h.waitEvent(EventSynced)
 	synced := h.read()
 	p := h.ports()
 
-	other := tempDir(t)
+	other := tempDirTB(t)
 	if _, err := h.reg.Assign(h.ctx, other, registry.Preferred{Superserver: 31133, Web: 31633}); err != nil {
 		t.Fatal(err)
 	}
@@ -389,11 +389,11 @@ func TestEnvWatcherUserEditToHeldPortIsRestored(t *testing.T) {
 			if err := os.WriteFile(h.path, []byte(edited), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			e := h.waitEvent(EnvRestored)
+			e := h.waitEvent(EventRestored)
 			if e.Key != tt.key || e.Value != tt.value || !strings.Contains(e.Reason, tt.holder) || !strings.Contains(e.Message, tt.holder) {
 				t.Errorf("%s: event %+v, want it to name %s", tt.name, e, tt.holder)
 			}
-			h.waitEvent(EnvSynced) // the one write that restores the value
+			h.waitEvent(EventSynced) // the one write that restores the value
 			h.waitContent(synced)
 			a, _, err := h.reg.Get(h.ctx, h.project)
 			if err != nil || a.SuperserverPort != p.Superserver || a.WebPort != p.Web {
@@ -406,7 +406,7 @@ func TestEnvWatcherUserEditToHeldPortIsRestored(t *testing.T) {
 
 func TestEnvWatcherNotAPortIsRestored(t *testing.T) {
 	h := newWatchHarness(t, "<none>", SyncTrue)
-	h.waitEvent(EnvSynced)
+	h.waitEvent(EventSynced)
 	synced := h.read()
 	p := h.ports()
 	for _, tt := range []struct{ value, reason string }{
@@ -418,19 +418,19 @@ func TestEnvWatcherNotAPortIsRestored(t *testing.T) {
 		if err := os.WriteFile(h.path, []byte(edited), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		e := h.waitEvent(EnvRestored)
+		e := h.waitEvent(EventRestored)
 		if e.Key != "IRIS_PORT" || !strings.Contains(e.Reason, tt.reason) {
 			t.Errorf("%s: event %+v, want reason %q", tt.value, e, tt.reason)
 		}
 		h.waitContent(synced)
-		h.waitEvent(EnvSynced)
+		h.waitEvent(EventSynced)
 	}
 	h.expectQuiet()
 }
 
 func TestEnvWatcherLeavesHostAndOtherKeysAlone(t *testing.T) {
 	h := newWatchHarness(t, "<none>", SyncTrue)
-	h.waitEvent(EnvSynced)
+	h.waitEvent(EventSynced)
 	edited := strings.Replace(h.read(), "IRIS_HOST=localhost", "IRIS_HOST=iris.example.test", 1) + "NEW_KEY='x' # mine\n"
 	if err := os.WriteFile(h.path, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
@@ -459,7 +459,7 @@ func TestEnvWatcherSyncFalseDoesNothing(t *testing.T) {
 
 func TestEnvWatcherCloseStops(t *testing.T) {
 	h := newWatchHarness(t, "IRIS_PORT=1\n", SyncAuto)
-	h.waitEvent(EnvSynced)
+	h.waitEvent(EventSynced)
 	if err := h.w.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -478,14 +478,14 @@ func TestEnvWatcherCloseStops(t *testing.T) {
 func BenchmarkEnvWatcherSaveToReconciled(b *testing.B) {
 	dir := tempDirTB(b)
 	path := filepath.Join(dir, ".env")
-	p := EnvPorts{Host: "localhost", Superserver: 31161, Web: 31162}
+	p := Ports{Host: "localhost", Superserver: 31161, Web: 31162}
 	full := fmt.Sprintf("APP=1\nIRIS_HOST=localhost\nIRIS_PORT=%d\nIRIS_WEB_PORT=%d\n", p.Superserver, p.Web)
 	if err := os.WriteFile(path, []byte(full), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w, err := NewEnvWatcher(ctx, EnvWatcherOptions{Path: path, Mode: SyncAuto, Ports: p})
+	w, err := NewWatcher(ctx, WatcherOptions{Path: path, Mode: SyncAuto, Ports: p})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -517,7 +517,7 @@ func BenchmarkEnvWatcherSaveToReconciled(b *testing.B) {
 }
 
 func TestEnvWatcherSymlinkedEnvFollowsItsTarget(t *testing.T) {
-	base := tempDir(t)
+	base := tempDirTB(t)
 	proj := filepath.Join(base, "proj")
 	shared := filepath.Join(base, "shared")
 	writeTree(t, base, map[string]string{"proj/": "", "shared/real.env": "IRIS_PORT=1\n"})
@@ -527,12 +527,12 @@ func TestEnvWatcherSymlinkedEnvFollowsItsTarget(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := EnvPorts{Host: "localhost", Superserver: 31151, Web: 31152}
-	events := make(chan EnvEvent, 100)
+	p := Ports{Host: "localhost", Superserver: 31151, Web: 31152}
+	events := make(chan Event, 100)
 	// The target lies outside the project folder proj: the user allows it (the knob).
-	w, err := NewEnvWatcher(ctx, EnvWatcherOptions{Path: link, Mode: SyncAuto, Ports: p,
-		Scope:   EnvScope{Root: proj, AllowOutside: true},
-		OnEvent: func(e EnvEvent) { events <- e }})
+	w, err := NewWatcher(ctx, WatcherOptions{Path: link, Mode: SyncAuto, Ports: p,
+		Scope:   Scope{Root: proj, AllowOutside: true},
+		OnEvent: func(e Event) { events <- e }})
 	if err != nil {
 		t.Fatal(err)
 	}

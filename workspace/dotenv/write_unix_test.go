@@ -1,6 +1,6 @@
 //go:build unix
 
-package workspace
+package dotenv
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 // TestSyncEnvNotARegularFile: a .env that is a directory or FIFO in the project is named once,
 // with what to do, and never replaced (351c042: "read …/.env: read …/.env: is a directory").
 func TestSyncEnvNotARegularFile(t *testing.T) {
-	dir := tempDir(t)
+	dir := tempDirTB(t)
 	path := filepath.Join(dir, ".env")
 	tail := ", not a regular file; iris-helper keeps the ports only in a regular file and replaces nothing else " +
 		"(move it away, or name another file in .iris-helper.json \"env\": {\"file\"}, or set \"env\": {\"sync\": false})"
@@ -40,7 +40,7 @@ func TestSyncEnvNotARegularFile(t *testing.T) {
 			defer os.RemoveAll(path)
 			before, _ := os.Lstat(path)
 			for _, mode := range []SyncMode{SyncAuto, SyncTrue} {
-				_, err := SyncEnvIn(EnvScope{Root: dir}, path, mode, EnvConfig{}, testPorts)
+				_, err := Sync(Scope{Root: dir}, path, mode, Names{}, testPorts)
 				if got := errString(err); got != m.want {
 					t.Errorf("sync %s:\n got: %s\nwant: %s", mode, got, m.want)
 				}
@@ -49,8 +49,8 @@ func TestSyncEnvNotARegularFile(t *testing.T) {
 					t.Errorf("%v is no *projfile.NotRegularError", err)
 				}
 			}
-			if err := CheckEnvFile(EnvScope{Root: dir}, path, SyncAuto); errString(err) != m.want {
-				t.Errorf("CheckEnvFile: %v", err)
+			if _, err := Check(Scope{Root: dir}, path, SyncAuto); errString(err) != m.want {
+				t.Errorf("Check: %v", err)
 			}
 			after, _ := os.Lstat(path)
 			if after.Mode() != before.Mode() || !os.SameFile(before, after) {
@@ -62,24 +62,24 @@ func TestSyncEnvNotARegularFile(t *testing.T) {
 
 // TestSyncEnvTooLarge: a .env above projfile.EnvLimit is refused with its size and the limit (rule 4).
 func TestSyncEnvTooLarge(t *testing.T) {
-	dir := tempDir(t)
+	dir := tempDirTB(t)
 	path := filepath.Join(dir, ".env")
 	writeTree(t, dir, map[string]string{".env": ""})
 	if err := os.Truncate(path, projfile.EnvLimit+1); err != nil {
 		t.Fatal(err)
 	}
 	want := path + " is 16.0 MiB, more than the 16 MiB iris-helper reads"
-	if _, err := SyncEnvIn(EnvScope{Root: dir}, path, SyncAuto, EnvConfig{}, testPorts); errString(err) != want {
+	if _, err := Sync(Scope{Root: dir}, path, SyncAuto, Names{}, testPorts); errString(err) != want {
 		t.Errorf("sync:\n got: %s\nwant: %s", errString(err), want)
 	}
-	if err := CheckEnvFile(EnvScope{Root: dir}, path, SyncAuto); errString(err) != want {
-		t.Errorf("CheckEnvFile:\n got: %s\nwant: %s", errString(err), want)
+	if _, err := Check(Scope{Root: dir}, path, SyncAuto); errString(err) != want {
+		t.Errorf("Check:\n got: %s\nwant: %s", errString(err), want)
 	}
 	// Exactly the limit is read and synced.
 	if err := os.Truncate(path, projfile.EnvLimit); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := SyncEnvIn(EnvScope{Root: dir}, path, SyncAuto, EnvConfig{}, testPorts); err != nil || !res.Written {
+	if res, err := Sync(Scope{Root: dir}, path, SyncAuto, Names{}, testPorts); err != nil || !res.Written {
 		t.Errorf("a file of exactly the limit: %v", err)
 	}
 }
@@ -88,7 +88,7 @@ func TestSyncEnvTooLarge(t *testing.T) {
 // port number (nor empty, nor a ${…} reference) is never overwritten (351c042 replaced
 // DATABASE_URL's secret by the web port). Default names keep being corrected.
 func TestSyncEnvConfiguredKeyHoldsNoPort(t *testing.T) {
-	web := func(n string) EnvConfig { return EnvConfig{WebPort: &n} }
+	web := func(n string) Names { return Names{WebPort: &n} }
 	refusal := func(key, field string, line string) string {
 		return key + " (line " + line + ") holds a value that is not a port number; " + field +
 			" in .iris-helper.json names it, and iris-helper never overwrites such a value (set " + field +
@@ -96,13 +96,13 @@ func TestSyncEnvConfiguredKeyHoldsNoPort(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		names   EnvConfig
+		names   Names
 		content string
 		want    string // "" = synced; else the error after "<path>: "
 	}{
 		{"a secret", web("DATABASE_URL"), "A=1\nDATABASE_URL=postgres://app:s3cret@db/app\n", refusal("DATABASE_URL", "env.webPort", "2")},
 		{"text with a dollar", web("TOKEN"), "TOKEN=\"p$ss\"\n", refusal("TOKEN", "env.webPort", "1")},
-		{"a number out of range", EnvConfig{SuperserverPort: ptr("PIN")}, "PIN=123456\n", refusal("PIN", "env.superserverPort", "1")},
+		{"a number out of range", Names{SuperserverPort: ptr("PIN")}, "PIN=123456\n", refusal("PIN", "env.superserverPort", "1")},
 		{"the last assignment counts", web("APP_WEB"), "APP_WEB=1\nAPP_WEB=secret\n", refusal("APP_WEB", "env.webPort", "2")},
 		{"a port", web("APP_WEB"), "APP_WEB=8080\n", ""},
 		{"empty", web("APP_WEB"), "APP_WEB=\n", ""},
@@ -111,14 +111,14 @@ func TestSyncEnvConfiguredKeyHoldsNoPort(t *testing.T) {
 		{"a reference with a default", web("APP_WEB"), "APP_WEB=\"${WEB:-52773}\"\n", ""},
 		{"a plain reference", web("APP_WEB"), "APP_WEB=$WEB\n", ""},
 		{"missing: added", web("APP_WEB"), "A=1\n", ""},
-		{"a default name with text is corrected", EnvConfig{}, "IRIS_WEB_PORT=eighty\n", ""},
+		{"a default name with text is corrected", Names{}, "IRIS_WEB_PORT=eighty\n", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := tempDir(t)
+			dir := tempDirTB(t)
 			path := filepath.Join(dir, ".env")
 			writeTree(t, dir, map[string]string{".env": tt.content})
-			res, err := SyncEnvIn(EnvScope{Root: dir}, path, SyncAuto, tt.names, testPorts)
+			res, err := Sync(Scope{Root: dir}, path, SyncAuto, tt.names, testPorts)
 			got, _ := os.ReadFile(path)
 			if tt.want == "" {
 				if err != nil || !res.Written {
@@ -129,9 +129,9 @@ func TestSyncEnvConfiguredKeyHoldsNoPort(t *testing.T) {
 			if errString(err) != path+": "+tt.want {
 				t.Errorf("\n got: %s\nwant: %s", errString(err), path+": "+tt.want)
 			}
-			var kp *EnvKeyNotPortError
+			var kp *KeyNotPortError
 			if !errors.As(err, &kp) {
-				t.Errorf("%T is no *EnvKeyNotPortError", err)
+				t.Errorf("%T is no *KeyNotPortError", err)
 			}
 			if string(got) != tt.content {
 				t.Errorf("the file changed: %q", got)
@@ -142,25 +142,25 @@ func TestSyncEnvConfiguredKeyHoldsNoPort(t *testing.T) {
 
 // The watcher leaves such a key alone too, and says so, instead of writing the port back.
 func TestEnvWatcherConfiguredKeyHoldsNoPort(t *testing.T) {
-	dir := tempDir(t)
+	dir := tempDirTB(t)
 	path := filepath.Join(dir, ".env")
 	writeTree(t, dir, map[string]string{".env": "APP_WEB=1\n"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	events := make(chan EnvEvent, 100)
+	events := make(chan Event, 100)
 	name := "APP_WEB"
-	w, err := NewEnvWatcher(ctx, EnvWatcherOptions{Path: path, Mode: SyncAuto, Ports: testPorts, Names: EnvConfig{WebPort: &name},
-		OnEvent: func(e EnvEvent) { events <- e }})
+	w, err := NewWatcher(ctx, WatcherOptions{Path: path, Mode: SyncAuto, Ports: testPorts, Names: Names{WebPort: &name},
+		OnEvent: func(e Event) { events <- e }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	waitEvent(t, events, EnvSynced)
+	waitEvent(t, events, EventSynced)
 	content := "APP_WEB=https://example.com/app\nIRIS_PORT=31001\n"
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e := waitEvent(t, events, EnvError)
+	e := waitEvent(t, events, EventError)
 	want := path + ": APP_WEB (line 1) holds a value that is not a port number; env.webPort in .iris-helper.json names it, and iris-helper never overwrites such a value (set env.webPort to the key meant for the port, or give APP_WEB a port number)"
 	if e.Message != want {
 		t.Errorf("\n got: %s\nwant: %s", e.Message, want)
@@ -183,7 +183,7 @@ func statOwner(t *testing.T, path string) (uid, gid int, nlink uint64) {
 // TestSyncEnvKeepsOwnerAndGroup: the replacement has the file's owner and group (as root: a
 // file of another user stays that user's; 351c042 gave it to root).
 func TestSyncEnvKeepsOwnerAndGroup(t *testing.T) {
-	dir := tempDir(t)
+	dir := tempDirTB(t)
 	path := filepath.Join(dir, ".env")
 	writeTree(t, dir, map[string]string{".env": "IRIS_PORT=1\n"})
 	uid, gid := os.Geteuid(), os.Getegid()
@@ -196,7 +196,7 @@ func TestSyncEnvKeepsOwnerAndGroup(t *testing.T) {
 	if err := os.Chmod(path, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	res, err := SyncEnvIn(EnvScope{Root: dir}, path, SyncAuto, EnvConfig{}, testPorts)
+	res, err := Sync(Scope{Root: dir}, path, SyncAuto, Names{}, testPorts)
 	if err != nil || !res.Written {
 		t.Fatalf("sync: %+v %v", res, err)
 	}
@@ -214,20 +214,20 @@ func TestSyncEnvKeepsOwnerAndGroup(t *testing.T) {
 
 // A .env with a second hard link is not replaced (that would cut the other name off).
 func TestSyncEnvRefusesAHardLinkedFile(t *testing.T) {
-	dir := tempDir(t)
+	dir := tempDirTB(t)
 	path := filepath.Join(dir, ".env")
 	writeTree(t, dir, map[string]string{".env": "IRIS_PORT=1\n"})
 	if err := os.Link(path, filepath.Join(dir, "copy.env")); err != nil {
 		t.Fatal(err)
 	}
-	_, err := SyncEnvIn(EnvScope{Root: dir}, path, SyncAuto, EnvConfig{}, testPorts)
+	_, err := Sync(Scope{Root: dir}, path, SyncAuto, Names{}, testPorts)
 	want := path + " was not updated: " + path + " has 2 hard links, and replacing it would leave the other names with the old content (make it a single file, or set the ports yourself)"
 	if errString(err) != want {
 		t.Errorf("\n got: %s\nwant: %s", errString(err), want)
 	}
-	var nr *EnvNotReplacedError
+	var nr *NotReplacedError
 	if !errors.As(err, &nr) {
-		t.Errorf("%T is no *EnvNotReplacedError", err)
+		t.Errorf("%T is no *NotReplacedError", err)
 	}
 	if _, _, n := statOwner(t, path); n != 2 {
 		t.Errorf("links: %d", n)
@@ -262,7 +262,7 @@ func TestSyncEnvRemovesStaleTemps(t *testing.T) {
 	if err := os.Symlink("../sandbox/.profile", link); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := SyncEnvIn(EnvScope{Root: dir}, path, SyncAuto, EnvConfig{}, testPorts); err != nil || !res.Written {
+	if res, err := Sync(Scope{Root: dir}, path, SyncAuto, Names{}, testPorts); err != nil || !res.Written {
 		t.Fatalf("sync: %+v %v", res, err)
 	}
 	var names []string
@@ -283,11 +283,11 @@ func TestSyncEnvRemovesStaleTemps(t *testing.T) {
 func TestSyncEnvKeepsASaveThatLandsBeforeTheRename(t *testing.T) {
 	for _, how := range []string{"rename", "in place"} {
 		t.Run(how, func(t *testing.T) {
-			dir := tempDir(t)
+			dir := tempDirTB(t)
 			path := filepath.Join(dir, ".env")
 			writeTree(t, dir, map[string]string{".env": "IRIS_PORT=1\n"})
 			saves := 0
-			op := envOp{path: path, scope: EnvScope{Root: dir}, mode: SyncAuto, ports: testPorts}
+			op := syncOp{path: path, scope: Scope{Root: dir}, mode: SyncAuto, ports: testPorts}
 			op.beforeRename = func() {
 				if saves > 0 {
 					return
@@ -329,15 +329,15 @@ func TestSyncEnvKeepsASaveThatLandsBeforeTheRename(t *testing.T) {
 
 // The watcher, too, starts over from a save that lands before its rename.
 func TestEnvWatcherKeepsASaveThatLandsBeforeTheRename(t *testing.T) {
-	dir := tempDir(t)
+	dir := tempDirTB(t)
 	path := filepath.Join(dir, ".env")
 	writeTree(t, dir, map[string]string{".env": "IRIS_PORT=31001\nIRIS_WEB_PORT=31002\nIRIS_HOST=localhost\n"})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	events := make(chan EnvEvent, 100)
+	events := make(chan Event, 100)
 	armed := make(chan struct{}, 1)
-	w, err := NewEnvWatcher(ctx, EnvWatcherOptions{Path: path, Mode: SyncAuto, Ports: testPorts,
-		OnEvent: func(e EnvEvent) { events <- e },
+	w, err := NewWatcher(ctx, WatcherOptions{Path: path, Mode: SyncAuto, Ports: testPorts,
+		OnEvent: func(e Event) { events <- e },
 		beforeRename: func() {
 			select {
 			case <-armed:
@@ -365,7 +365,7 @@ func TestEnvWatcherKeepsASaveThatLandsBeforeTheRename(t *testing.T) {
 	for {
 		select {
 		case e := <-events:
-			if e.Kind == EnvSynced {
+			if e.Kind == EventSynced {
 				if b, _ := os.ReadFile(path); string(b) == want {
 					return
 				}
@@ -447,6 +447,6 @@ func TestHelperSyncEnvAsUser(t *testing.T) {
 	if path == "" {
 		return
 	}
-	_, err := SyncEnvIn(EnvScope{Root: filepath.Dir(path)}, path, SyncAuto, EnvConfig{}, testPorts)
+	_, err := Sync(Scope{Root: filepath.Dir(path)}, path, SyncAuto, Names{}, testPorts)
 	fmt.Printf("error: %v\n", err)
 }

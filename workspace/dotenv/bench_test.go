@@ -1,4 +1,4 @@
-package workspace
+package dotenv
 
 import (
 	"context"
@@ -37,7 +37,7 @@ func BenchmarkSyncEnv16MiB(b *testing.B) {
 	stale := bigEnv(1972, 52773)
 	dir := tempDirTB(b)
 	path := filepath.Join(dir, ".env")
-	scope := EnvScope{Root: dir}
+	scope := Scope{Root: dir}
 	b.Run("sync-write", func(b *testing.B) { // each iteration first rewrites the stale input (not timed)
 		b.SetBytes(int64(len(stale)))
 		b.ReportAllocs()
@@ -47,7 +47,7 @@ func BenchmarkSyncEnv16MiB(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StartTimer()
-			if res, err := SyncEnvIn(scope, path, SyncAuto, EnvConfig{}, testPorts); err != nil || !res.Written {
+			if res, err := Sync(scope, path, SyncAuto, Names{}, testPorts); err != nil || !res.Written {
 				b.Fatal(res.Skipped, err)
 			}
 		}
@@ -56,7 +56,7 @@ func BenchmarkSyncEnv16MiB(b *testing.B) {
 		b.SetBytes(int64(len(stale)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if res, err := SyncEnvIn(scope, path, SyncAuto, EnvConfig{}, testPorts); err != nil || res.Written {
+			if res, err := Sync(scope, path, SyncAuto, Names{}, testPorts); err != nil || res.Written {
 				b.Fatal(res.Skipped, err)
 			}
 		}
@@ -65,8 +65,8 @@ func BenchmarkSyncEnv16MiB(b *testing.B) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		edited := bigEnv(testPorts.Superserver, 0)
-		w, err := NewEnvWatcher(ctx, EnvWatcherOptions{Path: path, Scope: scope, Mode: SyncAuto, Ports: testPorts,
-			OnEvent: func(EnvEvent) {}, Debounce: 1 << 40}) // no reconcile from the watcher's own timer
+		w, err := NewWatcher(ctx, WatcherOptions{Path: path, Scope: scope, Mode: SyncAuto, Ports: testPorts,
+			OnEvent: func(Event) {}, Debounce: 1 << 40}) // no reconcile from the watcher's own timer
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -79,7 +79,7 @@ func BenchmarkSyncEnv16MiB(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StartTimer()
-			if ev := w.reconcile(ctx, true); len(ev) == 0 || ev[len(ev)-1].Kind != EnvSynced {
+			if ev := w.reconcile(ctx, true); len(ev) == 0 || ev[len(ev)-1].Kind != EventSynced {
 				b.Fatalf("events %+v", ev)
 			}
 		}

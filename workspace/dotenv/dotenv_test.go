@@ -1,4 +1,4 @@
-package workspace
+package dotenv
 
 import (
 	"errors"
@@ -7,46 +7,55 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
 )
 
-var testPorts = EnvPorts{Host: "localhost", Superserver: 31001, Web: 31002}
+var testPorts = Ports{Host: "localhost", Superserver: 31001, Web: 31002}
+
+func ptr[T any](v T) *T { return &v }
+
+// syncKeys is Sync with already resolved key names.
+func syncKeys(path string, mode SyncMode, keys Keys, p Ports) (Result, error) {
+	return syncOp{path: path, mode: mode, keys: &keys, ports: p}.sync()
+}
 
 func TestResolveEnvKeys(t *testing.T) {
 	tests := []struct {
 		name    string
-		names   EnvConfig
+		names   Names
 		content string
-		want    EnvKeys
+		want    Keys
 	}{
-		{"defaults for an empty file", EnvConfig{}, "", EnvKeys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}},
-		{"aliases in use", EnvConfig{}, "IRIS_HOSTNAME=h\nIRIS_SUPER_SERVER_PORT=1\nIRIS_WEBSERVER_PORT=2\n",
-			EnvKeys{"IRIS_HOSTNAME", "IRIS_SUPER_SERVER_PORT", "IRIS_WEBSERVER_PORT"}},
-		{"the default name beats an alias", EnvConfig{}, "IRIS_WEB_SERVER_PORT=1\nIRIS_WEB_PORT=2\n",
-			EnvKeys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}},
-		{"an alias only in a comment does not count", EnvConfig{}, "# IRIS_SUPERSERVER_PORT=1\n",
-			EnvKeys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}},
-		{"configured names win over aliases", EnvConfig{SuperserverPort: ptr("DB_PORT")}, "IRIS_SUPERSERVER_PORT=1\n",
-			EnvKeys{"IRIS_HOST", "DB_PORT", "IRIS_WEB_PORT"}},
-		{"an empty name means not managed", EnvConfig{Host: ptr(""), WebPort: ptr("")}, "IRIS_HOST=x\n",
-			EnvKeys{"", "IRIS_PORT", ""}},
-		{"a default configured for another key is not managed twice", EnvConfig{WebPort: ptr("IRIS_PORT")}, "IRIS_PORT=1\n",
-			EnvKeys{"IRIS_HOST", "", "IRIS_PORT"}},
-		{"an alias configured for another key is skipped", EnvConfig{SuperserverPort: ptr("IRIS_HOST")},
-			"IRIS_HOST=1\nIRIS_HOSTNAME=h\n", EnvKeys{"IRIS_HOSTNAME", "IRIS_HOST", "IRIS_WEB_PORT"}},
-		{"another key's configured name is never the fallback", EnvConfig{SuperserverPort: ptr("IRIS_HOST")}, "",
-			EnvKeys{"", "IRIS_HOST", "IRIS_WEB_PORT"}},
-		{"an alias taken by another key's configured name", EnvConfig{WebPort: ptr("IRIS_SUPERSERVER_PORT")},
-			"IRIS_SUPERSERVER_PORT=1\nIRIS_SUPER_SERVER_PORT=2\n", EnvKeys{"IRIS_HOST", "IRIS_SUPER_SERVER_PORT", "IRIS_SUPERSERVER_PORT"}},
+		{"defaults for an empty file", Names{}, "", Keys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}},
+		{"aliases in use", Names{}, "IRIS_HOSTNAME=h\nIRIS_SUPER_SERVER_PORT=1\nIRIS_WEBSERVER_PORT=2\n",
+			Keys{"IRIS_HOSTNAME", "IRIS_SUPER_SERVER_PORT", "IRIS_WEBSERVER_PORT"}},
+		{"the default name beats an alias", Names{}, "IRIS_WEB_SERVER_PORT=1\nIRIS_WEB_PORT=2\n",
+			Keys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}},
+		{"an alias only in a comment does not count", Names{}, "# IRIS_SUPERSERVER_PORT=1\n",
+			Keys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}},
+		{"configured names win over aliases", Names{SuperserverPort: ptr("DB_PORT")}, "IRIS_SUPERSERVER_PORT=1\n",
+			Keys{"IRIS_HOST", "DB_PORT", "IRIS_WEB_PORT"}},
+		{"an empty name means not managed", Names{Host: ptr(""), WebPort: ptr("")}, "IRIS_HOST=x\n",
+			Keys{"", "IRIS_PORT", ""}},
+		{"a default configured for another key is not managed twice", Names{WebPort: ptr("IRIS_PORT")}, "IRIS_PORT=1\n",
+			Keys{"IRIS_HOST", "", "IRIS_PORT"}},
+		{"an alias configured for another key is skipped", Names{SuperserverPort: ptr("IRIS_HOST")},
+			"IRIS_HOST=1\nIRIS_HOSTNAME=h\n", Keys{"IRIS_HOSTNAME", "IRIS_HOST", "IRIS_WEB_PORT"}},
+		{"another key's configured name is never the fallback", Names{SuperserverPort: ptr("IRIS_HOST")}, "",
+			Keys{"", "IRIS_HOST", "IRIS_WEB_PORT"}},
+		{"an alias taken by another key's configured name", Names{WebPort: ptr("IRIS_SUPERSERVER_PORT")},
+			"IRIS_SUPERSERVER_PORT=1\nIRIS_SUPER_SERVER_PORT=2\n", Keys{"IRIS_HOST", "IRIS_SUPER_SERVER_PORT", "IRIS_SUPERSERVER_PORT"}},
 	}
 	for _, tt := range tests {
-		if got := ResolveEnvKeys(tt.names, []byte(tt.content)); got != tt.want {
+		if got := ResolveKeys(tt.names, []byte(tt.content)); got != tt.want {
 			t.Errorf("%s: got %+v, want %+v", tt.name, got, tt.want)
 		}
 	}
 }
 
 func TestParseEnvValues(t *testing.T) {
-	keys := EnvKeys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}
+	keys := Keys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}
 	tests := []struct {
 		content      string
 		ss, web      int
@@ -66,8 +75,8 @@ func TestParseEnvValues(t *testing.T) {
 		{"IRIS_PORT=\"31001\nIRIS_WEB_PORT=' 31002 '\n", 0, 31002, "not a port number", ""},
 	}
 	for _, tt := range tests {
-		v := ParseEnvValues([]byte(tt.content), keys)
-		check := func(name string, got EnvValue, port int, errText string) {
+		v := ParseValues([]byte(tt.content), keys)
+		check := func(name string, got Value, port int, errText string) {
 			if got.Port != port {
 				t.Errorf("%q: %s port %d, want %d", tt.content, name, got.Port, port)
 			}
@@ -84,12 +93,12 @@ func TestParseEnvValues(t *testing.T) {
 }
 
 func TestSyncEnvKeepsModeAndWritesNothingWhenEqual(t *testing.T) {
-	dir := tempDir(t)
+	dir := tempDirTB(t)
 	path := filepath.Join(dir, ".env")
 	if err := os.WriteFile(path, []byte("A=1\nIRIS_PORT=1\n"), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	res, err := SyncEnvFile(path, SyncAuto, EnvKeys{Superserver: "IRIS_PORT"}, testPorts)
+	res, err := syncKeys(path, SyncAuto, Keys{Superserver: "IRIS_PORT"}, testPorts)
 	if err != nil || !res.Written {
 		t.Fatalf("sync: %+v %v", res, err)
 	}
@@ -104,7 +113,7 @@ func TestSyncEnvKeepsModeAndWritesNothingWhenEqual(t *testing.T) {
 		t.Errorf("content %q", b)
 	}
 	// Same values again: the file is not replaced (same inode), not even touched.
-	res, err = SyncEnvFile(path, SyncAuto, EnvKeys{Superserver: "IRIS_PORT"}, testPorts)
+	res, err = syncKeys(path, SyncAuto, Keys{Superserver: "IRIS_PORT"}, testPorts)
 	if err != nil || res.Written || res.Skipped != SkipUpToDate {
 		t.Fatalf("second sync: %+v %v", res, err)
 	}
@@ -134,7 +143,7 @@ func assertNoTempFiles(t *testing.T, dir string) {
 // A .env link is written through to its target when the target lies in the project (here the
 // project is dir, holding proj/ and shared/); outside it, see TestSyncEnvOutsideTheProject.
 func TestSyncEnvThroughSymlink(t *testing.T) {
-	dir := tempDir(t)
+	dir := tempDirTB(t)
 	shared := filepath.Join(dir, "shared")
 	proj := filepath.Join(dir, "proj")
 	writeTree(t, dir, map[string]string{"shared/real.env": "# shared\nIRIS_PORT=1\n", "proj/": ""})
@@ -142,7 +151,7 @@ func TestSyncEnvThroughSymlink(t *testing.T) {
 	if err := os.Symlink(filepath.Join("..", "shared", "real.env"), link); err != nil {
 		t.Fatal(err)
 	}
-	res, err := SyncEnvIn(EnvScope{Root: dir}, link, SyncAuto, EnvConfig{}, testPorts)
+	res, err := Sync(Scope{Root: dir}, link, SyncAuto, Names{}, testPorts)
 	if err != nil || !res.Written {
 		t.Fatalf("sync: %+v, %v", res, err)
 	}
@@ -166,7 +175,7 @@ func TestSyncEnvThroughSymlink(t *testing.T) {
 	if err := os.Symlink("new.env", dangling); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := SyncEnv(dangling, SyncTrue, EnvConfig{}, testPorts); err != nil {
+	if _, err := Sync(Scope{}, dangling, SyncTrue, Names{}, testPorts); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Lstat(dangling); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
@@ -179,9 +188,9 @@ func TestSyncEnvThroughSymlink(t *testing.T) {
 
 func TestSyncEnvCreatesOnlyUnderTrue(t *testing.T) {
 	for _, mode := range []SyncMode{SyncAuto, SyncTrue, SyncFalse} {
-		dir := tempDir(t)
+		dir := tempDirTB(t)
 		path := filepath.Join(dir, ".env")
-		res, err := SyncEnv(path, mode, EnvConfig{}, testPorts)
+		res, err := Sync(Scope{}, path, mode, Names{}, testPorts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,25 +208,25 @@ func TestSyncEnvCreatesOnlyUnderTrue(t *testing.T) {
 }
 
 func TestSyncEnvErrors(t *testing.T) {
-	dir := tempDir(t)
-	if _, err := SyncEnv(dir, SyncAuto, EnvConfig{}, testPorts); err == nil || !strings.Contains(err.Error(), dir) {
+	dir := tempDirTB(t)
+	if _, err := Sync(Scope{}, dir, SyncAuto, Names{}, testPorts); err == nil || !strings.Contains(err.Error(), dir) {
 		t.Errorf("sync of a folder: %v, want an error naming it", err)
 	}
-	if _, err := SyncEnv(filepath.Join(dir, ".env"), SyncMode("sometimes"), EnvConfig{}, testPorts); err == nil {
+	if _, err := Sync(Scope{}, filepath.Join(dir, ".env"), SyncMode("sometimes"), Names{}, testPorts); err == nil {
 		t.Error("a bad sync mode is accepted")
 	}
-	if _, err := SyncEnv(filepath.Join(dir, "missing-folder", ".env"), SyncTrue, EnvConfig{}, testPorts); err == nil {
+	if _, err := Sync(Scope{}, filepath.Join(dir, "missing-folder", ".env"), SyncTrue, Names{}, testPorts); err == nil {
 		t.Error("creating a .env in a missing folder reports no error")
 	}
 }
 
 func TestWriteFileAtomicRefusesWhenTheFileChanged(t *testing.T) {
-	dir := tempDir(t)
+	dir := tempDirTB(t)
 	path := filepath.Join(dir, ".env")
 	if err := os.WriteFile(path, []byte("USER_SAVED=2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := envFile{path: path, target: path, exists: true}.replace([]byte("IRIS_PORT=1\n"), []byte("USER_SAVED=1\n"), true, nil)
+	err := resolved{path: path, target: path, exists: true}.replace([]byte("IRIS_PORT=1\n"), []byte("USER_SAVED=1\n"), true, nil)
 	if !errors.Is(err, errFileMoved) {
 		t.Fatalf("err = %v, want errFileMoved", err)
 	}
@@ -246,7 +255,7 @@ func BenchmarkSyncEnv1000Lines(b *testing.B) {
 	b.Run("render", func(b *testing.B) {
 		b.SetBytes(int64(len(content)))
 		for b.Loop() {
-			RenderEnv(content, EnvKeys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}, testPorts)
+			Render(content, Keys{"IRIS_HOST", "IRIS_PORT", "IRIS_WEB_PORT"}, testPorts)
 		}
 	})
 	b.Run("sync-write", func(b *testing.B) { // every iteration rewrites the file on disk
@@ -254,16 +263,19 @@ func BenchmarkSyncEnv1000Lines(b *testing.B) {
 			if err := os.WriteFile(path, content, 0o644); err != nil {
 				b.Fatal(err)
 			}
-			if res, err := SyncEnv(path, SyncAuto, EnvConfig{}, testPorts); err != nil || !res.Written {
+			if res, err := Sync(Scope{}, path, SyncAuto, Names{}, testPorts); err != nil || !res.Written {
 				b.Fatal(res, err)
 			}
 		}
 	})
 	b.Run("sync-up-to-date", func(b *testing.B) { // read, compare, no write
 		for b.Loop() {
-			if res, err := SyncEnv(path, SyncAuto, EnvConfig{}, testPorts); err != nil || res.Written {
+			if res, err := Sync(Scope{}, path, SyncAuto, Names{}, testPorts); err != nil || res.Written {
 				b.Fatal(res, err)
 			}
 		}
 	})
 }
+
+// writeTree creates files and folders under dir (sandboxtest.WriteTree).
+var writeTree = sandboxtest.WriteTree

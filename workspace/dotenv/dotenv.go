@@ -1,4 +1,10 @@
-package workspace
+// Package dotenv keeps a .env file in step with a project's host and ports (docs/env.md): its
+// line scanner, Render (the pure rewrite of the managed values), Plan and Sync (one checked,
+// atomic write: where the file may lie, regular files only, bounded reads, owner and group kept,
+// hard links and a concurrent save respected) and the Watcher (fsnotify, a user's port edit as a
+// request). It knows nothing of projects: the caller passes the file, its Scope, the SyncMode, the
+// configured Names and the Ports.
+package dotenv
 
 import (
 	"bytes"
@@ -33,24 +39,24 @@ var (
 	WebAliases         = []string{"IRIS_WEBSERVER_PORT", "IRIS_WEB_SERVER_PORT"}
 )
 
-// EnvKeys are the resolved names of the managed keys; "" means "not managed".
-type EnvKeys struct {
+// Keys are the resolved names of the managed keys; "" means "not managed".
+type Keys struct {
 	Host        string `json:"host"`
 	Superserver string `json:"superserverPort"`
 	Web         string `json:"webPort"`
 }
 
-// EnvPorts are the values the managed keys should have. Host is written only when the
+// Ports are the values the managed keys should have. Host is written only when the
 // host key is missing (a user's own host value is never overwritten) and only when it is a
 // plain host name or IP address; a port of 0 is not written.
-type EnvPorts struct {
+type Ports struct {
 	Host        string `json:"host"`
 	Superserver int    `json:"superserverPort"`
 	Web         int    `json:"webPort"`
 }
 
-// EnvChange describes one change RenderEnv made.
-type EnvChange struct {
+// Change describes one change Render made.
+type Change struct {
 	Key   string `json:"key"`
 	Old   string `json:"old,omitempty"` // the value as written before (quotes included); "" when added
 	New   string `json:"new"`           // the value as written now (quotes included)
@@ -62,7 +68,7 @@ type EnvChange struct {
 	NewText string `json:"-"`
 }
 
-func (c EnvChange) String() string {
+func (c Change) String() string {
 	if c.Added {
 		return fmt.Sprintf("%s=%s added (line %d)", c.Key, c.New, c.Line)
 	}
@@ -73,13 +79,13 @@ func (c EnvChange) String() string {
 	return fmt.Sprintf("%s changed from %s to %s (line %d)", c.Key, old, c.New, c.Line)
 }
 
-// ResolveEnvKeys turns the configured names into the names to manage in a file with the
+// ResolveKeys turns the configured names into the names to manage in a file with the
 // given content: a configured name is used as is ("" = not managed); an unset name is the
 // default, unless the file lacks the default and already uses a well-known alias. An unset
 // name never resolves to a name configured for another key: it takes an alias then, or is
 // not managed when the file has none (one key, one value).
-func ResolveEnvKeys(names EnvConfig, content []byte) EnvKeys {
-	candidates := map[string]bool{DefaultEnvHostKey: false, DefaultEnvSuperserverKey: false, DefaultEnvWebKey: false}
+func ResolveKeys(names Names, content []byte) Keys {
+	candidates := map[string]bool{DefaultHostKey: false, DefaultSuperserverKey: false, DefaultWebKey: false}
 	for _, a := range [][]string{HostAliases, SuperserverAliases, WebAliases} {
 		for _, n := range a {
 			candidates[n] = false
@@ -114,10 +120,10 @@ func ResolveEnvKeys(names EnvConfig, content []byte) EnvKeys {
 		}
 		return def
 	}
-	return EnvKeys{
-		Host:        pick(names.Host, DefaultEnvHostKey, HostAliases),
-		Superserver: pick(names.SuperserverPort, DefaultEnvSuperserverKey, SuperserverAliases),
-		Web:         pick(names.WebPort, DefaultEnvWebKey, WebAliases),
+	return Keys{
+		Host:        pick(names.Host, DefaultHostKey, HostAliases),
+		Superserver: pick(names.SuperserverPort, DefaultSuperserverKey, SuperserverAliases),
+		Web:         pick(names.WebPort, DefaultWebKey, WebAliases),
 	}
 }
 
@@ -130,7 +136,7 @@ func detectEOL(b []byte) string {
 	return "\n"
 }
 
-// plainHost matches host names and IP addresses: the only host values RenderEnv writes.
+// plainHost matches host names and IP addresses: the only host values Render writes.
 var plainHost = regexp.MustCompile(`^[A-Za-z0-9._:%\[\]-]+$`)
 
 // formatEnvValue writes v (digits or a plain host name) for a value slot quoted with q.
@@ -148,7 +154,7 @@ var (
 )
 
 // readEnvPort reads the port number in a managed value as written (quotes included): the
-// span the scanner found, which is also the span RenderEnv replaces, so that reading and
+// span the scanner found, which is also the span Render replaces, so that reading and
 // writing always agree on which text is the value. github.com/joho/godotenv interprets that
 // text (quotes, escapes). It is not asked about the whole line: it would end an unquoted
 // value at the last " #" of the line where a shell ends it at the first, and read
@@ -200,12 +206,12 @@ func parsePort(s string) (int, error) {
 	return n, nil
 }
 
-// RenderEnv returns the .env content with the managed keys set to p, and what changed.
+// Render returns the .env content with the managed keys set to p, and what changed.
 // It is pure and never fails: only the value span of the winning (last) line of each
 // managed key changes, keeping the value's quoting; missing keys are added under one
 // comment line (next to the helper's earlier block when there is one, else at the end);
 // every other byte stays as it was.
-func RenderEnv(in []byte, keys EnvKeys, p EnvPorts) ([]byte, []EnvChange) {
+func Render(in []byte, keys Keys, p Ports) ([]byte, []Change) {
 	eol := detectEOL(in)
 
 	type want struct {
@@ -227,7 +233,7 @@ func RenderEnv(in []byte, keys EnvKeys, p EnvPorts) ([]byte, []EnvChange) {
 	type edit struct {
 		start, end int
 		text       string
-		change     EnvChange
+		change     Change
 	}
 	wanted := map[string]bool{}
 	for _, w := range wants {
@@ -249,7 +255,7 @@ func RenderEnv(in []byte, keys EnvKeys, p EnvPorts) ([]byte, []EnvChange) {
 			continue
 		}
 		text := formatEnvValue(w.value, l.quote)
-		edits = append(edits, edit{l.valStart, l.valEnd, text, EnvChange{
+		edits = append(edits, edit{l.valStart, l.valEnd, text, Change{
 			Key: w.key, Old: string(in[l.valStart:l.valEnd]), New: text,
 			Line:    bytes.Count(in[:l.start], []byte("\n")) + 1,
 			OldText: string(in[l.start:l.end]),
@@ -281,7 +287,7 @@ func RenderEnv(in []byte, keys EnvKeys, p EnvPorts) ([]byte, []EnvChange) {
 	sort.SliceStable(edits, func(i, j int) bool { return edits[i].start < edits[j].start })
 
 	out := make([]byte, 0, len(in)+len(block)+16*len(edits))
-	var changes []EnvChange
+	var changes []Change
 	pos := 0
 	for _, e := range edits { // one edit per line, so they never overlap
 		out = append(out, in[pos:e.start]...)
@@ -289,7 +295,7 @@ func RenderEnv(in []byte, keys EnvKeys, p EnvPorts) ([]byte, []EnvChange) {
 			// The added keys are the last len(missing) lines of the block.
 			first := bytes.Count(out, []byte("\n")) + strings.Count(block, "\n") - len(missing) + 1
 			for k, w := range missing {
-				changes = append(changes, EnvChange{Key: w.key, New: formatEnvValue(w.value, 0), Added: true,
+				changes = append(changes, Change{Key: w.key, New: formatEnvValue(w.value, 0), Added: true,
 					Line: first + k, NewText: addedLines[k]})
 			}
 		} else {
@@ -327,8 +333,8 @@ func scanForRender(in []byte, wanted map[string]bool) (last map[string]envLine, 
 	return last, blockEnd
 }
 
-// EnvValue is what the file says for one managed key.
-type EnvValue struct {
+// Value is what the file says for one managed key.
+type Value struct {
 	Key     string `json:"key"`
 	Present bool   `json:"present"`
 	Raw     string `json:"raw,omitempty"`   // as written, quotes included
@@ -337,31 +343,31 @@ type EnvValue struct {
 	Err     error  `json:"-"`               // why the value is not a port number (port keys only)
 }
 
-// EnvValues are the managed keys' values found in a .env file.
-type EnvValues struct {
-	Host, Superserver, Web EnvValue
+// Values are the managed keys' values found in a .env file.
+type Values struct {
+	Host, Superserver, Web Value
 }
 
-// ParseEnvValues reads the managed keys' values from .env content. Value comes from
+// ParseValues reads the managed keys' values from .env content. Value comes from
 // github.com/joho/godotenv where the file parses (after stripping a BOM) and from the
 // helper's own scanner otherwise. Port is read from the value span the scanner found
-// (readEnvPort), the span RenderEnv writes; a value with a variable reference is never a port.
-func ParseEnvValues(content []byte, keys EnvKeys) EnvValues {
-	return parseEnvValues(content, keys, true)
+// (readEnvPort), the span Render writes; a value with a variable reference is never a port.
+func ParseValues(content []byte, keys Keys) Values {
+	return parseValues(content, keys, true)
 }
 
-// parseEnvValues is ParseEnvValues; without values (the watcher, which needs Raw, Port and Err
+// parseValues is ParseValues; without values (the watcher, which needs Raw, Port and Err
 // only) godotenv does not parse the whole file, whose map of every key would cost about ten times
 // the file's size, and Value is the text between the quotes.
-func parseEnvValues(content []byte, keys EnvKeys, values bool) EnvValues {
+func parseValues(content []byte, keys Keys, values bool) Values {
 	last := lastAssignmentsOf(content, map[string]bool{keys.Host: keys.Host != "", keys.Superserver: keys.Superserver != "", keys.Web: keys.Web != ""})
 	var parsed map[string]string
 	perr := errors.New("not parsed")
 	if values {
-		parsed, perr = godotenv.UnmarshalBytes(bytes.TrimPrefix(content, utf8BOM))
+		parsed, perr = godotenv.UnmarshalBytes(bytes.TrimPrefix(content, projfile.BOM))
 	}
-	get := func(key string, isPort bool) EnvValue {
-		v := EnvValue{Key: key}
+	get := func(key string, isPort bool) Value {
+		v := Value{Key: key}
 		l, ok := last[key]
 		if key == "" || !ok {
 			return v
@@ -388,32 +394,32 @@ func parseEnvValues(content []byte, keys EnvKeys, values bool) EnvValues {
 		}
 		return v
 	}
-	return EnvValues{Host: get(keys.Host, false), Superserver: get(keys.Superserver, true), Web: get(keys.Web, true)}
+	return Values{Host: get(keys.Host, false), Superserver: get(keys.Superserver, true), Web: get(keys.Web, true)}
 }
 
-// ReadEnvPorts reads the managed keys' values from the file at path (a regular file of at most
+// ReadPorts reads the managed keys' values from the file at path (a regular file of at most
 // projfile.EnvLimit bytes, links followed). A missing file is an error wrapping fs.ErrNotExist.
-func ReadEnvPorts(path string, keys EnvKeys) (EnvValues, error) {
+func ReadPorts(path string, keys Keys) (Values, error) {
 	b, err := projfile.ReadFile(path, projfile.EnvLimit, projfile.FollowLinks)
 	if err != nil {
-		return EnvValues{}, err
+		return Values{}, err
 	}
-	return ParseEnvValues(b, keys), nil
+	return ParseValues(b, keys), nil
 }
 
-// EnvResult says what a sync did or (for PlanEnv) would do.
-type EnvResult struct {
-	Path    string      `json:"path"`             // the .env path as given
-	Target  string      `json:"target,omitempty"` // the file written: Path, or a symlink's target
-	Mode    SyncMode    `json:"mode"`
-	Keys    EnvKeys     `json:"keys"`
-	Created bool        `json:"created,omitempty"`
-	Written bool        `json:"written"`
-	Skipped string      `json:"skipped,omitempty"` // why the file was left alone
-	Changes []EnvChange `json:"changes,omitempty"`
-	Before  []byte      `json:"-"`
-	After   []byte      `json:"-"`
-	Exists  bool        `json:"exists"`
+// Result says what a sync did or (for Plan) would do.
+type Result struct {
+	Path    string   `json:"path"`             // the .env path as given
+	Target  string   `json:"target,omitempty"` // the file written: Path, or a symlink's target
+	Mode    SyncMode `json:"mode"`
+	Keys    Keys     `json:"keys"`
+	Created bool     `json:"created,omitempty"`
+	Written bool     `json:"written"`
+	Skipped string   `json:"skipped,omitempty"` // why the file was left alone
+	Changes []Change `json:"changes,omitempty"`
+	Before  []byte   `json:"-"`
+	After   []byte   `json:"-"`
+	Exists  bool     `json:"exists"`
 }
 
 // Reasons a sync leaves the file alone.
@@ -423,53 +429,48 @@ const (
 	SkipUpToDate  = "already up to date"
 )
 
-// envOp is one sync (or plan) of a .env file.
-type envOp struct {
+// syncOp is one sync (or plan) of a .env file.
+type syncOp struct {
 	path  string
-	scope EnvScope
+	scope Scope
 	mode  SyncMode
-	names EnvConfig // as configured: keys named here are checked (checkConfiguredKeys)
-	keys  *EnvKeys  // already resolved names (SyncEnvFile); nil = resolve against the content
-	ports EnvPorts
+	names Names // as configured: keys named here are checked (checkConfiguredKeys)
+	keys  *Keys // already resolved names (tests); nil = resolve against the content
+	ports Ports
 	// beforeRename runs right before the last check and the rename (tests: a save that lands there).
 	beforeRename func()
 }
 
-func (o envOp) resolveKeys(content []byte) EnvKeys {
+func (o syncOp) resolveKeys(content []byte) Keys {
 	if o.keys != nil {
 		return *o.keys
 	}
-	return ResolveEnvKeys(o.names, content)
+	return ResolveKeys(o.names, content)
 }
 
-// PlanEnv computes what SyncEnv would do to the file at path, without writing.
-// names are the configured key names (aliases resolve against the file's content).
-func PlanEnv(path string, mode SyncMode, names EnvConfig, p EnvPorts) (EnvResult, error) {
-	return PlanEnvIn(EnvScope{}, path, mode, names, p)
-}
-
-// PlanEnvIn is PlanEnv for a .env that must lie in scope (a project's): see SyncEnvIn.
-func PlanEnvIn(scope EnvScope, path string, mode SyncMode, names EnvConfig, p EnvPorts) (EnvResult, error) {
-	res, _, err := envOp{path: path, scope: scope, mode: mode, names: names, ports: p}.plan()
+// Plan computes what Sync would do to the file at path, without writing: the same checks, and
+// Result.Before/After hold the content before and after.
+func Plan(scope Scope, path string, mode SyncMode, names Names, p Ports) (Result, error) {
+	res, _, err := syncOp{path: path, scope: scope, mode: mode, names: names, ports: p}.plan()
 	return res, err
 }
 
-func (o envOp) plan() (EnvResult, envFile, error) {
-	res := EnvResult{Path: o.path, Mode: o.mode}
+func (o syncOp) plan() (Result, resolved, error) {
+	res := Result{Path: o.path, Mode: o.mode}
 	if o.mode == "" {
 		res.Mode = SyncAuto
 	}
 	if _, err := ParseSyncMode(string(res.Mode)); err != nil {
-		return res, envFile{}, err
+		return res, resolved{}, err
 	}
 	if res.Mode == SyncFalse {
 		_, err := os.Lstat(o.path)
 		res.Exists = err == nil
 		res.Keys = o.resolveKeys(nil)
 		res.Skipped = SkipSyncFalse
-		return res, envFile{}, nil
+		return res, resolved{}, nil
 	}
-	f, err := resolveEnvFile(o.path, res.Mode, o.scope)
+	f, err := resolve(o.path, res.Mode, o.scope)
 	if err != nil {
 		return res, f, err
 	}
@@ -488,7 +489,7 @@ func (o envOp) plan() (EnvResult, envFile, error) {
 		return res, f, err
 	}
 	res.Before = in
-	res.After, res.Changes = RenderEnv(in, res.Keys, o.ports)
+	res.After, res.Changes = Render(in, res.Keys, o.ports)
 	res.Created = !res.Exists
 	if res.Exists && bytes.Equal(res.After, in) {
 		res.Skipped = SkipUpToDate
@@ -499,7 +500,7 @@ func (o envOp) plan() (EnvResult, envFile, error) {
 // checkConfiguredKeys refuses to overwrite a managed port key named in .iris-helper.json whose
 // value is not a port number, an empty value or a ${…} reference: such a name may point at the
 // user's secret (e.g. "webPort": "DATABASE_URL").
-func checkConfiguredKeys(path string, in []byte, names EnvConfig, keys EnvKeys) error {
+func checkConfiguredKeys(path string, in []byte, names Names, keys Keys) error {
 	type check struct{ field, key string }
 	var checks []check
 	if names.SuperserverPort != nil && *names.SuperserverPort != "" && keys.Superserver == *names.SuperserverPort {
@@ -522,7 +523,7 @@ func checkConfiguredKeys(path string, in []byte, names EnvConfig, keys EnvKeys) 
 			continue // missing: added
 		}
 		if raw := string(in[l.valStart:l.valEnd]); !portOrPlaceholder(raw) {
-			return &EnvKeyNotPortError{Path: path, Key: c.key, Field: c.field, Line: bytes.Count(in[:l.start], []byte("\n")) + 1}
+			return &KeyNotPortError{Path: path, Key: c.key, Field: c.field, Line: bytes.Count(in[:l.start], []byte("\n")) + 1}
 		}
 	}
 	return nil
@@ -545,32 +546,21 @@ func portOrPlaceholder(raw string) bool {
 	return v == "" || varReference.MatchString(v)
 }
 
-// SyncEnv writes the managed keys into the .env file at path according to mode, resolving
-// the key names (names as configured in .iris-helper.json) against the file's content. The
-// file must resolve inside its own folder (see SyncEnvIn for a project's .env).
-func SyncEnv(path string, mode SyncMode, names EnvConfig, p EnvPorts) (EnvResult, error) {
-	return envOp{path: path, mode: mode, names: names, ports: p}.sync()
-}
-
-// SyncEnvIn is SyncEnv for a project's .env: the file (every link followed) must lie inside
-// scope.Root and outside scope.Home unless scope.AllowOutside (*EnvOutsideProjectError), must be
-// a regular file (*EnvNotRegularError) of at most projfile.EnvLimit bytes
+// Sync writes the managed keys into the .env file at path according to mode, resolving the key
+// names (names as configured in .iris-helper.json) against the file's content. The file (every
+// link followed) must lie inside scope.Root (the zero Scope: the file's own folder) and outside scope.Home unless scope.AllowOutside (*OutsideProjectError), must be
+// a regular file (*NotRegularError) of at most projfile.EnvLimit bytes
 // (*projfile.TooLargeError); a key named in names must hold a port number before it is replaced
-// (*EnvKeyNotPortError); a file that cannot be replaced without losing its owner, group or hard
-// links is left alone (*EnvNotReplacedError). Every error names the file.
-func SyncEnvIn(scope EnvScope, path string, mode SyncMode, names EnvConfig, p EnvPorts) (EnvResult, error) {
-	return envOp{path: path, scope: scope, mode: mode, names: names, ports: p}.sync()
-}
-
-// SyncEnvFile is SyncEnv with already resolved key names.
-func SyncEnvFile(path string, mode SyncMode, keys EnvKeys, p EnvPorts) (EnvResult, error) {
-	return envOp{path: path, mode: mode, keys: &keys, ports: p}.sync()
+// (*KeyNotPortError); a file that cannot be replaced without losing its owner, group or hard
+// links is left alone (*NotReplacedError). Every error names the file.
+func Sync(scope Scope, path string, mode SyncMode, names Names, p Ports) (Result, error) {
+	return syncOp{path: path, scope: scope, mode: mode, names: names, ports: p}.sync()
 }
 
 // maxEnvAttempts is how often a sync starts over from the user's newer save.
 const maxEnvAttempts = 5
 
-func (o envOp) sync() (EnvResult, error) {
+func (o syncOp) sync() (Result, error) {
 	for attempt := 0; ; attempt++ {
 		res, f, err := o.plan()
 		if errors.Is(err, errFileMoved) && attempt < maxEnvAttempts {
@@ -600,9 +590,9 @@ func renameRetry(from, to string) error {
 	var err error
 	for i := 0; i < 20; i++ {
 		if err = os.Rename(from, to); err == nil || runtime.GOOS != "windows" {
-			return errUnwrapPath(err)
+			return projfile.WithoutPath(err)
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	return errUnwrapPath(err)
+	return projfile.WithoutPath(err)
 }

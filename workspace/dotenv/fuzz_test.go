@@ -1,4 +1,4 @@
-package workspace
+package dotenv
 
 import (
 	"bytes"
@@ -7,10 +7,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/iris-helper/iris-helper/workspace/projfile"
 )
 
 // fuzzKeySets are the key-name configurations the fuzz test chooses from.
-var fuzzKeySets = []EnvKeys{
+var fuzzKeySets = []Keys{
 	{Host: "IRIS_HOST", Superserver: "IRIS_PORT", Web: "IRIS_WEB_PORT"},
 	{Host: "IRIS_HOSTNAME", Superserver: "IRIS_SUPERSERVER_PORT", Web: "IRIS_WEB_SERVER_PORT"},
 	{Host: "", Superserver: "IRIS_PORT", Web: ""},
@@ -21,7 +23,7 @@ const maskedValue = "\x00V\x00"
 
 // maskManaged replaces the winning value of every managed key with a placeholder, so
 // that two files can be compared "except for the managed values".
-func maskManaged(b []byte, keys EnvKeys) []byte {
+func maskManaged(b []byte, keys Keys) []byte {
 	lines := scanEnvLines(b)
 	last := lastAssignments(lines)
 	var spans [][2]int
@@ -45,10 +47,10 @@ func maskManaged(b []byte, keys EnvKeys) []byte {
 	return out
 }
 
-// checkRender asserts the RenderEnv contract for one input.
-func checkRender(t *testing.T, in []byte, keys EnvKeys, p EnvPorts) {
+// checkRender asserts the Render contract for one input.
+func checkRender(t *testing.T, in []byte, keys Keys, p Ports) {
 	t.Helper()
-	out, changes := RenderEnv(in, keys, p)
+	out, changes := Render(in, keys, p)
 
 	// 1. Outside the managed values, out is in plus at most one block of added lines.
 	mi, mo := maskManaged(in, keys), maskManaged(out, keys)
@@ -80,18 +82,18 @@ func checkRender(t *testing.T, in []byte, keys EnvKeys, p EnvPorts) {
 		}
 	}
 	// 2. A BOM stays.
-	if bytes.HasPrefix(in, utf8BOM) != bytes.HasPrefix(out, utf8BOM) {
+	if bytes.HasPrefix(in, projfile.BOM) != bytes.HasPrefix(out, projfile.BOM) {
 		t.Fatalf("BOM added or lost\nin:  %q\nout: %q", in, out)
 	}
 	// 3. The managed ports read back as asked; an existing host value is untouched.
-	got := ParseEnvValues(out, keys)
+	got := ParseValues(out, keys)
 	if keys.Superserver != "" && p.Superserver > 0 && got.Superserver.Port != p.Superserver {
 		t.Fatalf("%s reads back as %+v, want %d\nin:  %q\nout: %q", keys.Superserver, got.Superserver, p.Superserver, in, out)
 	}
 	if keys.Web != "" && p.Web > 0 && got.Web.Port != p.Web {
 		t.Fatalf("%s reads back as %+v, want %d\nin:  %q\nout: %q", keys.Web, got.Web, p.Web, in, out)
 	}
-	before := ParseEnvValues(in, keys)
+	before := ParseValues(in, keys)
 	if keys.Host != "" && before.Host.Present && got.Host.Raw != before.Host.Raw {
 		t.Fatalf("host value changed from %q to %q", before.Host.Raw, got.Host.Raw)
 	}
@@ -99,7 +101,7 @@ func checkRender(t *testing.T, in []byte, keys EnvKeys, p EnvPorts) {
 		t.Fatalf("host key %s missing after render\nout: %q", keys.Host, out)
 	}
 	// 4. Rendering again changes nothing; no change reported means no byte changed.
-	if again, ch := RenderEnv(out, keys, p); !bytes.Equal(again, out) || len(ch) != 0 {
+	if again, ch := Render(out, keys, p); !bytes.Equal(again, out) || len(ch) != 0 {
 		t.Fatalf("second render changed the file: %v\nout:   %q\nagain: %q", ch, out, again)
 	}
 	if (len(changes) == 0) != bytes.Equal(in, out) {
@@ -107,9 +109,9 @@ func checkRender(t *testing.T, in []byte, keys EnvKeys, p EnvPorts) {
 	}
 }
 
-// addedBlock matches what RenderEnv may add: an optional line break (file without a
+// addedBlock matches what Render may add: an optional line break (file without a
 // final newline), an optional comment line, then managed keys with masked values.
-func addedBlock(keys EnvKeys) *regexp.Regexp {
+func addedBlock(keys Keys) *regexp.Regexp {
 	var names []string
 	for _, k := range []string{keys.Host, keys.Superserver, keys.Web} {
 		if k != "" {
@@ -120,9 +122,9 @@ func addedBlock(keys EnvKeys) *regexp.Regexp {
 		strings.Join(names, "|") + `)=` + regexp.QuoteMeta(maskedValue) + `\r?\n)+$`)
 }
 
-func FuzzRenderEnv(f *testing.F) {
-	// Seeds: every golden input, plus the corpus under testdata/fuzz/FuzzRenderEnv.
-	inputs, _ := filepath.Glob(filepath.Join("..", "testdata", "env", "*", "input.env"))
+func FuzzRender(f *testing.F) {
+	// Seeds: every golden input, plus the corpus under testdata/fuzz/FuzzRender.
+	inputs, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "env", "*", "input.env"))
 	for i, path := range inputs {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -132,7 +134,7 @@ func FuzzRenderEnv(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte, ss, web uint16, keySet uint8) {
 		keys := fuzzKeySets[int(keySet)%len(fuzzKeySets)]
-		checkRender(t, in, keys, EnvPorts{Host: "localhost", Superserver: int(ss), Web: int(web)})
+		checkRender(t, in, keys, Ports{Host: "localhost", Superserver: int(ss), Web: int(web)})
 	})
 }
 
@@ -146,7 +148,7 @@ func TestRenderEnvContractOnTrickyInputs(t *testing.T) {
 	}
 	for _, s := range inputs {
 		for _, keys := range fuzzKeySets {
-			for _, p := range []EnvPorts{{"localhost", 31001, 31002}, {"", 1, 0}, {"localhost", 0, 65535}} {
+			for _, p := range []Ports{{"localhost", 31001, 31002}, {"", 1, 0}, {"localhost", 0, 65535}} {
 				checkRender(t, []byte(s), keys, p)
 			}
 		}

@@ -1,4 +1,4 @@
-package workspace
+package dotenv
 
 import (
 	"bytes"
@@ -20,27 +20,22 @@ import (
 // against the project folder and IRIS_HELPER_HOME, read with a bound, and replaced only when the
 // replacement keeps what the user would lose otherwise (owner, group, hard links, a newer save).
 
-// EnvScope says where a project's .env may lie.
-type EnvScope struct {
+// Scope says where a project's .env may lie.
+type Scope struct {
 	// Root is the project folder; the file must resolve inside it. "" = the folder of the .env
 	// path itself (library callers without a project).
 	Root string
 	// Home is IRIS_HELPER_HOME; the file must not resolve into it. "" = not checked.
 	Home string
-	// AllowOutside lifts both rules: the user's own choice (KnobEnvFileOutsideProject), never a
-	// project file's.
+	// AllowOutside lifts both rules: the user's own choice (workspace's knob
+	// allowEnvFileOutsideProject), never a project file's.
 	AllowOutside bool
 }
 
-// ScopeOf is the scope of a project folder under the user's policy.
-func ScopeOf(root, home string, policy UserPolicy) EnvScope {
-	return EnvScope{Root: root, Home: home, AllowOutside: policy.Allows(KnobEnvFileOutsideProject)}
-}
-
-// EnvOutsideProjectError says that the project's .env resolves outside the project folder or into
+// OutsideProjectError says that the project's .env resolves outside the project folder or into
 // IRIS_HELPER_HOME and the user has not allowed it, or that it is a dangling link whose target
 // lies outside the project (never created there, whatever the user allows).
-type EnvOutsideProjectError struct {
+type OutsideProjectError struct {
 	Path     string // the .env path as configured (env.file in the project folder)
 	Resolved string // where it leads, every link followed
 	Root     string // the project folder
@@ -48,16 +43,11 @@ type EnvOutsideProjectError struct {
 	Dangling bool   // a link to a file that does not exist, which iris-helper would have to create
 }
 
-// Knob is what the user would turn on to allow the file; "" for a dangling link (no knob makes
-// iris-helper create a file outside the project).
-func (e *EnvOutsideProjectError) Knob() Knob {
-	if e.Dangling {
-		return ""
-	}
-	return KnobEnvFileOutsideProject
-}
+// Allowable reports whether AllowOutside would have let the file be written: not for a dangling
+// link (nothing makes iris-helper create a file outside the project).
+func (e *OutsideProjectError) Allowable() bool { return !e.Dangling }
 
-func (e *EnvOutsideProjectError) Error() string {
+func (e *OutsideProjectError) Error() string {
 	where := e.Path + " leads to " + e.Resolved + ","
 	if e.Resolved == e.Path {
 		where = e.Path + " is"
@@ -70,18 +60,18 @@ func (e *EnvOutsideProjectError) Error() string {
 	if e.Home != "" {
 		place = "inside IRIS_HELPER_HOME (" + e.Home + ")"
 	}
-	return fmt.Sprintf("%s %s: iris-helper writes a .env there only when the user allows it (%s)", where, place, KnobEnvFileOutsideProject)
+	return fmt.Sprintf("%s %s: iris-helper writes a .env there only when the user allows it", where, place)
 }
 
-// EnvNotRegularError says that the project's .env, or what its link leads to, is not a regular
+// NotRegularError says that the project's .env, or what its link leads to, is not a regular
 // file (a directory, FIFO, device…): it is neither read nor replaced.
-type EnvNotRegularError struct {
+type NotRegularError struct {
 	Path   string      // the .env path as configured
 	Target string      // what it leads to (= Path without a link)
 	Mode   fs.FileMode // the type found
 }
 
-func (e *EnvNotRegularError) Error() string {
+func (e *NotRegularError) Error() string {
 	what := e.Path + " is " + projfile.Describe(e.Mode)
 	if e.Target != e.Path {
 		what = e.Path + " leads to " + e.Target + ", " + projfile.Describe(e.Mode)
@@ -91,36 +81,36 @@ func (e *EnvNotRegularError) Error() string {
 }
 
 // Unwrap lets errors.As find the *projfile.NotRegularError of the file found.
-func (e *EnvNotRegularError) Unwrap() error {
+func (e *NotRegularError) Unwrap() error {
 	return &projfile.NotRegularError{Path: e.Target, Mode: e.Mode}
 }
 
-// EnvNotReplacedError says that the .env was left alone because replacing it would lose
+// NotReplacedError says that the .env was left alone because replacing it would lose
 // something: its owner or group, or its other hard links.
-type EnvNotReplacedError struct {
+type NotReplacedError struct {
 	Path string // the .env path as configured
 	Why  string // e.g. "it has 2 hard links, …"
 }
 
-func (e *EnvNotReplacedError) Error() string { return e.Path + " was not updated: " + e.Why }
+func (e *NotReplacedError) Error() string { return e.Path + " was not updated: " + e.Why }
 
-// EnvKeyNotPortError says that a managed key named in .iris-helper.json holds something other than
+// KeyNotPortError says that a managed key named in .iris-helper.json holds something other than
 // a port number (or an empty value, or a ${…} reference) in the .env: it may be the user's secret,
 // so it is never overwritten. The value itself is not repeated.
-type EnvKeyNotPortError struct {
+type KeyNotPortError struct {
 	Path  string // the .env file
 	Key   string // the key, e.g. DATABASE_URL
 	Field string // the .iris-helper.json field that names it, e.g. env.webPort
 	Line  int
 }
 
-func (e *EnvKeyNotPortError) Error() string {
+func (e *KeyNotPortError) Error() string {
 	return fmt.Sprintf("%s: %s (line %d) holds a value that is not a port number; %s in .iris-helper.json names it, and iris-helper never overwrites such a value (set %s to the key meant for the port, or give %s a port number)",
 		e.Path, e.Key, e.Line, e.Field, e.Field, e.Key)
 }
 
-// envFile is a resolved .env: the path as configured and the file that holds the bytes.
-type envFile struct {
+// resolved is a resolved .env: the path as configured and the file that holds the bytes.
+type resolved struct {
 	path    string      // as configured, absolute and clean
 	target  string      // every link followed; = path without a link
 	viaLink bool        // path is (a chain of) symbolic links
@@ -145,16 +135,16 @@ func canonical(p string) string {
 	}
 }
 
-// resolveEnvFile follows path's links to the file that holds the bytes and checks it against
+// resolve follows path's links to the file that holds the bytes and checks it against
 // scope: inside the project folder and not in IRIS_HELPER_HOME unless the user allows it; a
 // dangling link outside the project is refused under sync true (it would create its target), a
 // target that exists must be a regular file.
-func resolveEnvFile(path string, mode SyncMode, scope EnvScope) (envFile, error) {
+func resolve(path string, mode SyncMode, scope Scope) (resolved, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return envFile{}, fmt.Errorf("%s: %w", path, err)
+		return resolved{}, fmt.Errorf("%s: %w", path, err)
 	}
-	f := envFile{path: filepath.Clean(abs)}
+	f := resolved{path: filepath.Clean(abs)}
 	p := f.path
 	for hops := 0; ; hops++ {
 		if hops > 40 {
@@ -166,7 +156,7 @@ func resolveEnvFile(path string, mode SyncMode, scope EnvScope) (envFile, error)
 			break
 		}
 		if err != nil {
-			return f, fmt.Errorf("%s: %w", f.path, errUnwrapPath(err))
+			return f, fmt.Errorf("%s: %w", f.path, projfile.WithoutPath(err))
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			f.exists, f.mode = true, fi.Mode().Type()
@@ -174,7 +164,7 @@ func resolveEnvFile(path string, mode SyncMode, scope EnvScope) (envFile, error)
 		}
 		link, err := os.Readlink(p)
 		if err != nil {
-			return f, fmt.Errorf("%s: %w", f.path, errUnwrapPath(err))
+			return f, fmt.Errorf("%s: %w", f.path, projfile.WithoutPath(err))
 		}
 		if !filepath.IsAbs(link) {
 			link = filepath.Join(filepath.Dir(p), link)
@@ -187,44 +177,45 @@ func resolveEnvFile(path string, mode SyncMode, scope EnvScope) (envFile, error)
 		root = filepath.Dir(f.path)
 	}
 	root = canonical(root)
-	inside := within(f.target, root)
+	inside := projfile.Within(f.target, root)
 	home := ""
 	if scope.Home != "" {
-		if h := canonical(scope.Home); within(f.target, h) {
+		if h := canonical(scope.Home); projfile.Within(f.target, h) {
 			home = h
 		}
 	}
 	switch {
 	case f.viaLink && !f.exists && !inside && mode == SyncTrue:
-		return f, &EnvOutsideProjectError{Path: f.path, Resolved: f.target, Root: root, Dangling: true}
+		return f, &OutsideProjectError{Path: f.path, Resolved: f.target, Root: root, Dangling: true}
 	case (!inside || home != "") && !scope.AllowOutside:
-		return f, &EnvOutsideProjectError{Path: f.path, Resolved: f.target, Root: root, Home: home}
+		return f, &OutsideProjectError{Path: f.path, Resolved: f.target, Root: root, Home: home}
 	case f.exists && !f.mode.IsRegular():
-		return f, &EnvNotRegularError{Path: f.path, Target: f.target, Mode: f.mode}
+		return f, &NotRegularError{Path: f.path, Target: f.target, Mode: f.mode}
 	}
 	return f, nil
 }
 
-// CheckEnvFile says whether the project's .env at path may be synced under scope, before anything
-// else is done (ports assigned): nil, or the *EnvOutsideProjectError, *EnvNotRegularError or
-// *projfile.TooLargeError a sync would return. Under sync false nothing is checked.
-func CheckEnvFile(scope EnvScope, path string, mode SyncMode) error {
+// Check says whether the project's .env at path may be synced under scope, before anything else is
+// done (ports assigned): whether the file exists, and nil or the *OutsideProjectError,
+// *NotRegularError or *projfile.TooLargeError a sync would return. Under sync false nothing is
+// checked (and nothing is said to exist).
+func Check(scope Scope, path string, mode SyncMode) (exists bool, err error) {
 	if mode == SyncFalse {
-		return nil
+		return false, nil
 	}
-	f, err := resolveEnvFile(path, mode, scope)
+	f, err := resolve(path, mode, scope)
 	if err != nil || !f.exists {
-		return err
+		return false, err
 	}
 	if fi, err := os.Lstat(f.target); err == nil && fi.Size() > projfile.EnvLimit {
-		return &projfile.TooLargeError{Path: f.target, Size: fi.Size(), Limit: projfile.EnvLimit}
+		return true, &projfile.TooLargeError{Path: f.target, Size: fi.Size(), Limit: projfile.EnvLimit}
 	}
-	return nil
+	return true, nil
 }
 
 // read returns the file's content (nil, false when it does not exist): regular files only,
 // never through a link swapped in since the resolution, at most projfile.EnvLimit bytes.
-func (f envFile) read() ([]byte, bool, error) {
+func (f resolved) read() ([]byte, bool, error) {
 	b, err := projfile.ReadFile(f.target, projfile.EnvLimit, projfile.NoFollow)
 	var nr *projfile.NotRegularError
 	switch {
@@ -235,13 +226,13 @@ func (f envFile) read() ([]byte, bool, error) {
 	case errors.As(err, &nr) && nr.Mode&fs.ModeSymlink != 0:
 		return nil, false, errFileMoved // replaced by a link since it was resolved: resolve again
 	case errors.As(err, &nr):
-		return nil, false, &EnvNotRegularError{Path: f.path, Target: f.target, Mode: nr.Mode}
+		return nil, false, &NotRegularError{Path: f.path, Target: f.target, Mode: nr.Mode}
 	}
 	var tl *projfile.TooLargeError
 	if errors.As(err, &tl) {
 		return nil, false, err // names the file, its size and the limit
 	}
-	return nil, false, fmt.Errorf("read %s: %w", f.target, errUnwrapPath(err))
+	return nil, false, fmt.Errorf("read %s: %w", f.target, projfile.WithoutPath(err))
 }
 
 // tempPrefix is the name prefix of the temporary files written beside target: ".env" gives
@@ -286,11 +277,11 @@ var errFileMoved = errors.New("the file changed while it was being updated")
 
 // replace writes data as the file's new content through a temporary file in the target's folder
 // and a rename, keeping the permission bits, owner and group (0644 and the process's owner for a
-// new file). It refuses with *EnvNotReplacedError when the replacement could not keep the owner
+// new file). It refuses with *NotReplacedError when the replacement could not keep the owner
 // or group, or when the file has other hard links; with errFileMoved when the file no longer
 // holds `before` (or no longer is the file checked) right before the rename. beforeRename, for
 // tests, runs between writing the temporary file and that last check.
-func (f envFile) replace(data, before []byte, existed bool, beforeRename func()) error {
+func (f resolved) replace(data, before []byte, existed bool, beforeRename func()) error {
 	removeStaleTemps(f.target, time.Now())
 	perm := fs.FileMode(0o644)
 	var own owner
@@ -300,20 +291,20 @@ func (f envFile) replace(data, before []byte, existed bool, beforeRename func())
 		case errors.Is(err, fs.ErrNotExist):
 			return errFileMoved // deleted meanwhile
 		case err != nil:
-			return fmt.Errorf("update %s: %w", f.target, errUnwrapPath(err))
+			return fmt.Errorf("update %s: %w", f.target, projfile.WithoutPath(err))
 		case !fi.Mode().IsRegular():
 			return errFileMoved // the next read says what it is now
 		}
 		perm = fi.Mode().Perm()
 		own = ownerOf(fi)
 		if n := hardLinks(fi); n > 1 {
-			return &EnvNotReplacedError{Path: f.path, Why: fmt.Sprintf(
+			return &NotReplacedError{Path: f.path, Why: fmt.Sprintf(
 				"%s has %d hard links, and replacing it would leave the other names with the old content (make it a single file, or set the ports yourself)", f.target, n)}
 		}
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(f.target), tempPrefix(f.target)+"*.tmp")
 	if err != nil {
-		return fmt.Errorf("update %s: %w", f.target, errUnwrapPath(err))
+		return fmt.Errorf("update %s: %w", f.target, projfile.WithoutPath(err))
 	}
 	tmpName := tmp.Name()
 	done := false
@@ -324,7 +315,7 @@ func (f envFile) replace(data, before []byte, existed bool, beforeRename func())
 	}()
 	fail := func(err error) error {
 		tmp.Close()
-		return fmt.Errorf("update %s: write %s: %w", f.target, tmpName, errUnwrapPath(err))
+		return fmt.Errorf("update %s: write %s: %w", f.target, tmpName, projfile.WithoutPath(err))
 	}
 	if _, err := tmp.Write(data); err != nil {
 		return fail(err)
@@ -335,16 +326,16 @@ func (f envFile) replace(data, before []byte, existed bool, beforeRename func())
 	if existed {
 		if err := own.apply(tmp); err != nil {
 			tmp.Close()
-			return &EnvNotReplacedError{Path: f.path, Why: fmt.Sprintf(
+			return &NotReplacedError{Path: f.path, Why: fmt.Sprintf(
 				"%s belongs to %s, and iris-helper, running as %s, cannot give a replacement the same owner and group (%v); update it as its owner",
-				f.target, own, currentOwner(), errUnwrapPath(err))}
+				f.target, own, currentOwner(), projfile.WithoutPath(err))}
 		}
 	}
 	if err := tmp.Sync(); err != nil {
 		return fail(err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("update %s: write %s: %w", f.target, tmpName, errUnwrapPath(err))
+		return fmt.Errorf("update %s: write %s: %w", f.target, tmpName, projfile.WithoutPath(err))
 	}
 	if beforeRename != nil {
 		beforeRename()
@@ -376,7 +367,7 @@ func (f envFile) replace(data, before []byte, existed bool, beforeRename func())
 // unchanged checks, right before the rename, that the target is still a regular file with one
 // link, the owner seen before, and the content `before` (compared as it streams, not read whole
 // again); errFileMoved otherwise.
-func (f envFile) unchanged(before []byte, own owner) error {
+func (f resolved) unchanged(before []byte, own owner) error {
 	file, fi, err := projfile.Open(f.target, projfile.NoFollow)
 	if err != nil {
 		return errFileMoved
@@ -397,24 +388,11 @@ func (f envFile) unchanged(before []byte, own owner) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("update %s: read it again: %w", f.target, errUnwrapPath(err))
+			return fmt.Errorf("update %s: read it again: %w", f.target, projfile.WithoutPath(err))
 		}
 	}
 	if len(rest) != 0 {
 		return errFileMoved
 	}
 	return nil
-}
-
-// errUnwrapPath drops an *fs.PathError's own path so that a caller's message names the path once.
-func errUnwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return le.Err
-	}
-	return err
 }

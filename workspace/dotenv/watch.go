@@ -1,4 +1,4 @@
-package workspace
+package dotenv
 
 import (
 	"bytes"
@@ -13,70 +13,70 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// DefaultEnvDebounce is how long the watcher waits after the last file event before it
+// DefaultDebounce is how long the watcher waits after the last file event before it
 // looks at the file: editors save in several steps (write swap, rename, write).
-const DefaultEnvDebounce = 100 * time.Millisecond
+const DefaultDebounce = 100 * time.Millisecond
 
-// EnvEventKind tells what an EnvEvent reports.
-type EnvEventKind string
+// EventKind tells what an Event reports.
+type EventKind string
 
 const (
-	// EnvSynced: the helper wrote the file (Changes says what); Created for a new file.
-	EnvSynced EnvEventKind = "synced"
-	// EnvPortsChanged: the user set a managed port key to a free port and the project's
+	// EventSynced: the helper wrote the file (Changes says what); Created for a new file.
+	EventSynced EventKind = "synced"
+	// EventPortsChanged: the user set a managed port key to a free port and the project's
 	// assignment now uses it; a running container needs a restart (RestartNeeded).
-	EnvPortsChanged EnvEventKind = "portsChanged"
-	// EnvRestored: the user's value for a managed port key was refused (not a port number,
+	EventPortsChanged EventKind = "portsChanged"
+	// EventRestored: the user's value for a managed port key was refused (not a port number,
 	// or a port someone else holds) and the assigned value was written back; Reason says why.
-	EnvRestored EnvEventKind = "restored"
-	// EnvDeleted: the file was deleted and sync "auto" does not create it again. A file
+	EventRestored EventKind = "restored"
+	// EventDeleted: the file was deleted and sync "auto" does not create it again. A file
 	// missing from the start is not reported.
-	EnvDeleted EnvEventKind = "deleted"
-	// EnvError: the file could not be read, written or watched; Reason says why.
-	EnvError EnvEventKind = "error"
+	EventDeleted EventKind = "deleted"
+	// EventError: the file could not be read, written or watched; Reason says why.
+	EventError EventKind = "error"
 )
 
-// EnvEvent is one report of the .env watcher, for the owner to log or turn into a notification.
-type EnvEvent struct {
-	Kind          EnvEventKind `json:"kind"`
-	Path          string       `json:"path"`
-	Key           string       `json:"key,omitempty"`   // the managed key concerned, if one
-	Value         string       `json:"value,omitempty"` // what the user wrote there (quotes included)
-	Ports         EnvPorts     `json:"ports"`           // the ports in effect after the event
-	RestartNeeded bool         `json:"restartNeeded,omitempty"`
-	Created       bool         `json:"created,omitempty"`
-	Changes       []EnvChange  `json:"changes,omitempty"`
-	Reason        string       `json:"reason,omitempty"`
-	Message       string       `json:"message"` // one line for a human
+// Event is one report of the .env watcher, for the owner to log or turn into a notification.
+type Event struct {
+	Kind          EventKind `json:"kind"`
+	Path          string    `json:"path"`
+	Key           string    `json:"key,omitempty"`   // the managed key concerned, if one
+	Value         string    `json:"value,omitempty"` // what the user wrote there (quotes included)
+	Ports         Ports     `json:"ports"`           // the ports in effect after the event
+	RestartNeeded bool      `json:"restartNeeded,omitempty"`
+	Created       bool      `json:"created,omitempty"`
+	Changes       []Change  `json:"changes,omitempty"`
+	Reason        string    `json:"reason,omitempty"`
+	Message       string    `json:"message"` // one line for a human
 }
 
-// EnvWatcherOptions configure an EnvWatcher.
-type EnvWatcherOptions struct {
-	Path  string    // the .env file (absolute); its folder is watched
-	Scope EnvScope  // where the file may resolve (SyncEnvIn); zero = inside its own folder
-	Mode  SyncMode  // "" = auto; under false the watcher does nothing
-	Names EnvConfig // configured key names (.iris-helper.json "env")
-	Ports EnvPorts  // the project's assigned ports
+// WatcherOptions configure an Watcher.
+type WatcherOptions struct {
+	Path  string   // the .env file (absolute); its folder is watched
+	Scope Scope    // where the file may resolve (Sync); zero = inside its own folder
+	Mode  SyncMode // "" = auto; under false the watcher does nothing
+	Names Names    // configured key names (.iris-helper.json "env")
+	Ports Ports    // the project's assigned ports
 	// RequestPort is asked when the user sets a managed port key to another port number:
 	// superserver and web are the ports asked for, 0 for the one not changed. It returns
 	// the ports in effect after granting the request, or an error saying why not (naming
 	// who holds the port), upon which the assigned value is written back. nil refuses all.
-	RequestPort func(ctx context.Context, superserver, web int) (EnvPorts, error)
+	RequestPort func(ctx context.Context, superserver, web int) (Ports, error)
 	// OnEvent receives the reports, from the watcher's goroutine, never under its lock; its owner
 	// shows them (the watcher then logs them at debug level only).
-	OnEvent  func(EnvEvent)
-	Debounce time.Duration // 0 = DefaultEnvDebounce
+	OnEvent  func(Event)
+	Debounce time.Duration // 0 = DefaultDebounce
 	Logger   *slog.Logger  // nil = discard
 
 	beforeRename func() // tests: runs right before the last check and the rename of each write
 }
 
-// EnvWatcher keeps a .env file in step with the project's ports while the project is open:
+// Watcher keeps a .env file in step with the project's ports while the project is open:
 // it syncs once at start, then watches the file's folder with fsnotify (editors save by
 // rename, which would drop a watch on the file itself) and reconciles after each burst of
 // events. Its own writes cause no second write: it compares the wanted bytes with the file.
-type EnvWatcher struct {
-	opts    EnvWatcherOptions
+type Watcher struct {
+	opts    WatcherOptions
 	path    string          // cleaned absolute path
 	targets map[string]bool // cleaned paths whose events count: path and a symlink's target
 	fsw     *fsnotify.Watcher
@@ -84,14 +84,14 @@ type EnvWatcher struct {
 	done    chan struct{}
 
 	mu      sync.Mutex // serialises reconciles and guards the fields below
-	ports   EnvPorts
+	ports   Ports
 	existed bool // the file existed at the last look (a deletion is reported once, on the change)
 }
 
-// NewEnvWatcher syncs the file once and starts watching it until ctx ends or Close. A file that
-// may not be synced at all (it resolves outside Scope, *EnvOutsideProjectError; it is a
-// directory or device, *EnvNotRegularError) is an error: nothing is watched.
-func NewEnvWatcher(ctx context.Context, opts EnvWatcherOptions) (*EnvWatcher, error) {
+// NewWatcher syncs the file once and starts watching it until ctx ends or Close. A file that
+// may not be synced at all (it resolves outside Scope, *OutsideProjectError; it is a
+// directory or device, *NotRegularError) is an error: nothing is watched.
+func NewWatcher(ctx context.Context, opts WatcherOptions) (*Watcher, error) {
 	if opts.Mode == "" {
 		opts.Mode = SyncAuto
 	}
@@ -99,7 +99,7 @@ func NewEnvWatcher(ctx context.Context, opts EnvWatcherOptions) (*EnvWatcher, er
 		return nil, err
 	}
 	if opts.Debounce <= 0 {
-		opts.Debounce = DefaultEnvDebounce
+		opts.Debounce = DefaultDebounce
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -108,14 +108,14 @@ func NewEnvWatcher(ctx context.Context, opts EnvWatcherOptions) (*EnvWatcher, er
 	if err != nil {
 		return nil, fmt.Errorf("watch %s: %w", opts.Path, err)
 	}
-	w := &EnvWatcher{opts: opts, path: filepath.Clean(abs), ports: opts.Ports,
+	w := &Watcher{opts: opts, path: filepath.Clean(abs), ports: opts.Ports,
 		targets: map[string]bool{}, done: make(chan struct{})}
 	ctx, w.cancel = context.WithCancel(ctx)
 	if opts.Mode == SyncFalse {
 		close(w.done)
 		return w, nil
 	}
-	f, err := resolveEnvFile(w.path, opts.Mode, opts.Scope)
+	f, err := resolve(w.path, opts.Mode, opts.Scope)
 	if err != nil {
 		w.cancel()
 		return nil, err
@@ -144,10 +144,10 @@ func NewEnvWatcher(ctx context.Context, opts EnvWatcherOptions) (*EnvWatcher, er
 }
 
 // Path is the watched .env file.
-func (w *EnvWatcher) Path() string { return w.path }
+func (w *Watcher) Path() string { return w.path }
 
 // Ports returns the ports the watcher currently writes.
-func (w *EnvWatcher) Ports() EnvPorts {
+func (w *Watcher) Ports() Ports {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.ports
@@ -155,7 +155,7 @@ func (w *EnvWatcher) Ports() EnvPorts {
 
 // SetPorts tells the watcher the project's assignment changed (by the owner, not by the
 // user's edit) and syncs the file to it.
-func (w *EnvWatcher) SetPorts(ctx context.Context, p EnvPorts) {
+func (w *Watcher) SetPorts(ctx context.Context, p Ports) {
 	w.mu.Lock()
 	w.ports = p
 	w.mu.Unlock()
@@ -164,18 +164,18 @@ func (w *EnvWatcher) SetPorts(ctx context.Context, p EnvPorts) {
 
 // Sync reconciles the file now, as after a file event but without treating differences
 // as the user's requests.
-func (w *EnvWatcher) Sync(ctx context.Context) {
+func (w *Watcher) Sync(ctx context.Context) {
 	w.emit(w.reconcile(ctx, false))
 }
 
 // Close stops watching and waits for the watcher's goroutine to end.
-func (w *EnvWatcher) Close() error {
+func (w *Watcher) Close() error {
 	w.cancel()
 	<-w.done
 	return nil
 }
 
-func (w *EnvWatcher) loop(ctx context.Context) {
+func (w *Watcher) loop(ctx context.Context) {
 	defer close(w.done)
 	defer w.fsw.Close()
 	timer := time.NewTimer(time.Hour)
@@ -198,7 +198,7 @@ func (w *EnvWatcher) loop(ctx context.Context) {
 			if !ok {
 				return
 			}
-			w.emit([]EnvEvent{{Kind: EnvError, Path: w.path, Ports: w.Ports(), Reason: err.Error(),
+			w.emit([]Event{{Kind: EventError, Path: w.path, Ports: w.Ports(), Reason: err.Error(),
 				Message: fmt.Sprintf("watching %s: %v; checking the file again", w.path, err)}})
 			timer.Reset(w.opts.Debounce) // events may have been lost: look again
 		case <-timer.C:
@@ -210,12 +210,12 @@ func (w *EnvWatcher) loop(ctx context.Context) {
 // emit hands the reports to OnEvent, whose owner shows them (the CLI prints them, the helper
 // sends them to the editor), and logs them at debug level; without OnEvent the log is where
 // they show, at info (warn for a restore or an error).
-func (w *EnvWatcher) emit(events []EnvEvent) {
+func (w *Watcher) emit(events []Event) {
 	for _, e := range events {
 		level := slog.LevelDebug // OnEvent's owner shows it
 		if w.opts.OnEvent == nil {
 			level = slog.LevelInfo
-			if e.Kind == EnvError || e.Kind == EnvRestored {
+			if e.Kind == EventError || e.Kind == EventRestored {
 				level = slog.LevelWarn
 			}
 		}
@@ -228,18 +228,18 @@ func (w *EnvWatcher) emit(events []EnvEvent) {
 
 // reconcile brings the file in step with the ports. With userEdit, a managed port key set
 // to another valid port number is the user's request for it.
-func (w *EnvWatcher) reconcile(ctx context.Context, userEdit bool) []EnvEvent {
+func (w *Watcher) reconcile(ctx context.Context, userEdit bool) []Event {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var events []EnvEvent
-	fail := func(err error) []EnvEvent {
-		return append(events, EnvEvent{Kind: EnvError, Path: w.path, Ports: w.ports, Reason: err.Error(), Message: err.Error()})
+	var events []Event
+	fail := func(err error) []Event {
+		return append(events, Event{Kind: EventError, Path: w.path, Ports: w.ports, Reason: err.Error(), Message: err.Error()})
 	}
 	for attempt := 0; attempt < 10; attempt++ {
 		if ctx.Err() != nil {
 			return events
 		}
-		f, err := resolveEnvFile(w.path, w.opts.Mode, w.opts.Scope)
+		f, err := resolve(w.path, w.opts.Mode, w.opts.Scope)
 		if err != nil {
 			return fail(err)
 		}
@@ -254,8 +254,8 @@ func (w *EnvWatcher) reconcile(ctx context.Context, userEdit bool) []EnvEvent {
 			return append(events, w.missing(ctx)...)
 		}
 		w.existed = true
-		keys := ResolveEnvKeys(w.opts.Names, in)
-		if out, _ := RenderEnv(in, keys, w.ports); bytes.Equal(out, in) {
+		keys := ResolveKeys(w.opts.Names, in)
+		if out, _ := Render(in, keys, w.ports); bytes.Equal(out, in) {
 			return events // in step (this is also how the helper's own write ends here)
 		}
 		if err := checkConfiguredKeys(f.target, in, w.opts.Names, keys); err != nil {
@@ -264,7 +264,7 @@ func (w *EnvWatcher) reconcile(ctx context.Context, userEdit bool) []EnvEvent {
 		if userEdit {
 			events = append(events, w.userRequests(ctx, in, keys)...)
 		}
-		out, changes := RenderEnv(in, keys, w.ports)
+		out, changes := Render(in, keys, w.ports)
 		if bytes.Equal(out, in) {
 			return events
 		}
@@ -275,45 +275,45 @@ func (w *EnvWatcher) reconcile(ctx context.Context, userEdit bool) []EnvEvent {
 		if err != nil {
 			return fail(err)
 		}
-		return append(events, EnvEvent{Kind: EnvSynced, Path: w.path, Ports: w.ports, Changes: changes,
+		return append(events, Event{Kind: EventSynced, Path: w.path, Ports: w.ports, Changes: changes,
 			Message: fmt.Sprintf("updated %s: %s", w.path, describeChanges(changes))})
 	}
-	return append(events, EnvEvent{Kind: EnvError, Path: w.path, Ports: w.ports, Reason: errFileMoved.Error(),
+	return append(events, Event{Kind: EventError, Path: w.path, Ports: w.ports, Reason: errFileMoved.Error(),
 		Message: fmt.Sprintf("%s keeps changing; will update it after the next save", w.path)})
 }
 
 // missing handles a file that does not exist: created under sync true, left alone under auto.
-func (w *EnvWatcher) missing(ctx context.Context) []EnvEvent {
+func (w *Watcher) missing(ctx context.Context) []Event {
 	if w.opts.Mode != SyncTrue {
 		if !w.existed {
 			return nil // missing from the start, or already reported
 		}
 		w.existed = false
-		return []EnvEvent{{Kind: EnvDeleted, Path: w.path, Ports: w.ports,
+		return []Event{{Kind: EventDeleted, Path: w.path, Ports: w.ports,
 			Message: fmt.Sprintf("%s does not exist; env sync \"auto\" creates none (set \"env\": {\"sync\": true} to have it created)", w.path)}}
 	}
-	res, err := envOp{path: w.path, scope: w.opts.Scope, mode: SyncTrue, names: w.opts.Names, ports: w.ports,
+	res, err := syncOp{path: w.path, scope: w.opts.Scope, mode: SyncTrue, names: w.opts.Names, ports: w.ports,
 		beforeRename: w.opts.beforeRename}.sync()
 	if err != nil {
-		return []EnvEvent{{Kind: EnvError, Path: w.path, Ports: w.ports, Reason: err.Error(), Message: err.Error()}}
+		return []Event{{Kind: EventError, Path: w.path, Ports: w.ports, Reason: err.Error(), Message: err.Error()}}
 	}
 	w.existed = true
 	if !res.Written {
 		return nil
 	}
-	return []EnvEvent{{Kind: EnvSynced, Path: w.path, Ports: w.ports, Created: res.Created, Changes: res.Changes,
+	return []Event{{Kind: EventSynced, Path: w.path, Ports: w.ports, Created: res.Created, Changes: res.Changes,
 		Message: fmt.Sprintf("created %s: %s", w.path, describeChanges(res.Changes))}}
 }
 
 // userRequests looks at the managed port keys the user changed: a valid port number is
 // asked for through RequestPort (w.ports follows when granted); anything else is reported
 // and left for the caller's render to restore.
-func (w *EnvWatcher) userRequests(ctx context.Context, in []byte, keys EnvKeys) []EnvEvent {
-	vals := parseEnvValues(in, keys, false) // Raw, Port and Err only: memory stays near the file's size
-	var events []EnvEvent
+func (w *Watcher) userRequests(ctx context.Context, in []byte, keys Keys) []Event {
+	vals := parseValues(in, keys, false) // Raw, Port and Err only: memory stays near the file's size
+	var events []Event
 	var reqSS, reqWeb int
 	type slot struct {
-		v        EnvValue
+		v        Value
 		assigned int
 		req      *int
 	}
@@ -322,7 +322,7 @@ func (w *EnvWatcher) userRequests(ctx context.Context, in []byte, keys EnvKeys) 
 			continue // a deleted key is simply added back
 		}
 		if s.v.Err != nil {
-			events = append(events, EnvEvent{Kind: EnvRestored, Path: w.path, Key: s.v.Key, Value: s.v.Raw, Reason: s.v.Err.Error(),
+			events = append(events, Event{Kind: EventRestored, Path: w.path, Key: s.v.Key, Value: s.v.Raw, Reason: s.v.Err.Error(),
 				Message: fmt.Sprintf("%s: %v; restored %s=%d", w.path, s.v.Err, s.v.Key, s.assigned)})
 			continue
 		}
@@ -334,7 +334,7 @@ func (w *EnvWatcher) userRequests(ctx context.Context, in []byte, keys EnvKeys) 
 		return fillPorts(events, w.ports)
 	}
 	asked := describeRequest(keys, reqSS, reqWeb)
-	var granted EnvPorts
+	var granted Ports
 	err := errors.New("changing ports from the .env file is not supported here; use 'iris-helper ports assign --port N'")
 	if w.opts.RequestPort != nil {
 		granted, err = w.opts.RequestPort(ctx, reqSS, reqWeb)
@@ -348,7 +348,7 @@ func (w *EnvWatcher) userRequests(ctx context.Context, in []byte, keys EnvKeys) 
 			if r.req == 0 {
 				continue
 			}
-			events = append(events, EnvEvent{Kind: EnvRestored, Path: w.path, Key: r.key, Value: r.raw, Reason: err.Error(),
+			events = append(events, Event{Kind: EventRestored, Path: w.path, Key: r.key, Value: r.raw, Reason: err.Error(),
 				Message: fmt.Sprintf("%s: %s=%d refused: %v; restored %s=%d", w.path, r.key, r.req, err, r.key, r.port)})
 		}
 		return fillPorts(events, w.ports)
@@ -364,20 +364,20 @@ func (w *EnvWatcher) userRequests(ctx context.Context, in []byte, keys EnvKeys) 
 	} else if reqWeb != 0 {
 		key = ""
 	}
-	events = append(events, EnvEvent{Kind: EnvPortsChanged, Path: w.path, Key: key, RestartNeeded: true,
+	events = append(events, Event{Kind: EventPortsChanged, Path: w.path, Key: key, RestartNeeded: true,
 		Message: fmt.Sprintf("%s asks for %s: granted; the project now uses superserver %d and web %d (was %d and %d); a running IRIS container needs a restart to use them",
 			w.path, asked, granted.Superserver, granted.Web, old.Superserver, old.Web)})
 	return fillPorts(events, w.ports)
 }
 
-func fillPorts(events []EnvEvent, p EnvPorts) []EnvEvent {
+func fillPorts(events []Event, p Ports) []Event {
 	for i := range events {
 		events[i].Ports = p
 	}
 	return events
 }
 
-func describeRequest(keys EnvKeys, ss, web int) string {
+func describeRequest(keys Keys, ss, web int) string {
 	switch {
 	case ss != 0 && web != 0:
 		return fmt.Sprintf("%s=%d and %s=%d", keys.Superserver, ss, keys.Web, web)
@@ -387,7 +387,7 @@ func describeRequest(keys EnvKeys, ss, web int) string {
 	return fmt.Sprintf("%s=%d", keys.Web, web)
 }
 
-func describeChanges(changes []EnvChange) string {
+func describeChanges(changes []Change) string {
 	if len(changes) == 0 {
 		return "no change"
 	}
