@@ -799,11 +799,7 @@ func TestEngineDownAndBack(t *testing.T) {
 	ctx := testCtx(t)
 	proxy := dockertest.NewEngineProxy(t, f.eng)
 	proxy.Up()
-	eng, err := dockerops.Connect(ctx, dockerops.WithHost(proxy.Host()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
+	eng := proxy.Engine()
 	p := f.open(f.projectDir(nil), func(o *ProjectOptions) { o.Engine = eng })
 	first := mustStart(t, ctx, p)
 

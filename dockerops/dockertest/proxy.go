@@ -1,6 +1,7 @@
 package dockertest
 
 import (
+	"context"
 	"io"
 	"net"
 	"os"
@@ -31,7 +32,7 @@ func SocketPath(t testing.TB) string {
 //
 //	proxy := dockertest.NewEngineProxy(t, dockertest.Engine(t)) // not listening yet
 //	proxy.Up()
-//	eng, err := dockerops.Connect(ctx, dockerops.WithHost(proxy.Host()))
+//	eng := proxy.Engine()                                       // a client through the proxy
 //	proxy.Down() // every forwarded connection is cut, the socket file is gone
 type EngineProxy struct {
 	t            testing.TB
@@ -62,6 +63,18 @@ func (p *EngineProxy) Path() string { return p.path }
 
 // Host is the proxy's endpoint as DOCKER_HOST or dockerops.WithHost take it: unix://Path().
 func (p *EngineProxy) Host() string { return "unix://" + p.path }
+
+// Engine is a client of the engine through the proxy (dockerops.WithHost(p.Host()), then opts),
+// closed when the test ends. Like dockerops.Connect it makes no engine call.
+func (p *EngineProxy) Engine(opts ...dockerops.Option) *dockerops.Engine {
+	p.t.Helper()
+	e, err := dockerops.Connect(context.Background(), append([]dockerops.Option{dockerops.WithHost(p.Host())}, opts...)...)
+	if err != nil {
+		p.t.Fatalf("connect through the engine proxy: %v", err)
+	}
+	p.t.Cleanup(func() { e.Close() })
+	return e
+}
 
 // Up listens on the socket again (fails the test when it cannot) and forwards each new
 // connection; it also ends a Freeze.
