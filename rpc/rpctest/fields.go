@@ -1,6 +1,7 @@
 package rpctest
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -24,7 +25,7 @@ func Check(t testing.TB, what string, fields ...Field) bool {
 	ok := true
 	for _, f := range fields {
 		if !Equal(f.Got, f.Want) {
-			t.Errorf("%s: %s = %#v, want %#v", what, f.Name, f.Got, f.Want)
+			t.Errorf("%s: %s = %s, want %s", what, f.Name, show(f.Got), show(f.Want))
 			ok = false
 		}
 	}
@@ -37,6 +38,17 @@ func Must(t testing.TB, what string, fields ...Field) {
 	if !Check(t, what, fields...) {
 		t.FailNow()
 	}
+}
+
+// show is v as Go syntax, a pointer by what it points to, a time in RFC 3339.
+func show(v any) string {
+	if tm, ok := v.(time.Time); ok {
+		return tm.Format(time.RFC3339Nano)
+	}
+	if r := reflect.ValueOf(v); r.Kind() == reflect.Pointer && !r.IsNil() {
+		return "&" + show(r.Elem().Interface())
+	}
+	return fmt.Sprintf("%#v", v)
 }
 
 // Equal is reflect.DeepEqual, except that times are equal when they are the same instant, and a
