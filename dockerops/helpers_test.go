@@ -8,11 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -108,127 +105,6 @@ func dockerCLI(t testing.TB, args ...string) string {
 		t.Fatalf("docker %v: %v\n%s", args, err, out)
 	}
 	return string(out)
-}
-
-// socketProxy forwards a unix socket to the real engine socket and can be taken down and up,
-// to simulate an engine outage without touching the shared daemon.
-type socketProxy struct {
-	path, target string
-	mu           sync.Mutex
-	l            net.Listener
-	conns        map[net.Conn]struct{}
-	frozen       bool // new connections are accepted and never answered (a wedged engine)
-}
-
-// freeze makes the engine look wedged: every connection, open or new, stays open and nothing
-// more is passed in either direction.
-func (p *socketProxy) freeze() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.frozen = true
-}
-
-func (p *socketProxy) isFrozen() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.frozen
-}
-
-// copyUnlessFrozen copies src to dst until either fails; once the proxy is frozen it passes
-// nothing more (it returns when down closes the connections).
-func (p *socketProxy) copyUnlessFrozen(dst, src net.Conn) {
-	buf := make([]byte, 32*1024)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if p.isFrozen() {
-				_, _ = io.Copy(io.Discard, src) // swallow until closed
-				return
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func newSocketProxy(t *testing.T, target string) *socketProxy {
-	t.Helper()
-	p := &socketProxy{path: shortSocketPath(t), target: target, conns: map[net.Conn]struct{}{}}
-	p.up(t)
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *socketProxy) host() string { return "unix://" + p.path }
-
-func (p *socketProxy) up(t *testing.T) {
-	t.Helper()
-	l, err := net.Listen("unix", p.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.l = l
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go p.forward(c)
-		}
-	}()
-}
-
-func (p *socketProxy) forward(c net.Conn) {
-	p.mu.Lock()
-	if p.frozen {
-		p.conns[c] = struct{}{} // held open, closed by down
-		p.mu.Unlock()
-		return
-	}
-	p.mu.Unlock()
-	u, err := net.Dial("unix", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	p.conns[c], p.conns[u] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	go func() { p.copyUnlessFrozen(u, c); u.Close() }()
-	p.copyUnlessFrozen(c, u)
-	c.Close()
-}
-
-// down closes the listener and every open connection (the socket file disappears).
-func (p *socketProxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.l != nil {
-		p.l.Close()
-		p.l = nil
-	}
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-// shortSocketPath returns a unix socket path short enough for sun_path (t.TempDir can be long).
-func shortSocketPath(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "dk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return filepath.Join(dir, "d.sock")
 }
 
 // httpStatusAuth GETs path on 127.0.0.1:port with basic auth.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -40,10 +41,9 @@ func TestTwoProjectsConcurrently(t *testing.T) {
 			t.Fatalf("start %d: %v", i, errs[i])
 		}
 		c := got[i]
-		if c.Name != dockerops.ContainerName(s.Project, s.Superserver) || c.State != "running" ||
-			c.Superserver != s.Superserver || c.Web != s.Web || c.BindAddress != "127.0.0.1" || c.Project != s.Project || !c.IRIS {
-			t.Fatalf("container %d = %+v", i, c)
-		}
+		rpctest.Must(t, fmt.Sprintf("container %d", i), rpctest.Want("name", c.Name, dockerops.ContainerName(s.Project, s.Superserver)),
+			rpctest.Want("state", c.State, "running"), rpctest.Want("superserver", c.Superserver, s.Superserver), rpctest.Want("web", c.Web, s.Web),
+			rpctest.Want("bindAddress", c.BindAddress, "127.0.0.1"), rpctest.Want("project", c.Project, s.Project), rpctest.Want("iris", c.IRIS, true))
 		if st := httpStatus(t, s.Web, "/csp/sys/UtilHome.csp"); st != http.StatusOK {
 			t.Fatalf("portal on %d: status %d", s.Web, st)
 		}
@@ -64,10 +64,9 @@ func TestTwoProjectsConcurrently(t *testing.T) {
 			t.Fatalf("port bindings %v, want %v", ins.Container.HostConfig.PortBindings, want)
 		}
 		labels := ins.Container.Config.Labels
-		if labels[dockerops.LabelProject] != s.Project || labels[dockerops.LabelSuperserver] != fmt.Sprint(s.Superserver) ||
-			labels[dockerops.LabelWeb] != fmt.Sprint(s.Web) || labels[dockerops.LabelVersion] != "test" {
-			t.Fatalf("labels %v", labels)
-		}
+		rpctest.Must(t, "labels", rpctest.Want(dockerops.LabelProject, labels[dockerops.LabelProject], s.Project),
+			rpctest.Want(dockerops.LabelSuperserver, labels[dockerops.LabelSuperserver], fmt.Sprint(s.Superserver)),
+			rpctest.Want(dockerops.LabelWeb, labels[dockerops.LabelWeb], fmt.Sprint(s.Web)), rpctest.Want(dockerops.LabelVersion, labels[dockerops.LabelVersion], "test"))
 	}
 	if got[0].ID == got[1].ID {
 		t.Fatal("two projects share one container")
@@ -112,17 +111,15 @@ func TestStopStartCycles(t *testing.T) {
 		if err != nil || !ok {
 			t.Fatalf("cycle %d: inspect after stop: %v %v", cycle, ok, err)
 		}
-		if c.State != "exited" || c.ExitCode != 0 || c.ID != first.ID {
-			t.Fatalf("cycle %d: after stop %+v, want the same container exited with code 0", cycle, c)
-		}
+		rpctest.Must(t, fmt.Sprintf("cycle %d: after stop", cycle), rpctest.Want("state", c.State, "exited"), rpctest.Want("exitCode", c.ExitCode, 0),
+			rpctest.Want("id (the same container)", c.ID, first.ID))
 		var phases []string
 		c, err = e.Start(ctx, s, func(pr dockerops.Progress) { phases = append(phases, pr.Phase) })
 		if err != nil {
 			t.Fatalf("cycle %d: start: %v", cycle, err)
 		}
-		if c.ID != first.ID || c.Superserver != 30020 || c.Web != 30021 || c.State != "running" {
-			t.Fatalf("cycle %d: restarted %+v, want container %s on 30020/30021", cycle, c, first.ID)
-		}
+		rpctest.Must(t, fmt.Sprintf("cycle %d: restarted", cycle), rpctest.Want("id (the same container)", c.ID, first.ID),
+			rpctest.Want("superserver", c.Superserver, 30020), rpctest.Want("web", c.Web, 30021), rpctest.Want("state", c.State, "running"))
 		if slices.Contains(phases, dockerops.PhaseCreating) || !slices.Contains(phases, dockerops.PhaseStarting) {
 			t.Fatalf("cycle %d: phases %v: want starting without creating", cycle, phases)
 		}

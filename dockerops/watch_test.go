@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // eventLog collects Watch events for assertions.
@@ -85,10 +86,12 @@ func TestWatchExternalStop(t *testing.T) {
 		return stop && die
 	})
 	die, _, _ := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventDie && ev.ID == c.ID })
-	if die.Project != p || die.Container != c.Name || die.Superserver != 30200 || die.Web != 30201 ||
-		die.ExitCode == nil || *die.ExitCode != 0 {
-		t.Fatalf("die event %+v", die)
+	var exit any // nil when the event has no exit code
+	if die.ExitCode != nil {
+		exit = *die.ExitCode
 	}
+	rpctest.Must(t, "die event", rpctest.Want("project", die.Project, p), rpctest.Want("container", die.Container, c.Name),
+		rpctest.Want("superserver", die.Superserver, 30200), rpctest.Want("web", die.Web, 30201), rpctest.Want("exitCode", exit, 0))
 	if _, _, ok := l.find(func(ev dockerops.Event) bool { return ev.Project == "" && ev.ID != "" }); ok {
 		t.Fatalf("events of containers without our label were delivered: %s", l)
 	}
@@ -118,42 +121,31 @@ func TestWatchHealth(t *testing.T) {
 func TestWatchEngineOutage(t *testing.T) {
 	t.Parallel()
 	real, img, p := setup(t)
-	ep, err := dockerops.ResolveEndpoint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock, ok := strings.CutPrefix(ep.Host, "unix://")
-	if !ok {
-		dockertest.Missing(t, "the engine is not on a unix socket (%s)", ep.Host)
-	}
-	proxy := newSocketProxy(t, sock)
+	proxy := dockertest.NewEngineProxy(t, real)
+	proxy.Up()
 	ctx := testCtx(t)
-	e, err := dockerops.Connect(ctx, dockerops.WithHost(proxy.host()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := proxy.Engine()
 	if err := e.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
 	l := watch(t, e)
 	time.Sleep(500 * time.Millisecond) // let the subscription settle
 
-	proxy.down()
+	proxy.Down()
 	waitFor(t, 30*time.Second, "engine-down; got "+l.String(), func() bool {
 		_, _, ok := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown })
 		return ok
 	})
 	var ue *dockerops.UnavailableError
-	if _, err := e.Start(ctx, spec(p, img, 30220, 30221), nil); !errors.As(err, &ue) || ue.Endpoint != proxy.host() {
-		t.Fatalf("Start while the engine is down: %v, want *UnavailableError for %s", err, proxy.host())
+	if _, err := e.Start(ctx, spec(p, img, 30220, 30221), nil); !errors.As(err, &ue) || ue.Endpoint != proxy.Host() {
+		t.Fatalf("Start while the engine is down: %v, want *UnavailableError for %s", err, proxy.Host())
 	}
 	// Meanwhile the project starts through the real engine: the watcher must not miss it.
 	c, err := real.Start(ctx, spec(p, img, 30220, 30221), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy.up(t)
+	proxy.Up()
 	waitFor(t, 30*time.Second, "engine-up and the missed start; got "+l.String(), func() bool {
 		_, up, okUp := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineUp })
 		_, st, okStart := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventStart && ev.ID == c.ID })
@@ -182,7 +174,7 @@ func TestLogs(t *testing.T) {
 		t.Fatalf("logs:\n%s", buf.String())
 	}
 	// follow: returns when the container stops
-	pr := &syncBuffer{}
+	pr := &rpctest.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- e.Logs(ctx, p, true, pr) }()
 	time.Sleep(300 * time.Millisecond)
@@ -202,28 +194,11 @@ func TestLogs(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestWatchEngineDownFromTheStart: watching an engine that is not there reports engine-down
 // (with the endpoint in the error) instead of failing or hanging, until ctx ends.
 func TestWatchEngineDownFromTheStart(t *testing.T) {
 	t.Parallel()
-	host := "unix://" + shortSocketPath(t)
+	host := "unix://" + dockertest.SocketPath(t)
 	e, err := dockerops.Connect(context.Background(), dockerops.WithHost(host))
 	if err != nil {
 		t.Fatal(err)
@@ -253,37 +228,28 @@ func TestWatchEngineDownFromTheStart(t *testing.T) {
 	}
 }
 
+// wantNoAnswerDown waits for the engine-down event and checks that its error is the
+// *UnavailableError of host saying that the engine did not answer.
+func wantNoAnswerDown(t *testing.T, l *eventLog, host string) {
+	t.Helper()
+	waitFor(t, 60*time.Second, "engine-down; got "+l.String(), func() bool {
+		_, _, ok := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown })
+		return ok
+	})
+	ev, _, _ := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown })
+	var ue *dockerops.UnavailableError
+	if !errors.As(ev.Err, &ue) {
+		t.Fatalf("engine-down error %v, want *UnavailableError", ev.Err)
+	}
+	rpctest.Check(t, "engine-down error", rpctest.Want("endpoint", ue.Endpoint, host),
+		rpctest.Want(fmt.Sprintf("%q says no answer within", ev.Err), strings.Contains(ev.Err.Error(), "no answer within"), true))
+}
+
 // TestWatchHangingEngine: an engine that accepts the event subscription and then says nothing
 // (wedged) is found out by Watch's periodic ping and reported as engine-down, naming it.
 func TestWatchHangingEngine(t *testing.T) {
 	t.Parallel()
-	sock := shortSocketPath(t)
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c) // hold it open, say nothing
-			mu.Unlock()
-		}
-	}()
-	host := "unix://" + sock
+	host := dockertest.HangingEngine(t)
 	e, err := dockerops.Connect(context.Background(), dockerops.WithHost(host))
 	if err != nil {
 		t.Fatal(err)
@@ -291,51 +257,22 @@ func TestWatchHangingEngine(t *testing.T) {
 	defer e.Close()
 	e.SetWatchPingIntervalForTest(time.Second)
 	l := watch(t, e)
-	waitFor(t, 60*time.Second, "engine-down; got "+l.String(), func() bool {
-		_, _, ok := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown })
-		return ok
-	})
-	ev, _, _ := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown })
-	var ue *dockerops.UnavailableError
-	if !errors.As(ev.Err, &ue) || ue.Endpoint != host || !strings.Contains(ev.Err.Error(), "no answer within") {
-		t.Fatalf("engine-down error %v, want *UnavailableError (no answer) for %s", ev.Err, host)
-	}
+	wantNoAnswerDown(t, l, host)
 }
 
 // TestWatchEngineWedgesMidStream: the engine stops answering while the event stream is open
 // and quiet (the stream itself stays open): Watch's periodic ping reports engine-down.
 func TestWatchEngineWedgesMidStream(t *testing.T) {
 	t.Parallel()
-	dockertest.Engine(t)
-	ep, err := dockerops.ResolveEndpoint()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock, ok := strings.CutPrefix(ep.Host, "unix://")
-	if !ok {
-		dockertest.Missing(t, "the engine is not on a unix socket (%s)", ep.Host)
-	}
-	proxy := newSocketProxy(t, sock)
-	ctx := testCtx(t)
-	e, err := dockerops.Connect(ctx, dockerops.WithHost(proxy.host()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	proxy := dockertest.NewEngineProxy(t, dockertest.Engine(t))
+	proxy.Up()
+	e := proxy.Engine()
 	e.SetWatchPingIntervalForTest(time.Second)
 	l := watch(t, e)
 	time.Sleep(2 * time.Second) // subscribed, and a ping or two answered
 	if _, _, ok := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown }); ok {
 		t.Fatalf("engine-down while the engine answers: %s", l)
 	}
-	proxy.freeze()
-	waitFor(t, 60*time.Second, "engine-down; got "+l.String(), func() bool {
-		_, _, ok := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown })
-		return ok
-	})
-	ev, _, _ := l.find(func(ev dockerops.Event) bool { return ev.Kind == dockerops.EventEngineDown })
-	var ue *dockerops.UnavailableError
-	if !errors.As(ev.Err, &ue) || ue.Endpoint != proxy.host() || !strings.Contains(ev.Err.Error(), "no answer within") {
-		t.Fatalf("engine-down error %v, want *UnavailableError (no answer) for %s", ev.Err, proxy.host())
-	}
+	proxy.Freeze()
+	wantNoAnswerDown(t, l, proxy.Host())
 }

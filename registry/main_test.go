@@ -2,7 +2,6 @@ package registry
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,11 +12,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // The test binary doubles as the child process of the multi-process tests: with childEnv set it
@@ -165,8 +165,8 @@ type childResult struct {
 // child is a started child process.
 type child struct {
 	cmd    *exec.Cmd
-	stdout logBuffer
-	stderr logBuffer
+	stdout rpctest.Buffer
+	stderr rpctest.Buffer
 }
 
 // startChild runs the test binary in a child role with the given home and ranges.
@@ -211,35 +211,17 @@ func band(base, n int) (Range, Range) {
 	return Range{Lo: base, Hi: base + n - 1}, Range{Lo: base + 5000, Hi: base + 5000 + n - 1}
 }
 
-// logBuffer is a concurrency-safe log sink.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type env struct {
 	home    string
 	ss, web Range
-	logs    *logBuffer
+	logs    *rpctest.Buffer
 	r       *Registry
 }
 
 // newEnv opens a registry in a fresh temp home with the given band.
 func newEnv(t *testing.T, base, n int, mod ...func(*Options)) *env {
 	t.Helper()
-	e := &env{home: filepath.Join(t.TempDir(), "home"), logs: &logBuffer{}}
+	e := &env{home: filepath.Join(t.TempDir(), "home"), logs: &rpctest.Buffer{}}
 	e.ss, e.web = band(base, n)
 	opts := Options{Home: e.home, Superserver: &e.ss, Web: &e.web,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 func TestRangeConfiguration(t *testing.T) {
@@ -247,9 +249,9 @@ func TestReassignAvoidsGrabbedPorts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *b.Slot != 2 || b.Type != TypeAuto || b.Container != "c1" {
-		t.Fatalf("Reassign = %+v, want slot 2 keeping the container", b)
-	}
+	two := 2
+	rpctest.Must(t, "Reassign (slot 2, keeping the container)", rpctest.Want("slot", b.Slot, &two), rpctest.Want("type", b.Type, TypeAuto),
+		rpctest.Want("container", b.Container, "c1"))
 	list, _ := e.r.List(ctx)
 	if len(list) != 1 {
 		t.Fatalf("Reassign left %d assignments", len(list))
@@ -285,9 +287,9 @@ func TestRestoreRebuildsAfterCorruption(t *testing.T) {
 		t.Fatal(err)
 	}
 	list, _ := e.r.List(ctx)
-	if len(list) != 2 || list[0].Project != p1 || list[0].Type != TypeAuto || list[1].Type != TypeManual {
-		t.Fatalf("restored %+v", list)
-	}
+	rpctest.Must(t, "restored", rpctest.Want("len", len(list), 2))
+	rpctest.Must(t, "restored", rpctest.Want("[0].project", list[0].Project, p1), rpctest.Want("[0].type", list[0].Type, TypeAuto),
+		rpctest.Want("[1].type", list[1].Type, TypeManual))
 	// New assignments avoid restored ports.
 	a, _ := e.r.Assign(ctx, p3, Preferred{})
 	if *a.Slot != 0 {

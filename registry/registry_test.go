@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // Port bases (registry band 20000-29999; web ports are base+5000). One per test so tests can run in parallel.
@@ -83,9 +85,9 @@ func TestAssignReturnsPortPairInRange(t *testing.T) {
 	if a.Slot == nil || a.SuperserverPort-e.ss.Lo != *a.Slot || a.WebPort-e.web.Lo != *a.Slot {
 		t.Fatalf("slot %v does not pair the ports %d/%d", a.Slot, a.SuperserverPort, a.WebPort)
 	}
-	if a.Type != TypeAuto || a.Status != StatusIdle || a.Project != dir || a.AssignedAt.IsZero() || a.AssignedAt.Location() != time.UTC {
-		t.Fatalf("unexpected assignment %+v", a)
-	}
+	rpctest.Must(t, "the assignment", rpctest.Want("type", a.Type, TypeAuto), rpctest.Want("status", a.Status, StatusIdle),
+		rpctest.Want("project", a.Project, dir), rpctest.Want("assignedAt set", !a.AssignedAt.IsZero(), true),
+		rpctest.Want("assignedAt's location", a.AssignedAt.Location(), time.UTC))
 	f := readFile(t, filepath.Join(e.home, FileName))
 	if f.Version != 1 || len(f.Assignments) != 1 || f.Assignments[0].SuperserverPort != a.SuperserverPort {
 		t.Fatalf("file does not hold the assignment: %+v", f)
@@ -125,10 +127,9 @@ func TestAssignIsIdempotentAndNeedsNoProbeOrEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if again.SuperserverPort != first.SuperserverPort || again.WebPort != first.WebPort || *again.Slot != *first.Slot ||
-			!again.AssignedAt.Equal(first.AssignedAt) {
-			t.Fatalf("re-assign changed the assignment: %+v then %+v", first, again)
-		}
+		rpctest.Must(t, "re-assign (nothing may change)", rpctest.Want("superserverPort", again.SuperserverPort, first.SuperserverPort),
+			rpctest.Want("webPort", again.WebPort, first.WebPort), rpctest.Want("slot", again.Slot, first.Slot),
+			rpctest.Want("assignedAt", again.AssignedAt, first.AssignedAt))
 	}
 	if n := engine.calls.Load(); n != calls {
 		t.Fatalf("idempotent assign asked the engine %d times", n-calls)
@@ -149,9 +150,8 @@ func TestPreferredPortMakesManualAssignment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Type != TypeManual || a.Slot != nil || a.SuperserverPort != outside || a.WebPort != outside+5000 {
-		t.Fatalf("got %+v", a)
-	}
+	rpctest.Must(t, "manual assignment", rpctest.Want("type", a.Type, TypeManual), rpctest.Want("slot", a.Slot, (*int)(nil)),
+		rpctest.Want("superserverPort", a.SuperserverPort, outside), rpctest.Want("webPort", a.WebPort, outside+5000))
 	data, _ := os.ReadFile(e.r.Path())
 	if !strings.Contains(string(data), `"slot": null`) || !strings.Contains(string(data), `"type": "manual"`) {
 		t.Fatalf("file does not show a manual assignment:\n%s", data)
@@ -238,9 +238,8 @@ func TestDifferentPreferredPortMovesProject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.SuperserverPort != target || b.WebPort != a.WebPort || b.Type != TypeManual || b.Slot != nil {
-		t.Fatalf("move gave %+v (was %+v)", b, a)
-	}
+	rpctest.Must(t, "move", rpctest.Want("superserverPort", b.SuperserverPort, target), rpctest.Want("webPort", b.WebPort, a.WebPort),
+		rpctest.Want("type", b.Type, TypeManual), rpctest.Want("slot", b.Slot, (*int)(nil)))
 	if _, ok, _ := e.r.Find(ctx, a.SuperserverPort); ok {
 		t.Fatalf("old port %d still held after the move", a.SuperserverPort)
 	}

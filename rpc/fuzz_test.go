@@ -5,11 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // FuzzStream feeds arbitrary bytes to a jsonrpc2 connection over Stream. Whatever comes in, the
@@ -85,7 +86,7 @@ func FuzzRequest(f *testing.F) {
 		ctx, cancel := context.WithCancel(context.Background())
 		pr, pw := io.Pipe() // never written: the connection stays open until cancel
 		defer pw.Close()
-		var out syncBuffer
+		var out rpctest.Buffer
 		s := newServer(ctx, pr, &out, fakeOpts(fake, nil))
 
 		var initReq jsonrpc2.Request
@@ -144,21 +145,4 @@ func waitIdle(t *testing.T, s *server) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatal("requests still in flight after 30 s")
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
@@ -121,13 +121,8 @@ func subprocess(t *testing.T, extraArgs ...string) (*testClient, <-chan int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	var stderrMu sync.Mutex
-	cmd.Stderr = writerFunc(func(p []byte) (int, error) {
-		stderrMu.Lock()
-		defer stderrMu.Unlock()
-		return stderr.Write(p)
-	})
+	stderr := &rpctest.Buffer{}
+	cmd.Stderr = stderr
 	ownProcessGroup(cmd) // to find any process it leaves behind
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -137,8 +132,9 @@ func subprocess(t *testing.T, extraArgs ...string) (*testClient, <-chan int) {
 	var leftover []int
 	c := newTestClient(t, stdout, stdin)
 	c.proc = cmd.Process
+	c.Stderr = stderr
 	go func() {
-		c.waitEndQuiet()
+		_ = c.WaitEndQuiet()
 		err := cmd.Wait()
 		if err != nil && cmd.ProcessState == nil {
 			t.Logf("wait: %v", err)
@@ -160,36 +156,14 @@ func subprocess(t *testing.T, extraArgs ...string) (*testClient, <-chan int) {
 			t.Errorf("the helper left processes behind: %v", leftover)
 			killProcessGroup(cmd.Process.Pid)
 		}
-		c.mu.Lock()
-		endErr := c.endErr
-		c.mu.Unlock()
-		if endErr != io.EOF {
+		if endErr := c.WaitEndQuiet(); endErr != io.EOF {
 			t.Errorf("stdout carried something other than frames: %v", endErr)
 		}
 		if t.Failed() {
-			stderrMu.Lock()
 			t.Logf("helper stderr:\n%s", stderr.String())
-			stderrMu.Unlock()
 		}
 	})
 	return c, code
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
-
-// waitEndQuiet waits (without a deadline) until the helper closes its output.
-func (c *testClient) waitEndQuiet() {
-	for {
-		c.mu.Lock()
-		ended, changed := c.ended, c.changed
-		c.mu.Unlock()
-		if ended {
-			return
-		}
-		<-changed
-	}
 }
 
 func statusOf(t testing.TB, raw json.RawMessage) workspace.Status {
@@ -244,9 +218,9 @@ func runScenario(t *testing.T, c *testClient, code <-chan int, eng *dockerops.En
 	if ir.ServerInfo.Name != "iris-helper" || ir.ServerInfo.Version == "" {
 		t.Errorf("serverInfo %+v", ir.ServerInfo)
 	}
-	if st := ir.Status; st.Project != dir || !st.IsIrisProject || st.State != workspace.StateNotCreated || st.Image != image {
-		t.Errorf("first status %+v", st)
-	}
+	st := ir.Status
+	rpctest.Check(t, "first status", rpctest.Want("project", st.Project, dir), rpctest.Want("isIrisProject", st.IsIrisProject, true),
+		rpctest.Want("state", st.State, workspace.StateNotCreated), rpctest.Want("image", st.Image, image))
 	time.Sleep(300 * time.Millisecond) // give a wrong early start the chance to show
 	for _, m := range c.all() {
 		if m.Method != "" && m.Method != MethodLogMessage {
@@ -259,10 +233,10 @@ func runScenario(t *testing.T, c *testClient, code <-chan int, eng *dockerops.En
 	create := c.waitFor("window/workDoneProgress/create", isMethod(MethodProgressCreate))
 	token := string(decode[map[string]json.RawMessage](t, create.Params)["token"])
 	ready := c.waitFor("iris/status ready", statusIs(t, workspace.StateReady))
-	st := statusOf(t, ready.Params)
-	if !b.contains(st.SuperserverPort, st.WebPort) || st.Container == "" || st.StartedAt == nil || st.BindAddress != "127.0.0.1" {
-		t.Errorf("ready status %+v (band %+v)", st, b)
-	}
+	st = statusOf(t, ready.Params)
+	rpctest.Check(t, "ready status", rpctest.Want(fmt.Sprintf("ports %d/%d in the band %+v", st.SuperserverPort, st.WebPort, b), b.contains(st.SuperserverPort, st.WebPort), true),
+		rpctest.Want("container set", st.Container != "", true), rpctest.Want("startedAt set", st.StartedAt != nil, true),
+		rpctest.Want("bindAddress", st.BindAddress, "127.0.0.1"))
 	if out, err := exec.Command("docker", "inspect", "-f", `{{index .Config.Labels "dev.iris-helper.version"}}`, st.Container).Output(); err != nil || strings.TrimSpace(string(out)) != ir.ServerInfo.Version {
 		t.Errorf("container version label %q (%v), want the helper's version %q", out, err, ir.ServerInfo.Version)
 	}
@@ -336,9 +310,12 @@ func runScenario(t *testing.T, c *testClient, code <-chan int, eng *dockerops.En
 	pr := decode[struct {
 		Assignments []map[string]any `json:"assignments"`
 	}](t, ports.Result)
-	if len(pr.Assignments) != 1 || pr.Assignments[0]["project"] != dir || pr.Assignments[0]["state"] != "ready" ||
-		pr.Assignments[0]["superserverPort"] != float64(st.SuperserverPort) {
-		t.Errorf("iris.ports = %s", ports.Result)
+	if len(pr.Assignments) != 1 {
+		t.Errorf("iris.ports: %d assignments, want 1: %s", len(pr.Assignments), ports.Result)
+	} else {
+		a := pr.Assignments[0]
+		rpctest.Check(t, "iris.ports entry", rpctest.Want("project", a["project"], dir), rpctest.Want("state", a["state"], "ready"),
+			rpctest.Want("superserverPort", a["superserverPort"], float64(st.SuperserverPort)))
 	}
 	if got := c.call(MethodStatus, nil); got.Error != nil || statusOf(t, got.Result).State != workspace.StateReady {
 		t.Errorf("iris/status = %+v", got)
@@ -402,9 +379,9 @@ func runScenario(t *testing.T, c *testClient, code <-chan int, eng *dockerops.En
 	if rel.Error != nil {
 		t.Fatalf("iris.release: %+v", rel.Error)
 	}
-	if got := decode[ReleaseResult](t, rel.Result).Released; got.Project != dir || got.SuperserverPort != st.SuperserverPort || got.WebPort != st.WebPort {
-		t.Errorf("iris.release released %+v, want %s %d/%d", got, dir, st.SuperserverPort, st.WebPort)
-	}
+	got := decode[ReleaseResult](t, rel.Result).Released
+	rpctest.Check(t, "iris.release released", rpctest.Want("project", got.Project, dir),
+		rpctest.Want("superserverPort", got.SuperserverPort, st.SuperserverPort), rpctest.Want("webPort", got.WebPort, st.WebPort))
 	if left := c.call(MethodPorts, nil); left.Error != nil || !strings.Contains(string(left.Result), `"assignments":[]`) {
 		t.Errorf("iris/ports after release: %s %+v", left.Result, left.Error)
 	}
@@ -625,18 +602,10 @@ func TestEngineDownThenBack(t *testing.T) {
 	scenarioEnv(t, inProcessBand)
 	eng := dockertest.Engine(t)
 	image := dockertest.StubImage(t)
-	realSock, ok := strings.CutPrefix(eng.Endpoint(), "unix://")
-	if !ok {
-		dockertest.Missing(t, "engine endpoint %s is not a unix socket (this test proxies one)", eng.Endpoint())
-	}
-	sockDir, err := os.MkdirTemp("", "ihd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(sockDir) })
-	sock := filepath.Join(sockDir, "docker.sock")
+	proxy := dockertest.NewEngineProxy(t, eng) // not listening yet
+	sock := proxy.Path()
 	dir := irisFolder(t) // (its cleanup uses the real engine)
-	t.Setenv("DOCKER_HOST", "unix://"+sock)
+	t.Setenv("DOCKER_HOST", proxy.Host())
 
 	c, _ := inProcess(t, Options{Version: "test"})
 	res := c.call("initialize", initParams(dir, map[string]any{"image": image}))
@@ -658,9 +627,7 @@ func TestEngineDownThenBack(t *testing.T) {
 	}
 
 	// the engine comes back
-	proxy := &engineProxy{t: t, sock: sock, target: realSock}
-	proxy.up()
-	t.Cleanup(proxy.down)
+	proxy.Up()
 	c.waitFor("info: the engine answers again", func(m wireMsg) bool {
 		return m.Method == MethodLogMessage && strings.Contains(string(m.Params), "answers again")
 	})
@@ -682,13 +649,13 @@ func TestEngineDownThenBack(t *testing.T) {
 			return false
 		}
 	}
-	proxy.down()
+	proxy.Down()
 	c.waitFor("iris/status docker-unavailable after the engine went away", after(statusIs(t, workspace.StateDockerUnavailable)))
 	if st := c.call(MethodStatus, nil); st.Error != nil || statusOf(t, st.Result).State != workspace.StateDockerUnavailable {
 		t.Fatalf("iris/status while the engine is away: %+v", st)
 	}
 	seen = len(c.all())
-	proxy.up()
+	proxy.Up()
 	c.waitFor("iris/status ready once the engine is back", after(statusIs(t, workspace.StateReady)))
 	if stop := c.call(MethodStop, map[string]any{"remove": true}); stop.Error != nil {
 		t.Fatalf("iris/stop: %+v", stop.Error)
@@ -729,56 +696,4 @@ func TestPortsExhaustedIsShown(t *testing.T) {
 	if st := c.call(MethodStatus, nil); st.Error != nil || statusOf(t, st.Result).Project != dir {
 		t.Fatalf("iris/status after the failure: %+v", st)
 	}
-}
-
-// engineProxy forwards a unix socket to the real engine's; down closes the socket and cuts every
-// forwarded connection (the engine "goes away"), up listens again.
-type engineProxy struct {
-	t            *testing.T
-	sock, target string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns []net.Conn
-}
-
-func (p *engineProxy) up() {
-	ln, err := net.Listen("unix", p.sock)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("unix", p.target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, in, out)
-			p.mu.Unlock()
-			go func() { io.Copy(out, in); out.Close() }()
-			go func() { io.Copy(in, out); in.Close() }()
-		}
-	}()
-}
-
-func (p *engineProxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close() // also removes the socket file
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
@@ -134,18 +134,7 @@ func fakeOpts(fake *fakeProject, opened *string) Options {
 		}}
 }
 
-func initParams(dir string, opts map[string]any) map[string]any {
-	p := map[string]any{
-		"processId":    nil,
-		"rootUri":      "file://" + filepath.ToSlash(dir),
-		"capabilities": map[string]any{"window": map[string]any{"workDoneProgress": true}},
-		"clientInfo":   map[string]any{"name": "scripted", "version": "1"},
-	}
-	if opts != nil {
-		p["initializationOptions"] = opts
-	}
-	return p
-}
+func initParams(dir string, opts map[string]any) map[string]any { return rpctest.InitParams(dir, opts) }
 
 func wantError(t *testing.T, m wireMsg, code int64, contains string) {
 	t.Helper()

@@ -12,93 +12,29 @@ import (
 	"time"
 
 	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // frame wraps a body in LSP framing.
-func frame(body string) string {
-	return fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(body), body)
-}
+func frame(body string) string { return rpctest.Frame(body) }
 
-// wireMsg is any message as it appears on the wire.
-type wireMsg struct {
-	JSONRPC string           `json:"jsonrpc"`
-	ID      *json.RawMessage `json:"id,omitempty"`
-	Method  string           `json:"method,omitempty"`
-	Params  json.RawMessage  `json:"params,omitempty"`
-	Result  json.RawMessage  `json:"result,omitempty"`
-	Error   *wireError       `json:"error,omitempty"`
-}
+// wireMsg is any message as it appears on the wire (rpctest.Message, with the id helper these
+// tests use).
+type wireMsg rpctest.Message
 
-func (m wireMsg) idString() string {
-	if m.ID == nil {
-		return "<absent>"
-	}
-	return string(*m.ID)
-}
+func (m wireMsg) idString() string { return rpctest.Message(m).IDString() }
 
 // readFrames parses every frame in out; it fails the test on bad framing.
 func readFrames(t testing.TB, out []byte) []wireMsg {
 	t.Helper()
-	r := bufio.NewReader(bytes.NewReader(out))
-	var msgs []wireMsg
-	for {
-		m, err := readWireFrame(r)
-		if err == io.EOF {
-			return msgs
-		}
-		if err != nil {
-			t.Fatalf("server wrote a bad frame: %v\noutput:\n%q", err, out)
-		}
-		msgs = append(msgs, m)
-	}
+	return wireMsgs(rpctest.ReadFrames(t, out))
 }
 
-// readWireFrame reads one strictly framed message (what a real LSP client would accept).
+// readWireFrame reads one frame strictly (rpctest.ReadFrame).
 func readWireFrame(r *bufio.Reader) (wireMsg, error) {
-	var length = -1
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			if err == io.EOF && line == "" && length < 0 {
-				return wireMsg{}, io.EOF
-			}
-			return wireMsg{}, fmt.Errorf("read header: %w", err)
-		}
-		if !strings.HasSuffix(line, "\r\n") {
-			return wireMsg{}, fmt.Errorf("header line %q does not end in CRLF", line)
-		}
-		line = strings.TrimSuffix(line, "\r\n")
-		if line == "" {
-			break
-		}
-		if _, err := fmt.Sscanf(line, "Content-Length: %d", &length); err != nil {
-			return wireMsg{}, fmt.Errorf("unexpected header %q", line)
-		}
-	}
-	if length < 0 {
-		return wireMsg{}, fmt.Errorf("no Content-Length")
-	}
-	body := make([]byte, length)
-	if _, err := io.ReadFull(r, body); err != nil {
-		return wireMsg{}, fmt.Errorf("read body: %w", err)
-	}
-	var m wireMsg
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return wireMsg{}, fmt.Errorf("body %q: %w", body, err)
-	}
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(body, &probe); err != nil {
-		return wireMsg{}, err
-	}
-	if id, ok := probe["id"]; ok {
-		m.ID = &id
-	}
-	if m.JSONRPC != "2.0" {
-		return wireMsg{}, fmt.Errorf("body %q: jsonrpc is not 2.0", body)
-	}
-	return m, nil
+	m, err := rpctest.ReadFrame(r)
+	return wireMsg(m), err
 }
 
 // echoConn runs a jsonrpc2 connection over a Stream reading input; every request is answered

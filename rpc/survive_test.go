@@ -387,3 +387,7 @@ func TestSubprocessClosedOutputStopsIRIS(t *testing.T) {
 		t.Fatalf("container after stopOnExit: %+v found %v err %v, want it kept and exited", ct, ok, err)
 	}
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -3,7 +3,6 @@
 package workspace
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,25 +10,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace/dotenv"
 	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
 )
-
-// lockedBuffer is a log sink safe for the project's goroutines and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // TestProjectRefusesAnEnvOutsideIt: Project.Start and Project.Watch (the editor helper's auto
 // sync) refuse an env.file outside the project: IRIS starts, sync is off with one warning that
@@ -43,7 +29,7 @@ func TestProjectRefusesAnEnvOutsideIt(t *testing.T) {
 	writeTree(t, sandbox, map[string]string{"outside.env": "SECRET=s3cret\nIRIS_PORT=1\n", "profile": "export A=1\n"})
 	snap := sandboxtest.Take(t, sandbox)
 	dir := f.projectDir(map[string]string{ConfigFileName: `{"env": {"file": "` + outside + `", "sync": true}}`})
-	logs := &lockedBuffer{}
+	logs := &rpctest.Buffer{}
 	p := f.open(dir, func(o *ProjectOptions) {
 		o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})

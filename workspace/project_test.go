@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -796,74 +795,12 @@ func TestWatchFollowsEngineEnvAndRegistry(t *testing.T) {
 	portal(t, "127.0.0.1", moved.WebPort)
 }
 
-// sockProxy forwards a unix socket to the engine's socket; down() makes the engine unreachable
-// for clients that use the proxy (the real engine, shared by all tests, keeps running).
-type sockProxy struct {
-	t            *testing.T
-	path, target string
-	mu           sync.Mutex
-	ln           net.Listener
-	conns        []net.Conn
-}
-
-func (s *sockProxy) up() {
-	s.t.Helper()
-	ln, err := net.Listen("unix", s.path)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.mu.Lock()
-	s.ln = ln
-	s.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			d, err := net.Dial("unix", s.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			s.mu.Lock()
-			s.conns = append(s.conns, c, d)
-			s.mu.Unlock()
-			go func() { _, _ = io.Copy(d, c); d.Close() }()
-			go func() { _, _ = io.Copy(c, d); c.Close() }()
-		}
-	}()
-}
-
-func (s *sockProxy) down() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln != nil {
-		s.ln.Close()
-		s.ln = nil
-	}
-	for _, c := range s.conns {
-		c.Close()
-	}
-	s.conns = nil
-	_ = os.Remove(s.path)
-}
-
 func TestEngineDownAndBack(t *testing.T) {
 	f := newFixture(t, 31300)
 	ctx := testCtx(t)
-	target, ok := strings.CutPrefix(f.eng.Endpoint(), "unix://")
-	if !ok {
-		dockertest.Missing(t, "the engine is not on a unix socket (%s); this test proxies one", f.eng.Endpoint())
-	}
-	proxy := &sockProxy{t: t, path: filepath.Join(t.TempDir(), "engine.sock"), target: target}
-	proxy.up()
-	defer proxy.down()
-	eng, err := dockerops.Connect(ctx, dockerops.WithHost("unix://"+proxy.path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
+	proxy := dockertest.NewEngineProxy(t, f.eng)
+	proxy.Up()
+	eng := proxy.Engine()
 	p := f.open(f.projectDir(nil), func(o *ProjectOptions) { o.Engine = eng })
 	first := mustStart(t, ctx, p)
 
@@ -874,9 +811,9 @@ func TestEngineDownAndBack(t *testing.T) {
 	defer func() { stopWatch(); <-done }()
 	rec.waitStatus(t, "ready", func(s Status) bool { return s.State == StateReady })
 
-	proxy.down()
+	proxy.Down()
 	st := rec.waitStatus(t, "docker-unavailable", func(s Status) bool { return s.State == StateDockerUnavailable })
-	if st.SuperserverPort != first.SuperserverPort || !strings.Contains(st.Message, "docker engine not reachable at unix://"+proxy.path) {
+	if st.SuperserverPort != first.SuperserverPort || !strings.Contains(st.Message, "docker engine not reachable at "+proxy.Host()) {
 		t.Errorf("status with the engine down: %+v", st)
 	}
 	rec.waitMessage(t, "engine down", func(m Message) bool { return m.Level == LevelError && strings.Contains(m.Text, "not reachable") })
@@ -888,7 +825,7 @@ func TestEngineDownAndBack(t *testing.T) {
 	}
 
 	rec.reset()
-	proxy.up()
+	proxy.Up()
 	rec.waitStatus(t, "ready again", func(s Status) bool { return s.State == StateReady && s.Container == first.Container })
 	rec.waitMessage(t, "engine back", func(m Message) bool { return m.Level == LevelInfo && strings.Contains(m.Text, "answers again") })
 }

@@ -122,6 +122,8 @@ func TestImportViolation(t *testing.T) {
 		{"rpc", "cmd/iris-helper", "rpc may import only workspace, registry, dockerops"},
 		{"rpc", "dockerops/dockertest", "test support in product code"},
 		{"cmd/iris-helper", "dockerops/dockertest", "test support in product code"},
+		{"rpc", "rpc/rpctest", "test support in product code"},
+		{"workspace", "rpc/rpctest", "test support in product code"},
 		{"dockerops/dockertest", "dockerops", ""},
 		{"dockerops/dockertest/cmd/buildstub", "dockerops/dockertest", ""},
 		{"dockerops/dockertest", "workspace", "dockerops imports nothing of the module"},

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
 )
 
@@ -120,10 +121,8 @@ func TestEnvCommandsRefuseAFileOutsideTheProject(t *testing.T) {
 			}
 			want := "iris-helper: " + where + " " + place + ": iris-helper writes a .env there only when the user allows it (allowEnvFileOutsideProject)\n" + remedy(h.home)
 			for _, args := range [][]string{{"env", "sync", h.proj}, {"env", "sync", "--dry-run", h.proj}, {"env", "sync", "--json", h.proj}, {"env", "watch", h.proj}} {
-				code, stdout, stderr := runEnvCLI(t, context.Background(), args...)
-				if code != 1 || stdout != "" || stderr != want {
-					t.Errorf("%s: exit %d, stdout %q, stderr\n got: %s\nwant: %s", strings.Join(args, " "), code, stdout, stderr, want)
-				}
+				r := cli(t, args...)
+				rpctest.Check(t, strings.Join(args, " "), rpctest.Want("exit", r.code, 1), rpctest.Want("stdout", r.stdout, ""), rpctest.Want("stderr", r.stderr, want))
 			}
 			h.assertNoPorts(t)
 			snap.AssertUnchanged(t)
@@ -150,7 +149,7 @@ func TestEnvSyncOutsideTheProjectWhenTheUserAllowsIt(t *testing.T) {
 			case "not .iris-helper.json": // a project file never allows it
 				h.write(t, ".iris-helper.json", `{"env": {"file": "../sandbox/single.env"}, "allowEnvFileOutsideProject": true}`)
 			}
-			code, stdout, stderr := runEnvCLI(t, context.Background(), args...)
+			code, stdout, stderr := runCLI(t, args...)
 			b, _ := os.ReadFile(filepath.Join(h.sandbox, "single.env"))
 			if how == "not .iris-helper.json" {
 				if code != 1 || string(b) != "IRIS_PORT=1\n" {
@@ -176,10 +175,8 @@ func TestEnvSyncOfADirectory(t *testing.T) {
 	want := "iris-helper: " + path + " is a directory, not a regular file; iris-helper keeps the ports only in a regular file and replaces nothing else " +
 		"(move it away, or name another file in .iris-helper.json \"env\": {\"file\"}, or set \"env\": {\"sync\": false})\n"
 	for _, args := range [][]string{{"env", "sync", h.proj}, {"env", "sync", "--sync", "true", h.proj}, {"env", "watch", h.proj}} {
-		code, stdout, stderr := runEnvCLI(t, context.Background(), args...)
-		if code != 1 || stdout != "" || stderr != want {
-			t.Errorf("%s: exit %d, stdout %q, stderr\n got: %s\nwant: %s", strings.Join(args, " "), code, stdout, stderr, want)
-		}
+		r := cli(t, args...)
+		rpctest.Check(t, strings.Join(args, " "), rpctest.Want("exit", r.code, 1), rpctest.Want("stdout", r.stdout, ""), rpctest.Want("stderr", r.stderr, want))
 	}
 	h.assertNoPorts(t)
 }
@@ -192,7 +189,7 @@ func TestEnvSyncNeverOverwritesASecret(t *testing.T) {
 	content := "DATABASE_URL=postgres://app:s3cret@db/app\nIRIS_PORT=1\n"
 	h.write(t, ".env", content)
 	path := filepath.Join(h.proj, ".env")
-	code, stdout, stderr := runEnvCLI(t, context.Background(), "env", "sync", h.proj)
+	code, stdout, stderr := runCLI(t, "env", "sync", h.proj)
 	want := "iris-helper: " + path + ": DATABASE_URL (line 1) holds a value that is not a port number; env.webPort in .iris-helper.json names it, and iris-helper never overwrites such a value (set env.webPort to the key meant for the port, or give DATABASE_URL a port number)\n"
 	if code != 1 || stdout != "" || !strings.HasSuffix(stderr, want) {
 		t.Errorf("exit %d, stdout %q, stderr\n got: %s\nwant: …%s", code, stdout, stderr, want)
@@ -210,7 +207,7 @@ func TestEnvSyncTooLarge(t *testing.T) {
 	if err := os.Truncate(path, 200_000_000); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr := runEnvCLI(t, context.Background(), "env", "sync", h.proj)
+	code, _, stderr := runCLI(t, "env", "sync", h.proj)
 	if want := "iris-helper: " + path + " is 190.7 MiB, more than the 16 MiB iris-helper reads\n"; code != 1 || stderr != want {
 		t.Errorf("exit %d, stderr\n got: %s\nwant: %s", code, stderr, want)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,11 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace/dotenv"
 )
 
@@ -31,13 +30,6 @@ func newEnvTestHome(t *testing.T) *registry.Registry {
 		t.Fatal(err)
 	}
 	return reg
-}
-
-func runEnvCLI(t *testing.T, ctx context.Context, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code = run(ctx, args, strings.NewReader(""), &out, &errb)
-	return code, out.String(), errb.String()
 }
 
 func envProjectDir(t *testing.T, files map[string]string) string {
@@ -74,7 +66,7 @@ func TestEnvSyncWritesAssignedPorts(t *testing.T) {
 	ctx := context.Background()
 
 	// From a subfolder: the project root is found, ports are assigned on first use.
-	code, stdout, stderr := runEnvCLI(t, ctx, "env", "sync", filepath.Join(dir, "src"))
+	code, stdout, stderr := runCLI(t, "env", "sync", filepath.Join(dir, "src"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -98,7 +90,7 @@ func TestEnvSyncWritesAssignedPorts(t *testing.T) {
 	}
 
 	// Again: nothing to do, same ports (no new assignment).
-	code, stdout, _ = runEnvCLI(t, ctx, "env", "sync", dir)
+	code, stdout, _ = runCLI(t, "env", "sync", dir)
 	if code != 0 || !strings.Contains(stdout, "already up to date") {
 		t.Errorf("second sync: exit %d, %q", code, stdout)
 	}
@@ -113,7 +105,7 @@ func TestEnvSyncDryRunShowsDiffAndWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runEnvCLI(t, ctx, "env", "sync", "--dry-run", dir)
+	code, stdout, stderr := runCLI(t, "env", "sync", "--dry-run", dir)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -146,17 +138,16 @@ func TestEnvSyncDryRunShowsDiffAndWritesNothing(t *testing.T) {
 
 func TestEnvSyncModes(t *testing.T) {
 	newEnvTestHome(t)
-	ctx := context.Background()
 
 	dir := envProjectDir(t, map[string]string{"iris.script": "halt\n"})
-	code, stdout, _ := runEnvCLI(t, ctx, "env", "sync", dir)
+	code, stdout, _ := runCLI(t, "env", "sync", dir)
 	if code != 0 || !strings.Contains(stdout, `env sync "auto" creates none`) {
 		t.Errorf("no file under auto: exit %d, %q", code, stdout)
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".env")); err == nil {
 		t.Error("auto created a .env")
 	}
-	code, stdout, _ = runEnvCLI(t, ctx, "env", "sync", "--sync", "true", dir)
+	code, stdout, _ = runCLI(t, "env", "sync", "--sync", "true", dir)
 	if code != 0 || !strings.Contains(stdout, "created ") {
 		t.Errorf("--sync true: exit %d, %q", code, stdout)
 	}
@@ -169,15 +160,15 @@ func TestEnvSyncModes(t *testing.T) {
 		".iris-helper.json": `{"env": {"file": "conf/app.env", "sync": false, "superserverPort": "DB_PORT", "webPort": "", "host": ""}}`,
 		"conf/app.env":      "DB_PORT=1\n",
 	})
-	code, stdout, _ = runEnvCLI(t, ctx, "env", "sync", dir2)
+	code, stdout, _ = runCLI(t, "env", "sync", dir2)
 	if code != 0 || !strings.Contains(stdout, "env sync is false") || envReadFile(t, filepath.Join(dir2, "conf", "app.env")) != "DB_PORT=1\n" {
 		t.Errorf("sync false: exit %d, %q", code, stdout)
 	}
-	code, _, stderr := runEnvCLI(t, ctx, "env", "sync", "--sync", "auto", dir2)
+	code, _, stderr := runCLI(t, "env", "sync", "--sync", "auto", dir2)
 	if code != 0 || !strings.HasPrefix(envReadFile(t, filepath.Join(dir2, "conf", "app.env")), "DB_PORT=322") {
 		t.Errorf("--sync auto over file false: exit %d %s, file %q", code, stderr, envReadFile(t, filepath.Join(dir2, "conf", "app.env")))
 	}
-	code, _, stderr = runEnvCLI(t, ctx, "env", "watch", dir2)
+	code, _, stderr = runCLI(t, "env", "watch", dir2)
 	if code != 1 || !strings.Contains(stderr, "nothing to watch") {
 		t.Errorf("watch under sync false: exit %d, %q", code, stderr)
 	}
@@ -185,38 +176,19 @@ func TestEnvSyncModes(t *testing.T) {
 
 func TestEnvSyncErrors(t *testing.T) {
 	newEnvTestHome(t)
-	ctx := context.Background()
 	dir := envProjectDir(t, map[string]string{".iris-helper.json": `{"env": {"fille": ".env"}}`})
-	code, _, stderr := runEnvCLI(t, ctx, "env", "sync", dir)
+	code, _, stderr := runCLI(t, "env", "sync", dir)
 	if code != 1 || !strings.Contains(stderr, `unknown field "env.fille"`) || !strings.Contains(stderr, filepath.Join(dir, ".iris-helper.json")) {
 		t.Errorf("bad settings: exit %d, %q", code, stderr)
 	}
-	code, _, stderr = runEnvCLI(t, ctx, "env", "sync", "--sync", "maybe", envProjectDir(t, nil))
+	code, _, stderr = runCLI(t, "env", "sync", "--sync", "maybe", envProjectDir(t, nil))
 	if code != 2 || !strings.Contains(stderr, "maybe") {
 		t.Errorf("bad --sync: exit %d, %q", code, stderr)
 	}
-	code, _, _ = runEnvCLI(t, ctx, "env", "sync", "a", "b")
+	code, _, _ = runCLI(t, "env", "sync", "a", "b")
 	if code != 2 {
 		t.Errorf("two folders: exit %d, want 2", code)
 	}
-}
-
-// envSyncBuffer is a bytes.Buffer safe for the watcher's goroutine and the test.
-type envSyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *envSyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *envSyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func envWaitUntil(t *testing.T, what string, cond func() bool) {
@@ -235,11 +207,8 @@ func TestEnvWatchFollowsEditsAndRegistry(t *testing.T) {
 	reg := newEnvTestHome(t)
 	dir := envProjectDir(t, map[string]string{"module.xml": "<Export/>", ".env": "IRIS_PORT=1\n"})
 	path := filepath.Join(dir, ".env")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stdout, stderr envSyncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"env", "watch", dir}, strings.NewReader(""), &stdout, &stderr) }()
+	ctx := context.Background()
+	watch := startCLI(t, "env", "watch", dir)
 
 	var a registry.Assignment
 	envWaitUntil(t, "the first sync", func() bool {
@@ -247,7 +216,7 @@ func TestEnvWatchFollowsEditsAndRegistry(t *testing.T) {
 		a, ok, _ = reg.Get(ctx, dir)
 		return ok && strings.HasPrefix(envReadFile(t, path), fmt.Sprintf("IRIS_PORT=%d\n", a.SuperserverPort))
 	})
-	envWaitUntil(t, "the watching message", func() bool { return strings.Contains(stderr.String(), "watching "+path) })
+	envWaitUntil(t, "the watching message", func() bool { return strings.Contains(watch.stderr.String(), "watching "+path) })
 
 	// The user asks for a free port in the file: the registry follows.
 	edited := strings.Replace(envReadFile(t, path), fmt.Sprintf("IRIS_PORT=%d", a.SuperserverPort), "IRIS_PORT=32245", 1)
@@ -258,7 +227,7 @@ func TestEnvWatchFollowsEditsAndRegistry(t *testing.T) {
 		x, _, _ := reg.Get(ctx, dir)
 		return x.SuperserverPort == 32245
 	})
-	envWaitUntil(t, "the report", func() bool { return strings.Contains(stderr.String(), "needs a restart") })
+	envWaitUntil(t, "the report", func() bool { return strings.Contains(watch.stderr.String(), "needs a restart") })
 
 	// Another process moves the project's web port in the registry: the file follows.
 	if _, err := reg.Assign(ctx, dir, registry.Preferred{Web: 32246}); err != nil {
@@ -271,27 +240,15 @@ func TestEnvWatchFollowsEditsAndRegistry(t *testing.T) {
 		t.Errorf("file %q", envReadFile(t, path))
 	}
 
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("exit %d after Ctrl-C; stderr %s", code, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("env watch did not stop when its context ended")
-	}
-	if stdout.String() != "" {
-		t.Errorf("env watch wrote to stdout: %q", stdout.String())
+	if r := watch.interrupt(t); r.code != 0 || r.stdout != "" {
+		t.Errorf("after Ctrl-C: exit %d, want 0, and nothing on stdout:\n%s", r.code, r)
 	}
 }
 
 func TestEnvSyncJSON(t *testing.T) {
 	reg := newEnvTestHome(t)
 	dir := envProjectDir(t, map[string]string{".env": "IRIS_PORT=1\n"})
-	code, stdout, stderr := runEnvCLI(t, context.Background(), "env", "sync", "--json", dir)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+	stdout, _ := mustRun(t, 0, "env", "sync", "--json", dir)
 	var res struct {
 		Path    string `json:"path"`
 		Written bool   `json:"written"`
@@ -311,11 +268,11 @@ func TestEnvSyncJSON(t *testing.T) {
 		t.Fatalf("not JSON: %v\n%s", err, stdout)
 	}
 	a, _, _ := reg.Get(context.Background(), dir)
-	if res.Path != filepath.Join(dir, ".env") || !res.Written || res.Mode != "auto" || res.Keys.Superserver != "IRIS_PORT" ||
-		len(res.Changes) != 3 || res.Changes[0].Key != "IRIS_PORT" || res.Changes[0].Old != "1" ||
-		res.Changes[0].New != fmt.Sprint(a.SuperserverPort) || res.Changes[0].Line != 1 || !res.Changes[1].Added {
-		t.Errorf("result %+v", res)
-	}
+	rpctest.Must(t, "env sync --json", rpctest.Want("path", res.Path, filepath.Join(dir, ".env")), rpctest.Want("written", res.Written, true),
+		rpctest.Want("mode", res.Mode, "auto"), rpctest.Want("keys.superserverPort", res.Keys.Superserver, "IRIS_PORT"), rpctest.Want("len(changes)", len(res.Changes), 3))
+	rpctest.Check(t, "env sync --json", rpctest.Want("changes[0].key", res.Changes[0].Key, "IRIS_PORT"), rpctest.Want("changes[0].old", res.Changes[0].Old, "1"),
+		rpctest.Want("changes[0].new", res.Changes[0].New, fmt.Sprint(a.SuperserverPort)), rpctest.Want("changes[0].line", res.Changes[0].Line, 1),
+		rpctest.Want("changes[1].added", res.Changes[1].Added, true))
 }
 
 func TestEnvWatchBinaryStopsOnInterrupt(t *testing.T) {
@@ -323,7 +280,7 @@ func TestEnvWatchBinaryStopsOnInterrupt(t *testing.T) {
 	dir := envProjectDir(t, map[string]string{"module.xml": "<Export/>", ".env": "IRIS_PORT=1\n"})
 	bin := buildBinary(t)
 	cmd := exec.Command(bin, "env", "watch", dir)
-	var stdout, stderr envSyncBuffer
+	var stdout, stderr rpctest.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -361,7 +318,7 @@ func TestEnvSyncDryRunOfANewFileShowsItWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, ".env")
-	code, stdout, stderr := runEnvCLI(t, ctx, "env", "sync", "--dry-run", "--sync", "true", dir)
+	code, stdout, stderr := runCLI(t, "env", "sync", "--dry-run", "--sync", "true", dir)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -381,7 +338,7 @@ func TestEnvSyncDryRunOfANewFileShowsItWhole(t *testing.T) {
 		t.Errorf("--dry-run created the file: %v", err)
 	}
 	// Under auto nothing would be created, and the dry run says why.
-	code, stdout, _ = runEnvCLI(t, ctx, "env", "sync", "--dry-run", dir)
+	code, stdout, _ = runCLI(t, "env", "sync", "--dry-run", dir)
 	if code != 0 || !strings.Contains(stdout, `env sync "auto" creates none`) {
 		t.Errorf("dry run under auto: exit %d, %q", code, stdout)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // Tests of `iris-helper ports` use the cmd band from 32400 (superserver) / 32900 (web), ten slots
@@ -61,25 +61,6 @@ func irisProject(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-func runPorts(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var out, errb bytes.Buffer
-	code = run(ctx, args, strings.NewReader(""), &out, &errb)
-	return code, out.String(), errb.String()
-}
-
-// mustRun runs the command and fails unless it exits with want.
-func mustRun(t *testing.T, want int, args ...string) (string, string) {
-	t.Helper()
-	code, out, errOut := runPorts(t, args...)
-	if code != want {
-		t.Fatalf("iris-helper %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, want, out, errOut)
-	}
-	return out, errOut
 }
 
 // assignmentJSON decodes one assignment object and checks that it has exactly the registry's fields.
@@ -124,15 +105,22 @@ func listJSON(t *testing.T) []registry.Assignment {
 	return as
 }
 
+// slotOf is the assignment's slot, or nil for a manual one.
+func slotOf(a registry.Assignment) any {
+	if a.Slot == nil {
+		return nil
+	}
+	return *a.Slot
+}
+
 func TestPortsAssignInspectListReleaseFlow(t *testing.T) {
 	e := newPortsEnv(t, 32400, 10)
 	dir := irisProject(t)
 
 	out, _ := mustRun(t, 0, "ports", "assign", dir, "--json")
 	a := assignmentJSON(t, []byte(out))
-	if a.Project != dir || a.SuperserverPort != e.lo || a.WebPort != e.lo+500 || a.Slot == nil || *a.Slot != 0 || a.Type != "auto" {
-		t.Fatalf("assign --json = %+v", a)
-	}
+	rpctest.Must(t, "assign --json", rpctest.Want("project", a.Project, dir), rpctest.Want("superserverPort", a.SuperserverPort, e.lo),
+		rpctest.Want("webPort", a.WebPort, e.lo+500), rpctest.Want("slot", slotOf(a), 0), rpctest.Want("type", a.Type, "auto"))
 	// Idempotent, from a subfolder, through a symlink, and from the current folder.
 	link := filepath.Join(t.TempDir(), "link")
 	if err := os.Symlink(dir, link); err != nil {
@@ -140,9 +128,9 @@ func TestPortsAssignInspectListReleaseFlow(t *testing.T) {
 	}
 	for _, args := range [][]string{{dir}, {filepath.Join(dir, "src", "Demo")}, {link}} {
 		out, _ := mustRun(t, 0, append([]string{"ports", "assign", "--json"}, args...)...)
-		if b := assignmentJSON(t, []byte(out)); b.Project != dir || b.SuperserverPort != a.SuperserverPort || !b.AssignedAt.Equal(a.AssignedAt) {
-			t.Fatalf("assign %v gave %+v, want the same as %+v", args, b, a)
-		}
+		b := assignmentJSON(t, []byte(out))
+		rpctest.Must(t, fmt.Sprintf("assign %v (the same as the first)", args), rpctest.Want("project", b.Project, dir),
+			rpctest.Want("superserverPort", b.SuperserverPort, a.SuperserverPort), rpctest.Want("assignedAt", b.AssignedAt, a.AssignedAt))
 	}
 	t.Chdir(filepath.Join(dir, "src"))
 	out, _ = mustRun(t, 0, "ports", "assign")
@@ -168,9 +156,11 @@ func TestPortsAssignInspectListReleaseFlow(t *testing.T) {
 	}
 
 	list := listJSON(t)
-	if len(list) != 2 || list[0].Project != dir || list[1].Project != other {
-		t.Fatalf("list --json = %+v", list)
+	var projects []string
+	for _, a := range list {
+		projects = append(projects, a.Project)
 	}
+	rpctest.Must(t, "list --json", rpctest.Want("projects", projects, []string{dir, other}))
 	out, _ = mustRun(t, 0, "ports", "list")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "PROJECT") || !strings.Contains(lines[0], "LAST USED") ||
@@ -203,9 +193,8 @@ func TestPortsAssignPreferredAndConflicts(t *testing.T) {
 	dir, other := irisProject(t), irisProject(t)
 	out, _ := mustRun(t, 0, "ports", "assign", dir, "--port", "32419", "--web-port", "32919", "--json")
 	a := assignmentJSON(t, []byte(out))
-	if a.Type != "manual" || a.Slot != nil || a.SuperserverPort != 32419 || a.WebPort != 32919 {
-		t.Fatalf("manual assign = %+v", a)
-	}
+	rpctest.Must(t, "manual assign", rpctest.Want("type", a.Type, "manual"), rpctest.Want("slot", slotOf(a), nil),
+		rpctest.Want("superserverPort", a.SuperserverPort, 32419), rpctest.Want("webPort", a.WebPort, 32919))
 	if !strings.Contains(out, `"slot": null`) {
 		t.Fatalf("slot not null: %s", out)
 	}
@@ -505,14 +494,13 @@ func TestPortsAssignUsesProjectSettingsPorts(t *testing.T) {
 	// From a subfolder: the file's ports make a manual assignment outside the ranges.
 	out, _ := mustRun(t, 0, "ports", "assign", filepath.Join(dir, "src"), "--json")
 	a := assignmentJSON(t, []byte(out))
-	if a.Project != dir || a.Type != "manual" || a.Slot != nil || a.SuperserverPort != 32520 || a.WebPort != 32770 {
-		t.Fatalf("assign with .iris-helper.json ports = %+v, want manual 32520/32770", a)
-	}
+	rpctest.Must(t, "assign with .iris-helper.json ports", rpctest.Want("project", a.Project, dir), rpctest.Want("type", a.Type, "manual"),
+		rpctest.Want("slot", slotOf(a), nil), rpctest.Want("superserverPort", a.SuperserverPort, 32520), rpctest.Want("webPort", a.WebPort, 32770))
 	// Idempotent: asking again keeps the assignment.
 	out, _ = mustRun(t, 0, "ports", "assign", dir, "--json")
-	if b := assignmentJSON(t, []byte(out)); b.SuperserverPort != 32520 || b.WebPort != 32770 || !b.AssignedAt.Equal(a.AssignedAt) {
-		t.Fatalf("re-assign = %+v, want %+v", b, a)
-	}
+	b := assignmentJSON(t, []byte(out))
+	rpctest.Must(t, "re-assign", rpctest.Want("superserverPort", b.SuperserverPort, 32520), rpctest.Want("webPort", b.WebPort, 32770),
+		rpctest.Want("assignedAt", b.AssignedAt, a.AssignedAt))
 	// A flag wins over the file.
 	out, _ = mustRun(t, 0, "ports", "assign", dir, "--port", "32521", "--json")
 	if b := assignmentJSON(t, []byte(out)); b.SuperserverPort != 32521 || b.Type != "manual" {
@@ -679,7 +667,7 @@ func TestPortsListSaysWhichEntriesAreInvalid(t *testing.T) {
 	if len(got.Invalid) > 0 {
 		_ = json.Compact(&entry, got.Invalid[0].Entry)
 	}
-	if len(got.Assignments) != 1 || len(got.Invalid) != 2 || entry.String() != bad || got.Invalid[1].Index != 2 {
-		t.Fatalf("ports list --json: %s", out)
-	}
+	rpctest.Must(t, "ports list --json", rpctest.Want("len(assignments)", len(got.Assignments), 1), rpctest.Want("len(invalid)", len(got.Invalid), 2),
+		rpctest.Want("invalid[0].entry", entry.String(), bad))
+	rpctest.Must(t, "ports list --json", rpctest.Want("invalid[1].index", got.Invalid[1].Index, 2))
 }

@@ -4,7 +4,7 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +16,7 @@ import (
 	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
 
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // Root detection as the CLI sees it (issue 10, rules 3 and 8). Ports 32560-32561 / 32810-32811.
@@ -124,7 +125,7 @@ func TestCommandsDoNotHangOnFIFOs(t *testing.T) {
 		t.Helper()
 		done := make(chan result, 1)
 		go func() {
-			code, out, errOut := runPorts(t, args...)
+			code, out, errOut := runCLI(t, args...)
 			done <- result{code, out, errOut}
 		}()
 		select {
@@ -184,25 +185,31 @@ func TestServeInitializeDoesNotHangOnFIFOs(t *testing.T) {
 			mkfifo(filepath.Join(proj, name))
 		}
 	}
-	init := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":null,"rootUri":"file://%s","capabilities":{},"initializationOptions":{"autoStart":false}}}`, filepath.Join(proj, "src"))
-	initialize := func() map[string]json.RawMessage {
+	serveEnv(t)
+	init := rpctest.InitParams(filepath.Join(proj, "src"), map[string]any{"autoStart": false})
+	initialize := func() rpctest.Message {
 		t.Helper()
 		type result struct {
-			code           int
-			stdout, stderr string
+			answer bool
+			m      rpctest.Message
+			code   int
+			end    error
+			stderr string
 		}
 		done := make(chan result, 1)
-		go func() {
-			code, stdout, stderr := runServe(t, []serveStep{{serveFrame(init), 1}})
-			done <- result{code, stdout, stderr}
+		go func() { // no t.Fatal here: the test's goroutine reports
+			ed, code, stderr := serveEditor(t)
+			m, ok := ed.WaitForWithin(rpctest.DefaultTimeout, rpctest.ResponseTo(ed.Request("initialize", init)))
+			ed.Close()
+			end := ed.WaitEndQuiet()
+			done <- result{answer: ok, m: m, code: <-code, end: end, stderr: stderr.String()}
 		}()
 		select {
 		case r := <-done:
-			msgs := serveFrames(t, r.stdout)
-			if r.code != 0 || len(msgs) == 0 {
-				t.Fatalf("serve: exit %d, %d frames\nstderr: %s", r.code, len(msgs), r.stderr)
+			if !r.answer || r.code != 0 || r.end != io.EOF {
+				t.Fatalf("serve: answered %v, exit %d, end of stdout %v\nstderr: %s", r.answer, r.code, r.end, r.stderr)
 			}
-			return msgs[0]
+			return r.m
 		case <-time.After(60 * time.Second):
 		}
 		for { // release the FIFOs until serve returns, then fail
@@ -218,17 +225,16 @@ func TestServeInitializeDoesNotHangOnFIFOs(t *testing.T) {
 			}
 		}
 	}
-	if m := initialize(); m["result"] == nil {
-		t.Errorf("initialize with FIFOs named like markers: no result: %v", m)
+	if m := initialize(); m.Result == nil || m.Error != nil {
+		t.Errorf("initialize with FIFOs named like markers: no result: %+v", m)
 	}
 	cfg := filepath.Join(proj, ".iris-helper.json")
 	mkfifo(cfg)
 	m := initialize()
-	var e struct{ Message string }
-	if err := json.Unmarshal(m["error"], &e); err != nil {
-		t.Fatalf("initialize with a FIFO .iris-helper.json: no error: %v", m)
+	if m.Error == nil {
+		t.Fatalf("initialize with a FIFO .iris-helper.json: no error: %+v", m)
 	}
-	if want := "open project " + proj + ": read project settings: " + cfg + " is a FIFO (named pipe), not a regular file; fix it and restart the helper"; e.Message != want {
-		t.Errorf("initialize error\n got: %s\nwant: %s", e.Message, want)
+	if want := "open project " + proj + ": read project settings: " + cfg + " is a FIFO (named pipe), not a regular file; fix it and restart the helper"; m.Error.Message != want {
+		t.Errorf("initialize error\n got: %s\nwant: %s", m.Error.Message, want)
 	}
 }

@@ -5,8 +5,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
 )
 
@@ -45,55 +44,32 @@ func TestServeRefusesAnEnvOutsideTheProject(t *testing.T) {
 		}
 	})
 
-	var out, errb serveBuffer
-	pr, pw := io.Pipe()
-	t.Cleanup(func() { pw.Close() }) // end of input ends the session when a wait below gives up
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(2 * time.Minute)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("gave up waiting for %s; stdout:\n%s\nstderr:\n%s", what, out.String(), errb.String())
-			}
-			time.Sleep(10 * time.Millisecond)
+	ed, code, stderr := serveEditor(t, "--log-level", "debug")
+	ed.Timeout = 2 * time.Minute
+	ed.Initialize(rpctest.InitParams(dir, map[string]any{"autoStart": true, "image": image}))
+	ed.WaitFor("IRIS ready", rpctest.Status("ready"))
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(stderr.String(), "the .env stays refused"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for the second refusal (start and watcher); stderr:\n%s", stderr)
 		}
 	}
-	code := make(chan int, 1)
-	go func() {
-		code <- run(context.Background(), []string{"serve", "--log-level", "debug"}, pr, &out, &errb)
-	}()
-	send := func(body string) {
-		if _, err := io.WriteString(pw, serveFrame(body)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	send(fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":null,"rootUri":"file://%s","capabilities":{},"initializationOptions":{"autoStart":true,"image":%q}}}`, dir, image))
-	waitFor("initialize", func() bool { return strings.Contains(out.String(), `"id":1,`) })
-	send(`{"jsonrpc":"2.0","method":"initialized","params":{}}`)
-	waitFor("IRIS ready", func() bool { return strings.Contains(out.String(), `"state":"ready"`) })
-	waitFor("the second refusal (start and watcher)", func() bool { return strings.Contains(errb.String(), "the .env stays refused") })
-	waitFor("the warning", func() bool { return strings.Contains(out.String(), "sync is off for this project") })
-	send(`{"jsonrpc":"2.0","id":2,"method":"shutdown","params":null}`)
-	waitFor("shutdown", func() bool { return strings.Contains(out.String(), `"id":2,`) })
-	send(`{"jsonrpc":"2.0","method":"exit","params":null}`)
-	pw.Close()
-	if c := <-code; c != 0 {
-		t.Errorf("exit code %d; stderr:\n%s", c, errb.String())
+	ed.WaitFor("the warning", rpctest.ShowMessage(2, "sync is off for this project"))
+	ed.Shutdown()
+	if c := serveEnd(t, ed, code); c != 0 {
+		t.Errorf("exit code %d; stderr:\n%s", c, stderr)
 	}
 
 	want := outside + " is outside the project folder " + dir + ": iris-helper writes a .env there only when the user allows it (allowEnvFileOutsideProject)" +
 		"; .env sync is off for this project. To allow it, turn on irisHelper.allowEnvFileOutsideProject in your user settings (not the workspace's) and restart the helper."
 	warnings := 0
-	for _, m := range serveFrames(t, out.String()) {
-		var method string
-		_ = json.Unmarshal(m["method"], &method)
-		switch method {
+	for _, m := range ed.All() {
+		switch m.Method {
 		case "window/showMessage":
 			var p struct {
 				Type    int    `json:"type"`
 				Message string `json:"message"`
 			}
-			_ = json.Unmarshal(m["params"], &p)
+			_ = json.Unmarshal(m.Params, &p)
 			if strings.Contains(p.Message, "allowEnvFileOutsideProject") {
 				warnings++
 				if p.Type != 2 || p.Message != want {
@@ -104,14 +80,14 @@ func TestServeRefusesAnEnvOutsideTheProject(t *testing.T) {
 			var st struct {
 				EnvFile string `json:"envFile"`
 			}
-			_ = json.Unmarshal(m["params"], &st)
+			_ = json.Unmarshal(m.Params, &st)
 			if st.EnvFile != "" {
 				t.Errorf("status envFile %q, want \"\"", st.EnvFile)
 			}
 		}
 	}
 	if warnings != 1 {
-		t.Errorf("%d warnings about the .env, want 1:\n%s", warnings, out.String())
+		t.Errorf("%d warnings about the .env, want 1:\n%s", warnings, ed.Dump())
 	}
 	snap.AssertUnchanged(t)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // One JSON shape per object (issue 11): what the CLI prints with --json is, byte for byte once
@@ -30,34 +31,28 @@ func compactJSON(t *testing.T, raw []byte) string {
 // iris/ports, compacted.
 func helperAnswers(t *testing.T, dir string) (status, ports string) {
 	t.Helper()
-	init := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":null,"rootUri":"file://%s","capabilities":{},"initializationOptions":{"autoStart":false}}}`, dir)
-	code, out, errs := serveSession(t, []serveStep{
-		{serveFrame(init), 1},
-		{serveFrame(`{"jsonrpc":"2.0","method":"initialized","params":{}}`), 0},
-		{serveFrame(`{"jsonrpc":"2.0","id":2,"method":"iris/status"}`), 2},
-		{serveFrame(`{"jsonrpc":"2.0","id":3,"method":"iris/ports"}`), 3},
-		{serveFrame(`{"jsonrpc":"2.0","id":4,"method":"shutdown","params":null}`), 4},
-		{serveFrame(`{"jsonrpc":"2.0","method":"exit","params":null}`), 0},
-	})
-	if code != 0 {
-		t.Fatalf("serve: exit %d\n%s", code, errs)
-	}
-	results := map[string]string{}
-	for _, m := range serveFrames(t, out) {
-		if id, ok := m["id"]; ok && m["result"] != nil {
-			results[string(id)] = compactJSON(t, m["result"])
+	ed, code, stderr := serveEditor(t)
+	ed.Initialize(rpctest.InitParams(dir, map[string]any{"autoStart": false}))
+	answer := func(method string) string {
+		t.Helper()
+		m := ed.Call(method, nil)
+		if m.Error != nil || m.Result == nil {
+			t.Fatalf("%s answered %+v", method, m)
 		}
+		return compactJSON(t, m.Result)
 	}
-	if results["2"] == "" || results["3"] == "" {
-		t.Fatalf("serve answered no iris/status or iris/ports:\n%s\n%s", out, errs)
+	status, portsResult := answer("iris/status"), answer("iris/ports")
+	ed.Shutdown()
+	if c := serveEnd(t, ed, code); c != 0 {
+		t.Fatalf("serve: exit %d, want 0; stderr:\n%s", c, stderr)
 	}
 	var pr struct {
 		Assignments json.RawMessage `json:"assignments"`
 	}
-	if err := json.Unmarshal([]byte(results["3"]), &pr); err != nil {
+	if err := json.Unmarshal([]byte(portsResult), &pr); err != nil {
 		t.Fatal(err)
 	}
-	return results["2"], compactJSON(t, pr.Assignments)
+	return status, compactJSON(t, pr.Assignments)
 }
 
 // entriesOf splits a compacted JSON array into its compacted elements.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // CLI tests of start/stop/status/logs run against the real engine with the stand-in image, in the
@@ -62,15 +62,6 @@ func newCLIEnv(t *testing.T, lo int) *cliEnv {
 	return e
 }
 
-func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	var out, errb bytes.Buffer
-	code = run(ctx, args, strings.NewReader(""), &out, &errb)
-	return code, out.String(), errb.String()
-}
-
 // statusJSON decodes a status object and checks that it has exactly the documented fields.
 func statusJSON(t *testing.T, out string) map[string]any {
 	t.Helper()
@@ -91,16 +82,12 @@ func statusJSON(t *testing.T, out string) map[string]any {
 
 func TestCLIStartStopStatusJSON(t *testing.T) {
 	e := newCLIEnv(t, 32000)
-	code, out, errs := runCLI(t, "start", e.project, "--image", e.img, "--json")
-	if code != 0 {
-		t.Fatalf("start: exit %d\n%s\n%s", code, out, errs)
-	}
+	out, errs := mustRun(t, 0, "start", e.project, "--image", e.img, "--json")
 	st := statusJSON(t, out)
-	if st["state"] != "ready" || st["project"] != e.project || st["isIrisProject"] != true ||
-		st["superserverPort"] != float64(32000) || st["webPort"] != float64(32500) ||
-		st["bindAddress"] != "127.0.0.1" || st["image"] != e.img || st["exitCode"] != nil || st["phase"] != "" {
-		t.Fatalf("start --json: %v", st)
-	}
+	rpctest.Must(t, "start --json", rpctest.Want("state", st["state"], "ready"), rpctest.Want("project", st["project"], e.project),
+		rpctest.Want("isIrisProject", st["isIrisProject"], true), rpctest.Want("superserverPort", st["superserverPort"], float64(32000)),
+		rpctest.Want("webPort", st["webPort"], float64(32500)), rpctest.Want("bindAddress", st["bindAddress"], "127.0.0.1"),
+		rpctest.Want("image", st["image"], e.img), rpctest.Want("exitCode", st["exitCode"], nil), rpctest.Want("phase", st["phase"], ""))
 	if _, err := time.Parse(time.RFC3339, fmt.Sprint(st["startedAt"])); err != nil {
 		t.Errorf("startedAt %v: %v", st["startedAt"], err)
 	}
@@ -108,43 +95,38 @@ func TestCLIStartStopStatusJSON(t *testing.T) {
 		t.Errorf("no progress line on stderr: %q", errs)
 	}
 
-	code, out, _ = runCLI(t, "status", e.project, "--json")
-	if s := statusJSON(t, out); code != 0 || s["state"] != "ready" || s["container"] != st["container"] {
-		t.Fatalf("status --json: exit %d %v", code, s)
+	out, _ = mustRun(t, 0, "status", e.project, "--json")
+	s := statusJSON(t, out)
+	rpctest.Must(t, "status --json", rpctest.Want("state", s["state"], "ready"), rpctest.Want("container", s["container"], st["container"]))
+	if r := cli(t, "status", e.project).must(t, 0); !strings.Contains(r.stdout, "localhost:32000") || !strings.Contains(r.stdout, "http://localhost:32500/csp/sys/UtilHome.csp") {
+		t.Fatalf("status does not show the superserver and the portal:\n%s", r)
 	}
-	code, out, _ = runCLI(t, "status", e.project)
-	if code != 0 || !strings.Contains(out, "localhost:32000") || !strings.Contains(out, "http://localhost:32500/csp/sys/UtilHome.csp") {
-		t.Fatalf("status: exit %d\n%s", code, out)
-	}
-	code, out, errs = runCLI(t, "logs", e.project)
-	if code != 0 || !strings.Contains(out, "Enabling logons") {
-		t.Fatalf("logs: exit %d\n%s\n%s", code, out, errs)
+	if r := cli(t, "logs", e.project).must(t, 0); !strings.Contains(r.stdout, "Enabling logons") {
+		t.Fatalf("logs lack the container's log:\n%s", r)
 	}
 
-	code, out, errs = runCLI(t, "stop", e.project, "--json")
-	if s := statusJSON(t, out); code != 0 || s["state"] != "stopped" || s["superserverPort"] != float64(32000) || s["exitCode"] == nil {
-		t.Fatalf("stop --json: exit %d %v %s", code, s, errs)
+	out, _ = mustRun(t, 0, "stop", e.project, "--json")
+	s = statusJSON(t, out)
+	rpctest.Must(t, "stop --json", rpctest.Want("state", s["state"], "stopped"), rpctest.Want("superserverPort", s["superserverPort"], float64(32000)))
+	if s["exitCode"] == nil {
+		t.Fatalf("stop --json: exitCode null, want the container's exit code:\n%s", out)
 	}
 
 	// human output: the connection block
-	code, out, errs = runCLI(t, "start", e.project, "--image", e.img)
-	if code != 0 {
-		t.Fatalf("start: exit %d\n%s", code, errs)
-	}
+	out, _ = mustRun(t, 0, "start", e.project, "--image", e.img)
 	for _, want := range []string{"superserver  localhost:32000", "portal       http://localhost:32500/csp/sys/UtilHome.csp",
 		"container    " + fmt.Sprint(st["container"]), "image        " + e.img} {
 		if !strings.Contains(out, want) {
 			t.Errorf("start output lacks %q:\n%s", want, out)
 		}
 	}
-	code, out, _ = runCLI(t, "stop", e.project, "--remove", "--purge")
-	if code != 0 || !strings.Contains(out, "removed") {
-		t.Fatalf("stop --remove --purge: exit %d %s", code, out)
+	if r := cli(t, "stop", e.project, "--remove", "--purge").must(t, 0); !strings.Contains(r.stdout, "removed") {
+		t.Fatalf("stop --remove --purge does not say removed:\n%s", r)
 	}
-	code, out, _ = runCLI(t, "status", e.project, "--json")
-	if s := statusJSON(t, out); code != 0 || s["state"] != "not-created" || s["container"] != "" || s["superserverPort"] != float64(32000) {
-		t.Fatalf("status after remove: %v", s)
-	}
+	out, _ = mustRun(t, 0, "status", e.project, "--json")
+	s = statusJSON(t, out)
+	rpctest.Must(t, "status after remove", rpctest.Want("state", s["state"], "not-created"), rpctest.Want("container", s["container"], ""),
+		rpctest.Want("superserverPort", s["superserverPort"], float64(32000)))
 }
 
 func TestCLIUsageAndEngineErrors(t *testing.T) {
@@ -167,13 +149,14 @@ func TestCLIUsageAndEngineErrors(t *testing.T) {
 	}
 	// engine down: a clear error naming the endpoint, exit 1; status still answers
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
-	code, _, errs := runCLI(t, "start", dir, "--image", "whatever:1")
-	if code != 1 || !strings.Contains(errs, "docker engine not reachable at unix://") || !strings.Contains(errs, "start Docker") {
-		t.Fatalf("start with engine down: exit %d, %q", code, errs)
+	if r := cli(t, "start", dir, "--image", "whatever:1").must(t, 1); !strings.Contains(r.stderr, "docker engine not reachable at unix://") || !strings.Contains(r.stderr, "start Docker") {
+		t.Fatalf("start with engine down does not name the endpoint and the remedy:\n%s", r)
 	}
-	code, out, _ := runCLI(t, "status", dir, "--json")
-	if s := statusJSON(t, out); code != 0 || s["state"] != "docker-unavailable" || !strings.Contains(fmt.Sprint(s["message"]), "not reachable") {
-		t.Fatalf("status with engine down: exit %d %v", code, s)
+	out, _ := mustRun(t, 0, "status", dir, "--json")
+	s := statusJSON(t, out)
+	rpctest.Must(t, "status with engine down", rpctest.Want("state", s["state"], "docker-unavailable"))
+	if !strings.Contains(fmt.Sprint(s["message"]), "not reachable") {
+		t.Fatalf("status with engine down: message %q does not say the engine is not reachable", s["message"])
 	}
 }
 
@@ -245,9 +228,8 @@ func TestProcessesShareOneContainerAndKeepPorts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again["superserverPort"] != res[0]["superserverPort"] || again["webPort"] != res[0]["webPort"] || again["container"] != res[0]["container"] {
-		t.Fatalf("new process moved the project: %v, was %v", again, res[0])
-	}
+	rpctest.Must(t, "start in a new process (the project must not move)", rpctest.Want("superserverPort", again["superserverPort"], res[0]["superserverPort"]),
+		rpctest.Want("webPort", again["webPort"], res[0]["webPort"]), rpctest.Want("container", again["container"], res[0]["container"]))
 }
 
 func TestCLIPortsReleaseAndCleanupWithContainers(t *testing.T) {
@@ -270,16 +252,14 @@ func TestCLIPortsReleaseAndCleanupWithContainers(t *testing.T) {
 	if err := os.RemoveAll(e.project); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs := runCLI(t, "ports", "cleanup")
-	if code != 0 || !strings.Contains(out, gone) || strings.Contains(out, e.project) {
-		t.Fatalf("cleanup: exit %d %s %s", code, out, errs)
+	if r := cli(t, "ports", "cleanup").must(t, 0); !strings.Contains(r.stdout, gone) || strings.Contains(r.stdout, e.project) {
+		t.Fatalf("cleanup must name the gone folder and keep the running project:\n%s", r)
 	}
 	// release by port (the folder is gone): refused while the container runs
-	code, _, errs = runCLI(t, "ports", "release", "32020")
-	if code != 1 || !strings.Contains(errs, "is running") || !strings.Contains(errs, "--force") {
-		t.Fatalf("release while running: exit %d %q", code, errs)
+	if r := cli(t, "ports", "release", "32020").must(t, 1); !strings.Contains(r.stderr, "is running") || !strings.Contains(r.stderr, "--force") {
+		t.Fatalf("release while running must say it runs and offer --force:\n%s", r)
 	}
-	code, out, errs = runCLI(t, "ports", "release", "32020", "--force", "--purge")
+	code, out, errs := runCLI(t, "ports", "release", "32020", "--force", "--purge")
 	if code != 0 || !strings.Contains(out, "Released superserver 32020 and web 32520") {
 		t.Fatalf("release --force --purge: exit %d %s %s", code, out, errs)
 	}
@@ -291,45 +271,19 @@ func TestCLIPortsReleaseAndCleanupWithContainers(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader in different goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 func TestCLILogsFollowUntilInterrupted(t *testing.T) {
 	e := newCLIEnv(t, 32030)
 	if code, _, errs := runCLI(t, "start", e.project, "--image", e.img); code != 0 {
 		t.Fatalf("start: %s", errs)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"logs", e.project, "--follow"}, strings.NewReader(""), &out, &errb) }()
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(out.String(), "Enabling logons") {
-		if time.Now().After(deadline) {
-			t.Fatalf("logs --follow printed %q", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	follow := startCLI(t, "logs", e.project, "--follow")
+	follow.waitUntil(t, "the container's log", func() bool { return strings.Contains(follow.stdout.String(), "Enabling logons") })
 	select {
-	case code := <-done:
-		t.Fatalf("logs --follow ended by itself with %d while the container runs", code)
+	case code := <-follow.done:
+		t.Fatalf("logs --follow ended by itself with %d while the container runs:\n%s", code, follow)
 	case <-time.After(300 * time.Millisecond):
 	}
-	cancel() // Ctrl-C
-	if code := <-done; code != 0 {
-		t.Fatalf("logs --follow interrupted: exit %d %s", code, errb.String())
-	}
+	follow.interrupt(t).must(t, 0) // Ctrl-C
 	// without a container: a clear error
 	if code, _, errs := runCLI(t, "stop", e.project, "--remove"); code != 0 {
 		t.Fatal(errs)
@@ -337,44 +291,6 @@ func TestCLILogsFollowUntilInterrupted(t *testing.T) {
 	if code, _, errs := runCLI(t, "logs", e.project); code != 1 || !strings.Contains(errs, "has no container") {
 		t.Fatalf("logs without container: exit %d %q", code, errs)
 	}
-}
-
-// hangingEngine listens on a unix socket, accepts connections and never answers: an engine that
-// is wedged. It returns the DOCKER_HOST value.
-func hangingEngine(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ih-hang")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "docker.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c) // hold it open, say nothing
-			mu.Unlock()
-		}
-	}()
-	return "unix://" + sock
 }
 
 // TestCLIEngineDownOrHanging: with no engine at DOCKER_HOST, or one that accepts connections and
@@ -390,7 +306,7 @@ func TestCLIEngineDownOrHanging(t *testing.T) {
 		name, host, want string
 	}{
 		{"missing socket", "unix://" + filepath.Join(t.TempDir(), "no-docker.sock"), "no such file"},
-		{"hanging engine", hangingEngine(t), "no answer within"},
+		{"hanging engine", dockertest.HangingEngine(t), "no answer within"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("DOCKER_HOST", tc.host)
@@ -415,10 +331,11 @@ func TestCLIEngineDownOrHanging(t *testing.T) {
 					t.Errorf("%v: stack trace on stderr:\n%s", args, errs)
 				}
 			}
-			code, out, _ := runCLI(t, "status", dir, "--json")
-			if s := statusJSON(t, out); code != 0 || s["state"] != "docker-unavailable" ||
-				!strings.Contains(fmt.Sprint(s["message"]), tc.host) || !strings.Contains(fmt.Sprint(s["message"]), tc.want) {
-				t.Errorf("status --json: exit %d %v", code, s)
+			out, _ := mustRun(t, 0, "status", dir, "--json")
+			s := statusJSON(t, out)
+			rpctest.Check(t, "status --json", rpctest.Want("state", s["state"], "docker-unavailable"))
+			if msg := fmt.Sprint(s["message"]); !strings.Contains(msg, tc.host) || !strings.Contains(msg, tc.want) {
+				t.Errorf("status --json: message %q lacks the endpoint %q or %q", msg, tc.host, tc.want)
 			}
 		})
 	}
