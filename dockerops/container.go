@@ -26,6 +26,9 @@ const (
 	LabelWeb         = "dev.iris-helper.web"         // host web port
 	LabelVersion     = "dev.iris-helper.version"     // iris-helper version that created it
 	LabelBind        = "dev.iris-helper.bind"        // bind address of both ports
+	// LabelPrepare marks the one-shot container that prepares a project's durable volume (value:
+	// the project key). It holds no data; a start removes any such container of its project.
+	LabelPrepare = LabelProject + ".prepare"
 )
 
 // Container-side ports and paths.

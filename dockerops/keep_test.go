@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/iris-helper/iris-helper/dockerops"
@@ -361,5 +362,44 @@ func TestConfirmCoversNamedContainerOnly(t *testing.T) {
 	}
 	if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{ca.ID}) {
 		t.Fatalf("containers %v, want only %s once %s was confirmed", ids, ca.ID, cb.Name)
+	}
+}
+
+// TestLeftoverPreparingContainerRemoved: a volume-preparing container that an earlier, cancelled
+// start left behind (the engine created it, the answer was lost to the cancel) is removed by the
+// next start that prepares the project's volume; it holds no data. (Seen: a `Created` container
+// labelled dev.iris-helper.project.prepare outlived TestCancelAndStopDuringStart.)
+func TestLeftoverPreparingContainerRemoved(t *testing.T) {
+	t.Parallel()
+	e, img, p := setup(t)
+	ctx := testCtx(t)
+	prepared := func() []string {
+		t.Helper()
+		list, err := e.Client().ContainerList(ctx, client.ContainerListOptions{All: true,
+			Filters: make(client.Filters).Add("label", dockerops.LabelPrepare+"="+p)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, it := range list.Items {
+			names = append(names, strings.Join(it.Names, ","))
+		}
+		return names
+	}
+	if _, err := e.Client().ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{Image: img, Labels: map[string]string{dockerops.LabelPrepare: p}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := prepared(); len(got) != 1 {
+		t.Fatalf("before the start: preparing containers %q, want the one left behind", got)
+	}
+	s := spec(p, img, 30480, 30481)
+	s.Durable = true
+	if _, err := e.Start(ctx, s, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := prepared(); len(got) != 0 {
+		t.Errorf("after the start: preparing containers %q, want none", got)
 	}
 }

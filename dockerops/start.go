@@ -675,10 +675,15 @@ func (e *Engine) ensureVolume(ctx context.Context, spec Spec, img imageInfo) err
 	if e.prepareFail != nil {
 		return fmt.Errorf("prepare durable volume %s for UID %d: %w", name, IRISOwnerUID, e.prepareFail)
 	}
+	// A preparing container left by an earlier start that was cancelled while the engine created it
+	// (the create succeeded, its answer was lost) holds no data: remove it rather than leave it behind.
+	if err := e.removePrepareContainers(cctx, spec.Project); err != nil {
+		return fmt.Errorf("prepare durable volume %s: %w", name, err)
+	}
 	res, err := e.cli.ContainerCreate(cctx, client.ContainerCreateOptions{
 		Config: &container.Config{
 			Image: spec.Image, User: "0", Entrypoint: []string{"chown", "-R", owner, DurableMount},
-			Labels: map[string]string{LabelProject + ".prepare": spec.Project},
+			Labels: map[string]string{LabelPrepare: spec.Project},
 		},
 		HostConfig: &container.HostConfig{
 			NetworkMode: "none",
@@ -686,6 +691,9 @@ func (e *Engine) ensureVolume(ctx context.Context, spec Spec, img imageInfo) err
 		},
 	})
 	if err != nil {
+		if ctx.Err() != nil { // the engine may have created it before the cancel reached it
+			_ = e.removePrepareContainers(context.WithoutCancel(ctx), spec.Project)
+		}
 		return fmt.Errorf("prepare durable volume %s for UID %d: %w", name, IRISOwnerUID, e.classify(err))
 	}
 	defer func() { _ = e.removeContainer(context.WithoutCancel(ctx), res.ID, true) }()
@@ -725,6 +733,26 @@ func (e *Engine) ensureVolume(ctx context.Context, spec Spec, img imageInfo) err
 	if _, err := e.cli.CopyToContainer(cctx, res.ID, client.CopyToContainerOptions{DestinationPath: DurableMount,
 		Content: &buf, CopyUIDGID: true}); err != nil {
 		return fmt.Errorf("prepare durable volume %s: write %s: %w", name, PreparedMarker, e.classify(err))
+	}
+	return nil
+}
+
+// removePrepareContainers removes the project's volume-preparing containers (LabelPrepare).
+func (e *Engine) removePrepareContainers(ctx context.Context, project string) error {
+	lctx, cancel, err := e.call(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := e.cli.ContainerList(lctx, client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", LabelPrepare+"="+project)})
+	cancel()
+	if err != nil {
+		return e.wrap("list volume-preparing containers", err)
+	}
+	for _, c := range res.Items {
+		if err := e.removeContainer(ctx, c.ID, true); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -110,7 +110,8 @@ func Project(t testing.TB) string {
 // and the volumes with that label.
 func RemoveProject(ctx context.Context, cli *client.Client, project string) error {
 	f := make(client.Filters).Add("label", dockerops.LabelProject+"="+project)
-	return removeByFilter(ctx, cli, f)
+	prep := make(client.Filters).Add("label", dockerops.LabelPrepare+"="+project)
+	return errors.Join(removeByFilter(ctx, cli, f), removeByFilter(ctx, cli, prep))
 }
 
 // RemoveLabeled force-removes every container and volume that has label (KEY or KEY=VALUE).
