@@ -115,7 +115,7 @@ func TestStopStartCycles(t *testing.T) {
 		if c.State != "exited" || c.ExitCode != 0 || c.ID != first.ID {
 			t.Fatalf("cycle %d: after stop %+v, want the same container exited with code 0", cycle, c)
 		}
-		var phases []string
+		var phases []dockerops.Phase
 		c, err = e.Start(ctx, s, func(pr dockerops.Progress) { phases = append(phases, pr.Phase) })
 		if err != nil {
 			t.Fatalf("cycle %d: start: %v", cycle, err)
@@ -336,7 +336,7 @@ func TestMissingImage(t *testing.T) {
 	e := dockertest.Engine(t)
 	p := dockertest.Project(t)
 	ctx := testCtx(t)
-	var phases []string
+	var phases []dockerops.Phase
 	_, err := e.Start(ctx, dockerops.Spec{Project: p, Image: "iris-helper/no-such-image:never", Superserver: 30070, Web: 30071},
 		func(pr dockerops.Progress) { phases = append(phases, pr.Phase) })
 	var pe *dockerops.PullError

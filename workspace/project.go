@@ -243,7 +243,7 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 
 	p.mu.Lock()
 	op, stopping, lastErr, note := p.op, p.stopping > 0, p.lastErr, p.note
-	phase := ""
+	var phase Phase
 	if op != nil {
 		phase = op.phase
 	}
@@ -277,31 +277,20 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 		if c.BindAddress != "" {
 			st.BindAddress = c.BindAddress
 		}
-		switch c.State {
-		case "running":
-			running = true
-			st.State = StateReady
-			if c.Health == "unhealthy" {
-				st.State = StateUnhealthy
-				msgs = append(msgs, fmt.Sprintf("the healthcheck of container %s reports unhealthy; see 'iris-helper logs %s'", c.Name, p.root.Dir))
-			}
-			if !c.StartedAt.IsZero() {
-				t := c.StartedAt
-				st.StartedAt = &t
-			}
-		case "restarting":
-			st.State = StateStarting
-		case "removing":
-			st.State = StateStopping
-		case "dead":
-			st.State = StateError
+		st.State = containerState(c)
+		running = c.Running()
+		switch {
+		case st.State == StateUnhealthy:
+			msgs = append(msgs, fmt.Sprintf("the healthcheck of container %s reports unhealthy; see 'iris-helper logs %s'", c.Name, p.root.Dir))
+		case st.State == StateError:
 			msgs = append(msgs, fmt.Sprintf("the engine reports container %s as dead; remove it with 'iris-helper stop --remove %s'", c.Name, p.root.Dir))
-		default: // created, exited, paused
-			st.State = StateStopped
-			if c.State == "exited" {
-				code := c.ExitCode
-				st.ExitCode = &code
-			}
+		case c.State == "exited":
+			code := c.ExitCode
+			st.ExitCode = &code
+		}
+		if running && !c.StartedAt.IsZero() {
+			t := c.StartedAt
+			st.StartedAt = &t
 		}
 		if running && assigned && op == nil && !stopping && (c.Superserver != a.SuperserverPort || c.Web != a.WebPort) {
 			st.RestartNeeded = true
@@ -586,7 +575,7 @@ func (p *Project) deliver(ctx context.Context, w *watcher) {
 type startOp struct {
 	done      chan struct{}
 	cancel    context.CancelFunc
-	phase     string
+	phase     Phase
 	listeners map[int]func(dockerops.Progress)
 	nextID    int
 	stopped   bool   // cancelled by Stop
@@ -1026,7 +1015,7 @@ func ReleaseProject(ctx context.Context, reg *registry.Registry, eng *dockerops.
 type PortEntry struct {
 	registry.Assignment
 	ContainerState string `json:"containerState"` // running|exited|created|not-created|unknown (engine down)
-	State          string `json:"state"`          // a Status state: ready|unhealthy|stopped|not-created|error|starting|stopping|docker-unavailable
+	State          State  `json:"state"`          // a Status state: ready|unhealthy|stopped|not-created|error|starting|stopping|docker-unavailable
 }
 
 // MarshalJSON writes the assignment's own fields (as the registry writes them) followed by
@@ -1042,7 +1031,7 @@ func (e PortEntry) MarshalJSON() ([]byte, error) {
 	}
 	extra, err := json.Marshal(struct {
 		ContainerState string `json:"containerState"`
-		State          string `json:"state"`
+		State          State  `json:"state"`
 	}{e.ContainerState, e.State})
 	if err != nil {
 		return nil, err
@@ -1101,22 +1090,10 @@ func ListPorts(ctx context.Context, reg *registry.Registry, eng *dockerops.Engin
 	for _, a := range as {
 		e := PortEntry{Assignment: a, ContainerState: "unknown", State: StateDockerUnavailable}
 		if engineOK {
-			c, found := byProject[a.Project]
-			switch {
-			case !found:
+			if c, found := byProject[a.Project]; found {
+				e.ContainerState, e.State = c.State, containerState(c)
+			} else {
 				e.ContainerState, e.State = "not-created", StateNotCreated
-			case c.State == "running" && c.Health == "unhealthy":
-				e.ContainerState, e.State = c.State, StateUnhealthy
-			case c.State == "running":
-				e.ContainerState, e.State = c.State, StateReady
-			case c.State == "dead":
-				e.ContainerState, e.State = c.State, StateError
-			case c.State == "restarting":
-				e.ContainerState, e.State = c.State, StateStarting
-			case c.State == "removing":
-				e.ContainerState, e.State = c.State, StateStopping
-			default:
-				e.ContainerState, e.State = c.State, StateStopped
 			}
 		}
 		entries = append(entries, e)

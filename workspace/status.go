@@ -3,27 +3,49 @@ package workspace
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/iris-helper/iris-helper/dockerops"
 )
 
-// States of a project's IRIS container as shown in Status.State. See docs/status.md.
+// State is a project's state as shown in Status.State and PortEntry.State. See docs/status.md.
+type State string
+
+// States of a project's IRIS container.
 const (
-	StateNotCreated        = "not-created"        // no container for the project
-	StateStopped           = "stopped"            // a container exists and is not running
-	StateStarting          = "starting"           // a start is in progress (see Status.Phase)
-	StateReady             = "ready"              // running, and IRIS answered
-	StateUnhealthy         = "unhealthy"          // running, but the image's healthcheck says unhealthy
-	StateStopping          = "stopping"           // a stop is in progress
-	StateError             = "error"              // the last start failed, or the container is dead
-	StateDockerUnavailable = "docker-unavailable" // the Docker engine does not answer
+	StateNotCreated        State = "not-created"        // no container for the project
+	StateStopped           State = "stopped"            // a container exists and is not running
+	StateStarting          State = "starting"           // a start is in progress (see Status.Phase)
+	StateReady             State = "ready"              // running, and IRIS answered
+	StateUnhealthy         State = "unhealthy"          // running, but the image's healthcheck says unhealthy
+	StateStopping          State = "stopping"           // a stop is in progress
+	StateError             State = "error"              // the last start failed, or the container is dead
+	StateDockerUnavailable State = "docker-unavailable" // the Docker engine does not answer
 )
 
-// Phases of a start as shown in Status.Phase while State is "starting"; "" otherwise.
-const (
-	PhasePulling  = "pulling"
-	PhaseCreating = "creating"
-	PhaseStarting = "starting"
-	PhaseWaiting  = "waiting"
-)
+// Phase is the step of a start shown in Status.Phase while State is "starting" ("" otherwise):
+// one of the dockerops.Phase* constants, which are the one definition.
+type Phase = dockerops.Phase
+
+// containerState is the State of a project whose container is c, from the engine's view alone
+// (a start or stop in flight, or the last start's failure, is known only to the Project): the one
+// container-state → State mapping, for Status and the port entries alike.
+func containerState(c dockerops.Container) State {
+	switch c.State {
+	case "running":
+		if c.Health == "unhealthy" {
+			return StateUnhealthy
+		}
+		return StateReady
+	case "restarting":
+		return StateStarting
+	case "removing":
+		return StateStopping
+	case "dead":
+		return StateError
+	default: // created, exited, paused
+		return StateStopped
+	}
+}
 
 // Status is the one shape of a project's state that every front end shows: `start --json`,
 // `status --json`, the helper's iris/status notification and the VS Code extension.
@@ -31,7 +53,7 @@ const (
 type Status struct {
 	Project         string     `json:"project"`         // project key: canonical absolute folder
 	IsIrisProject   bool       `json:"isIrisProject"`   // FindRoot found an IRIS marker or ObjectScript sources
-	State           string     `json:"state"`           // one of the State* constants
+	State           State      `json:"state"`           // one of the State* constants
 	SuperserverPort int        `json:"superserverPort"` // assigned superserver port, 0 when none
 	WebPort         int        `json:"webPort"`         // assigned web port, 0 when none
 	BindAddress     string     `json:"bindAddress"`     // host address the ports are published on
@@ -42,7 +64,7 @@ type Status struct {
 	Image           string     `json:"image"`           // the container's image, else the image a start would use
 	StartedAt       *time.Time `json:"startedAt"`       // when the running container started; null otherwise
 	ExitCode        *int       `json:"exitCode"`        // exit code of a stopped container; null otherwise
-	Phase           string     `json:"phase"`           // one of the Phase* constants while starting, else ""
+	Phase           Phase      `json:"phase"`           // one of the dockerops.Phase* constants while starting, else ""
 	EnvFile         string     `json:"envFile"`         // absolute path of the synced .env, "" when none
 	RestartNeeded   bool       `json:"restartNeeded"`   // the running container does not use the assigned ports
 	Message         string     `json:"message"`         // what the user should know now, "" when nothing
@@ -77,16 +99,19 @@ func (s Status) Running() bool { return s.State == StateReady || s.State == Stat
 // Message is something the user should know or act on, pushed by Project.Watch and Start:
 // a port move, a refused .env port request, an engine that went away.
 type Message struct {
-	Level string `json:"level"` // "error" | "warning" | "info"
+	Level Level  `json:"level"` // LevelError | LevelWarning | LevelInfo
 	Text  string `json:"text"`
 	// Err is the error the message reports, if one: a front end words its remedy from it (e.g.
 	// the knob of an *EnvOutsideProjectError, see Knob()).
 	Err error `json:"-"`
 }
 
+// Level is how much a Message matters.
+type Level string
+
 // Message levels.
 const (
-	LevelError   = "error"
-	LevelWarning = "warning"
-	LevelInfo    = "info"
+	LevelError   Level = "error"
+	LevelWarning Level = "warning"
+	LevelInfo    Level = "info"
 )
