@@ -1,10 +1,15 @@
 package workspace
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/registry"
 )
 
 // State is a project's state as shown in Status.State and PortEntry.State. See docs/status.md.
@@ -115,3 +120,155 @@ const (
 	LevelWarning Level = "warning"
 	LevelInfo    Level = "info"
 )
+
+// Status is the project's state now, in the one shape every front end shows (docs/status.md).
+// It never fails: what cannot be learned is said in State and Message.
+func (p *Project) Status(ctx context.Context) Status { return p.status(ctx, nil) }
+
+// statusAfter is Status after an operation that failed with err: when err says the engine is
+// unavailable, the engine is not asked again (a hanging engine would cost another timeout).
+func (p *Project) statusAfter(ctx context.Context, err error) Status {
+	var ue *dockerops.UnavailableError
+	if errors.As(err, &ue) {
+		return p.status(ctx, ue)
+	}
+	return p.status(ctx, nil)
+}
+
+func (p *Project) status(ctx context.Context, unavailable *dockerops.UnavailableError) Status {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusTimeout)
+	defer cancel()
+	st := Status{
+		Project:       p.root.Dir,
+		IsIrisProject: p.root.IsIrisProject,
+		BindAddress:   p.bindAddress,
+		Namespace:     p.cfg.Namespace(),
+		Username:      p.cfg.Username(),
+		Image:         p.image,
+		EnvFile:       p.envFile(),
+	}
+	var msgs []string
+	a, assigned, err := p.assignment(ctx)
+	if err != nil {
+		msgs = append(msgs, err.Error())
+	}
+	if assigned {
+		st.SuperserverPort, st.WebPort = a.SuperserverPort, a.WebPort
+	}
+
+	p.mu.Lock()
+	op, stopping, lastErr, note := p.op, p.stopping > 0, p.lastErr, p.note
+	var phase Phase
+	if op != nil {
+		phase = op.phase
+	}
+	p.mu.Unlock()
+
+	running := false
+	var c dockerops.Container
+	found := false
+	var eng *dockerops.Engine
+	if unavailable != nil {
+		err = unavailable
+	} else {
+		if eng, err = p.Engine(ctx); err == nil {
+			c, found, err = eng.Inspect(ctx, p.root.Dir)
+		}
+	}
+	switch {
+	case err != nil && isUnavailable(err):
+		st.State = StateDockerUnavailable
+		msgs = append([]string{err.Error()}, msgs...)
+	case err != nil:
+		st.State = StateError
+		msgs = append([]string{fmt.Sprintf("cannot inspect the container of %s: %v", p.root.Dir, err)}, msgs...)
+	case !found:
+		st.State = StateNotCreated
+	default:
+		st.Container = c.Name
+		if c.Image != "" {
+			st.Image = c.Image
+		}
+		if c.BindAddress != "" {
+			st.BindAddress = c.BindAddress
+		}
+		st.State = containerState(c)
+		running = c.Running()
+		switch {
+		case st.State == StateUnhealthy:
+			msgs = append(msgs, fmt.Sprintf("the healthcheck of container %s reports unhealthy; see 'iris-helper logs %s'", c.Name, p.root.Dir))
+		case st.State == StateError:
+			msgs = append(msgs, fmt.Sprintf("the engine reports container %s as dead; remove it with 'iris-helper stop --remove %s'", c.Name, p.root.Dir))
+		case c.State == "exited":
+			code := c.ExitCode
+			st.ExitCode = &code
+		}
+		if running && !c.StartedAt.IsZero() {
+			t := c.StartedAt
+			st.StartedAt = &t
+		}
+		if running && assigned && op == nil && !stopping && (c.Superserver != a.SuperserverPort || c.Web != a.WebPort) {
+			st.RestartNeeded = true
+			msgs = append(msgs, fmt.Sprintf("the container still uses %d/%d; restart to use %d/%d",
+				c.Superserver, c.Web, a.SuperserverPort, a.WebPort))
+		}
+		if running && assigned && op == nil && !stopping {
+			if texts := p.settingsChanged(ctx, eng, c, a); len(texts) > 0 {
+				st.RestartNeeded = true
+				msgs = append(msgs, fmt.Sprintf("the container still runs with %s; restart to apply the project's settings",
+					strings.Join(texts, ", ")))
+			}
+		}
+	}
+
+	// What only this process knows: a start or stop in flight, the last start's failure.
+	switch {
+	case op != nil && st.State != StateDockerUnavailable:
+		st.State, st.Phase = StateStarting, phase
+	case stopping && st.State != StateDockerUnavailable:
+		st.State = StateStopping
+	case lastErr != nil && !running && st.State != StateDockerUnavailable:
+		st.State = StateError
+		msgs = append([]string{lastErr.Error()}, msgs...)
+		var ex *dockerops.ExitedError
+		if errors.As(lastErr, &ex) {
+			code := ex.Code
+			st.ExitCode = &code
+		}
+	}
+	if note != "" {
+		msgs = append(msgs, note)
+	}
+	st.Host = ConnectHost(st.BindAddress)
+	if len(msgs) > 0 {
+		st.Message = msgs[0]
+		for _, m := range msgs[1:] {
+			st.Message += "; " + m
+		}
+	}
+	return st
+}
+
+// settingsChanged lists how the running container c differs from what the project now asks for,
+// ports aside (the status compares those with the assignment itself).
+func (p *Project) settingsChanged(ctx context.Context, eng *dockerops.Engine, c dockerops.Container, a registry.Assignment) []string {
+	spec := p.spec(a, "")
+	spec.Superserver, spec.Web = c.Superserver, c.Web
+	ds, err := eng.Differences(ctx, spec, c)
+	if err != nil {
+		p.log.Debug("compare the container with the project's settings", "err", err)
+		return nil
+	}
+	var texts []string
+	for _, d := range ds {
+		if d.Kind != dockerops.DiffPorts {
+			texts = append(texts, d.Text)
+		}
+	}
+	return texts
+}
+
+func isUnavailable(err error) bool {
+	var ue *dockerops.UnavailableError
+	return errors.As(err, &ue)
+}
