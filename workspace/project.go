@@ -61,9 +61,9 @@ type Project struct {
 	log    *slog.Logger
 
 	image, bindAddress string
-	durable, unexpire  bool
 	syncMode           SyncMode
-	readyTimeout       time.Duration
+	// rt is how the project's IRIS runs (the image kind today); Project keeps the rules around it.
+	rt Runtime
 
 	engMu sync.Mutex
 	eng   *dockerops.Engine
@@ -97,15 +97,15 @@ func OpenProject(ctx context.Context, dir string, opts ProjectOptions) (*Project
 	}
 	p.image = firstNonEmpty(opts.FlagImage, cfg.Image, opts.EditorImage, os.Getenv(EnvImage), DefaultImage)
 	p.bindAddress = firstNonEmpty(cfg.BindAddress, opts.BindAddress, DefaultBindAddress)
-	p.durable = cfg.DurableOrDefault()
-	p.unexpire = cfg.UnexpirePasswordsOrDefault()
 	if p.syncMode, err = cfg.EnvSync("", opts.SyncEnv); err != nil {
 		return nil, fmt.Errorf("open project %s: editor setting syncEnv: %w", root.Dir, err)
 	}
-	p.readyTimeout = opts.ReadyTimeout
-	if p.readyTimeout <= 0 {
-		p.readyTimeout = DefaultReadyTimeout
+	readyTimeout := opts.ReadyTimeout
+	if readyTimeout <= 0 {
+		readyTimeout = DefaultReadyTimeout
 	}
+	p.rt = &imageRuntime{project: root.Dir, engine: p.Engine, image: p.image, durable: cfg.DurableOrDefault(),
+		unexpire: cfg.UnexpirePasswordsOrDefault(), readyTimeout: readyTimeout, env: opts.ContainerEnv}
 	if p.reg == nil {
 		p.reg, err = registry.Open(registry.Options{Ports: enginePorts{p}, Logger: opts.Logger})
 		if err != nil {

@@ -143,9 +143,9 @@ func (p *Project) doStart(ctx context.Context, confirm string, progress func(doc
 	// The registry forgot the project (ports clear, a corrupt file met by another command) but its
 	// container is still there: take its ports back, so the container and the registry agree.
 	if _, ok, err := p.assignment(ctx); err == nil && !ok {
-		if c, found, err := eng.Inspect(ctx, p.root.Dir); err == nil && found {
-			if n, err := restoreContainers(ctx, p.reg, eng, []dockerops.Container{c}); err == nil && n > 0 {
-				p.log.Info("took the ports of the existing container back", "project", p.root.Dir, "container", c.Name)
+		if cs, err := p.rt.Inspect(ctx); err == nil && cs.Found {
+			if n, err := restoreContainers(ctx, p.reg, eng, []dockerops.Container{cs.Main}); err == nil && n > 0 {
+				p.log.Info("took the ports of the existing container back", "project", p.root.Dir, "container", cs.Main.Name)
 			}
 		}
 	}
@@ -162,7 +162,7 @@ func (p *Project) doStart(ctx context.Context, confirm string, progress func(doc
 	}
 	p.publish()
 
-	c, err := eng.Start(ctx, p.spec(a, confirm), progress)
+	cs, err := p.rt.Start(ctx, p.plan(a, confirm), progress)
 	var taken *dockerops.PortTakenError
 	if errors.As(err, &taken) && ctx.Err() == nil {
 		if a.Type == registry.TypeManual {
@@ -184,13 +184,13 @@ func (p *Project) doStart(ctx context.Context, confirm string, progress func(doc
 		p.note = note
 		p.mu.Unlock()
 		p.message(Message{Level: LevelWarning, Text: note})
-		c, err = eng.Start(ctx, p.spec(a, confirm), progress)
+		cs, err = p.rt.Start(ctx, p.plan(a, confirm), progress)
 	}
 	if err != nil {
 		return fmt.Errorf("start IRIS for %s: %w", p.root.Dir, err)
 	}
 	if _, err := p.reg.Update(ctx, p.root.Dir, func(x *registry.Assignment) {
-		x.Status, x.Container, x.Engine = registry.StatusActive, c.Name, eng.Endpoint()
+		x.Status, x.Container, x.Engine = registry.StatusActive, cs.Main.Name, eng.Endpoint()
 	}); err != nil {
 		p.log.Warn("record container in registry", "project", p.root.Dir, "err", err)
 	}
@@ -203,11 +203,10 @@ func (p *Project) doStart(ctx context.Context, confirm string, progress func(doc
 // preferred is the ports a start asks the registry for: the flags', else .iris-helper.json's.
 func (p *Project) preferred() registry.Preferred { return PreferredPorts(p.opts.FlagPorts, p.cfg) }
 
-// spec is the container the project's assignment asks for.
-func (p *Project) spec(a registry.Assignment, confirm string) dockerops.Spec {
-	return dockerops.Spec{Project: p.root.Dir, Image: p.image, BindAddress: p.bindAddress,
-		Superserver: a.SuperserverPort, Web: a.WebPort, Durable: p.durable, UnexpirePasswords: p.unexpire,
-		ReadyTimeout: p.readyTimeout, Env: p.opts.ContainerEnv, ConfirmRecreate: confirm}
+// plan is what a start of assignment a asks the runtime for; confirm names the container whose
+// recreate the user confirmed (RestartOptions.Confirm).
+func (p *Project) plan(a registry.Assignment, confirm string) RunPlan {
+	return RunPlan{Assignment: a, BindAddress: p.bindAddress, Confirm: confirm}
 }
 
 // RestartOptions select what Restart may do.
@@ -276,11 +275,7 @@ func (p *Project) confirmNeeded(ctx context.Context) error {
 	if pref := p.preferred(); pref.Web != 0 {
 		a.WebPort = pref.Web
 	}
-	eng, err := p.Engine(ctx)
-	if err != nil {
-		return nil
-	}
-	r, err := eng.Recreation(ctx, p.spec(a, ""))
+	r, err := p.rt.Recreation(ctx, p.plan(a, ""))
 	if err != nil || r == nil || r.KeepsData {
 		return nil
 	}
@@ -343,7 +338,7 @@ func (p *Project) Stop(ctx context.Context, opts StopOptions) (Status, error) {
 	defer unlock()
 	stopCtx, cancel := context.WithTimeout(ctx, stopTimeout)
 	defer cancel()
-	if err := eng.Stop(stopCtx, p.root.Dir, opts.Remove, opts.Remove && opts.Purge); err != nil {
+	if err := p.rt.Stop(stopCtx, opts); err != nil {
 		return p.statusAfter(ctx, err), fmt.Errorf("stop IRIS for %s: %w", p.root.Dir, err)
 	}
 	if _, ok, _ := p.assignment(ctx); ok {

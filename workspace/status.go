@@ -165,15 +165,11 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 	p.mu.Unlock()
 
 	running := false
-	var c dockerops.Container
-	found := false
-	var eng *dockerops.Engine
+	var cs Containers
 	if unavailable != nil {
 		err = unavailable
 	} else {
-		if eng, err = p.Engine(ctx); err == nil {
-			c, found, err = eng.Inspect(ctx, p.root.Dir)
-		}
+		cs, err = p.rt.Inspect(ctx)
 	}
 	switch {
 	case err != nil && isUnavailable(err):
@@ -182,9 +178,10 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 	case err != nil:
 		st.State = StateError
 		msgs = append([]string{fmt.Sprintf("cannot inspect the container of %s: %v", p.root.Dir, err)}, msgs...)
-	case !found:
+	case !cs.Found:
 		st.State = StateNotCreated
 	default:
+		c := cs.Main
 		st.Container = c.Name
 		if c.Image != "" {
 			st.Image = c.Image
@@ -207,13 +204,14 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 			t := c.StartedAt
 			st.StartedAt = &t
 		}
-		if running && assigned && op == nil && !stopping && (c.Superserver != a.SuperserverPort || c.Web != a.WebPort) {
+		ss, web := cs.HostPort(dockerops.SuperserverContainerPort), cs.HostPort(dockerops.WebContainerPort)
+		if running && assigned && op == nil && !stopping && (ss != a.SuperserverPort || web != a.WebPort) {
 			st.RestartNeeded = true
 			msgs = append(msgs, fmt.Sprintf("the container still uses %d/%d; restart to use %d/%d",
-				c.Superserver, c.Web, a.SuperserverPort, a.WebPort))
+				ss, web, a.SuperserverPort, a.WebPort))
 		}
 		if running && assigned && op == nil && !stopping {
-			if texts := p.settingsChanged(ctx, eng, c, a); len(texts) > 0 {
+			if texts := p.settingsChanged(ctx, cs, a); len(texts) > 0 {
 				st.RestartNeeded = true
 				msgs = append(msgs, fmt.Sprintf("the container still runs with %s; restart to apply the project's settings",
 					strings.Join(texts, ", ")))
@@ -249,12 +247,14 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 	return st
 }
 
-// settingsChanged lists how the running container c differs from what the project now asks for,
-// ports aside (the status compares those with the assignment itself).
-func (p *Project) settingsChanged(ctx context.Context, eng *dockerops.Engine, c dockerops.Container, a registry.Assignment) []string {
-	spec := p.spec(a, "")
-	spec.Superserver, spec.Web = c.Superserver, c.Web
-	ds, err := eng.Differences(ctx, spec, c)
+// settingsChanged lists how the running containers cs differ from what the project now asks for
+// (the runtime's drift), ports aside: the status compares those with the assignment itself, so the
+// plan asks for the ports the containers publish.
+func (p *Project) settingsChanged(ctx context.Context, cs Containers, a registry.Assignment) []string {
+	plan := p.plan(a, "")
+	plan.Assignment.SuperserverPort = cs.HostPort(dockerops.SuperserverContainerPort)
+	plan.Assignment.WebPort = cs.HostPort(dockerops.WebContainerPort)
+	ds, err := p.rt.Drift(ctx, plan, cs)
 	if err != nil {
 		p.log.Debug("compare the container with the project's settings", "err", err)
 		return nil

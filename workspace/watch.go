@@ -138,26 +138,19 @@ func (p *Project) watchRegistry(ctx context.Context) {
 func (p *Project) watchEngine(ctx context.Context) {
 	backoff := time.Second
 	for ctx.Err() == nil {
-		eng, err := p.Engine(ctx) // fails only for an invalid endpoint (bad DOCKER_HOST/context)
-		if err == nil {
-			err = eng.Watch(ctx, func(ev dockerops.Event) {
-				switch ev.Kind {
-				case dockerops.EventEngineDown:
-					text := "the Docker engine stopped answering"
-					if ev.Err != nil {
-						text = ev.Err.Error()
-					}
-					p.message(Message{Level: LevelError, Text: text})
-				case dockerops.EventEngineUp:
-					p.message(Message{Level: LevelInfo, Text: "the Docker engine answers again"})
-				default:
-					if ev.Project != p.root.Dir {
-						return
-					}
+		err := p.rt.Watch(ctx, func(ev dockerops.Event) {
+			switch ev.Kind {
+			case dockerops.EventEngineDown:
+				text := "the Docker engine stopped answering"
+				if ev.Err != nil {
+					text = ev.Err.Error()
 				}
-				p.publish()
-			})
-		}
+				p.message(Message{Level: LevelError, Text: text})
+			case dockerops.EventEngineUp:
+				p.message(Message{Level: LevelInfo, Text: "the Docker engine answers again"})
+			}
+			p.publish()
+		})
 		if ctx.Err() != nil {
 			return
 		}
