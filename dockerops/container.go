@@ -106,17 +106,21 @@ type Container struct {
 // Running reports whether the container's process runs.
 func (c Container) Running() bool { return c.State == "running" }
 
+// Phase is a step of a start, reported in Progress and shown in the status while a start runs
+// (workspace.Status.Phase). The one definition of the phases; JSON: the string itself.
+type Phase string
+
 // Progress phases reported by Start.
 const (
-	PhasePulling  = "pulling"
-	PhaseCreating = "creating"
-	PhaseStarting = "starting"
-	PhaseWaiting  = "waiting"
+	PhasePulling  Phase = "pulling"
+	PhaseCreating Phase = "creating"
+	PhaseStarting Phase = "starting"
+	PhaseWaiting  Phase = "waiting"
 )
 
 // Progress is one step of Start, for a progress line.
 type Progress struct {
-	Phase   string // PhasePulling|PhaseCreating|PhaseStarting|PhaseWaiting
+	Phase   Phase  // PhasePulling|PhaseCreating|PhaseStarting|PhaseWaiting
 	Message string // human text, e.g. "pulling layer 3/12", "waiting for IRIS (12s)"
 	Warning string // a non-fatal problem (also in Container.Warnings)
 }

@@ -47,7 +47,7 @@ func TestStartLeavesRunningContainer(t *testing.T) {
 	moved := s
 	moved.Superserver, moved.Web = 30402, 30403
 	moved.Env = []string{"STUB_READY_DELAY=1s"}
-	var phases []string
+	var phases []dockerops.Phase
 	got, err := e.Start(ctx, moved, func(pr dockerops.Progress) { phases = append(phases, pr.Phase) })
 	if err != nil {
 		t.Fatal(err)

@@ -113,7 +113,7 @@ func TestStopStartCycles(t *testing.T) {
 		}
 		rpctest.Must(t, fmt.Sprintf("cycle %d: after stop", cycle), rpctest.Want("state", c.State, "exited"), rpctest.Want("exitCode", c.ExitCode, 0),
 			rpctest.Want("id (the same container)", c.ID, first.ID))
-		var phases []string
+		var phases []dockerops.Phase
 		c, err = e.Start(ctx, s, func(pr dockerops.Progress) { phases = append(phases, pr.Phase) })
 		if err != nil {
 			t.Fatalf("cycle %d: start: %v", cycle, err)
@@ -333,7 +333,7 @@ func TestMissingImage(t *testing.T) {
 	e := dockertest.Engine(t)
 	p := dockertest.Project(t)
 	ctx := testCtx(t)
-	var phases []string
+	var phases []dockerops.Phase
 	_, err := e.Start(ctx, dockerops.Spec{Project: p, Image: "iris-helper/no-such-image:never", Superserver: 30070, Web: 30071},
 		func(pr dockerops.Progress) { phases = append(phases, pr.Phase) })
 	var pe *dockerops.PullError

@@ -72,7 +72,7 @@ func (e *Engine) Start(ctx context.Context, spec Spec, progress func(Progress)) 
 		return Container{}, err
 	}
 	var warnings []string
-	warn := func(phase, msg string) {
+	warn := func(phase Phase, msg string) {
 		warnings = append(warnings, msg)
 		e.log.Warn(msg, "project", spec.Project)
 		report(Progress{Phase: phase, Warning: msg})

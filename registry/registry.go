@@ -22,11 +22,17 @@ import (
 	"time"
 )
 
-// Assignment types and statuses.
-const (
-	TypeAuto   = "auto"
-	TypeManual = "manual"
+// AssignmentType says how an assignment's ports were chosen.
+type AssignmentType string
 
+// Assignment types.
+const (
+	TypeAuto   AssignmentType = "auto"   // the registry's slot
+	TypeManual AssignmentType = "manual" // asked for (flags, .iris-helper.json, .env edit)
+)
+
+// Assignment statuses.
+const (
 	StatusActive = "active"
 	StatusIdle   = "idle"
 	StatusStale  = "stale"
@@ -40,16 +46,16 @@ const DefaultChangesInterval = 500 * time.Millisecond
 
 // Assignment is one project's port pair. Unknown JSON fields of an assignment are kept on rewrite.
 type Assignment struct {
-	Project         string    `json:"project"`
-	Slot            *int      `json:"slot"` // nil for manual
-	SuperserverPort int       `json:"superserverPort"`
-	WebPort         int       `json:"webPort"`
-	Type            string    `json:"type"`   // "auto" | "manual"
-	Status          string    `json:"status"` // "active" | "idle" | "stale"
-	Container       string    `json:"container"`
-	Engine          string    `json:"engine"`
-	AssignedAt      time.Time `json:"assignedAt"`
-	LastUsedAt      time.Time `json:"lastUsedAt"`
+	Project         string         `json:"project"`
+	Slot            *int           `json:"slot"` // nil for manual
+	SuperserverPort int            `json:"superserverPort"`
+	WebPort         int            `json:"webPort"`
+	Type            AssignmentType `json:"type"`   // TypeAuto | TypeManual
+	Status          string         `json:"status"` // "active" | "idle" | "stale"
+	Container       string         `json:"container"`
+	Engine          string         `json:"engine"`
+	AssignedAt      time.Time      `json:"assignedAt"`
+	LastUsedAt      time.Time      `json:"lastUsedAt"`
 }
 
 // Preferred asks for specific ports (0 = no preference). Any non-zero field makes the assignment manual.

@@ -350,7 +350,7 @@ func (st *state) encodeFast() ([]byte, bool) {
 	b = append(b, ",\n  \"assignments\": ["...)
 	for i, rec := range st.records {
 		a := rec.Assignment
-		if len(rec.extra) > 0 || !plain(a.Project) || !plain(a.Type) || !plain(a.Status) || !plain(a.Container) || !plain(a.Engine) ||
+		if len(rec.extra) > 0 || !plain(a.Project) || !plain(string(a.Type)) || !plain(a.Status) || !plain(a.Container) || !plain(a.Engine) ||
 			!plainTime(a.AssignedAt) || !plainTime(a.LastUsedAt) {
 			return nil, false
 		}

@@ -170,7 +170,7 @@ func statusOf(t testing.TB, raw json.RawMessage) workspace.Status {
 	return decode[workspace.Status](t, raw)
 }
 
-func statusIs(t testing.TB, state string) func(wireMsg) bool {
+func statusIs(t testing.TB, state workspace.State) func(wireMsg) bool {
 	return func(m wireMsg) bool {
 		return m.Method == MethodStatus && m.ID == nil && statusOf(t, m.Params).State == state
 	}

@@ -207,7 +207,7 @@ type server struct {
 	running        int                  // requests running (ids may repeat: not len(inflight))
 	stopSeq        int                  // incremented by every stop, to tell a start cancelled by a stop
 	autoPending    bool                 // the auto-start failed because the engine was down: retry on recovery
-	lastState      string
+	lastState      workspace.State
 	lastRestart    bool
 	progressSeq    int
 	exposureShown  bool   // the "reachable from the network" warning was shown (once per session)
@@ -811,7 +811,7 @@ type progress struct {
 	token json.RawMessage // nil: no $/progress
 }
 
-var phasePercent = map[string]int{
+var phasePercent = map[dockerops.Phase]int{
 	dockerops.PhasePulling:  10,
 	dockerops.PhaseCreating: 40,
 	dockerops.PhaseStarting: 60,
@@ -849,9 +849,9 @@ func (s *server) beginProgress(ctx context.Context, token json.RawMessage, title
 
 // report is the Project's progress callback.
 func (pr *progress) report(p dockerops.Progress) {
-	text := p.Phase
+	text := string(p.Phase)
 	if p.Message != "" {
-		text = p.Phase + ": " + p.Message
+		text = text + ": " + p.Message
 	}
 	v := ProgressValue{Kind: "report", Message: text}
 	if pct, ok := phasePercent[p.Phase]; ok {

@@ -26,7 +26,7 @@ type fakeProject struct {
 	stopBlock chan struct{} // non-nil: Stop waits until it is closed or its ctx ends (a slow engine)
 
 	mu       sync.Mutex
-	state    string
+	state    workspace.State
 	restart  bool
 	starts   int
 	stops    []workspace.StopOptions
@@ -51,7 +51,7 @@ func (f *fakeProject) Status(context.Context) workspace.Status {
 	return st
 }
 
-func (f *fakeProject) setState(s string) {
+func (f *fakeProject) setState(s workspace.State) {
 	f.mu.Lock()
 	f.state = s
 	cb := f.onStatus

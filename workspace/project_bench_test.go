@@ -87,7 +87,7 @@ func BenchmarkWatchExternalStop(b *testing.B) {
 	done := make(chan error, 1)
 	go func() { done <- p.Watch(wctx, func(st Status) { states <- st }, nil) }()
 	defer func() { cancel(); <-done }()
-	waitState := func(want string) {
+	waitState := func(want State) {
 		for {
 			select {
 			case st := <-states:

@@ -347,7 +347,7 @@ func TestJoinedStartsAndStopDuringStart(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the start never reached the waiting phase")
 	}
-	if st := p.Status(ctx); st.State != StateStarting || st.Phase != PhaseWaiting {
+	if st := p.Status(ctx); st.State != StateStarting || st.Phase != dockerops.PhaseWaiting {
 		t.Errorf("status while starting: %q/%q", st.State, st.Phase)
 	}
 	second := make(chan Status, 1)
@@ -561,7 +561,7 @@ func TestPortsAndCleanup(t *testing.T) {
 	}
 	states := map[string]string{}
 	for _, e := range entries {
-		states[e.Project] = e.ContainerState + "/" + e.State
+		states[e.Project] = e.ContainerState + "/" + string(e.State)
 	}
 	if states[st.Project] != "running/ready" || states[gone] != "not-created/not-created" {
 		t.Fatalf("ports: %v", states)

@@ -1,29 +1,56 @@
 package workspace
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
+
+	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/registry"
 )
 
-// States of a project's IRIS container as shown in Status.State. See docs/status.md.
+// State is a project's state as shown in Status.State and PortEntry.State. See docs/status.md.
+type State string
+
+// States of a project's IRIS container.
 const (
-	StateNotCreated        = "not-created"        // no container for the project
-	StateStopped           = "stopped"            // a container exists and is not running
-	StateStarting          = "starting"           // a start is in progress (see Status.Phase)
-	StateReady             = "ready"              // running, and IRIS answered
-	StateUnhealthy         = "unhealthy"          // running, but the image's healthcheck says unhealthy
-	StateStopping          = "stopping"           // a stop is in progress
-	StateError             = "error"              // the last start failed, or the container is dead
-	StateDockerUnavailable = "docker-unavailable" // the Docker engine does not answer
+	StateNotCreated        State = "not-created"        // no container for the project
+	StateStopped           State = "stopped"            // a container exists and is not running
+	StateStarting          State = "starting"           // a start is in progress (see Status.Phase)
+	StateReady             State = "ready"              // running, and IRIS answered
+	StateUnhealthy         State = "unhealthy"          // running, but the image's healthcheck says unhealthy
+	StateStopping          State = "stopping"           // a stop is in progress
+	StateError             State = "error"              // the last start failed, or the container is dead
+	StateDockerUnavailable State = "docker-unavailable" // the Docker engine does not answer
 )
 
-// Phases of a start as shown in Status.Phase while State is "starting"; "" otherwise.
-const (
-	PhasePulling  = "pulling"
-	PhaseCreating = "creating"
-	PhaseStarting = "starting"
-	PhaseWaiting  = "waiting"
-)
+// Phase is the step of a start shown in Status.Phase while State is "starting" ("" otherwise):
+// one of the dockerops.Phase* constants, which are the one definition.
+type Phase = dockerops.Phase
+
+// containerState is the State of a project whose container is c, from the engine's view alone
+// (a start or stop in flight, or the last start's failure, is known only to the Project): the one
+// container-state → State mapping, for Status and the port entries alike.
+func containerState(c dockerops.Container) State {
+	switch c.State {
+	case "running":
+		if c.Health == "unhealthy" {
+			return StateUnhealthy
+		}
+		return StateReady
+	case "restarting":
+		return StateStarting
+	case "removing":
+		return StateStopping
+	case "dead":
+		return StateError
+	default: // created, exited, paused
+		return StateStopped
+	}
+}
 
 // Status is the one shape of a project's state that every front end shows: `start --json`,
 // `status --json`, the helper's iris/status notification and the VS Code extension.
@@ -31,7 +58,7 @@ const (
 type Status struct {
 	Project         string     `json:"project"`         // project key: canonical absolute folder
 	IsIrisProject   bool       `json:"isIrisProject"`   // FindRoot found an IRIS marker or ObjectScript sources
-	State           string     `json:"state"`           // one of the State* constants
+	State           State      `json:"state"`           // one of the State* constants
 	SuperserverPort int        `json:"superserverPort"` // assigned superserver port, 0 when none
 	WebPort         int        `json:"webPort"`         // assigned web port, 0 when none
 	BindAddress     string     `json:"bindAddress"`     // host address the ports are published on
@@ -42,7 +69,7 @@ type Status struct {
 	Image           string     `json:"image"`           // the container's image, else the image a start would use
 	StartedAt       *time.Time `json:"startedAt"`       // when the running container started; null otherwise
 	ExitCode        *int       `json:"exitCode"`        // exit code of a stopped container; null otherwise
-	Phase           string     `json:"phase"`           // one of the Phase* constants while starting, else ""
+	Phase           Phase      `json:"phase"`           // one of the dockerops.Phase* constants while starting, else ""
 	EnvFile         string     `json:"envFile"`         // absolute path of the synced .env, "" when none
 	RestartNeeded   bool       `json:"restartNeeded"`   // the running container does not use the assigned ports
 	Message         string     `json:"message"`         // what the user should know now, "" when nothing
@@ -77,16 +104,171 @@ func (s Status) Running() bool { return s.State == StateReady || s.State == Stat
 // Message is something the user should know or act on, pushed by Project.Watch and Start:
 // a port move, a refused .env port request, an engine that went away.
 type Message struct {
-	Level string `json:"level"` // "error" | "warning" | "info"
+	Level Level  `json:"level"` // LevelError | LevelWarning | LevelInfo
 	Text  string `json:"text"`
 	// Err is the error the message reports, if one: a front end words its remedy from it (e.g.
 	// the knob of an *EnvOutsideProjectError, see Knob()).
 	Err error `json:"-"`
 }
 
+// Level is how much a Message matters.
+type Level string
+
 // Message levels.
 const (
-	LevelError   = "error"
-	LevelWarning = "warning"
-	LevelInfo    = "info"
+	LevelError   Level = "error"
+	LevelWarning Level = "warning"
+	LevelInfo    Level = "info"
 )
+
+// Status is the project's state now, in the one shape every front end shows (docs/status.md).
+// It never fails: what cannot be learned is said in State and Message.
+func (p *Project) Status(ctx context.Context) Status { return p.status(ctx, nil) }
+
+// statusAfter is Status after an operation that failed with err: when err says the engine is
+// unavailable, the engine is not asked again (a hanging engine would cost another timeout).
+func (p *Project) statusAfter(ctx context.Context, err error) Status {
+	var ue *dockerops.UnavailableError
+	if errors.As(err, &ue) {
+		return p.status(ctx, ue)
+	}
+	return p.status(ctx, nil)
+}
+
+func (p *Project) status(ctx context.Context, unavailable *dockerops.UnavailableError) Status {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusTimeout)
+	defer cancel()
+	st := Status{
+		Project:       p.root.Dir,
+		IsIrisProject: p.root.IsIrisProject,
+		BindAddress:   p.bindAddress,
+		Namespace:     p.cfg.Namespace(),
+		Username:      p.cfg.Username(),
+		Image:         p.image,
+		EnvFile:       p.envFile(),
+	}
+	var msgs []string
+	a, assigned, err := p.assignment(ctx)
+	if err != nil {
+		msgs = append(msgs, err.Error())
+	}
+	if assigned {
+		st.SuperserverPort, st.WebPort = a.SuperserverPort, a.WebPort
+	}
+
+	p.mu.Lock()
+	op, stopping, lastErr, note := p.op, p.stopping > 0, p.lastErr, p.note
+	var phase Phase
+	if op != nil {
+		phase = op.phase
+	}
+	p.mu.Unlock()
+
+	running := false
+	var cs Containers
+	if unavailable != nil {
+		err = unavailable
+	} else {
+		cs, err = p.rt.Inspect(ctx)
+	}
+	switch {
+	case err != nil && isUnavailable(err):
+		st.State = StateDockerUnavailable
+		msgs = append([]string{err.Error()}, msgs...)
+	case err != nil:
+		st.State = StateError
+		msgs = append([]string{fmt.Sprintf("cannot inspect the container of %s: %v", p.root.Dir, err)}, msgs...)
+	case !cs.Found:
+		st.State = StateNotCreated
+	default:
+		c := cs.Main
+		st.Container = c.Name
+		if c.Image != "" {
+			st.Image = c.Image
+		}
+		if c.BindAddress != "" {
+			st.BindAddress = c.BindAddress
+		}
+		st.State = containerState(c)
+		running = c.Running()
+		switch {
+		case st.State == StateUnhealthy:
+			msgs = append(msgs, fmt.Sprintf("the healthcheck of container %s reports unhealthy; see 'iris-helper logs %s'", c.Name, p.root.Dir))
+		case st.State == StateError:
+			msgs = append(msgs, fmt.Sprintf("the engine reports container %s as dead; remove it with 'iris-helper stop --remove %s'", c.Name, p.root.Dir))
+		case c.State == "exited":
+			code := c.ExitCode
+			st.ExitCode = &code
+		}
+		if running && !c.StartedAt.IsZero() {
+			t := c.StartedAt
+			st.StartedAt = &t
+		}
+		ss, web := cs.HostPort(dockerops.SuperserverContainerPort), cs.HostPort(dockerops.WebContainerPort)
+		if running && assigned && op == nil && !stopping && (ss != a.SuperserverPort || web != a.WebPort) {
+			st.RestartNeeded = true
+			msgs = append(msgs, fmt.Sprintf("the container still uses %d/%d; restart to use %d/%d",
+				ss, web, a.SuperserverPort, a.WebPort))
+		}
+		if running && assigned && op == nil && !stopping {
+			if texts := p.settingsChanged(ctx, cs, a); len(texts) > 0 {
+				st.RestartNeeded = true
+				msgs = append(msgs, fmt.Sprintf("the container still runs with %s; restart to apply the project's settings",
+					strings.Join(texts, ", ")))
+			}
+		}
+	}
+
+	// What only this process knows: a start or stop in flight, the last start's failure.
+	switch {
+	case op != nil && st.State != StateDockerUnavailable:
+		st.State, st.Phase = StateStarting, phase
+	case stopping && st.State != StateDockerUnavailable:
+		st.State = StateStopping
+	case lastErr != nil && !running && st.State != StateDockerUnavailable:
+		st.State = StateError
+		msgs = append([]string{lastErr.Error()}, msgs...)
+		var ex *dockerops.ExitedError
+		if errors.As(lastErr, &ex) {
+			code := ex.Code
+			st.ExitCode = &code
+		}
+	}
+	if note != "" {
+		msgs = append(msgs, note)
+	}
+	st.Host = ConnectHost(st.BindAddress)
+	if len(msgs) > 0 {
+		st.Message = msgs[0]
+		for _, m := range msgs[1:] {
+			st.Message += "; " + m
+		}
+	}
+	return st
+}
+
+// settingsChanged lists how the running containers cs differ from what the project now asks for
+// (the runtime's drift), ports aside: the status compares those with the assignment itself, so the
+// plan asks for the ports the containers publish.
+func (p *Project) settingsChanged(ctx context.Context, cs Containers, a registry.Assignment) []string {
+	plan := p.plan(a, "")
+	plan.Assignment.SuperserverPort = cs.HostPort(dockerops.SuperserverContainerPort)
+	plan.Assignment.WebPort = cs.HostPort(dockerops.WebContainerPort)
+	ds, err := p.rt.Drift(ctx, plan, cs)
+	if err != nil {
+		p.log.Debug("compare the container with the project's settings", "err", err)
+		return nil
+	}
+	var texts []string
+	for _, d := range ds {
+		if d.Kind != dockerops.DiffPorts {
+			texts = append(texts, d.Text)
+		}
+	}
+	return texts
+}
+
+func isUnavailable(err error) bool {
+	var ue *dockerops.UnavailableError
+	return errors.As(err, &ue)
+}

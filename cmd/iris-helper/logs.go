@@ -19,14 +19,7 @@ func newLogsCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			eng, err := p.Engine(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if err := eng.Ping(cmd.Context()); err != nil { // an engine that hangs is reported within seconds
-				return fmt.Errorf("logs of %s: %w", p.Root().Dir, err)
-			}
-			if err := eng.Logs(cmd.Context(), p.Root().Dir, follow, a.stdout); err != nil {
+			if err := p.Logs(cmd.Context(), follow, a.stdout); err != nil {
 				if follow && cmd.Context().Err() != nil {
 					return nil // interrupted while following: a normal end
 				}

@@ -70,7 +70,7 @@ type progressPrinter struct {
 func (p *progressPrinter) print(pr dockerops.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	line := pr.Phase
+	line := string(pr.Phase)
 	if pr.Message != "" {
 		line += ": " + pr.Message
 	}

@@ -79,9 +79,9 @@ func printConnection(w io.Writer, st workspace.Status) {
 // printStatus prints the status object for people.
 func printStatus(w io.Writer, st workspace.Status) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	state := st.State
+	state := string(st.State)
 	if st.Phase != "" {
-		state += " (" + st.Phase + ")"
+		state += " (" + string(st.Phase) + ")"
 	}
 	fmt.Fprintf(tw, "project\t%s\n", st.Project)
 	fmt.Fprintf(tw, "state\t%s\n", state)

@@ -111,7 +111,8 @@ func Project(t testing.TB) string {
 func RemoveProject(ctx context.Context, cli *client.Client, project string) error {
 	f := make(client.Filters).Add("label", dockerops.LabelProject+"="+project)
 	prep := make(client.Filters).Add("label", dockerops.LabelPrepare+"="+project)
-	return errors.Join(removeByFilter(ctx, cli, f), removeByFilter(ctx, cli, prep))
+	// the volume-preparing containers first: they hold the project's volume
+	return errors.Join(removeByFilter(ctx, cli, prep), removeByFilter(ctx, cli, f))
 }
 
 // RemoveLabeled force-removes every container and volume that has label (KEY or KEY=VALUE).

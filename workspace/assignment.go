@@ -1,0 +1,97 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/registry"
+)
+
+// Registry access for a project, with the rebuild from container labels after a corrupt registry.
+
+// assignment returns the project's registry assignment, if any.
+func (p *Project) assignment(ctx context.Context) (registry.Assignment, bool, error) {
+	var a registry.Assignment
+	var ok bool
+	err := p.withRegistry(ctx, func() (err error) {
+		a, ok, err = p.reg.Get(ctx, p.root.Dir)
+		return err
+	})
+	return a, ok, err
+}
+
+// withRegistry runs fn; when the registry reports that its file was corrupt (and was moved
+// aside), it rebuilds the registry from our containers' labels and runs fn again.
+func (p *Project) withRegistry(ctx context.Context, fn func() error) error {
+	err := fn()
+	var ce *registry.CorruptError
+	if !errors.As(err, &ce) || ce.Backup == "" {
+		return err
+	}
+	text := ce.Error()
+	eng, eerr := p.Engine(ctx)
+	if eerr == nil {
+		var n int
+		n, eerr = RestoreFromContainers(ctx, p.reg, eng)
+		if eerr == nil {
+			text = fmt.Sprintf("%s; rebuilt %d assignment(s) from the labels of iris-helper containers", text, n)
+		}
+	}
+	if eerr != nil {
+		text = fmt.Sprintf("%s; could not rebuild it from containers: %v", text, eerr)
+	}
+	p.log.Warn(text)
+	p.message(Message{Level: LevelWarning, Text: text})
+	return fn()
+}
+
+// RestoreFromContainers rebuilds registry assignments from the labels of the containers
+// iris-helper created (after the registry file was found corrupt) and returns how many it
+// restored. A project with several containers keeps the running one, else the newest.
+func RestoreFromContainers(ctx context.Context, reg *registry.Registry, eng *dockerops.Engine) (int, error) {
+	owned, err := eng.Owned(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("list iris-helper containers: %w", err)
+	}
+	return restoreContainers(ctx, reg, eng, owned)
+}
+
+// restoreContainers adds registry assignments for the projects of containers (by their labels);
+// projects that have an assignment, and ports another project holds, are skipped by Restore.
+func restoreContainers(ctx context.Context, reg *registry.Registry, eng *dockerops.Engine, owned []dockerops.Container) (int, error) {
+	best := map[string]dockerops.Container{}
+	for _, c := range owned {
+		if c.Project == "" || c.Superserver == 0 || c.Web == 0 {
+			continue
+		}
+		old, seen := best[c.Project]
+		if !seen || (c.State == "running" && old.State != "running") ||
+			(c.State == old.State && c.StartedAt.After(old.StartedAt)) {
+			best[c.Project] = c
+		}
+	}
+	var as []registry.Assignment
+	ss, web := reg.Ranges()
+	for project, c := range best {
+		a := registry.Assignment{Project: project, SuperserverPort: c.Superserver, WebPort: c.Web,
+			Type: registry.TypeManual, Status: registry.StatusIdle, Container: c.Name, Engine: eng.Endpoint()}
+		if c.State == "running" {
+			a.Status = registry.StatusActive
+		}
+		// ports that form a slot of the current ranges were an automatic assignment
+		if ss.Contains(c.Superserver) && web.Contains(c.Web) && c.Superserver-ss.Lo == c.Web-web.Lo {
+			slot := c.Superserver - ss.Lo
+			a.Slot, a.Type = &slot, registry.TypeAuto
+		}
+		as = append(as, a)
+	}
+	if len(as) == 0 {
+		return 0, nil
+	}
+	if err := reg.Restore(ctx, as); err != nil {
+		return 0, fmt.Errorf("restore registry from containers: %w", err)
+	}
+	return len(as), nil
+}
