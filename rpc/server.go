@@ -85,9 +85,6 @@ const shutdownGrace = time.Second
 // endGrace bounds how long Serve waits for its goroutines once the session has ended.
 const endGrace = 3 * time.Second
 
-// progressCreateTimeout bounds the wait for the client's answer to window/workDoneProgress/create.
-const progressCreateTimeout = 5 * time.Second
-
 // Serve speaks the protocol on r/w until the client sends exit, the input ends, the client
 // process disappears or ctx is done, and returns the process exit code. See docs/protocol.md.
 func Serve(ctx context.Context, r io.Reader, w io.Writer, opts Options) int {
@@ -311,7 +308,7 @@ func (s *server) answer(ctx context.Context, req *jsonrpc2.Request, result any, 
 		return
 	}
 	if err != nil {
-		s.replyError(req.ID, s.toRPCError(err))
+		s.replyError(req.ID, s.rpcError(err))
 		return
 	}
 	if err := s.conn.Reply(s.ctx, req.ID, result); sendFailed(err) {
@@ -477,16 +474,12 @@ func (s *server) irisRequest(ctx context.Context, method string, params *json.Ra
 	return nil, &jsonrpc2.Error{Code: CodeMethodNotFound, Message: "method not found: " + method}
 }
 
-// start runs a start or restart with progress reporting.
+// start runs a start or restart with progress reporting (progress.go).
 func (s *server) start(ctx context.Context, p Project, restart, confirm bool, token json.RawMessage) (workspace.Status, error) {
 	s.mu.Lock()
 	stopSeq := s.stopSeq
 	s.mu.Unlock()
-	title := "Starting IRIS"
-	if restart {
-		title = "Restarting IRIS"
-	}
-	prog := s.beginProgress(ctx, token, title)
+	prog := s.beginProgress(ctx, token, startTitle(restart))
 	var st workspace.Status
 	var err error
 	if restart {
@@ -496,17 +489,16 @@ func (s *server) start(ctx context.Context, p Project, restart, confirm bool, to
 	}
 	switch {
 	case err == nil:
-		prog.end(fmt.Sprintf("IRIS is %s on superserver port %d, web port %d", st.State, st.SuperserverPort, st.WebPort))
-		s.logMessage(MessageInfo, fmt.Sprintf("IRIS for %s is %s on %s:%d (web %d)", st.Project, st.State, st.BindAddress, st.SuperserverPort, st.WebPort))
+		prog.succeeded(st)
 		return st, nil
 	case ctx.Err() != nil:
-		prog.end("cancelled")
+		prog.cancelled()
 		return st, ctx.Err()
 	default:
 		s.mu.Lock()
 		stopped := s.stopSeq != stopSeq
 		s.mu.Unlock()
-		prog.end("failed: " + err.Error())
+		prog.failed(err)
 		if stopped {
 			return st, &opError{err: err, status: &st, code: CodeStartInterrupted}
 		}
@@ -757,182 +749,19 @@ func (s *server) watchParent(pid int) {
 	}
 }
 
-// progress reports one start to the client: $/progress when a token exists, window/logMessage
-// for every step.
-type progress struct {
-	s     *server
-	token json.RawMessage // nil: no $/progress
-}
-
-var phasePercent = map[string]int{
-	dockerops.PhasePulling:  10,
-	dockerops.PhaseCreating: 40,
-	dockerops.PhaseStarting: 60,
-	dockerops.PhaseWaiting:  80,
-}
-
-// beginProgress creates a progress token when the client supports it (or uses the client's),
-// and sends begin.
+// beginProgress reports a start's progress to the client (progress.go).
 func (s *server) beginProgress(ctx context.Context, token json.RawMessage, title string) *progress {
-	pr := &progress{s: s}
 	s.mu.Lock()
 	workDone := s.workDone
 	s.progressSeq++
 	seq := s.progressSeq
 	s.mu.Unlock()
-	switch {
-	case len(token) > 0:
-		pr.token = token
-	case workDone:
-		tok, _ := json.Marshal(fmt.Sprintf("iris-helper-start-%d", seq))
-		cctx, cancel := context.WithTimeout(ctx, progressCreateTimeout)
-		err := s.conn.Call(cctx, MethodProgressCreate, map[string]json.RawMessage{"token": tok}, nil)
-		cancel()
-		if err != nil {
-			s.log.Warn("client refused a progress token; reporting progress as log messages only", "err", err)
-		} else {
-			pr.token = tok
-		}
-	}
-	zero, no := 0, false
-	pr.send(ProgressValue{Kind: "begin", Title: title, Cancellable: &no, Message: "preparing", Percentage: &zero})
-	s.logMessage(MessageInfo, title)
-	return pr
+	return beginProgress(ctx, s, s.log, token, workDone, seq, title)
 }
 
-// report is the Project's progress callback.
-func (pr *progress) report(p dockerops.Progress) {
-	text := p.Phase
-	if p.Message != "" {
-		text = p.Phase + ": " + p.Message
-	}
-	v := ProgressValue{Kind: "report", Message: text}
-	if pct, ok := phasePercent[p.Phase]; ok {
-		v.Percentage = &pct
-	}
-	pr.send(v)
-	pr.s.logMessage(MessageLog, text)
-	if p.Warning != "" {
-		pr.s.logMessage(MessageWarning, p.Warning)
-	}
-}
-
-func (pr *progress) end(text string) {
-	pr.send(ProgressValue{Kind: "end", Message: text})
-}
-
-func (pr *progress) send(v ProgressValue) {
-	if pr.token == nil {
-		return
-	}
-	pr.s.notify(MethodProgress, ProgressParams{Token: pr.token, Value: v})
-}
-
-// opError is a failed project operation with the status to attach as error.data.
-type opError struct {
-	err    error
-	status *workspace.Status
-	code   int64 // 0 = derived from err
-}
-
-func (e *opError) Error() string { return e.err.Error() }
-func (e *opError) Unwrap() error { return e.err }
-
-// toRPCError gives every error an explicit code (see codes.go).
-func (s *server) toRPCError(err error) *jsonrpc2.Error {
-	var re *jsonrpc2.Error
-	if errors.As(err, &re) {
-		return re
-	}
-	var fe *fieldError
-	if errors.As(err, &fe) {
-		return &jsonrpc2.Error{Code: CodeInvalidParams, Message: "invalid params: " + fe.Error()}
-	}
-	out := &jsonrpc2.Error{Code: codeFor(err), Message: err.Error()}
-	var nb *workspace.NetworkBindError
-	if errors.As(err, &nb) {
-		out.Message += "; to allow it, turn on " + nb.Knob.EditorSetting() + " in your user settings"
-	}
-	var data ErrorData
-	var confirm *workspace.ConfirmRequiredError
-	var keep *dockerops.KeepError
-	switch {
-	case errors.As(err, &confirm):
-		data.Container, data.Reason = confirm.Container, confirm.Reason
-	case errors.As(err, &keep):
-		data.Container, data.Reason = keep.Container, keep.Reason
-	}
-	var oe *opError
-	if errors.As(err, &oe) {
-		if oe.code != 0 && out.Code == CodeInternalError {
-			out.Code = oe.code
-		}
-		if oe.code == CodeStartInterrupted {
-			out.Code = oe.code
-		}
-		st := oe.status
-		if st == nil {
-			s.mu.Lock()
-			p := s.project
-			s.mu.Unlock()
-			if p != nil {
-				fresh := p.Status(s.ctx)
-				st = &fresh
-			}
-		}
-		data.Status = st
-	}
-	if data.Status != nil || data.Container != "" {
-		out.SetError(data)
-	}
-	return out
-}
-
-// codeFor maps the typed errors of registry, dockerops and workspace to error codes.
-func codeFor(err error) int64 {
-	var (
-		unavailable *dockerops.UnavailableError
-		taken       *dockerops.PortTakenError
-		pull        *dockerops.PullError
-		notReady    *dockerops.NotReadyError
-		exited      *dockerops.ExitedError
-		nameTaken   *dockerops.NameConflictError
-		conflict    *registry.ConflictError
-		exhausted   *registry.ExhaustedError
-		locked      *registry.LockTimeoutError
-		corrupt     *registry.CorruptError
-		newer       *registry.NewerVersionError
-		running     *workspace.RunningError
-		config      *workspace.ConfigError
-		confirm     *workspace.ConfirmRequiredError
-		keep        *dockerops.KeepError
-		projLock    *workspace.ProjectLockError
-		access      *registry.AccessError
-		home        *registry.HomeError
-	)
-	switch {
-	case errors.As(err, &unavailable):
-		return CodeDockerUnavailable
-	case errors.As(err, &conflict), errors.As(err, &taken):
-		return CodePortConflict
-	case errors.As(err, &exhausted):
-		return CodePortsExhausted
-	case errors.As(err, &locked), errors.As(err, &projLock):
-		return CodeRegistryLocked
-	case errors.As(err, &corrupt), errors.As(err, &newer):
-		return CodeRegistryCorrupt
-	case errors.As(err, &pull), errors.As(err, &notReady), errors.As(err, &exited), errors.As(err, &nameTaken):
-		return CodeStartFailed
-	case errors.As(err, &running):
-		return CodeContainerRunning
-	case errors.As(err, &config):
-		return CodeOpenProject
-	case errors.As(err, &confirm), errors.As(err, &keep):
-		return CodeConfirmRequired
-	case errors.As(err, &access), errors.As(err, &home):
-		return CodeRegistryAccess
-	}
-	return CodeInternalError
+// call sends a request to the client and waits for its answer (peer).
+func (s *server) call(ctx context.Context, method string, params, result any) error {
+	return s.conn.Call(ctx, method, params, result)
 }
 
 // slogPrinter routes the library's log lines to slog.
