@@ -115,7 +115,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opts Options) int {
 	}
 	s.log.Info("helper stopping", "reason", reason, "code", code)
 	s.mu.Lock()
-	shutdown, stopOnExit, p := s.shutdown, s.stopOnExit, s.project
+	shutdown, stopOnExit, p := s.life.shutDown(), s.stopOnExit, s.project
 	s.mu.Unlock()
 	if !shutdown && stopOnExit && p != nil {
 		// The editor went away without shutdown: still honour stopOnExit, briefly.
@@ -185,29 +185,25 @@ type server struct {
 	stream *Stream
 	wg     sync.WaitGroup // handler, watcher and auto-start goroutines
 
-	initDone chan struct{} // closed when initialize has been answered
 	exit     chan int
 	parent   chan struct{} // closed when the client process is gone
 	goneOnce sync.Once
 	ready    chan struct{} // closed once conn is set
 
-	mu             sync.Mutex
-	initializing   bool
-	initialized    bool // initialize answered with success
-	gotInitialized bool // the initialized notification arrived
-	shutdown       bool
-	project        Project // nil: no folder
-	autoStart      bool
-	stopOnExit     bool
-	workDone       bool                 // client supports window.workDoneProgress
-	inflight       map[string]*inflight // running requests by id
-	running        int                  // requests running (ids may repeat: not len(inflight))
-	stopSeq        int                  // incremented by every stop, to tell a start cancelled by a stop
-	autoPending    bool                 // the auto-start failed because the engine was down: retry on recovery
-	lastState      string
-	lastRestart    bool
-	progressSeq    int
-	exposureShown  bool // the "reachable from the network" warning was shown (once per session)
+	mu            sync.Mutex
+	life          lifecycle // lifecycle.go
+	project       Project   // nil: no folder
+	autoStart     bool
+	stopOnExit    bool
+	workDone      bool                 // client supports window.workDoneProgress
+	inflight      map[string]*inflight // running requests by id
+	running       int                  // requests running (ids may repeat: not len(inflight))
+	stopSeq       int                  // incremented by every stop, to tell a start cancelled by a stop
+	autoPending   bool                 // the auto-start failed because the engine was down: retry on recovery
+	lastState     string
+	lastRestart   bool
+	progressSeq   int
+	exposureShown bool // the "reachable from the network" warning was shown (once per session)
 }
 
 // spawn runs f on the server's wait group.
@@ -229,36 +225,21 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 		return
 	}
 	s.mu.Lock()
-	initializing, initialized, shutdown := s.initializing, s.initialized, s.shutdown
-	full := s.running >= MaxInFlight && (req.Method != MethodShutdown || shutdown)
+	moved, refusal := s.life.request(req.Method, statesOf(req.Method))
+	// The first shutdown and initialize move the lifecycle and are never refused as too many.
+	full := refusal == nil && !moved && s.running >= MaxInFlight
+	attempt := s.life.attempt
 	s.mu.Unlock()
 	// Answers given here are refusals sent without waiting (ReplyNow): the reader must go on
 	// reading whatever the client does, so that $/cancelRequest, shutdown and exit get through.
 	switch {
-	case req.Method == MethodInitialize && (initializing || initialized):
-		s.stream.ReplyNow(req.ID, &jsonrpc2.Error{Code: CodeInvalidRequest, Message: "initialize was already received; send it once per connection"})
-		return
-	case req.Method == MethodInitialize:
-		s.mu.Lock()
-		s.initializing = true
-		s.initDone = make(chan struct{})
-		s.mu.Unlock()
-	case !initializing && !initialized:
-		s.stream.ReplyNow(req.ID, &jsonrpc2.Error{Code: CodeServerNotInitialized,
-			Message: fmt.Sprintf("%s before initialize: send initialize first", req.Method)})
-		return
-	case shutdown && req.Method != MethodShutdown:
-		s.stream.ReplyNow(req.ID, &jsonrpc2.Error{Code: CodeInvalidRequest,
-			Message: fmt.Sprintf("%s after shutdown: the helper is shutting down; only exit is accepted", req.Method)})
+	case refusal != nil:
+		s.stream.ReplyNow(req.ID, refusal)
 		return
 	case full:
 		s.stream.ReplyNow(req.ID, &jsonrpc2.Error{Code: CodeRequestFailed,
 			Message: fmt.Sprintf("%s refused: too many requests in flight (the helper runs at most %d at once); send it again once one has been answered", req.Method, MaxInFlight)})
 		return
-	case req.Method == MethodShutdown:
-		s.mu.Lock()
-		s.shutdown = true
-		s.mu.Unlock()
 	}
 
 	ctx, cancel := context.WithCancel(s.ctx)
@@ -267,7 +248,6 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 	s.mu.Lock()
 	s.inflight[key] = entry // a reused id: $/cancelRequest reaches the latest request
 	s.running++
-	initDone := s.initDone
 	s.mu.Unlock()
 	s.spawn(func() {
 		defer func() {
@@ -280,25 +260,34 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 			cancel()
 		}()
 		if req.Method == MethodInitialize {
-			result, err := s.initialize(ctx, req.Params, initDone)
+			result, err := s.initialize(ctx, req.Params, attempt)
 			s.answer(ctx, req, result, err)
 			return
 		}
+		// Taken while initialize is answered: wait for it. (Cancelled meanwhile, the request
+		// runs on its ended context and is answered as cancelled.)
 		select {
-		case <-initDone:
+		case <-attempt.done:
+			if !attempt.ok && ctx.Err() == nil {
+				s.replyError(req.ID, initializeFailedError(req.Method))
+				return
+			}
 		case <-ctx.Done():
-		}
-		s.mu.Lock()
-		ok := s.initialized
-		s.mu.Unlock()
-		if !ok && ctx.Err() == nil {
-			s.replyError(req.ID, &jsonrpc2.Error{Code: CodeServerNotInitialized,
-				Message: fmt.Sprintf("%s: initialize failed; send initialize again", req.Method)})
-			return
 		}
 		result, err := s.dispatch(ctx, req)
 		s.answer(ctx, req, result, err)
 	})
+}
+
+// statesOf are the lifecycle states in which a request for method is taken.
+func statesOf(method string) stateSet {
+	switch method {
+	case MethodInitialize:
+		return initializeStates
+	case MethodShutdown:
+		return shutdownStates
+	}
+	return requestStates
 }
 
 // answer sends the response for req: -32800 when the client cancelled it.
@@ -333,14 +322,10 @@ func (s *server) handleNotification(req *jsonrpc2.Request) {
 	switch req.Method {
 	case MethodExit:
 		s.mu.Lock()
-		code := ExitNoShutdown
-		if s.shutdown {
-			code = ExitOK
-		}
+		code, first := s.life.exit()
 		s.mu.Unlock()
-		select {
-		case s.exit <- code:
-		default:
+		if first {
+			s.exit <- code // buffered: the only send
 		}
 	case MethodCancelRequest:
 		var p CancelParams
@@ -361,14 +346,11 @@ func (s *server) handleNotification(req *jsonrpc2.Request) {
 		}
 	case MethodInitialized:
 		s.mu.Lock()
-		first := !s.gotInitialized && (s.initializing || s.initialized)
-		if first {
-			s.gotInitialized = true
-		}
-		initDone := s.initDone
+		first := s.life.initializedNotification()
+		attempt := s.life.attempt
 		s.mu.Unlock()
 		if first {
-			s.spawn(func() { s.afterInitialized(initDone) })
+			s.spawn(func() { s.afterInitialized(attempt) })
 		}
 	default:
 		// textDocument/*, workspace/didChangeConfiguration, $/setTrace, anything else: accepted
@@ -507,13 +489,11 @@ func (s *server) start(ctx context.Context, p Project, restart, confirm bool, to
 }
 
 // initialize opens the project of the client's first folder and answers with the first status.
-func (s *server) initialize(ctx context.Context, raw *json.RawMessage, done chan struct{}) (result any, err error) {
+func (s *server) initialize(ctx context.Context, raw *json.RawMessage, attempt *initAttempt) (result any, err error) {
 	defer func() {
 		s.mu.Lock()
-		s.initializing = false
-		s.initialized = err == nil
+		s.life.initializeAnswered(attempt, err == nil)
 		s.mu.Unlock()
-		close(done)
 	}()
 	var params InitializeParams
 	if err := decodeParams(raw, "params", &params); err != nil {
@@ -584,21 +564,19 @@ func (s *server) initialize(ctx context.Context, raw *json.RawMessage, done chan
 }
 
 // afterInitialized starts forwarding the project's changes and, when asked, starts IRIS.
-func (s *server) afterInitialized(initDone chan struct{}) {
+// It waits for the initialize it belongs to, and does nothing when that failed.
+func (s *server) afterInitialized(attempt *initAttempt) {
 	select {
-	case <-initDone:
+	case <-attempt.done:
 	case <-s.ctx.Done():
 		return
 	}
-	s.mu.Lock()
-	p, auto, ok := s.project, s.autoStart, s.initialized
-	s.mu.Unlock()
-	if !ok {
-		s.mu.Lock()
-		s.gotInitialized = false
-		s.mu.Unlock()
+	if !attempt.ok {
 		return
 	}
+	s.mu.Lock()
+	p, auto := s.project, s.autoStart
+	s.mu.Unlock()
 	if p == nil {
 		return
 	}
