@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/sourcegraph/jsonrpc2"
 )
@@ -46,17 +45,7 @@ func states(sts ...lifeState) stateSet {
 
 func (set stateSet) has(st lifeState) bool { return set&(1<<st) != 0 }
 
-func (set stateSet) String() string {
-	var names []string
-	for st := stateCreated; st <= stateExited; st++ {
-		if set.has(st) {
-			names = append(names, st.String())
-		}
-	}
-	return strings.Join(names, ", ")
-}
-
-// Where requests are taken (statesOf in server.go gives each method its set).
+// Where requests are taken (methods.go gives each method its set).
 var (
 	// initializeStates: initialize is taken once per connection, or again after it failed.
 	initializeStates = states(stateCreated)

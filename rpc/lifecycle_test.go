@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 
 	"github.com/iris-helper/iris-helper/workspace"
@@ -33,7 +34,7 @@ func apply(l *lifecycle, ev lifeEvent) string {
 	switch ev {
 	case evInitialize, evShutdown, evRequest, evUnknown:
 		name := map[lifeEvent]string{evInitialize: MethodInitialize, evShutdown: MethodShutdown, evRequest: MethodStatus, evUnknown: "iris/frobnicate"}[ev]
-		moved, refusal := l.request(name, statesOf(name))
+		moved, refusal := l.request(name, lookupMethod(name).states)
 		switch {
 		case refusal != nil:
 			detail = fmt.Sprintf("%d %s", refusal.Code, refusal.Message)
@@ -86,21 +87,54 @@ func TestLifecycleTransitions(t *testing.T) {
 		afterSD  = "-32600 iris/status after shutdown: the helper is shutting down; only exit is accepted"
 		unknownC = "-32002 iris/frobnicate before initialize: send initialize first"
 	)
+	// A failed initialize returns to created, and an exit ends in exited whatever came before:
+	// the same state answers the same.
+	created := map[lifeEvent]string{
+		evInitialize:      "initializing; taken, moves",
+		evShutdown:        "created; -32002 shutdown before initialize: send initialize first",
+		evRequest:         "created; " + notInit,
+		evUnknown:         "created; " + unknownC,
+		evInitOK:          "created; no initialize pending",
+		evInitFailed:      "created; no initialize pending",
+		evInitializedNote: "created; ignored",
+		evExit:            "exited; exit code 1",
+	}
+	exited := map[lifeEvent]string{
+		evInitialize:      "exited; -32600 initialize after exit: the helper is ending",
+		evShutdown:        "exited; -32600 shutdown after exit: the helper is ending",
+		evRequest:         "exited; -32600 iris/status after exit: the helper is ending",
+		evUnknown:         "exited; -32600 iris/frobnicate after exit: the helper is ending",
+		evInitOK:          "exited; no initialize pending",
+		evInitFailed:      "exited; no initialize pending",
+		evInitializedNote: "exited; ignored",
+		evExit:            "exited; ignored",
+	}
+	initialized := map[lifeEvent]string{
+		evInitialize:      "initialized; " + again,
+		evShutdown:        "shut down; taken, moves",
+		evRequest:         "initialized; taken",
+		evUnknown:         "initialized; taken",
+		evInitOK:          "initialized; no initialize pending",
+		evInitFailed:      "initialized; no initialize pending",
+		evInitializedNote: "initialized; its work runs once initialize succeeded",
+		evExit:            "exited; exit code 1",
+	}
+	shutDown := map[lifeEvent]string{
+		evInitialize:      "shut down; " + again,
+		evShutdown:        "shut down; taken",
+		evRequest:         "shut down; " + afterSD,
+		evUnknown:         "shut down; -32600 iris/frobnicate after shutdown: the helper is shutting down; only exit is accepted",
+		evInitOK:          "shut down; no initialize pending",
+		evInitFailed:      "shut down; no initialize pending",
+		evInitializedNote: "shut down; ignored",
+		evExit:            "exited; exit code 0",
+	}
 	tests := []struct {
 		from string      // how the state was reached
 		path []lifeEvent // from a new connection
 		want map[lifeEvent]string
 	}{
-		{"created", nil, map[lifeEvent]string{
-			evInitialize:      "initializing; taken, moves",
-			evShutdown:        "created; -32002 shutdown before initialize: send initialize first",
-			evRequest:         "created; " + notInit,
-			evUnknown:         "created; " + unknownC,
-			evInitOK:          "created; no initialize pending",
-			evInitFailed:      "created; no initialize pending",
-			evInitializedNote: "created; ignored",
-			evExit:            "exited; exit code 1",
-		}},
+		{"created", nil, created},
 		{"initializing", []lifeEvent{evInitialize}, map[lifeEvent]string{
 			evInitialize:      "initializing; " + again,
 			evShutdown:        "shut down; taken, moves",
@@ -111,76 +145,17 @@ func TestLifecycleTransitions(t *testing.T) {
 			evInitializedNote: "initializing; its work runs once initialize succeeded",
 			evExit:            "exited; exit code 1",
 		}},
-		{"initialized", []lifeEvent{evInitialize, evInitOK}, map[lifeEvent]string{
-			evInitialize:      "initialized; " + again,
-			evShutdown:        "shut down; taken, moves",
-			evRequest:         "initialized; taken",
-			evUnknown:         "initialized; taken",
-			evInitOK:          "initialized; no initialize pending",
-			evInitFailed:      "initialized; no initialize pending",
-			evInitializedNote: "initialized; its work runs once initialize succeeded",
-			evExit:            "exited; exit code 1",
-		}},
-		{"initialized, initialized notification taken", []lifeEvent{evInitialize, evInitializedNote, evInitOK}, map[lifeEvent]string{
-			evInitialize:      "initialized; " + again,
-			evShutdown:        "shut down; taken, moves",
-			evRequest:         "initialized; taken",
-			evUnknown:         "initialized; taken",
-			evInitOK:          "initialized; no initialize pending",
-			evInitFailed:      "initialized; no initialize pending",
-			evInitializedNote: "initialized; ignored",
-			evExit:            "exited; exit code 1",
-		}},
-		{"shut down", []lifeEvent{evInitialize, evInitOK, evShutdown}, map[lifeEvent]string{
-			evInitialize:      "shut down; " + again,
-			evShutdown:        "shut down; taken",
-			evRequest:         "shut down; " + afterSD,
-			evUnknown:         "shut down; -32600 iris/frobnicate after shutdown: the helper is shutting down; only exit is accepted",
-			evInitOK:          "shut down; no initialize pending",
-			evInitFailed:      "shut down; no initialize pending",
-			evInitializedNote: "shut down; ignored",
-			evExit:            "exited; exit code 0",
-		}},
-		{"shut down while initialize is answered", []lifeEvent{evInitialize, evShutdown}, map[lifeEvent]string{
-			evInitialize:      "shut down; " + again,
-			evShutdown:        "shut down; taken",
-			evRequest:         "shut down; " + afterSD,
-			evUnknown:         "shut down; -32600 iris/frobnicate after shutdown: the helper is shutting down; only exit is accepted",
-			evInitOK:          "shut down",
-			evInitFailed:      "created", // the waiting shutdown is answered -32002 "initialize failed"
-			evInitializedNote: "shut down; ignored",
-			evExit:            "exited; exit code 0",
-		}},
-		{"created after initialize failed", []lifeEvent{evInitialize, evInitializedNote, evInitFailed}, map[lifeEvent]string{
-			evInitialize:      "initializing; taken, moves",
-			evShutdown:        "created; -32002 shutdown before initialize: send initialize first",
-			evRequest:         "created; " + notInit,
-			evUnknown:         "created; " + unknownC,
-			evInitOK:          "created; no initialize pending",
-			evInitFailed:      "created; no initialize pending",
-			evInitializedNote: "created; ignored",
-			evExit:            "exited; exit code 1",
-		}},
-		{"exited after shutdown", []lifeEvent{evInitialize, evInitOK, evShutdown, evExit}, map[lifeEvent]string{
-			evInitialize:      "exited; -32600 initialize after exit: the helper is ending",
-			evShutdown:        "exited; -32600 shutdown after exit: the helper is ending",
-			evRequest:         "exited; -32600 iris/status after exit: the helper is ending",
-			evUnknown:         "exited; -32600 iris/frobnicate after exit: the helper is ending",
-			evInitOK:          "exited; no initialize pending",
-			evInitFailed:      "exited; no initialize pending",
-			evInitializedNote: "exited; ignored",
-			evExit:            "exited; ignored",
-		}},
-		{"exited without shutdown", []lifeEvent{evInitialize, evInitOK, evExit}, map[lifeEvent]string{
-			evInitialize:      "exited; -32600 initialize after exit: the helper is ending",
-			evShutdown:        "exited; -32600 shutdown after exit: the helper is ending",
-			evRequest:         "exited; -32600 iris/status after exit: the helper is ending",
-			evUnknown:         "exited; -32600 iris/frobnicate after exit: the helper is ending",
-			evInitOK:          "exited; no initialize pending",
-			evInitFailed:      "exited; no initialize pending",
-			evInitializedNote: "exited; ignored",
-			evExit:            "exited; ignored",
-		}},
+		{"initialized", []lifeEvent{evInitialize, evInitOK}, initialized},
+		{"initialized, initialized notification taken", []lifeEvent{evInitialize, evInitializedNote, evInitOK},
+			with(initialized, map[lifeEvent]string{evInitializedNote: "initialized; ignored"})},
+		{"shut down", []lifeEvent{evInitialize, evInitOK, evShutdown}, shutDown},
+		{"shut down while initialize is answered", []lifeEvent{evInitialize, evShutdown}, with(shutDown, map[lifeEvent]string{
+			evInitOK:     "shut down",
+			evInitFailed: "created", // the waiting shutdown is answered -32002 "initialize failed"
+		})},
+		{"created after initialize failed", []lifeEvent{evInitialize, evInitializedNote, evInitFailed}, created},
+		{"exited after shutdown", []lifeEvent{evInitialize, evInitOK, evShutdown, evExit}, exited},
+		{"exited without shutdown", []lifeEvent{evInitialize, evInitOK, evExit}, exited},
 	}
 	for _, tc := range tests {
 		for _, ev := range lifeEvents {
@@ -198,6 +173,13 @@ func TestLifecycleTransitions(t *testing.T) {
 			}
 		}
 	}
+}
+
+// with is base with the outcomes of some events changed.
+func with(base, changed map[lifeEvent]string) map[lifeEvent]string {
+	out := maps.Clone(base)
+	maps.Copy(out, changed)
+	return out
 }
 
 // TestLifecycleShutDown: Serve honours stopOnExit unless shutdown did its cleanup.

@@ -224,8 +224,9 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 		s.handleNotification(req)
 		return
 	}
+	m := lookupMethod(req.Method)
 	s.mu.Lock()
-	moved, refusal := s.life.request(req.Method, statesOf(req.Method))
+	moved, refusal := s.life.request(req.Method, m.states)
 	// The first shutdown and initialize move the lifecycle and are never refused as too many.
 	full := refusal == nil && !moved && s.running >= MaxInFlight
 	attempt := s.life.attempt
@@ -259,35 +260,22 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 			s.mu.Unlock()
 			cancel()
 		}()
-		if req.Method == MethodInitialize {
-			result, err := s.initialize(ctx, req.Params, attempt)
-			s.answer(ctx, req, result, err)
-			return
-		}
-		// Taken while initialize is answered: wait for it. (Cancelled meanwhile, the request
-		// runs on its ended context and is answered as cancelled.)
-		select {
-		case <-attempt.done:
-			if !attempt.ok && ctx.Err() == nil {
-				s.replyError(req.ID, initializeFailedError(req.Method))
-				return
+		c := call{method: req.Method, params: req.Params, field: "params", attempt: attempt}
+		if req.Method != MethodInitialize {
+			// Taken while initialize is answered: wait for it. (Cancelled meanwhile, the
+			// request runs on its ended context and is answered as cancelled.)
+			select {
+			case <-attempt.done:
+				if !attempt.ok && ctx.Err() == nil {
+					s.replyError(req.ID, initializeFailedError(req.Method))
+					return
+				}
+			case <-ctx.Done():
 			}
-		case <-ctx.Done():
 		}
-		result, err := s.dispatch(ctx, req)
+		result, err := m.run(s, ctx, c)
 		s.answer(ctx, req, result, err)
 	})
-}
-
-// statesOf are the lifecycle states in which a request for method is taken.
-func statesOf(method string) stateSet {
-	switch method {
-	case MethodInitialize:
-		return initializeStates
-	case MethodShutdown:
-		return shutdownStates
-	}
-	return requestStates
 }
 
 // answer sends the response for req: -32800 when the client cancelled it.
@@ -358,145 +346,15 @@ func (s *server) handleNotification(req *jsonrpc2.Request) {
 	}
 }
 
-// dispatch runs one request.
-func (s *server) dispatch(ctx context.Context, req *jsonrpc2.Request) (any, error) {
-	switch req.Method {
-	case MethodShutdown:
-		return s.doShutdown(), nil
-	case MethodExecuteCommand:
-		var p ExecuteCommandParams
-		if err := decodeParams(req.Params, "params", &p); err != nil {
-			return nil, err
-		}
-		method, ok := commandMethods[p.Command]
-		if !ok {
-			return nil, &fieldError{Field: "params.command", Msg: fmt.Sprintf("unknown command %q; the helper runs %v", p.Command, Commands())}
-		}
-		var args *json.RawMessage
-		if len(p.Arguments) > 1 {
-			return nil, &fieldError{Field: "params.arguments", Msg: fmt.Sprintf("%s takes at most one argument (an object), got %d", p.Command, len(p.Arguments))}
-		}
-		if len(p.Arguments) == 1 {
-			args = &p.Arguments[0]
-		}
-		return s.irisRequest(ctx, method, args, "params.arguments[0]")
-	default:
-		if _, ok := irisMethods[req.Method]; ok {
-			return s.irisRequest(ctx, req.Method, req.Params, "params")
-		}
-		return nil, &jsonrpc2.Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("method not found: %s", req.Method)}
-	}
-}
-
-var irisMethods = map[string]bool{MethodStart: true, MethodStop: true, MethodRestart: true,
-	MethodStatus: true, MethodPorts: true, MethodRelease: true}
-
-// irisRequest runs one iris/* request (directly or through workspace/executeCommand).
-func (s *server) irisRequest(ctx context.Context, method string, params *json.RawMessage, field string) (any, error) {
-	s.mu.Lock()
-	p := s.project
-	s.mu.Unlock()
-	if p == nil {
-		return nil, &jsonrpc2.Error{Code: CodeNoProject,
-			Message: "no workspace folder: the editor opened no folder, so there is no project; open a folder and restart the helper"}
-	}
-	switch method {
-	case MethodStatus:
-		var none struct{}
-		if err := decodeParams(params, field, &none); err != nil {
-			return nil, err
-		}
-		return p.Status(ctx), nil
-	case MethodStart, MethodRestart:
-		var sp StartParams
-		if err := decodeParams(params, field, &sp); err != nil {
-			return nil, err
-		}
-		return s.start(ctx, p, method == MethodRestart, sp.Confirm, sp.WorkDoneToken)
-	case MethodStop:
-		var sp StopParams
-		if err := decodeParams(params, field, &sp); err != nil {
-			return nil, err
-		}
-		if sp.Purge && !sp.Remove {
-			return nil, &fieldError{Field: field + ".purge", Msg: "purge deletes the data volume and needs remove: true"}
-		}
-		s.mu.Lock()
-		s.stopSeq++
-		s.mu.Unlock()
-		st, err := p.Stop(ctx, workspace.StopOptions{Remove: sp.Remove, Purge: sp.Purge})
-		if err != nil {
-			return nil, &opError{err: err, status: &st}
-		}
-		return st, nil
-	case MethodPorts:
-		var none struct{}
-		if err := decodeParams(params, field, &none); err != nil {
-			return nil, err
-		}
-		entries, err := p.Ports(ctx)
-		if err != nil {
-			return nil, &opError{err: err}
-		}
-		if entries == nil {
-			entries = []workspace.PortEntry{}
-		}
-		return PortsResult{Assignments: entries}, nil
-	case MethodRelease:
-		var rp ReleaseParams
-		if err := decodeParams(params, field, &rp); err != nil {
-			return nil, err
-		}
-		a, err := p.Release(ctx, workspace.ReleaseOptions{Force: rp.Force, Purge: rp.Purge})
-		if err != nil {
-			return nil, &opError{err: err}
-		}
-		return ReleaseResult{Released: a}, nil
-	}
-	return nil, &jsonrpc2.Error{Code: CodeMethodNotFound, Message: "method not found: " + method}
-}
-
-// start runs a start or restart with progress reporting (progress.go).
-func (s *server) start(ctx context.Context, p Project, restart, confirm bool, token json.RawMessage) (workspace.Status, error) {
-	s.mu.Lock()
-	stopSeq := s.stopSeq
-	s.mu.Unlock()
-	prog := s.beginProgress(ctx, token, startTitle(restart))
-	var st workspace.Status
-	var err error
-	if restart {
-		st, err = p.RestartWith(ctx, workspace.RestartOptions{Confirm: confirm}, prog.report)
-	} else {
-		st, err = p.Start(ctx, prog.report)
-	}
-	switch {
-	case err == nil:
-		prog.succeeded(st)
-		return st, nil
-	case ctx.Err() != nil:
-		prog.cancelled()
-		return st, ctx.Err()
-	default:
-		s.mu.Lock()
-		stopped := s.stopSeq != stopSeq
-		s.mu.Unlock()
-		prog.failed(err)
-		if stopped {
-			return st, &opError{err: err, status: &st, code: CodeStartInterrupted}
-		}
-		return st, &opError{err: err, status: &st, code: CodeStartFailed}
-	}
-}
-
 // initialize opens the project of the client's first folder and answers with the first status.
-func (s *server) initialize(ctx context.Context, raw *json.RawMessage, attempt *initAttempt) (result any, err error) {
+func (s *server) initialize(ctx context.Context, c call) (result any, err error) {
 	defer func() {
 		s.mu.Lock()
-		s.life.initializeAnswered(attempt, err == nil)
+		s.life.initializeAnswered(c.attempt, err == nil)
 		s.mu.Unlock()
 	}()
 	var params InitializeParams
-	if err := decodeParams(raw, "params", &params); err != nil {
+	if err := decodeParams(c.params, "params", &params); err != nil {
 		return nil, err
 	}
 	dir, err := params.folder()
