@@ -200,7 +200,7 @@ type server struct {
 	running       int                  // requests running (ids may repeat: not len(inflight))
 	stopSeq       int                  // incremented by every stop, to tell a start cancelled by a stop
 	autoPending   bool                 // the auto-start failed because the engine was down: retry on recovery
-	lastState     string
+	lastState     string               // the last state other than starting (onStatus)
 	lastRestart   bool
 	progressSeq   int
 	exposureShown bool // the "reachable from the network" warning was shown (once per session)
@@ -472,8 +472,14 @@ func (s *server) onStatus(st workspace.Status) {
 	s.notify(MethodStatus, st)
 	s.mu.Lock()
 	prevState, prevRestart := s.lastState, s.lastRestart
-	s.lastState, s.lastRestart = st.State, st.RestartNeeded
-	retry := s.autoPending && prevState == workspace.StateDockerUnavailable && st.State != workspace.StateDockerUnavailable
+	s.lastRestart = st.RestartNeeded
+	// "starting" says nothing about the engine: a start's status may arrive after the start found
+	// the engine down (notifications are coalesced). The retry waits for a status that does.
+	engineSaid := st.State != workspace.StateStarting
+	if engineSaid {
+		s.lastState = st.State
+	}
+	retry := s.autoPending && engineSaid && prevState == workspace.StateDockerUnavailable && st.State != workspace.StateDockerUnavailable
 	if retry {
 		s.autoPending = false
 	}
