@@ -5,7 +5,7 @@ package rpc
 const (
 	// JSON-RPC 2.0
 	CodeParseError     = -32700 // the body is not JSON, or bytes between frames are not a header
-	CodeInvalidRequest = -32600 // not a request object; no Content-Length; frame too large; request after shutdown
+	CodeInvalidRequest = -32600 // not a request object; no Content-Length; frame too large; second initialize; request after shutdown or exit
 	CodeMethodNotFound = -32601 // unknown method
 	CodeInvalidParams  = -32602 // params do not decode, or an unknown command; the message names the field
 	CodeInternalError  = -32603 // a failure no other code describes

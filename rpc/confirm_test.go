@@ -11,7 +11,6 @@ import (
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
-	"github.com/iris-helper/iris-helper/registry"
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
@@ -183,25 +182,5 @@ func TestExposureWarnedOncePerSession(t *testing.T) {
 	}
 	if len(got) != 1 {
 		t.Fatalf("%d exposure warnings, want 1: %q", len(got), got)
-	}
-}
-
-// TestCodesOfStartRules: the typed errors of the start rules get their codes.
-func TestCodesOfStartRules(t *testing.T) {
-	tests := []struct {
-		err  error
-		want int64
-	}{
-		{&workspace.ConfirmRequiredError{Container: "iris_x_1"}, CodeConfirmRequired},
-		{fmt.Errorf("start IRIS for /p: %w", &dockerops.KeepError{Container: "iris_x_1"}), CodeConfirmRequired},
-		{&workspace.ProjectLockError{Path: "/h/locks/x.lock"}, CodeRegistryLocked},
-		{&workspace.NetworkBindError{Address: "0.0.0.0"}, CodeInternalError}, // iris/start answers it as CodeStartFailed
-		{fmt.Errorf("open project /p: %w", &registry.AccessError{Path: "/h/registry.json"}), CodeRegistryAccess},
-		{&registry.HomeError{Path: "/h"}, CodeRegistryAccess},
-	}
-	for _, tc := range tests {
-		if got := codeFor(tc.err); got != tc.want {
-			t.Errorf("codeFor(%T) = %d, want %d", tc.err, got, tc.want)
-		}
 	}
 }

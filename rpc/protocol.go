@@ -14,7 +14,7 @@ import (
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
-// Methods the helper answers (client → server).
+// Methods the helper answers (client → server); the table in methods.go says what each does.
 const (
 	MethodInitialize     = "initialize"
 	MethodInitialized    = "initialized"
@@ -37,21 +37,6 @@ const (
 	MethodProgressCreate = "window/workDoneProgress/create"
 	MethodProgress       = "$/progress"
 )
-
-// Commands lists the workspace/executeCommand commands and the iris/* request each one runs.
-var commandMethods = map[string]string{
-	"iris.start":   MethodStart,
-	"iris.stop":    MethodStop,
-	"iris.restart": MethodRestart,
-	"iris.status":  MethodStatus,
-	"iris.ports":   MethodPorts,
-	"iris.release": MethodRelease,
-}
-
-// Commands are the executeCommandProvider commands, in the order they are advertised.
-func Commands() []string {
-	return []string{"iris.start", "iris.stop", "iris.restart", "iris.status", "iris.ports", "iris.release"}
-}
 
 // InitializeParams is the part of LSP's InitializeParams the helper reads; the rest is ignored.
 type InitializeParams struct {

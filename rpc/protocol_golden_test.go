@@ -73,6 +73,8 @@ func TestProtocolGolden(t *testing.T) {
 		{"error-data.json", ErrorData{Status: &st, Container: "iris_5f3a9c1e_1973",
 			Reason: "it was created with image iris-helper/iris-stub:dev instead of containers.intersystems.com/intersystems/iris-community:latest-em"},
 			func() any { return new(ErrorData) }},
+		// Not an object on the wire: the method table (methods.go), for the extension's Methods.
+		{"methods.json", listMethods(), func() any { return new(methodList) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {

@@ -85,9 +85,6 @@ const shutdownGrace = time.Second
 // endGrace bounds how long Serve waits for its goroutines once the session has ended.
 const endGrace = 3 * time.Second
 
-// progressCreateTimeout bounds the wait for the client's answer to window/workDoneProgress/create.
-const progressCreateTimeout = 5 * time.Second
-
 // Serve speaks the protocol on r/w until the client sends exit, the input ends, the client
 // process disappears or ctx is done, and returns the process exit code. See docs/protocol.md.
 func Serve(ctx context.Context, r io.Reader, w io.Writer, opts Options) int {
@@ -118,7 +115,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opts Options) int {
 	}
 	s.log.Info("helper stopping", "reason", reason, "code", code)
 	s.mu.Lock()
-	shutdown, stopOnExit, p := s.shutdown, s.stopOnExit, s.project
+	shutdown, stopOnExit, p := s.life.shutDown(), s.stopOnExit, s.project
 	s.mu.Unlock()
 	if !shutdown && stopOnExit && p != nil {
 		// The editor went away without shutdown: still honour stopOnExit, briefly.
@@ -188,30 +185,26 @@ type server struct {
 	stream *Stream
 	wg     sync.WaitGroup // handler, watcher and auto-start goroutines
 
-	initDone chan struct{} // closed when initialize has been answered
 	exit     chan int
 	parent   chan struct{} // closed when the client process is gone
 	goneOnce sync.Once
 	ready    chan struct{} // closed once conn is set
 
-	mu             sync.Mutex
-	initializing   bool
-	initialized    bool // initialize answered with success
-	gotInitialized bool // the initialized notification arrived
-	shutdown       bool
-	project        Project // nil: no folder
-	autoStart      bool
-	stopOnExit     bool
-	workDone       bool                 // client supports window.workDoneProgress
-	inflight       map[string]*inflight // running requests by id
-	running        int                  // requests running (ids may repeat: not len(inflight))
-	stopSeq        int                  // incremented by every stop, to tell a start cancelled by a stop
-	autoPending    bool                 // the auto-start failed because the engine was down: retry on recovery
-	lastState      workspace.State
-	lastRestart    bool
-	progressSeq    int
-	exposureShown  bool   // the "reachable from the network" warning was shown (once per session)
-	confirmAsked   string // the container named in the last CodeConfirmRequired answer
+	mu            sync.Mutex
+	life          lifecycle // lifecycle.go
+	project       Project   // nil: no folder
+	autoStart     bool
+	stopOnExit    bool
+	workDone      bool                 // client supports window.workDoneProgress
+	inflight      map[string]*inflight // running requests by id
+	running       int                  // requests running (ids may repeat: not len(inflight))
+	stopSeq       int                  // incremented by every stop, to tell a start cancelled by a stop
+	autoPending   bool                 // the auto-start failed because the engine was down: retry on recovery
+	lastState     workspace.State      // the last state other than starting (onStatus)
+	lastRestart   bool
+	progressSeq   int
+	exposureShown bool   // the "reachable from the network" warning was shown (once per session)
+	confirmAsked  string // the container named in the last CodeConfirmRequired answer
 }
 
 // spawn runs f on the server's wait group.
@@ -232,37 +225,23 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 		s.handleNotification(req)
 		return
 	}
+	m := lookupMethod(req.Method)
 	s.mu.Lock()
-	initializing, initialized, shutdown := s.initializing, s.initialized, s.shutdown
-	full := s.running >= MaxInFlight && (req.Method != MethodShutdown || shutdown)
+	moved, refusal := s.life.request(req.Method, m.states)
+	// The first shutdown and initialize move the lifecycle and are never refused as too many.
+	full := refusal == nil && !moved && s.running >= MaxInFlight
+	attempt := s.life.attempt
 	s.mu.Unlock()
 	// Answers given here are refusals sent without waiting (ReplyNow): the reader must go on
 	// reading whatever the client does, so that $/cancelRequest, shutdown and exit get through.
 	switch {
-	case req.Method == MethodInitialize && (initializing || initialized):
-		s.stream.ReplyNow(req.ID, &jsonrpc2.Error{Code: CodeInvalidRequest, Message: "initialize was already received; send it once per connection"})
-		return
-	case req.Method == MethodInitialize:
-		s.mu.Lock()
-		s.initializing = true
-		s.initDone = make(chan struct{})
-		s.mu.Unlock()
-	case !initializing && !initialized:
-		s.stream.ReplyNow(req.ID, &jsonrpc2.Error{Code: CodeServerNotInitialized,
-			Message: fmt.Sprintf("%s before initialize: send initialize first", req.Method)})
-		return
-	case shutdown && req.Method != MethodShutdown:
-		s.stream.ReplyNow(req.ID, &jsonrpc2.Error{Code: CodeInvalidRequest,
-			Message: fmt.Sprintf("%s after shutdown: the helper is shutting down; only exit is accepted", req.Method)})
+	case refusal != nil:
+		s.stream.ReplyNow(req.ID, refusal)
 		return
 	case full:
 		s.stream.ReplyNow(req.ID, &jsonrpc2.Error{Code: CodeRequestFailed,
 			Message: fmt.Sprintf("%s refused: too many requests in flight (the helper runs at most %d at once); send it again once one has been answered", req.Method, MaxInFlight)})
 		return
-	case req.Method == MethodShutdown:
-		s.mu.Lock()
-		s.shutdown = true
-		s.mu.Unlock()
 	}
 
 	ctx, cancel := context.WithCancel(s.ctx)
@@ -271,36 +250,41 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 	s.mu.Lock()
 	s.inflight[key] = entry // a reused id: $/cancelRequest reaches the latest request
 	s.running++
-	initDone := s.initDone
 	s.mu.Unlock()
-	s.spawn(func() {
-		defer func() {
+	// release gives the request's slot back. It runs before the answer is sent, so a client that
+	// sends its next request as soon as it reads an answer never finds the slot still taken.
+	var released sync.Once
+	release := func() {
+		released.Do(func() {
 			s.mu.Lock()
 			if s.inflight[key] == entry {
 				delete(s.inflight, key)
 			}
 			s.running--
 			s.mu.Unlock()
+		})
+	}
+	s.spawn(func() {
+		defer func() {
+			release()
 			cancel()
 		}()
-		if req.Method == MethodInitialize {
-			result, err := s.initialize(ctx, req.Params, initDone)
-			s.answer(ctx, req, result, err)
-			return
+		c := call{method: req.Method, params: req.Params, field: "params", attempt: attempt}
+		if req.Method != MethodInitialize {
+			// Taken while initialize is answered: wait for it. (Cancelled meanwhile, the
+			// request runs on its ended context and is answered as cancelled.)
+			select {
+			case <-attempt.done:
+				if !attempt.ok && ctx.Err() == nil {
+					release()
+					s.replyError(req.ID, initializeFailedError(req.Method))
+					return
+				}
+			case <-ctx.Done():
+			}
 		}
-		select {
-		case <-initDone:
-		case <-ctx.Done():
-		}
-		s.mu.Lock()
-		ok := s.initialized
-		s.mu.Unlock()
-		if !ok && ctx.Err() == nil {
-			s.replyError(req.ID, &jsonrpc2.Error{Code: CodeServerNotInitialized,
-				Message: fmt.Sprintf("%s: initialize failed; send initialize again", req.Method)})
-			return
-		}
-		result, err := s.dispatch(ctx, req)
+		result, err := m.run(s, ctx, c)
+		release()
 		s.answer(ctx, req, result, err)
 	})
 }
@@ -312,7 +296,7 @@ func (s *server) answer(ctx context.Context, req *jsonrpc2.Request, result any, 
 		return
 	}
 	if err != nil {
-		s.replyError(req.ID, s.toRPCError(err))
+		s.replyError(req.ID, s.rpcError(err))
 		return
 	}
 	if err := s.conn.Reply(s.ctx, req.ID, result); sendFailed(err) {
@@ -337,14 +321,10 @@ func (s *server) handleNotification(req *jsonrpc2.Request) {
 	switch req.Method {
 	case MethodExit:
 		s.mu.Lock()
-		code := ExitNoShutdown
-		if s.shutdown {
-			code = ExitOK
-		}
+		code, first := s.life.exit()
 		s.mu.Unlock()
-		select {
-		case s.exit <- code:
-		default:
+		if first {
+			s.exit <- code // buffered: the only send
 		}
 	case MethodCancelRequest:
 		var p CancelParams
@@ -365,14 +345,11 @@ func (s *server) handleNotification(req *jsonrpc2.Request) {
 		}
 	case MethodInitialized:
 		s.mu.Lock()
-		first := !s.gotInitialized && (s.initializing || s.initialized)
-		if first {
-			s.gotInitialized = true
-		}
-		initDone := s.initDone
+		first := s.life.initializedNotification()
+		attempt := s.life.attempt
 		s.mu.Unlock()
 		if first {
-			s.spawn(func() { s.afterInitialized(initDone) })
+			s.spawn(func() { s.afterInitialized(attempt) })
 		}
 	default:
 		// textDocument/*, workspace/didChangeConfiguration, $/setTrace, anything else: accepted
@@ -380,183 +357,15 @@ func (s *server) handleNotification(req *jsonrpc2.Request) {
 	}
 }
 
-// dispatch runs one request.
-func (s *server) dispatch(ctx context.Context, req *jsonrpc2.Request) (any, error) {
-	switch req.Method {
-	case MethodShutdown:
-		return s.doShutdown(), nil
-	case MethodExecuteCommand:
-		var p ExecuteCommandParams
-		if err := decodeParams(req.Params, "params", &p); err != nil {
-			return nil, err
-		}
-		method, ok := commandMethods[p.Command]
-		if !ok {
-			return nil, &fieldError{Field: "params.command", Msg: fmt.Sprintf("unknown command %q; the helper runs %v", p.Command, Commands())}
-		}
-		var args *json.RawMessage
-		if len(p.Arguments) > 1 {
-			return nil, &fieldError{Field: "params.arguments", Msg: fmt.Sprintf("%s takes at most one argument (an object), got %d", p.Command, len(p.Arguments))}
-		}
-		if len(p.Arguments) == 1 {
-			args = &p.Arguments[0]
-		}
-		return s.irisRequest(ctx, method, args, "params.arguments[0]")
-	default:
-		if _, ok := irisMethods[req.Method]; ok {
-			return s.irisRequest(ctx, req.Method, req.Params, "params")
-		}
-		return nil, &jsonrpc2.Error{Code: CodeMethodNotFound, Message: fmt.Sprintf("method not found: %s", req.Method)}
-	}
-}
-
-var irisMethods = map[string]bool{MethodStart: true, MethodStop: true, MethodRestart: true,
-	MethodStatus: true, MethodPorts: true, MethodRelease: true}
-
-// irisRequest runs one iris/* request (directly or through workspace/executeCommand).
-func (s *server) irisRequest(ctx context.Context, method string, params *json.RawMessage, field string) (any, error) {
-	s.mu.Lock()
-	p := s.project
-	s.mu.Unlock()
-	if p == nil {
-		return nil, &jsonrpc2.Error{Code: CodeNoProject,
-			Message: "no workspace folder: the editor opened no folder, so there is no project; open a folder and restart the helper"}
-	}
-	switch method {
-	case MethodStatus:
-		var none struct{}
-		if err := decodeParams(params, field, &none); err != nil {
-			return nil, err
-		}
-		return p.Status(ctx), nil
-	case MethodStart, MethodRestart:
-		var sp StartParams
-		if err := decodeParams(params, field, &sp); err != nil {
-			return nil, err
-		}
-		if sp.Container != "" && !sp.Confirm {
-			return nil, &fieldError{Field: field + ".container", Msg: "container names the confirmed container and needs confirm: true"}
-		}
-		confirm := ""
-		if sp.Confirm && method == MethodRestart {
-			confirm = sp.Container
-			if confirm == "" {
-				s.mu.Lock()
-				confirm = s.confirmAsked
-				s.mu.Unlock()
-			}
-		}
-		return s.start(ctx, p, method == MethodRestart, confirm, sp.WorkDoneToken)
-	case MethodStop:
-		var sp StopParams
-		if err := decodeParams(params, field, &sp); err != nil {
-			return nil, err
-		}
-		if sp.Purge && !sp.Remove {
-			return nil, &fieldError{Field: field + ".purge", Msg: "purge deletes the data volume and needs remove: true"}
-		}
-		s.mu.Lock()
-		s.stopSeq++
-		s.mu.Unlock()
-		st, err := p.Stop(ctx, workspace.StopOptions{Remove: sp.Remove, Purge: sp.Purge})
-		if err != nil {
-			return nil, &opError{err: err, status: &st}
-		}
-		return st, nil
-	case MethodPorts:
-		var none struct{}
-		if err := decodeParams(params, field, &none); err != nil {
-			return nil, err
-		}
-		entries, err := p.Ports(ctx)
-		if err != nil {
-			return nil, &opError{err: err}
-		}
-		if entries == nil {
-			entries = []workspace.PortEntry{}
-		}
-		return PortsResult{Assignments: entries}, nil
-	case MethodRelease:
-		var rp ReleaseParams
-		if err := decodeParams(params, field, &rp); err != nil {
-			return nil, err
-		}
-		a, err := p.Release(ctx, workspace.ReleaseOptions{Force: rp.Force, Purge: rp.Purge})
-		if err != nil {
-			return nil, &opError{err: err}
-		}
-		return ReleaseResult{Released: a}, nil
-	}
-	return nil, &jsonrpc2.Error{Code: CodeMethodNotFound, Message: "method not found: " + method}
-}
-
-// start runs a start or restart with progress reporting.
-// confirm names the container the user agreed may be recreated (restart only).
-func (s *server) start(ctx context.Context, p Project, restart bool, confirm string, token json.RawMessage) (workspace.Status, error) {
-	s.mu.Lock()
-	stopSeq := s.stopSeq
-	s.mu.Unlock()
-	title := "Starting IRIS"
-	if restart {
-		title = "Restarting IRIS"
-	}
-	prog := s.beginProgress(ctx, token, title)
-	var st workspace.Status
-	var err error
-	if restart {
-		st, err = p.RestartWith(ctx, workspace.RestartOptions{Confirm: confirm}, prog.report)
-	} else {
-		st, err = p.Start(ctx, prog.report)
-	}
-	if asked := confirmContainer(err); asked != "" {
-		s.mu.Lock()
-		s.confirmAsked = asked
-		s.mu.Unlock()
-	}
-	switch {
-	case err == nil:
-		prog.end(fmt.Sprintf("IRIS is %s on superserver port %d, web port %d", st.State, st.SuperserverPort, st.WebPort))
-		s.logMessage(MessageInfo, fmt.Sprintf("IRIS for %s is %s on %s:%d (web %d)", st.Project, st.State, st.BindAddress, st.SuperserverPort, st.WebPort))
-		return st, nil
-	case ctx.Err() != nil:
-		prog.end("cancelled")
-		return st, ctx.Err()
-	default:
-		s.mu.Lock()
-		stopped := s.stopSeq != stopSeq
-		s.mu.Unlock()
-		prog.end("failed: " + err.Error())
-		if stopped {
-			return st, &opError{err: err, status: &st, code: CodeStartInterrupted}
-		}
-		return st, &opError{err: err, status: &st, code: CodeStartFailed}
-	}
-}
-
-// confirmContainer is the container a CodeConfirmRequired answer to err names ("" for none).
-func confirmContainer(err error) string {
-	var confirm *workspace.ConfirmRequiredError
-	var keep *dockerops.KeepError
-	switch {
-	case errors.As(err, &confirm):
-		return confirm.Container
-	case errors.As(err, &keep):
-		return keep.Container
-	}
-	return ""
-}
-
 // initialize opens the project of the client's first folder and answers with the first status.
-func (s *server) initialize(ctx context.Context, raw *json.RawMessage, done chan struct{}) (result any, err error) {
+func (s *server) initialize(ctx context.Context, c call) (result any, err error) {
 	defer func() {
 		s.mu.Lock()
-		s.initializing = false
-		s.initialized = err == nil
+		s.life.initializeAnswered(c.attempt, err == nil)
 		s.mu.Unlock()
-		close(done)
 	}()
 	var params InitializeParams
-	if err := decodeParams(raw, "params", &params); err != nil {
+	if err := decodeParams(c.params, "params", &params); err != nil {
 		return nil, err
 	}
 	dir, err := params.folder()
@@ -624,21 +433,19 @@ func (s *server) initialize(ctx context.Context, raw *json.RawMessage, done chan
 }
 
 // afterInitialized starts forwarding the project's changes and, when asked, starts IRIS.
-func (s *server) afterInitialized(initDone chan struct{}) {
+// It waits for the initialize it belongs to, and does nothing when that failed.
+func (s *server) afterInitialized(attempt *initAttempt) {
 	select {
-	case <-initDone:
+	case <-attempt.done:
 	case <-s.ctx.Done():
 		return
 	}
-	s.mu.Lock()
-	p, auto, ok := s.project, s.autoStart, s.initialized
-	s.mu.Unlock()
-	if !ok {
-		s.mu.Lock()
-		s.gotInitialized = false
-		s.mu.Unlock()
+	if !attempt.ok {
 		return
 	}
+	s.mu.Lock()
+	p, auto := s.project, s.autoStart
+	s.mu.Unlock()
 	if p == nil {
 		return
 	}
@@ -676,8 +483,14 @@ func (s *server) onStatus(st workspace.Status) {
 	s.notify(MethodStatus, st)
 	s.mu.Lock()
 	prevState, prevRestart := s.lastState, s.lastRestart
-	s.lastState, s.lastRestart = st.State, st.RestartNeeded
-	retry := s.autoPending && prevState == workspace.StateDockerUnavailable && st.State != workspace.StateDockerUnavailable
+	s.lastRestart = st.RestartNeeded
+	// "starting" says nothing about the engine: a start's status may arrive after the start found
+	// the engine down (notifications are coalesced). The retry waits for a status that does.
+	engineSaid := st.State != workspace.StateStarting
+	if engineSaid {
+		s.lastState = st.State
+	}
+	retry := s.autoPending && engineSaid && prevState == workspace.StateDockerUnavailable && st.State != workspace.StateDockerUnavailable
 	if retry {
 		s.autoPending = false
 	}
@@ -705,16 +518,6 @@ func restartText(st workspace.Status) string {
 		why = "the container does not run with the project's current ports and settings"
 	}
 	return fmt.Sprintf("IRIS for %s needs a restart: %s. Run \"IRIS: Restart\".", st.Project, why)
-}
-
-// knobRemedy words, for the editor, how the user allows what err refused (a refusal that one of
-// the user's own settings lifts: a knob); "" when no knob applies.
-func knobRemedy(err error) string {
-	var ke interface{ Knob() workspace.Knob }
-	if !errors.As(err, &ke) || ke.Knob() == "" {
-		return ""
-	}
-	return fmt.Sprintf("To allow it, turn on %s in your user settings (not the workspace's) and restart the helper.", ke.Knob().EditorSetting())
 }
 
 // onMessage forwards the project's messages: errors and warnings (what the user must act on)
@@ -804,181 +607,19 @@ func (s *server) watchParent(pid int) {
 	}
 }
 
-// progress reports one start to the client: $/progress when a token exists, window/logMessage
-// for every step.
-type progress struct {
-	s     *server
-	token json.RawMessage // nil: no $/progress
-}
-
-var phasePercent = map[dockerops.Phase]int{
-	dockerops.PhasePulling:  10,
-	dockerops.PhaseCreating: 40,
-	dockerops.PhaseStarting: 60,
-	dockerops.PhaseWaiting:  80,
-}
-
-// beginProgress creates a progress token when the client supports it (or uses the client's),
-// and sends begin.
+// beginProgress reports a start's progress to the client (progress.go).
 func (s *server) beginProgress(ctx context.Context, token json.RawMessage, title string) *progress {
-	pr := &progress{s: s}
 	s.mu.Lock()
 	workDone := s.workDone
 	s.progressSeq++
 	seq := s.progressSeq
 	s.mu.Unlock()
-	switch {
-	case len(token) > 0:
-		pr.token = token
-	case workDone:
-		tok, _ := json.Marshal(fmt.Sprintf("iris-helper-start-%d", seq))
-		cctx, cancel := context.WithTimeout(ctx, progressCreateTimeout)
-		err := s.conn.Call(cctx, MethodProgressCreate, map[string]json.RawMessage{"token": tok}, nil)
-		cancel()
-		if err != nil {
-			s.log.Warn("client refused a progress token; reporting progress as log messages only", "err", err)
-		} else {
-			pr.token = tok
-		}
-	}
-	zero, no := 0, false
-	pr.send(ProgressValue{Kind: "begin", Title: title, Cancellable: &no, Message: "preparing", Percentage: &zero})
-	s.logMessage(MessageInfo, title)
-	return pr
+	return beginProgress(ctx, s, s.log, token, workDone, seq, title)
 }
 
-// report is the Project's progress callback.
-func (pr *progress) report(p dockerops.Progress) {
-	text := string(p.Phase)
-	if p.Message != "" {
-		text = text + ": " + p.Message
-	}
-	v := ProgressValue{Kind: "report", Message: text}
-	if pct, ok := phasePercent[p.Phase]; ok {
-		v.Percentage = &pct
-	}
-	pr.send(v)
-	pr.s.logMessage(MessageLog, text)
-	if p.Warning != "" {
-		pr.s.logMessage(MessageWarning, p.Warning)
-	}
-}
-
-func (pr *progress) end(text string) {
-	pr.send(ProgressValue{Kind: "end", Message: text})
-}
-
-func (pr *progress) send(v ProgressValue) {
-	if pr.token == nil {
-		return
-	}
-	pr.s.notify(MethodProgress, ProgressParams{Token: pr.token, Value: v})
-}
-
-// opError is a failed project operation with the status to attach as error.data.
-type opError struct {
-	err    error
-	status *workspace.Status
-	code   int64 // 0 = derived from err
-}
-
-func (e *opError) Error() string { return e.err.Error() }
-func (e *opError) Unwrap() error { return e.err }
-
-// toRPCError gives every error an explicit code (see codes.go).
-func (s *server) toRPCError(err error) *jsonrpc2.Error {
-	var re *jsonrpc2.Error
-	if errors.As(err, &re) {
-		return re
-	}
-	var fe *fieldError
-	if errors.As(err, &fe) {
-		return &jsonrpc2.Error{Code: CodeInvalidParams, Message: "invalid params: " + fe.Error()}
-	}
-	out := &jsonrpc2.Error{Code: codeFor(err), Message: err.Error()}
-	if r := knobRemedy(err); r != "" {
-		out.Message += ". " + r
-	}
-	var data ErrorData
-	var confirm *workspace.ConfirmRequiredError
-	var keep *dockerops.KeepError
-	switch {
-	case errors.As(err, &confirm):
-		data.Container, data.Reason = confirm.Container, confirm.Reason
-	case errors.As(err, &keep):
-		data.Container, data.Reason = keep.Container, keep.Reason
-	}
-	var oe *opError
-	if errors.As(err, &oe) {
-		if oe.code != 0 && out.Code == CodeInternalError {
-			out.Code = oe.code
-		}
-		if oe.code == CodeStartInterrupted {
-			out.Code = oe.code
-		}
-		st := oe.status
-		if st == nil {
-			s.mu.Lock()
-			p := s.project
-			s.mu.Unlock()
-			if p != nil {
-				fresh := p.Status(s.ctx)
-				st = &fresh
-			}
-		}
-		data.Status = st
-	}
-	if data.Status != nil || data.Container != "" {
-		out.SetError(data)
-	}
-	return out
-}
-
-// codeFor maps the typed errors of registry, dockerops and workspace to error codes.
-func codeFor(err error) int64 {
-	var (
-		unavailable *dockerops.UnavailableError
-		taken       *dockerops.PortTakenError
-		pull        *dockerops.PullError
-		notReady    *dockerops.NotReadyError
-		exited      *dockerops.ExitedError
-		nameTaken   *dockerops.NameConflictError
-		conflict    *registry.ConflictError
-		exhausted   *registry.ExhaustedError
-		locked      *registry.LockTimeoutError
-		corrupt     *registry.CorruptError
-		newer       *registry.NewerVersionError
-		running     *workspace.RunningError
-		config      *workspace.ConfigError
-		confirm     *workspace.ConfirmRequiredError
-		keep        *dockerops.KeepError
-		projLock    *workspace.ProjectLockError
-		access      *registry.AccessError
-		home        *registry.HomeError
-	)
-	switch {
-	case errors.As(err, &unavailable):
-		return CodeDockerUnavailable
-	case errors.As(err, &conflict), errors.As(err, &taken):
-		return CodePortConflict
-	case errors.As(err, &exhausted):
-		return CodePortsExhausted
-	case errors.As(err, &locked), errors.As(err, &projLock):
-		return CodeRegistryLocked
-	case errors.As(err, &corrupt), errors.As(err, &newer):
-		return CodeRegistryCorrupt
-	case errors.As(err, &pull), errors.As(err, &notReady), errors.As(err, &exited), errors.As(err, &nameTaken):
-		return CodeStartFailed
-	case errors.As(err, &running):
-		return CodeContainerRunning
-	case errors.As(err, &config):
-		return CodeOpenProject
-	case errors.As(err, &confirm), errors.As(err, &keep):
-		return CodeConfirmRequired
-	case errors.As(err, &access), errors.As(err, &home):
-		return CodeRegistryAccess
-	}
-	return CodeInternalError
+// call sends a request to the client and waits for its answer (peer).
+func (s *server) call(ctx context.Context, method string, params, result any) error {
+	return s.conn.Call(ctx, method, params, result)
 }
 
 // slogPrinter routes the library's log lines to slog.

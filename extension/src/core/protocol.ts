@@ -93,7 +93,11 @@ export interface HelperInitializeResult {
   status: Status | null;
 }
 
-/** Request and notification method names. */
+/**
+ * The helper's method names the extension uses: the one place they are written in TypeScript.
+ * test/unit/protocol.test.ts checks them against testdata/protocol/methods.json, which the Go
+ * method table (rpc/methods.go) writes.
+ */
 export const Methods = {
   start: 'iris/start',
   stop: 'iris/stop',

@@ -5,8 +5,9 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import {
-  assignmentFields, errorDataFields, initializationOptionsFields, initializeResultFields, irisStates, isErrorData, isInitializationOptions,
+  Methods, assignmentFields, errorDataFields, initializationOptionsFields, initializeResultFields, irisStates, isErrorData, isInitializationOptions,
   isInitializeResult, isPortEntry, isRestartParams, isStatus, isStopParams, portEntryFields, restartParamsFields, statusFields, stopParamsFields,
+  type HelperInitializeResult,
 } from '../../src/core/protocol';
 import { protocolGoldenDir, readGolden } from './golden';
 
@@ -24,7 +25,27 @@ const cases: { file: string; guard: (v: unknown) => boolean; fields: object }[] 
 ];
 
 test('every golden file is checked here', () => {
-  assert.deepEqual(fs.readdirSync(protocolGoldenDir).filter((f) => f.endsWith('.json')).sort(), cases.map((c) => c.file).sort());
+  assert.deepEqual(fs.readdirSync(protocolGoldenDir).filter((f) => f.endsWith('.json')).sort(), [...cases.map((c) => c.file), 'methods.json'].sort());
+});
+
+/** testdata/protocol/methods.json: the helper's method table (rpc/methods.go). */
+interface MethodList {
+  requests: { method: string; command?: string }[];
+  helperSends: string[];
+}
+
+test('Methods names exactly the iris/* requests of the method table, and the status notification the helper sends', () => {
+  const list = readGolden('methods.json') as MethodList;
+  const { statusNotification, ...requests } = Methods;
+  assert.deepEqual(Object.values(requests).sort(), list.requests.map((r) => r.method).filter((m) => m.startsWith('iris/')).sort());
+  assert.ok(list.helperSends.includes(statusNotification), `${statusNotification} is not in ${JSON.stringify(list.helperSends)}`);
+});
+
+test('the initialize result advertises the commands of the method table, in its order', () => {
+  const list = readGolden('methods.json') as MethodList;
+  const commands = list.requests.flatMap((r) => (r.command ? [r.command] : []));
+  const result = readGolden('initialize-result-commands.json') as HelperInitializeResult;
+  assert.deepEqual(result.capabilities.executeCommandProvider?.commands, commands);
 });
 
 for (const c of cases) {

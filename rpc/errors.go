@@ -1,0 +1,153 @@
+package rpc
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sourcegraph/jsonrpc2"
+
+	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/workspace"
+)
+
+// opError is a failed project operation with the status to attach as error.data.
+type opError struct {
+	err    error
+	status *workspace.Status
+	code   int64 // 0 = derived from err
+}
+
+func (e *opError) Error() string { return e.err.Error() }
+func (e *opError) Unwrap() error { return e.err }
+
+// rpcError is the error answer to err, with the project's current status when err carries none.
+func (s *server) rpcError(err error) *jsonrpc2.Error {
+	return toRPCError(err, s.currentStatus)
+}
+
+// currentStatus is the project's status now; nil when the client opened no folder.
+func (s *server) currentStatus() *workspace.Status {
+	s.mu.Lock()
+	p := s.project
+	s.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	fresh := p.Status(s.ctx)
+	return &fresh
+}
+
+// toRPCError gives every error an explicit code (see codes.go) and its remedy in the editor's
+// words. An *opError without a status gets current()'s (nil: none) as error.data.
+func toRPCError(err error, current func() *workspace.Status) *jsonrpc2.Error {
+	var re *jsonrpc2.Error
+	if errors.As(err, &re) {
+		return re
+	}
+	var fe *fieldError
+	if errors.As(err, &fe) {
+		return &jsonrpc2.Error{Code: CodeInvalidParams, Message: "invalid params: " + fe.Error()}
+	}
+	out := &jsonrpc2.Error{Code: codeFor(err), Message: err.Error()}
+	if r := knobRemedy(err); r != "" {
+		out.Message += ". " + r
+	}
+	var data ErrorData
+	var confirm *workspace.ConfirmRequiredError
+	var keep *dockerops.KeepError
+	switch {
+	case errors.As(err, &confirm):
+		data.Container, data.Reason = confirm.Container, confirm.Reason
+	case errors.As(err, &keep):
+		data.Container, data.Reason = keep.Container, keep.Reason
+	}
+	var oe *opError
+	if errors.As(err, &oe) {
+		if oe.code != 0 && out.Code == CodeInternalError {
+			out.Code = oe.code
+		}
+		if oe.code == CodeStartInterrupted {
+			out.Code = oe.code
+		}
+		st := oe.status
+		if st == nil && current != nil {
+			st = current()
+		}
+		data.Status = st
+	}
+	if data.Status != nil || data.Container != "" {
+		out.SetError(data)
+	}
+	return out
+}
+
+// codeFor maps the typed errors of registry, dockerops and workspace to error codes.
+func codeFor(err error) int64 {
+	var (
+		unavailable *dockerops.UnavailableError
+		taken       *dockerops.PortTakenError
+		pull        *dockerops.PullError
+		notReady    *dockerops.NotReadyError
+		exited      *dockerops.ExitedError
+		nameTaken   *dockerops.NameConflictError
+		conflict    *registry.ConflictError
+		exhausted   *registry.ExhaustedError
+		locked      *registry.LockTimeoutError
+		corrupt     *registry.CorruptError
+		newer       *registry.NewerVersionError
+		running     *workspace.RunningError
+		config      *workspace.ConfigError
+		confirm     *workspace.ConfirmRequiredError
+		keep        *dockerops.KeepError
+		projLock    *workspace.ProjectLockError
+		access      *registry.AccessError
+		home        *registry.HomeError
+	)
+	switch {
+	case errors.As(err, &unavailable):
+		return CodeDockerUnavailable
+	case errors.As(err, &conflict), errors.As(err, &taken):
+		return CodePortConflict
+	case errors.As(err, &exhausted):
+		return CodePortsExhausted
+	case errors.As(err, &locked), errors.As(err, &projLock):
+		return CodeRegistryLocked
+	case errors.As(err, &corrupt), errors.As(err, &newer):
+		return CodeRegistryCorrupt
+	case errors.As(err, &pull), errors.As(err, &notReady), errors.As(err, &exited), errors.As(err, &nameTaken):
+		return CodeStartFailed
+	case errors.As(err, &running):
+		return CodeContainerRunning
+	case errors.As(err, &config):
+		return CodeOpenProject
+	case errors.As(err, &confirm), errors.As(err, &keep):
+		return CodeConfirmRequired
+	case errors.As(err, &access), errors.As(err, &home):
+		return CodeRegistryAccess
+	}
+	return CodeInternalError
+}
+
+// knobRemedy words, for the editor, how the user allows what err refused (a refusal that one of
+// the user's own settings lifts: a knob); "" when no knob applies.
+func knobRemedy(err error) string {
+	var ke interface{ Knob() workspace.Knob }
+	if !errors.As(err, &ke) || ke.Knob() == "" {
+		return ""
+	}
+	return fmt.Sprintf("To allow it, turn on %s in your user settings (not the workspace's) and restart the helper.", ke.Knob().EditorSetting())
+}
+
+// confirmContainer is the container a CodeConfirmRequired answer to err names ("" for none).
+func confirmContainer(err error) string {
+	var confirm *workspace.ConfirmRequiredError
+	var keep *dockerops.KeepError
+	switch {
+	case errors.As(err, &confirm):
+		return confirm.Container
+	case errors.As(err, &keep):
+		return keep.Container
+	}
+	return ""
+}
