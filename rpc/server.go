@@ -251,22 +251,14 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 	s.inflight[key] = entry // a reused id: $/cancelRequest reaches the latest request
 	s.running++
 	s.mu.Unlock()
-	// release gives the request's slot back. It runs before the answer is sent, so a client that
-	// sends its next request as soon as it reads an answer never finds the slot still taken.
-	var released sync.Once
-	release := func() {
-		released.Do(func() {
+	s.spawn(func() {
+		defer func() {
 			s.mu.Lock()
 			if s.inflight[key] == entry {
 				delete(s.inflight, key)
 			}
 			s.running--
 			s.mu.Unlock()
-		})
-	}
-	s.spawn(func() {
-		defer func() {
-			release()
 			cancel()
 		}()
 		c := call{method: req.Method, params: req.Params, field: "params", attempt: attempt}
@@ -276,7 +268,6 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 			select {
 			case <-attempt.done:
 				if !attempt.ok && ctx.Err() == nil {
-					release()
 					s.replyError(req.ID, initializeFailedError(req.Method))
 					return
 				}
@@ -284,7 +275,9 @@ func (s *server) Handle(_ context.Context, _ *jsonrpc2.Conn, req *jsonrpc2.Reque
 			}
 		}
 		result, err := m.run(s, ctx, c)
-		release()
+		// The slot is given back only once the answer is queued: a request whose answer waits
+		// for a client that does not read still counts, so memory stays bounded (a client that
+		// sends its next request the moment it reads an answer may find the slot still taken).
 		s.answer(ctx, req, result, err)
 	})
 }
