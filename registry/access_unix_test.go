@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // Port bases of the access tests (registry band).
@@ -183,9 +185,11 @@ func TestRootsRegistryFileIsReportedNotMovedAside(t *testing.T) {
 	want = fmt.Sprintf("read port registry: cannot read the port registry %s: permission denied; it was left as it is; "+
 		"run 'chmod u+rw %s' and try again", path, path)
 	var ae *AccessError
-	if err == nil || err.Error() != want || !errors.As(err, &ae) || !errors.Is(err, fs.ErrPermission) {
-		t.Fatalf("List:\n got %v\nwant %s", err, want)
+	if err == nil {
+		t.Fatalf("List: no error, want %s", want)
 	}
+	rpctest.Must(t, "List", rpctest.Want("message", err.Error(), want), rpctest.Want("is an *AccessError", errors.As(err, &ae), true),
+		rpctest.Want("is fs.ErrPermission", errors.Is(err, fs.ErrPermission), true))
 	sameSnapshot(t, before, snapshot(t, home))
 }
 
@@ -401,9 +405,10 @@ func TestHomeMustBeTheUsers(t *testing.T) {
 			}
 			want := fmt.Sprintf(tc.want, home)
 			var he *HomeError
-			if err == nil || err.Error() != want || !errors.As(err, &he) {
-				t.Fatalf("Open:\n got %v\nwant %s", err, want)
+			if err == nil {
+				t.Fatalf("Open: no error, want %s", want)
 			}
+			rpctest.Must(t, "Open", rpctest.Want("message", err.Error(), want), rpctest.Want("is a *HomeError", errors.As(err, &he), true))
 			sameSnapshot(t, before, snapshot(t, home))
 		})
 	}

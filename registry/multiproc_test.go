@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // runChildren starts n assign children on one home (each assigning the projects perChild returns),
@@ -75,9 +77,9 @@ func TestColdStartManyProcessesAssignUniquePorts(t *testing.T) {
 			inFile[a.Project] = a
 		}
 		for _, a := range got {
-			if f, ok := inFile[a.Project]; !ok || f.SuperserverPort != a.SuperserverPort || f.WebPort != a.WebPort {
-				t.Fatalf("round %d: %s got %d/%d but the file says %+v", round, a.Project, a.SuperserverPort, a.WebPort, f)
-			}
+			f, ok := inFile[a.Project]
+			rpctest.Must(t, fmt.Sprintf("round %d: %s's entry in the file", round, a.Project), rpctest.Want("present", ok, true),
+				rpctest.Want("superserverPort", f.SuperserverPort, a.SuperserverPort), rpctest.Want("webPort", f.WebPort, a.WebPort))
 		}
 		if t.Failed() {
 			return

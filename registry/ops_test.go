@@ -36,25 +36,29 @@ func TestRangeConfiguration(t *testing.T) {
 	t.Setenv(EnvSuperserverRange, "")
 	t.Setenv(EnvWebRange, "")
 	ss, web, err := open(Options{})
-	if err != nil || ss != (Range{1972, 1981}) || web != (Range{52773, 52782}) {
-		t.Fatalf("defaults: %v %v %v", ss, web, err)
+	if err != nil {
+		t.Fatalf("defaults: %v", err)
 	}
+	rpctest.Must(t, "defaults", rpctest.Want("superserver", ss, Range{1972, 1981}), rpctest.Want("web", web, Range{52773, 52782}))
 	writeCfg(`{"superserverRange":"20320-20324","webRange":"25320-25324","futureKey":1}`)
 	ss, web, err = open(Options{})
-	if err != nil || ss != (Range{20320, 20324}) || web != (Range{25320, 25324}) {
-		t.Fatalf("config.json: %v %v %v", ss, web, err)
+	if err != nil {
+		t.Fatalf("config.json: %v", err)
 	}
+	rpctest.Must(t, "config.json", rpctest.Want("superserver", ss, Range{20320, 20324}), rpctest.Want("web", web, Range{25320, 25324}))
 	t.Setenv(EnvSuperserverRange, "20330-20331")
 	t.Setenv(EnvWebRange, "25330 - 25331")
 	ss, web, err = open(Options{})
-	if err != nil || ss != (Range{20330, 20331}) || web != (Range{25330, 25331}) {
-		t.Fatalf("env over config.json: %v %v %v", ss, web, err)
+	if err != nil {
+		t.Fatalf("env over config.json: %v", err)
 	}
+	rpctest.Must(t, "env over config.json", rpctest.Want("superserver", ss, Range{20330, 20331}), rpctest.Want("web", web, Range{25330, 25331}))
 	o1, o2 := Range{20335, 20335}, Range{25335, 25335}
 	ss, web, err = open(Options{Superserver: &o1, Web: &o2})
-	if err != nil || ss != o1 || web != o2 {
-		t.Fatalf("Options over env: %v %v %v", ss, web, err)
+	if err != nil {
+		t.Fatalf("Options over env: %v", err)
 	}
+	rpctest.Must(t, "Options over env", rpctest.Want("superserver", ss, o1), rpctest.Want("web", web, o2))
 
 	bad := []struct {
 		name, ss, web, cfg, want string
@@ -101,9 +105,12 @@ func TestAssignmentsOutsideAChangedRangeStayValid(t *testing.T) {
 		t.Fatalf("old assignment not kept under the new range: %+v %v", again, err)
 	}
 	fresh, err := r2.Assign(ctx, project(t, "new"), Preferred{})
-	if err != nil || !ss.Contains(fresh.SuperserverPort) || !web.Contains(fresh.WebPort) {
-		t.Fatalf("new assignment not from the new range: %+v %v", fresh, err)
+	if err != nil {
+		t.Fatal(err)
 	}
+	rpctest.Must(t, "new assignment from the new ranges",
+		rpctest.Want(fmt.Sprintf("superserverPort %d in %s", fresh.SuperserverPort, ss), ss.Contains(fresh.SuperserverPort), true),
+		rpctest.Want(fmt.Sprintf("webPort %d in %s", fresh.WebPort, web), web.Contains(fresh.WebPort), true))
 }
 
 func TestFileModes(t *testing.T) {
@@ -205,9 +212,10 @@ func TestTouchUpdateFind(t *testing.T) {
 	up, err := e.r.Update(ctx, dir, func(x *Assignment) {
 		x.Status, x.Container, x.Engine = StatusActive, "iris_ab12cd34_20380", "unix:///var/run/docker.sock"
 	})
-	if err != nil || up.Status != StatusActive || up.Container != "iris_ab12cd34_20380" {
-		t.Fatalf("Update = %+v, %v", up, err)
+	if err != nil {
+		t.Fatalf("Update: %v", err)
 	}
+	rpctest.Must(t, "Update", rpctest.Want("status", up.Status, StatusActive), rpctest.Want("container", up.Container, "iris_ab12cd34_20380"))
 	if f := readFile(t, e.r.Path()); f.Assignments[0].Engine != "unix:///var/run/docker.sock" {
 		t.Fatalf("Update not written: %+v", f)
 	}
@@ -222,9 +230,10 @@ func TestTouchUpdateFind(t *testing.T) {
 	}
 	for _, port := range []int{a.SuperserverPort, a.WebPort} {
 		f, ok, err := e.r.Find(ctx, port)
-		if err != nil || !ok || f.Project != dir {
-			t.Fatalf("Find(%d) = %+v %v %v", port, f, ok, err)
+		if err != nil {
+			t.Fatalf("Find(%d): %v", port, err)
 		}
+		rpctest.Must(t, fmt.Sprintf("Find(%d)", port), rpctest.Want("found", ok, true), rpctest.Want("project", f.Project, dir))
 	}
 	if _, ok, _ := e.r.Find(ctx, 1); ok {
 		t.Fatal("Find(1) found something")
@@ -337,16 +346,24 @@ func TestCleanup(t *testing.T) {
 		t.Fatalf("dry run removed entries: %d left", len(list))
 	}
 	// The caller's rule decides alone: a folder that is gone but that it wants kept stays.
-	if stale, err := e.r.Cleanup(ctx, true, func(a Assignment) bool { return a.Project == old }); err != nil || len(stale) != 1 || stale[0].Project != old {
-		t.Fatalf("dry run with the caller's rule = %+v, %v", stale, err)
+	stale, err = e.r.Cleanup(ctx, true, func(a Assignment) bool { return a.Project == old })
+	if err != nil {
+		t.Fatalf("dry run with the caller's rule: %v", err)
 	}
-	if stale, err := e.r.Cleanup(ctx, true, nil); err != nil || len(stale) != 1 || stale[0].Project != vanish {
-		t.Fatalf("dry run with the default rule = %+v, %v", stale, err)
+	rpctest.Must(t, "dry run with the caller's rule", rpctest.Want("len", len(stale), 1))
+	rpctest.Must(t, "dry run with the caller's rule", rpctest.Want("[0].project", stale[0].Project, old))
+	stale, err = e.r.Cleanup(ctx, true, nil)
+	if err != nil {
+		t.Fatalf("dry run with the default rule: %v", err)
 	}
+	rpctest.Must(t, "dry run with the default rule", rpctest.Want("len", len(stale), 1))
+	rpctest.Must(t, "dry run with the default rule", rpctest.Want("[0].project", stale[0].Project, vanish))
 	stale, err = e.r.Cleanup(ctx, false, gone)
-	if err != nil || len(stale) != 2 || stale[0].Status != StatusStale {
-		t.Fatalf("cleanup = %+v, %v", stale, err)
+	if err != nil {
+		t.Fatalf("cleanup: %v", err)
 	}
+	rpctest.Must(t, "cleanup", rpctest.Want("len", len(stale), 2))
+	rpctest.Must(t, "cleanup", rpctest.Want("[0].status", stale[0].Status, StatusStale))
 	list, _ := e.r.List(ctx)
 	if len(list) != 1 || list[0].Project != keep {
 		t.Fatalf("after cleanup: %+v", list)
@@ -394,9 +411,11 @@ func TestManualWebOnlyPreference(t *testing.T) {
 	e := newEnv(t, baseManualWeb, 5)
 	ctx := ctxT(t)
 	a, err := e.r.Assign(ctx, project(t, "w"), Preferred{Web: baseManualWeb + 5000 + 9})
-	if err != nil || a.WebPort != baseManualWeb+5009 || a.SuperserverPort != e.ss.Lo || a.Type != TypeManual {
-		t.Fatalf("web-only preference: %+v %v", a, err)
+	if err != nil {
+		t.Fatalf("web-only preference: %v", err)
 	}
+	rpctest.Must(t, "web-only preference", rpctest.Want("webPort", a.WebPort, baseManualWeb+5009),
+		rpctest.Want("superserverPort", a.SuperserverPort, e.ss.Lo), rpctest.Want("type", a.Type, TypeManual))
 	if _, err := e.r.Assign(ctx, project(t, "bad"), Preferred{Superserver: 70000}); err == nil {
 		t.Fatal("port 70000 accepted")
 	}
@@ -449,9 +468,11 @@ func TestUnreadableRegistryIsNotMovedAside(t *testing.T) {
 	} {
 		err := tc.run()
 		var ae *AccessError
-		if err == nil || err.Error() != tc.want || !errors.As(err, &ae) || ae.Kind != fs.ModeDir {
-			t.Errorf("%s:\n got %v\nwant %s", tc.op, err, tc.want)
+		if !errors.As(err, &ae) {
+			t.Errorf("%s: want *AccessError, got %v", tc.op, err)
+			continue
 		}
+		rpctest.Check(t, tc.op, rpctest.Want("message", err.Error(), tc.want), rpctest.Want("kind", ae.Kind, fs.ModeDir))
 	}
 	if fi, err := os.Stat(e.r.Path()); err != nil || !fi.IsDir() {
 		t.Fatalf("the folder was moved: %v", err)
@@ -491,9 +512,11 @@ func TestAssignRevivesAStaleEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, err := e.r.Assign(ctx, dir, Preferred{})
-	if err != nil || b.Status != StatusIdle || b.SuperserverPort != a.SuperserverPort || !b.AssignedAt.Equal(a.AssignedAt) {
-		t.Fatalf("re-assign of a stale entry = %+v, %v", b, err)
+	if err != nil {
+		t.Fatalf("re-assign of a stale entry: %v", err)
 	}
+	rpctest.Must(t, "re-assign of a stale entry", rpctest.Want("status", b.Status, StatusIdle),
+		rpctest.Want("superserverPort", b.SuperserverPort, a.SuperserverPort), rpctest.Want("assignedAt", b.AssignedAt, a.AssignedAt))
 	if f := readFile(t, e.r.Path()); f.Assignments[0].Status != StatusIdle {
 		t.Fatalf("revived status not written: %+v", f.Assignments[0])
 	}

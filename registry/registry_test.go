@@ -82,16 +82,17 @@ func TestAssignReturnsPortPairInRange(t *testing.T) {
 	if !e.ss.Contains(a.SuperserverPort) || !e.web.Contains(a.WebPort) {
 		t.Fatalf("ports %d/%d outside %s/%s", a.SuperserverPort, a.WebPort, e.ss, e.web)
 	}
-	if a.Slot == nil || a.SuperserverPort-e.ss.Lo != *a.Slot || a.WebPort-e.web.Lo != *a.Slot {
-		t.Fatalf("slot %v does not pair the ports %d/%d", a.Slot, a.SuperserverPort, a.WebPort)
+	if a.Slot == nil {
+		t.Fatalf("no slot for the ports %d/%d", a.SuperserverPort, a.WebPort)
 	}
+	rpctest.Must(t, "the slot pairs the ports", rpctest.Want("superserverPort - lo", a.SuperserverPort-e.ss.Lo, *a.Slot),
+		rpctest.Want("webPort - lo", a.WebPort-e.web.Lo, *a.Slot))
 	rpctest.Must(t, "the assignment", rpctest.Want("type", a.Type, TypeAuto), rpctest.Want("status", a.Status, StatusIdle),
 		rpctest.Want("project", a.Project, dir), rpctest.Want("assignedAt set", !a.AssignedAt.IsZero(), true),
 		rpctest.Want("assignedAt's location", a.AssignedAt.Location(), time.UTC))
 	f := readFile(t, filepath.Join(e.home, FileName))
-	if f.Version != 1 || len(f.Assignments) != 1 || f.Assignments[0].SuperserverPort != a.SuperserverPort {
-		t.Fatalf("file does not hold the assignment: %+v", f)
-	}
+	rpctest.Must(t, "the file", rpctest.Want("version", f.Version, 1), rpctest.Want("len(assignments)", len(f.Assignments), 1))
+	rpctest.Must(t, "the file's assignment", rpctest.Want("superserverPort", f.Assignments[0].SuperserverPort, a.SuperserverPort))
 }
 
 // countingPorts is a PortsInUse that reports fixed ports (or an error) and counts calls.
@@ -158,18 +159,20 @@ func TestPreferredPortMakesManualAssignment(t *testing.T) {
 	}
 	// Asking again with the same preference is idempotent.
 	again, err := e.r.Assign(ctx, dir, Preferred{Superserver: outside})
-	if err != nil || again.SuperserverPort != outside || !again.AssignedAt.Equal(a.AssignedAt) {
-		t.Fatalf("re-assign: %+v, %v", again, err)
+	if err != nil {
+		t.Fatalf("re-assign: %v", err)
 	}
+	rpctest.Must(t, "re-assign", rpctest.Want("superserverPort", again.SuperserverPort, outside),
+		rpctest.Want("assignedAt", again.AssignedAt, a.AssignedAt))
 	// Only the superserver preferred: the web port comes from the web range.
 	dir2 := project(t, "manual-ss-only")
 	b, err := e.r.Assign(ctx, dir2, Preferred{Superserver: outside + 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.Type != TypeManual || b.SuperserverPort != outside+1 || !e.web.Contains(b.WebPort) {
-		t.Fatalf("got %+v", b)
-	}
+	rpctest.Must(t, "only the superserver preferred", rpctest.Want("type", b.Type, TypeManual),
+		rpctest.Want("superserverPort", b.SuperserverPort, outside+1),
+		rpctest.Want(fmt.Sprintf("webPort %d in %s", b.WebPort, e.web), e.web.Contains(b.WebPort), true))
 	// An auto assignment after it skips the web port the manual one took.
 	c, err := e.r.Assign(ctx, project(t, "auto"), Preferred{})
 	if err != nil {
@@ -254,9 +257,10 @@ func TestDifferentPreferredPortMovesProject(t *testing.T) {
 		t.Fatalf("want conflict naming %s, got %v", other.Project, err)
 	}
 	got, ok, err := e.r.Get(ctx, dir)
-	if err != nil || !ok || got.SuperserverPort != target {
-		t.Fatalf("refused move lost the assignment: %+v %v %v", got, ok, err)
+	if err != nil {
+		t.Fatal(err)
 	}
+	rpctest.Must(t, "after the refused move", rpctest.Want("found", ok, true), rpctest.Want("superserverPort", got.SuperserverPort, target))
 }
 
 func TestExhaustionListsAssignmentsAndReclaimsStale(t *testing.T) {
@@ -320,9 +324,11 @@ func TestReleaseListClear(t *testing.T) {
 	a1, _ := e.r.Assign(ctx, project(t, "one"), Preferred{})
 	a2, _ := e.r.Assign(ctx, project(t, "two"), Preferred{})
 	list, err := e.r.List(ctx)
-	if err != nil || len(list) != 2 || list[0].Project != a1.Project || list[1].Project != a2.Project {
-		t.Fatalf("List = %+v, %v", list, err)
+	if err != nil {
+		t.Fatal(err)
 	}
+	rpctest.Must(t, "List", rpctest.Want("len", len(list), 2))
+	rpctest.Must(t, "List", rpctest.Want("[0].project", list[0].Project, a1.Project), rpctest.Want("[1].project", list[1].Project, a2.Project))
 	rel, err := e.r.Release(ctx, a1.Project)
 	if err != nil || rel.SuperserverPort != a1.SuperserverPort {
 		t.Fatalf("Release = %+v, %v", rel, err)
@@ -340,16 +346,15 @@ func TestReleaseListClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(removed) != len(before) || len(removed) == 0 || removed[0].Project != before[0].Project {
-		t.Fatalf("Clear returned %+v, the registry held %+v", removed, before)
-	}
+	rpctest.Must(t, "Clear", rpctest.Want("len(removed)", len(removed), len(before)), rpctest.Want("removed any", len(removed) > 0, true))
+	rpctest.Must(t, "Clear", rpctest.Want("removed[0].project", removed[0].Project, before[0].Project))
 	list, err = e.r.List(ctx)
 	if err != nil || len(list) != 0 {
 		t.Fatalf("after Clear: %+v, %v", list, err)
 	}
-	if f := readFile(t, e.r.Path()); f.Version != 1 || f.Assignments == nil || len(f.Assignments) != 0 {
-		t.Fatalf("cleared file: %+v", f)
-	}
+	f := readFile(t, e.r.Path())
+	rpctest.Must(t, "the cleared file", rpctest.Want("version", f.Version, 1), rpctest.Want("assignments is [] (not null)", f.Assignments != nil, true),
+		rpctest.Want("len(assignments)", len(f.Assignments), 0))
 }
 
 func TestConcurrentProjectsGetDifferentPorts(t *testing.T) {
@@ -485,8 +490,10 @@ func TestCorruptRegistryIsKeptAsideAndStartsEmpty(t *testing.T) {
 			if !errors.As(err, &ce) {
 				t.Fatalf("want *CorruptError, got %v", err)
 			}
-			if ce.Backup == "" || !strings.HasPrefix(filepath.Base(ce.Backup), "registry.json.corrupt-") || !strings.Contains(err.Error(), "run the command again") {
-				t.Fatalf("backup %q, message %v", ce.Backup, err)
+			rpctest.Must(t, "*CorruptError", rpctest.Want("backup is set", ce.Backup != "", true),
+				rpctest.Want(fmt.Sprintf("backup %q named registry.json.corrupt-*", ce.Backup), strings.HasPrefix(filepath.Base(ce.Backup), "registry.json.corrupt-"), true))
+			if !strings.Contains(err.Error(), "run the command again") {
+				t.Fatalf("message %v", err)
 			}
 			kept, err := os.ReadFile(ce.Backup)
 			if err != nil || string(kept) != garbage {
@@ -528,9 +535,11 @@ func TestNewerVersionIsReadButNeverWritten(t *testing.T) {
 		dir, e.ss.Lo, e.web.Lo)
 	os.WriteFile(e.r.Path(), []byte(newer), 0o600)
 	list, err := e.r.List(ctx)
-	if err != nil || len(list) != 1 || list[0].Project != dir {
-		t.Fatalf("List of a newer file = %+v, %v", list, err)
+	if err != nil {
+		t.Fatalf("List of a newer file: %v", err)
 	}
+	rpctest.Must(t, "List of a newer file", rpctest.Want("len", len(list), 1))
+	rpctest.Must(t, "List of a newer file", rpctest.Want("[0].project", list[0].Project, dir))
 	for name, op := range map[string]func() error{
 		"assign":  func() error { _, err := e.r.Assign(ctx, project(t, "new"), Preferred{}); return err },
 		"release": func() error { _, err := e.r.Release(ctx, dir); return err },
@@ -539,8 +548,13 @@ func TestNewerVersionIsReadButNeverWritten(t *testing.T) {
 	} {
 		err := op()
 		var nv *NewerVersionError
-		if !errors.As(err, &nv) || nv.Found != 2 || nv.Supported != 1 || !strings.HasSuffix(err.Error(), "upgrade iris-helper") {
-			t.Errorf("%s: want *NewerVersionError ending in the remedy, got %v", name, err)
+		if !errors.As(err, &nv) {
+			t.Errorf("%s: want *NewerVersionError, got %v", name, err)
+			continue
+		}
+		rpctest.Check(t, name+": *NewerVersionError", rpctest.Want("found", nv.Found, 2), rpctest.Want("supported", nv.Supported, 1))
+		if !strings.HasSuffix(err.Error(), "upgrade iris-helper") {
+			t.Errorf("%s: want the remedy at the end, got %v", name, err)
 		}
 	}
 	if got, _ := os.ReadFile(e.r.Path()); string(got) != newer {
@@ -593,7 +607,8 @@ func TestLockTimeoutNamesTheLockFile(t *testing.T) {
 	if !errors.As(err, &lt) {
 		t.Fatalf("want *LockTimeoutError, got %v", err)
 	}
-	if lt.Path != filepath.Join(e.home, LockFileName) || !strings.Contains(err.Error(), lt.Path) || !strings.Contains(err.Error(), "try again") {
+	rpctest.Must(t, "*LockTimeoutError", rpctest.Want("path", lt.Path, filepath.Join(e.home, LockFileName)))
+	if !strings.Contains(err.Error(), lt.Path) || !strings.Contains(err.Error(), "try again") {
 		t.Fatalf("error does not name the lock: %v", err)
 	}
 	// A cancelled context is not a timeout.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // Port bases of these tests (registry band).
@@ -130,10 +132,10 @@ func TestInvalidEntriesAreReportedNeverUsedAndKept(t *testing.T) {
 				for _, a := range list {
 					projects = append(projects, a.Project)
 				}
-				if !strings.Contains(strings.Join(projects, " "), winner) || (loserProject != "" && loserProject != winner &&
-					strings.Contains(" "+strings.Join(projects, " ")+" ", " "+loserProject+" ")) {
-					t.Fatalf("%s: List returned %v (the invalid entry is of %q)", when, projects, loserProject)
-				}
+				rpctest.Must(t, fmt.Sprintf("%s: List %v", when, projects),
+					rpctest.Want("lists the winner "+winner, strings.Contains(strings.Join(projects, " "), winner), true),
+					rpctest.Want(fmt.Sprintf("lists the invalid entry's project %q", loserProject), loserProject != "" && loserProject != winner &&
+						strings.Contains(" "+strings.Join(projects, " ")+" ", " "+loserProject+" "), false))
 				inv, err := e.r.Invalid(ctx)
 				if err != nil {
 					t.Fatal(err)
@@ -212,13 +214,17 @@ func TestChangeWithSameSizeMtimeAndInodeIsSeen(t *testing.T) {
 		t.Fatal(err)
 	}
 	after, err := os.Stat(e.r.Path())
-	if err != nil || !os.SameFile(before, after) || before.Size() != after.Size() || !before.ModTime().Equal(after.ModTime()) {
-		t.Fatalf("the test did not keep identity, size and mtime: %v / %v, %v", before, after, err)
+	if err != nil {
+		t.Fatal(err)
 	}
+	rpctest.Must(t, "the test keeps the file's identity, size and mtime", rpctest.Want("same file", os.SameFile(before, after), true),
+		rpctest.Want("size", after.Size(), before.Size()), rpctest.Want("mtime", after.ModTime(), before.ModTime()))
 	want := fmt.Sprintf("%d/%d", a.SuperserverPort+1, a.WebPort+1)
-	if got, ok, err := e.r.Get(ctx, dir); err != nil || !ok || fmt.Sprintf("%d/%d", got.SuperserverPort, got.WebPort) != want {
-		t.Fatalf("Get after the change = %+v %v %v, want ports %s", got, ok, err, want)
+	got, ok, err := e.r.Get(ctx, dir)
+	if err != nil {
+		t.Fatalf("Get after the change: %v", err)
 	}
+	rpctest.Must(t, "Get after the change", rpctest.Want("found", ok, true), rpctest.Want("ports", fmt.Sprintf("%d/%d", got.SuperserverPort, got.WebPort), want))
 	if got, err := e.r.Assign(ctx, dir, Preferred{}); err != nil || fmt.Sprintf("%d/%d", got.SuperserverPort, got.WebPort) != want {
 		t.Fatalf("idempotent Assign after the change = %+v %v, want ports %s", got, err, want)
 	}
