@@ -2,12 +2,14 @@ package dotenv
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
 )
 
@@ -114,9 +116,10 @@ func TestSyncEnvKeepsModeAndWritesNothingWhenEqual(t *testing.T) {
 	}
 	// Same values again: the file is not replaced (same inode), not even touched.
 	res, err = syncKeys(path, SyncAuto, Keys{Superserver: "IRIS_PORT"}, testPorts)
-	if err != nil || res.Written || res.Skipped != SkipUpToDate {
-		t.Fatalf("second sync: %+v %v", res, err)
+	if err != nil {
+		t.Fatalf("second sync: %v", err)
 	}
+	rpctest.Must(t, "second sync", rpctest.Want("written", res.Written, false), rpctest.Want("skipped", res.Skipped, SkipUpToDate))
 	fi2, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -163,9 +166,11 @@ func TestSyncEnvThroughSymlink(t *testing.T) {
 		t.Fatalf("the .env is no longer a symlink: %v %v", fi.Mode(), err)
 	}
 	b, err := os.ReadFile(filepath.Join(shared, "real.env"))
-	if err != nil || !strings.Contains(string(b), "IRIS_PORT=31001\n") || !strings.HasPrefix(string(b), "# shared\n") {
-		t.Errorf("target content %q, %v", b, err)
+	if err != nil {
+		t.Fatal(err)
 	}
+	rpctest.Check(t, fmt.Sprintf("target content %q", b), rpctest.Want("has IRIS_PORT=31001", strings.Contains(string(b), "IRIS_PORT=31001\n"), true),
+		rpctest.Want("starts with the comment", strings.HasPrefix(string(b), "# shared\n"), true))
 	assertNoTempFiles(t, proj)
 	assertNoTempFiles(t, shared)
 

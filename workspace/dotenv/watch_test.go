@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // Watcher tests use real files, real fsnotify and the real port registry (in a temp home,
@@ -322,13 +323,14 @@ func TestEnvWatcherUserEditToFreePortIsHonoured(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := h.waitEvent(EventPortsChanged)
-	if !e.RestartNeeded || e.Ports.Superserver != 31122 || e.Ports.Web != p.Web || e.Key != "IRIS_PORT" {
-		t.Errorf("event %+v", e)
-	}
+	rpctest.Check(t, "event", rpctest.Want("restartNeeded", e.RestartNeeded, true), rpctest.Want("ports.superserver", e.Ports.Superserver, 31122),
+		rpctest.Want("ports.web", e.Ports.Web, p.Web), rpctest.Want("key", e.Key, "IRIS_PORT"))
 	a, ok, err := h.reg.Get(h.ctx, h.project)
-	if err != nil || !ok || a.SuperserverPort != 31122 || a.WebPort != p.Web || a.Type != registry.TypeManual {
-		t.Fatalf("registry after the edit: %+v %v %v", a, ok, err)
+	if err != nil {
+		t.Fatalf("registry after the edit: %v", err)
 	}
+	rpctest.Must(t, "registry after the edit", rpctest.Want("found", ok, true), rpctest.Want("superserverPort", a.SuperserverPort, 31122),
+		rpctest.Want("webPort", a.WebPort, p.Web), rpctest.Want("type", a.Type, registry.TypeManual))
 	if got := h.w.Ports(); got.Superserver != 31122 {
 		t.Errorf("watcher ports %+v", got)
 	}
@@ -344,13 +346,14 @@ func TestEnvWatcherUserEditToFreePortIsHonoured(t *testing.T) {
 		t.Fatal(err)
 	}
 	e = h.waitEvent(EventPortsChanged)
-	if !e.RestartNeeded || e.Ports.Superserver != 31122 || e.Ports.Web != 31623 || e.Key != "IRIS_WEB_PORT" {
-		t.Errorf("event for the web port %+v", e)
-	}
+	rpctest.Check(t, "event for the web port", rpctest.Want("restartNeeded", e.RestartNeeded, true), rpctest.Want("ports.superserver", e.Ports.Superserver, 31122),
+		rpctest.Want("ports.web", e.Ports.Web, 31623), rpctest.Want("key", e.Key, "IRIS_WEB_PORT"))
 	a, ok, err = h.reg.Get(h.ctx, h.project)
-	if err != nil || !ok || a.SuperserverPort != 31122 || a.WebPort != 31623 || a.Type != registry.TypeManual {
-		t.Fatalf("registry after the web edit: %+v %v %v", a, ok, err)
+	if err != nil {
+		t.Fatalf("registry after the web edit: %v", err)
 	}
+	rpctest.Must(t, "registry after the web edit", rpctest.Want("found", ok, true), rpctest.Want("superserverPort", a.SuperserverPort, 31122),
+		rpctest.Want("webPort", a.WebPort, 31623), rpctest.Want("type", a.Type, registry.TypeManual))
 	h.expectQuiet()
 	if h.read() != edited2 {
 		t.Errorf("the honoured web edit was changed: %q", h.read())
@@ -390,15 +393,18 @@ func TestEnvWatcherUserEditToHeldPortIsRestored(t *testing.T) {
 				t.Fatal(err)
 			}
 			e := h.waitEvent(EventRestored)
-			if e.Key != tt.key || e.Value != tt.value || !strings.Contains(e.Reason, tt.holder) || !strings.Contains(e.Message, tt.holder) {
+			rpctest.Check(t, tt.name+": event", rpctest.Want("key", e.Key, tt.key), rpctest.Want("value", e.Value, tt.value))
+			if !strings.Contains(e.Reason, tt.holder) || !strings.Contains(e.Message, tt.holder) {
 				t.Errorf("%s: event %+v, want it to name %s", tt.name, e, tt.holder)
 			}
 			h.waitEvent(EventSynced) // the one write that restores the value
 			h.waitContent(synced)
 			a, _, err := h.reg.Get(h.ctx, h.project)
-			if err != nil || a.SuperserverPort != p.Superserver || a.WebPort != p.Web {
-				t.Errorf("%s: assignment changed: %+v %v", tt.name, a, err)
+			if err != nil {
+				t.Errorf("%s: %v", tt.name, err)
 			}
+			rpctest.Check(t, tt.name+": the assignment (unchanged)", rpctest.Want("superserverPort", a.SuperserverPort, p.Superserver),
+				rpctest.Want("webPort", a.WebPort, p.Web))
 			h.expectQuiet()
 		}()
 	}
