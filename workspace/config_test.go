@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace/dotenv"
 )
 
@@ -21,11 +22,9 @@ func TestLoadConfigMissingFileIsZero(t *testing.T) {
 	if !reflect.DeepEqual(cfg, Config{}) {
 		t.Errorf("missing file gave %+v, want zero Config", cfg)
 	}
-	if cfg.EnvFile() != ".env" || !cfg.DurableOrDefault() || cfg.Namespace() != "USER" ||
-		cfg.Username() != "_SYSTEM" || !cfg.UnexpirePasswordsOrDefault() {
-		t.Errorf("defaults: envFile %q durable %v namespace %q username %q unexpire %v",
-			cfg.EnvFile(), cfg.DurableOrDefault(), cfg.Namespace(), cfg.Username(), cfg.UnexpirePasswordsOrDefault())
-	}
+	rpctest.Check(t, "defaults", rpctest.Want("envFile", cfg.EnvFile(), ".env"), rpctest.Want("durable", cfg.DurableOrDefault(), true),
+		rpctest.Want("namespace", cfg.Namespace(), "USER"), rpctest.Want("username", cfg.Username(), "_SYSTEM"),
+		rpctest.Want("unexpirePasswords", cfg.UnexpirePasswordsOrDefault(), true))
 	if m, err := cfg.EnvSync("", ""); err != nil || m != dotenv.SyncAuto {
 		t.Errorf("EnvSync default = %q, %v; want auto", m, err)
 	}
@@ -53,9 +52,9 @@ func TestLoadConfigFullExample(t *testing.T) {
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)
 	}
-	if cfg.DurableOrDefault() || cfg.UnexpirePasswordsOrDefault() || cfg.Namespace() != "DEMO" || cfg.Username() != "SuperUser" {
-		t.Errorf("accessors ignore the file: %+v", cfg)
-	}
+	rpctest.Check(t, "accessors", rpctest.Want("durable", cfg.DurableOrDefault(), false),
+		rpctest.Want("unexpirePasswords", cfg.UnexpirePasswordsOrDefault(), false),
+		rpctest.Want("namespace", cfg.Namespace(), "DEMO"), rpctest.Want("username", cfg.Username(), "SuperUser"))
 	if got := cfg.EnvPath(dir); got != filepath.Join(dir, "config", ".env") {
 		t.Errorf("EnvPath = %s", got)
 	}

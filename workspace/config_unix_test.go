@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace/projfile"
 )
 
@@ -88,9 +89,10 @@ func TestLoadConfigSizeLimit(t *testing.T) {
 				t.Errorf("LoadConfig error\n got: %s\nwant: %s", got, want)
 			}
 			var tl *projfile.TooLargeError
-			if !errors.As(err, &tl) || tl.Size != tt.size || tl.Limit != projfile.ConfigLimit {
-				t.Errorf("LoadConfig error %#v, want *projfile.TooLargeError{Size: %d, Limit: 1 MiB}", err, tt.size)
+			if !errors.As(err, &tl) {
+				t.Fatalf("LoadConfig error %#v, want a *projfile.TooLargeError", err)
 			}
+			rpctest.Check(t, "*projfile.TooLargeError", rpctest.Want("size", tl.Size, tt.size), rpctest.Want("limit", tl.Limit, projfile.ConfigLimit))
 		})
 	}
 }
@@ -104,9 +106,10 @@ func TestLoadConfigFollowsALinkToARegularFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, err := LoadConfig(dir)
-	if err != nil || cfg.Namespace() != "DEMO" || cfg.Path != filepath.Join(dir, ConfigFileName) {
-		t.Fatalf("LoadConfig through a link = %+v, %v", cfg, err)
+	if err != nil {
+		t.Fatalf("LoadConfig through a link: %v", err)
 	}
+	rpctest.Check(t, "LoadConfig through a link", rpctest.Want("namespace", cfg.Namespace(), "DEMO"), rpctest.Want("path", cfg.Path, filepath.Join(dir, ConfigFileName)))
 }
 
 // TestOpenProjectDoesNotHangOnSpecialFiles: what every command and the editor's `initialize` do

@@ -55,9 +55,12 @@ func TestProjectRefusesAnEnvOutsideIt(t *testing.T) {
 			n++
 			var out *dotenv.OutsideProjectError
 			var ke interface{ Knob() Knob }
-			if m.Level != LevelWarning || !errorsAs(m.Err, &out) || !errorsAs(m.Err, &ke) || ke.Knob() != KnobEnvFileOutsideProject {
-				t.Errorf("message %+v: want a warning carrying the *dotenv.OutsideProjectError and the knob", m)
+			if !rpctest.Check(t, fmt.Sprintf("message %q", m.Text), rpctest.Want("level", m.Level, LevelWarning),
+				rpctest.Want("carries a *dotenv.OutsideProjectError", errorsAs(m.Err, &out), true),
+				rpctest.Want("carries a knob", errorsAs(m.Err, &ke), true)) {
+				continue
 			}
+			rpctest.Check(t, fmt.Sprintf("message %q", m.Text), rpctest.Want("knob", ke.Knob(), KnobEnvFileOutsideProject))
 		}
 	}
 	if n != 1 {

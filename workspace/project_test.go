@@ -18,6 +18,7 @@ import (
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace/dotenv"
 )
 
@@ -172,9 +173,8 @@ func TestTwoProjectsStartConcurrently(t *testing.T) {
 		t.Fatalf("projects share ports: %+v / %+v", a, b)
 	}
 	for _, st := range sts {
-		if st.State != StateReady || st.BindAddress != "127.0.0.1" || st.Container == "" || st.StartedAt == nil {
-			t.Errorf("status %+v", st)
-		}
+		rpctest.Check(t, "status of "+st.Project, rpctest.Want("state", st.State, StateReady), rpctest.Want("bindAddress", st.BindAddress, "127.0.0.1"),
+			rpctest.Want("container is set", st.Container != "", true), rpctest.Want("startedAt is set", st.StartedAt != nil, true))
 		if st.SuperserverPort < f.lo || st.SuperserverPort > f.lo+9 {
 			t.Errorf("superserver port %d outside the range", st.SuperserverPort)
 		}
@@ -192,9 +192,11 @@ func TestTwoProjectsStartConcurrently(t *testing.T) {
 			t.Errorf("bindings of %s: %v, want %v", st.Container, got, want)
 		}
 		a, ok, err := f.reg.Get(ctx, st.Project)
-		if err != nil || !ok || a.Status != registry.StatusActive || a.Container != st.Container || a.Engine != f.eng.Endpoint() {
-			t.Errorf("registry entry %+v ok=%v err=%v", a, ok, err)
+		if err != nil {
+			t.Errorf("registry entry of %s: %v", st.Project, err)
 		}
+		rpctest.Check(t, "registry entry of "+st.Project, rpctest.Want("found", ok, true), rpctest.Want("status", a.Status, registry.StatusActive),
+			rpctest.Want("container", a.Container, st.Container), rpctest.Want("engine", a.Engine, f.eng.Endpoint()))
 	}
 }
 
@@ -208,27 +210,26 @@ func TestSameProjectKeepsPortsAcrossStopStart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.State != StateStopped || st.Container != first.Container || st.ExitCode == nil {
-			t.Fatalf("after stop %d: %+v", i, st)
-		}
+		rpctest.Must(t, fmt.Sprintf("after stop %d", i), rpctest.Want("state", st.State, StateStopped), rpctest.Want("container", st.Container, first.Container),
+			rpctest.Want("exitCode is set", st.ExitCode != nil, true))
 		a, _, _ := f.reg.Get(ctx, p.Root().Dir)
 		if a.Status != registry.StatusIdle {
 			t.Errorf("registry status after stop: %q, want idle", a.Status)
 		}
 		st = mustStart(t, ctx, p)
-		if st.SuperserverPort != first.SuperserverPort || st.WebPort != first.WebPort || st.Container != first.Container {
-			t.Fatalf("cycle %d moved the project: %+v, first %+v", i, st, first)
-		}
+		rpctest.Must(t, fmt.Sprintf("cycle %d (the project stays)", i), rpctest.Want("superserverPort", st.SuperserverPort, first.SuperserverPort),
+			rpctest.Want("webPort", st.WebPort, first.WebPort), rpctest.Want("container", st.Container, first.Container))
 	}
 	// a new Project (as a new process would open it) sees the same ports and the running container
 	q := f.open(p.Root().Dir)
-	if st := q.Status(ctx); st.State != StateReady || st.SuperserverPort != first.SuperserverPort || st.Container != first.Container {
-		t.Fatalf("fresh open: %+v", st)
-	}
+	st := q.Status(ctx)
+	rpctest.Must(t, "fresh open", rpctest.Want("state", st.State, StateReady), rpctest.Want("superserverPort", st.SuperserverPort, first.SuperserverPort),
+		rpctest.Want("container", st.Container, first.Container))
 	st, err := q.Stop(ctx, StopOptions{Remove: true})
-	if err != nil || st.State != StateNotCreated || st.SuperserverPort != first.SuperserverPort {
-		t.Fatalf("stop --remove: %+v, %v", st, err)
+	if err != nil {
+		t.Fatalf("stop --remove: %v", err)
 	}
+	rpctest.Must(t, "stop --remove", rpctest.Want("state", st.State, StateNotCreated), rpctest.Want("superserverPort", st.SuperserverPort, first.SuperserverPort))
 }
 
 func TestSkipsForeignContainerAndListener(t *testing.T) {
@@ -296,10 +297,9 @@ func TestPortGrabbedBeforeStartMovesProject(t *testing.T) {
 	if err != nil || !found {
 		t.Fatalf("inspect: %v %v", found, err)
 	}
-	if got.SuperserverPort != c.Superserver || got.WebPort != c.Web || got.Container != c.Name ||
-		st.SuperserverPort != c.Superserver || st.Container != c.Name {
-		t.Fatalf("registry %+v and container %+v disagree (status %+v)", got, c, st)
-	}
+	rpctest.Must(t, "the registry and the container agree", rpctest.Want("registry superserverPort", got.SuperserverPort, c.Superserver),
+		rpctest.Want("registry webPort", got.WebPort, c.Web), rpctest.Want("registry container", got.Container, c.Name),
+		rpctest.Want("status superserverPort", st.SuperserverPort, c.Superserver), rpctest.Want("status container", st.Container, c.Name))
 	portal(t, "127.0.0.1", st.WebPort)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -486,13 +486,14 @@ func TestCorruptRegistryRebuiltFromLabels(t *testing.T) {
 	}
 	q := f.open(p.Root().Dir)
 	st := q.Status(ctx)
-	if st.SuperserverPort != first.SuperserverPort || st.WebPort != first.WebPort || st.State != StateReady {
-		t.Fatalf("after corruption: %+v, want ports of %+v", st, first)
-	}
+	rpctest.Must(t, "after corruption", rpctest.Want("superserverPort", st.SuperserverPort, first.SuperserverPort),
+		rpctest.Want("webPort", st.WebPort, first.WebPort), rpctest.Want("state", st.State, StateReady))
 	a, ok, err := f.reg.Get(ctx, p.Root().Dir)
-	if err != nil || !ok || a.Type != registry.TypeAuto || a.Slot == nil || a.Container != first.Container {
-		t.Fatalf("rebuilt entry %+v ok=%v err=%v", a, ok, err)
+	if err != nil {
+		t.Fatalf("rebuilt entry: %v", err)
 	}
+	rpctest.Must(t, "rebuilt entry", rpctest.Want("found", ok, true), rpctest.Want("type", a.Type, registry.TypeAuto),
+		rpctest.Want("slot is set", a.Slot != nil, true), rpctest.Want("container", a.Container, first.Container))
 	backups, _ := filepath.Glob(filepath.Join(f.home, registry.FileName+".corrupt-*"))
 	if len(backups) != 1 {
 		t.Errorf("corrupt file kept as %v, want one backup", backups)
@@ -521,7 +522,11 @@ func TestReleaseRefusedWhileRunning(t *testing.T) {
 	st := mustStart(t, ctx, p)
 	_, err := p.Release(ctx, ReleaseOptions{})
 	var re *RunningError
-	if !errors.As(err, &re) || re.Container != st.Container || !strings.Contains(err.Error(), "--force") {
+	if !errors.As(err, &re) {
+		t.Fatalf("release while running: %v, want a *RunningError", err)
+	}
+	rpctest.Must(t, "release while running: *RunningError", rpctest.Want("container", re.Container, st.Container))
+	if !strings.Contains(err.Error(), "--force") {
 		t.Fatalf("release while running: %v", err)
 	}
 	if _, ok, _ := f.reg.Get(ctx, p.Root().Dir); !ok {
@@ -587,9 +592,12 @@ func TestPortsAndCleanup(t *testing.T) {
 	if len(marked) != 1 || marked[0].Project != gone {
 		t.Fatalf("cleanup marked %+v, want only %s", marked, gone)
 	}
-	if a, ok, err := f.reg.Get(ctx, st.Project); err != nil || !ok || a.SuperserverPort != st.SuperserverPort || a.Slot == nil {
-		t.Fatalf("the project with a container lost its assignment: %+v %v %v", a, ok, err)
+	a, ok, err := f.reg.Get(ctx, st.Project)
+	if err != nil {
+		t.Fatal(err)
 	}
+	rpctest.Must(t, "the assignment of the project with a container", rpctest.Want("found", ok, true),
+		rpctest.Want("superserverPort", a.SuperserverPort, st.SuperserverPort), rpctest.Want("slot is set", a.Slot != nil, true))
 	if _, ok, _ := f.reg.Get(ctx, gone); ok {
 		t.Fatal("stale assignment kept")
 	}
@@ -789,9 +797,11 @@ func TestWatchFollowsEngineEnvAndRegistry(t *testing.T) {
 	}
 	// a restart applies the new ports
 	st, err = p.Restart(ctx, nil)
-	if err != nil || st.SuperserverPort != moved.SuperserverPort || st.RestartNeeded || st.State != StateReady {
-		t.Fatalf("restart: %+v %v", st, err)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
 	}
+	rpctest.Must(t, "restart", rpctest.Want("superserverPort", st.SuperserverPort, moved.SuperserverPort),
+		rpctest.Want("restartNeeded", st.RestartNeeded, false), rpctest.Want("state", st.State, StateReady))
 	portal(t, "127.0.0.1", moved.WebPort)
 }
 
@@ -865,12 +875,9 @@ func TestOpenProjectPrecedence(t *testing.T) {
 				t.Fatal(err)
 			}
 			spec := p.spec(registry.Assignment{SuperserverPort: 1, WebPort: 2}, "")
-			if p.Image() != tc.image || spec.Image != tc.image || spec.BindAddress != tc.bind || p.syncMode != tc.sync ||
-				spec.Durable != tc.durable || spec.UnexpirePasswords != tc.unexpire {
-				t.Errorf("image %q bind %q sync %q durable %v unexpire %v; want %q %q %q %v %v",
-					spec.Image, spec.BindAddress, p.syncMode, spec.Durable, spec.UnexpirePasswords,
-					tc.image, tc.bind, tc.sync, tc.durable, tc.unexpire)
-			}
+			rpctest.Check(t, "the project's settings", rpctest.Want("Image()", p.Image(), tc.image), rpctest.Want("spec.image", spec.Image, tc.image),
+				rpctest.Want("spec.bindAddress", spec.BindAddress, tc.bind), rpctest.Want("syncMode", p.syncMode, tc.sync),
+				rpctest.Want("spec.durable", spec.Durable, tc.durable), rpctest.Want("spec.unexpirePasswords", spec.UnexpirePasswords, tc.unexpire))
 		})
 	}
 	if _, err := OpenProject(context.Background(), t.TempDir(), ProjectOptions{EditorSync: "sometimes"}); err == nil {
@@ -889,16 +896,15 @@ func TestStatusOfFailingContainers(t *testing.T) {
 	if !errors.As(err, &ex) || ex.Code != 3 {
 		t.Fatalf("start of an exiting container: %v", err)
 	}
-	if st.State != StateError || st.ExitCode == nil || *st.ExitCode != 3 || !strings.Contains(st.Message, "exited with code 3") {
+	rpctest.Must(t, "status after the failed start", rpctest.Want("state", st.State, StateError), rpctest.Want("exitCode", st.ExitCode, ptr(3)))
+	if !strings.Contains(st.Message, "exited with code 3") {
 		t.Fatalf("status after the failed start: %+v", st)
 	}
-	if st := p.Status(ctx); st.State != StateError || st.ExitCode == nil || *st.ExitCode != 3 {
-		t.Fatalf("status later: %+v", st)
-	}
+	later := p.Status(ctx)
+	rpctest.Must(t, "status later", rpctest.Want("state", later.State, StateError), rpctest.Want("exitCode", later.ExitCode, ptr(3)))
 	// another process (a fresh Project) sees the engine's view: a stopped container with its exit code
-	if st := f.open(p.Root().Dir).Status(ctx); st.State != StateStopped || st.ExitCode == nil || *st.ExitCode != 3 {
-		t.Fatalf("status from a fresh project: %+v", st)
-	}
+	fresh := f.open(p.Root().Dir).Status(ctx)
+	rpctest.Must(t, "status from a fresh project", rpctest.Want("state", fresh.State, StateStopped), rpctest.Want("exitCode", fresh.ExitCode, ptr(3)))
 	// a stop clears the error
 	if st, err := p.Stop(ctx, StopOptions{}); err != nil || st.State != StateStopped {
 		t.Fatalf("stop after the failed start: %+v %v", st, err)
@@ -909,7 +915,8 @@ func TestStatusOfFailingContainers(t *testing.T) {
 	mustStart(t, ctx, q)
 	waitFor(t, "the unhealthy state", func() bool { return q.Status(ctx).State == StateUnhealthy })
 	st = q.Status(ctx)
-	if st.StartedAt == nil || !strings.Contains(st.Message, "unhealthy") || !st.Running() {
+	rpctest.Check(t, "unhealthy status", rpctest.Want("startedAt is set", st.StartedAt != nil, true), rpctest.Want("running", st.Running(), true))
+	if !strings.Contains(st.Message, "unhealthy") {
 		t.Errorf("unhealthy status: %+v", st)
 	}
 }
@@ -925,9 +932,11 @@ func TestDurableDataSurvivesRecreate(t *testing.T) {
 	cat := func(when string) {
 		t.Helper()
 		r, err := f.eng.Exec(ctx, dir, "iris-stub", "cat", "/durable/iris/user.dat")
-		if err != nil || r.ExitCode != 0 || !strings.HasPrefix(r.Output, "precious") {
-			t.Fatalf("data %s: %v %+v", when, err, r)
+		if err != nil {
+			t.Fatalf("data %s: %v", when, err)
 		}
+		rpctest.Must(t, "data "+when, rpctest.Want("exitCode", r.ExitCode, 0),
+			rpctest.Want(fmt.Sprintf("output %q starts with precious", r.Output), strings.HasPrefix(r.Output, "precious"), true))
 	}
 	volumeExists := func() bool {
 		return exec.Command("docker", "volume", "inspect", vol).Run() == nil

@@ -1,11 +1,13 @@
 package workspace
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
 )
 
@@ -187,9 +189,8 @@ func TestFindRootSubfolderAndSymlinkGiveSameKey(t *testing.T) {
 		if err != nil {
 			t.Fatalf("FindRoot(%s): %v", s, err)
 		}
-		if r.Dir != proj || r.Marker != "module.xml" || !r.IsIrisProject {
-			t.Errorf("FindRoot(%s) = %+v, want Dir %s via module.xml", s, r, proj)
-		}
+		rpctest.Check(t, fmt.Sprintf("FindRoot(%s)", s), rpctest.Want("dir", r.Dir, proj), rpctest.Want("marker", r.Marker, "module.xml"),
+			rpctest.Want("isIrisProject", r.IsIrisProject, true))
 	}
 	// A relative path resolves against the working directory.
 	t.Chdir(filepath.Join(link, "src"))

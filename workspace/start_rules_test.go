@@ -15,6 +15,7 @@ import (
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // containerID is the ID of the named container, "" when it does not exist.
@@ -57,26 +58,28 @@ func TestStartKeepsContainerWithoutVolume(t *testing.T) {
 	if a, _, _ := f.reg.Get(ctx, dir); a.SuperserverPort != first.SuperserverPort || a.WebPort != first.WebPort {
 		t.Fatalf("the failed start moved the project to %d/%d", a.SuperserverPort, a.WebPort)
 	}
-	if st.State != StateError || st.Container != first.Container || st.Message != want {
-		t.Fatalf("status after the failed start: %+v", st)
-	}
+	rpctest.Must(t, "status after the failed start", rpctest.Want("state", st.State, StateError), rpctest.Want("container", st.Container, first.Container),
+		rpctest.Want("message", st.Message, want))
 
 	_, err = p.Restart(ctx, nil)
 	var confirm *ConfirmRequiredError
 	want = fmt.Sprintf("restarting %s would remove container %s and the data inside it, which is not on the durable volume "+
 		"(it was created with durable off): host port %d is taken by another program; confirm the restart to recreate it",
 		dir, first.Container, first.SuperserverPort)
-	if !errors.As(err, &confirm) || err.Error() != want || confirm.Container != first.Container {
+	if !errors.As(err, &confirm) {
 		t.Fatalf("Restart() = %v\nwant %s", err, want)
 	}
+	rpctest.Must(t, "Restart()", rpctest.Want("message", err.Error(), want), rpctest.Want("container", confirm.Container, first.Container))
 	if containerID(t, first.Container) != id {
 		t.Fatalf("container %s was removed by the unconfirmed restart", first.Container)
 	}
 
 	st, err = p.RestartWith(ctx, RestartOptions{Confirm: confirm.Container}, nil)
-	if err != nil || st.State != StateReady || st.SuperserverPort == first.SuperserverPort {
-		t.Fatalf("confirmed restart: %v %+v", err, st)
+	if err != nil {
+		t.Fatalf("confirmed restart: %v", err)
 	}
+	rpctest.Must(t, "confirmed restart", rpctest.Want("state", st.State, StateReady),
+		rpctest.Want(fmt.Sprintf("superserverPort %d moved from %d", st.SuperserverPort, first.SuperserverPort), st.SuperserverPort != first.SuperserverPort, true))
 	if containerID(t, first.Container) != "" {
 		t.Fatalf("old container %s still exists next to %s", first.Container, st.Container)
 	}
@@ -94,10 +97,9 @@ func TestStartLeavesRunningContainer(t *testing.T) {
 
 	changed := f.open(dir, func(o *ProjectOptions) { o.ContainerEnv = []string{"STUB_READY_DELAY=1s"} })
 	st := mustStart(t, ctx, changed)
-	if st.Container != first.Container || containerID(t, first.Container) != id || !st.RestartNeeded ||
-		st.Message != "the container still runs with another container environment (STUB_READY_DELAY); restart to apply the project's settings" {
-		t.Fatalf("start with other settings: %+v", st)
-	}
+	rpctest.Must(t, "start with other settings", rpctest.Want("container", st.Container, first.Container),
+		rpctest.Want("the container's id", containerID(t, first.Container), id), rpctest.Want("restartNeeded", st.RestartNeeded, true),
+		rpctest.Want("message", st.Message, "the container still runs with another container environment (STUB_READY_DELAY); restart to apply the project's settings"))
 
 	moved := f.open(dir, func(o *ProjectOptions) {
 		o.ContainerEnv = []string{"STUB_READY_DELAY=1s"}
@@ -106,14 +108,16 @@ func TestStartLeavesRunningContainer(t *testing.T) {
 	st = mustStart(t, ctx, moved)
 	want := fmt.Sprintf("the container still uses %d/%d; restart to use %d/%d; the container still runs with another container "+
 		"environment (STUB_READY_DELAY); restart to apply the project's settings", first.SuperserverPort, first.WebPort, f.lo+5, f.lo+505)
-	if st.Container != first.Container || containerID(t, first.Container) != id || !st.RestartNeeded || st.Message != want {
-		t.Fatalf("start on other ports: %+v\nwant message %s", st, want)
-	}
+	rpctest.Must(t, "start on other ports", rpctest.Want("container", st.Container, first.Container),
+		rpctest.Want("the container's id", containerID(t, first.Container), id), rpctest.Want("restartNeeded", st.RestartNeeded, true),
+		rpctest.Want("message", st.Message, want))
 
 	st, err := moved.Restart(ctx, nil)
-	if err != nil || st.State != StateReady || st.RestartNeeded || st.SuperserverPort != f.lo+5 || st.Message != "" {
-		t.Fatalf("restart: %v %+v", err, st)
+	if err != nil {
+		t.Fatalf("restart: %v", err)
 	}
+	rpctest.Must(t, "restart", rpctest.Want("state", st.State, StateReady), rpctest.Want("restartNeeded", st.RestartNeeded, false),
+		rpctest.Want("superserverPort", st.SuperserverPort, f.lo+5), rpctest.Want("message", st.Message, ""))
 	if containerID(t, first.Container) != "" {
 		t.Fatalf("old container %s still exists", first.Container)
 	}
@@ -142,9 +146,11 @@ func TestRestartAsksBeforeLosingData(t *testing.T) {
 	}
 
 	st, err = changed.RestartWith(ctx, RestartOptions{Confirm: confirm.Container}, nil)
-	if err != nil || st.State != StateReady || st.RestartNeeded || containerID(t, st.Container) == id {
-		t.Fatalf("confirmed restart: %v %+v", err, st)
+	if err != nil {
+		t.Fatalf("confirmed restart: %v", err)
 	}
+	rpctest.Must(t, "confirmed restart", rpctest.Want("state", st.State, StateReady), rpctest.Want("restartNeeded", st.RestartNeeded, false),
+		rpctest.Want("a new container (id differs from "+id+")", containerID(t, st.Container) != id, true))
 }
 
 // TestNetworkBindFromProject: a non-loopback bindAddress from .iris-helper.json is refused
@@ -159,9 +165,11 @@ func TestNetworkBindFromProject(t *testing.T) {
 	want := filepath.Join(dir, ConfigFileName) + " asks for bindAddress 0.0.0.0, which makes IRIS reachable from the network; " +
 		"a project file cannot choose that, so the start was refused"
 	var nb *NetworkBindError
-	if !errors.As(err, &nb) || err.Error() != want || nb.Address != "0.0.0.0" || nb.Knob() != KnobNetworkBind {
+	if !errors.As(err, &nb) {
 		t.Fatalf("Start() = %v\nwant %s", err, want)
 	}
+	rpctest.Must(t, "Start()", rpctest.Want("message", err.Error(), want), rpctest.Want("address", nb.Address, "0.0.0.0"),
+		rpctest.Want("knob", nb.Knob(), KnobNetworkBind))
 	if st.Container != "" || st.SuperserverPort != 0 {
 		t.Fatalf("the refused start assigned or created something: %+v", st)
 	}
@@ -244,10 +252,9 @@ func TestProjectLock(t *testing.T) {
 	if !errors.As(err, &le) {
 		t.Fatalf("Stop() = %v, want *ProjectLockError", err)
 	}
-	if le.Holder.PID != os.Getpid() || le.Holder.Command != strings.Join(os.Args, " ") || le.Holder.Operation != "start" ||
-		le.Holder.Since.IsZero() || le.Path != lockPath || le.Operation != "stop" {
-		t.Fatalf("lock error %+v", le)
-	}
+	rpctest.Must(t, "lock error", rpctest.Want("holder.pid", le.Holder.PID, os.Getpid()), rpctest.Want("holder.command", le.Holder.Command, strings.Join(os.Args, " ")),
+		rpctest.Want("holder.operation", le.Holder.Operation, "start"), rpctest.Want("holder.since is set", !le.Holder.Since.IsZero(), true),
+		rpctest.Want("path", le.Path, lockPath), rpctest.Want("operation", le.Operation, "stop"))
 	want := fmt.Sprintf("the stop of %s waited %s for the project lock %s, held by process %d (%s, start since %s); "+
 		"wait for it to finish, or end it if it hangs", dir, le.Waited.Round(time.Second), lockPath, os.Getpid(), strings.Join(os.Args, " "),
 		le.Holder.Since.UTC().Format(time.RFC3339))
