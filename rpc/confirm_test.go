@@ -11,6 +11,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
@@ -56,9 +57,9 @@ func TestRestartConfirmRequired(t *testing.T) {
 
 	m := c.call(MethodStart, nil)
 	wantError(t, m, CodeConfirmRequired, "")
-	if d := decode[ErrorData](t, m.Error.Data); d.Container != first.Container || d.Reason != reason || d.Status == nil || !exists() {
-		t.Fatalf("iris/start: error.data %s (container kept: %v)", m.Error.Data, exists())
-	}
+	d := decode[ErrorData](t, m.Error.Data)
+	rpctest.Must(t, fmt.Sprintf("iris/start: error.data %s", m.Error.Data), rpctest.Want("container", d.Container, first.Container),
+		rpctest.Want("reason", d.Reason, reason), rpctest.Want("status is set", d.Status != nil, true), rpctest.Want("the container kept", exists(), true))
 	// the start's failure, as the auto-start's reaches the user: with the way forward
 	shown := fmt.Sprintf("start IRIS for %s: container %s was kept: %s, but its data is not on the durable volume (it was "+
 		"created with durable off), so a start does not remove it; free port %d and start again, or recreate it (its data is "+
@@ -76,9 +77,9 @@ func TestRestartConfirmRequired(t *testing.T) {
 		m := call()
 		wantError(t, m, CodeConfirmRequired, "")
 		d := decode[ErrorData](t, m.Error.Data)
-		if m.Error.Message != want || d.Container != first.Container || d.Reason != reason || d.Status == nil || !exists() {
-			t.Fatalf("restart without confirm: %q data %s (container kept: %v)\nwant %q", m.Error.Message, m.Error.Data, exists(), want)
-		}
+		rpctest.Must(t, fmt.Sprintf("restart without confirm: error.data %s", m.Error.Data), rpctest.Want("message", m.Error.Message, want),
+			rpctest.Want("container", d.Container, first.Container), rpctest.Want("reason", d.Reason, reason),
+			rpctest.Want("status is set", d.Status != nil, true), rpctest.Want("the container kept", exists(), true))
 	}
 
 	m = c.call(MethodRestart, map[string]any{"confirm": true, "container": "iris_another_1"})
@@ -93,9 +94,10 @@ func TestRestartConfirmRequired(t *testing.T) {
 	if m.Error != nil {
 		t.Fatalf("confirmed restart: %+v", m.Error)
 	}
-	if st := statusOf(t, m.Result); st.State != workspace.StateReady || st.SuperserverPort == first.SuperserverPort || st.Container == first.Container {
-		t.Fatalf("confirmed restart: %+v", st)
-	}
+	st := statusOf(t, m.Result)
+	rpctest.Must(t, "confirmed restart", rpctest.Want("state", st.State, workspace.StateReady),
+		rpctest.Want(fmt.Sprintf("superserverPort %d moved from %d", st.SuperserverPort, first.SuperserverPort), st.SuperserverPort != first.SuperserverPort, true),
+		rpctest.Want(fmt.Sprintf("container %s is another than %s", st.Container, first.Container), st.Container != first.Container, true))
 	wantError(t, c.call(MethodRestart, map[string]any{"confirm": "yes"}), CodeInvalidParams,
 		"invalid params: params.confirm: expected a boolean, got string")
 }
@@ -123,9 +125,11 @@ func TestNetworkBindRefusedInEditor(t *testing.T) {
 	if m.Error.Message != want {
 		t.Fatalf("iris/start: %q\nwant %q", m.Error.Message, want)
 	}
-	if st := decode[ErrorData](t, m.Error.Data).Status; st == nil || st.Container != "" || st.SuperserverPort != 0 {
-		t.Fatalf("error.data %s", m.Error.Data)
+	st := decode[ErrorData](t, m.Error.Data).Status
+	if st == nil {
+		t.Fatalf("error.data %s: no status", m.Error.Data)
 	}
+	rpctest.Must(t, fmt.Sprintf("error.data %s: status", m.Error.Data), rpctest.Want("container", st.Container, ""), rpctest.Want("superserverPort", st.SuperserverPort, 0))
 }
 
 // exposedProject is a fake whose IRIS is published on every interface.

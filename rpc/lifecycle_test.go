@@ -7,6 +7,7 @@ import (
 	"maps"
 	"testing"
 
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
@@ -222,9 +223,8 @@ func TestInitializeAnsweredReleasesWaiters(t *testing.T) {
 		t.Fatal("a new initialize must get its own pending attempt")
 	}
 	l.initializeAnswered(second, true)
-	if !second.ok || first.ok || l.state != stateInitialized {
-		t.Fatalf("second ok %v, first ok %v, state %s; want true, false, initialized", second.ok, first.ok, l.state)
-	}
+	rpctest.Must(t, "after the second initialize's answer", rpctest.Want("second ok", second.ok, true), rpctest.Want("first ok", first.ok, false),
+		rpctest.Want("state", l.state, stateInitialized))
 }
 
 // TestRequestsWaitingForAFailedInitialize: a request taken while initialize is answered waits

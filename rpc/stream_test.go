@@ -176,7 +176,12 @@ func TestStreamAnswersBadInputAndResynchronizes(t *testing.T) {
 					}
 					continue
 				}
-				if m.Error == nil || m.Error.Code != w.code || !strings.Contains(m.Error.Message, w.msg) {
+				if m.Error == nil {
+					t.Errorf("message %d: got result %s, want error %d containing %q", i, m.Result, w.code, w.msg)
+					continue
+				}
+				rpctest.Check(t, fmt.Sprintf("message %d: error", i), rpctest.Want("code", m.Error.Code, w.code))
+				if !strings.Contains(m.Error.Message, w.msg) {
 					t.Errorf("message %d: got error %+v, want code %d containing %q", i, m.Error, w.code, w.msg)
 				}
 			}
@@ -234,9 +239,13 @@ func TestStreamHugeContentLength(t *testing.T) {
 	}()
 	out, _, _ := echoConn(t, pr, 0)
 	msgs := readFrames(t, out)
-	if len(msgs) != 2 || msgs[0].Error == nil || msgs[0].Error.Code != CodeInvalidRequest ||
-		!strings.Contains(msgs[0].Error.Message, "exceeds the 16777216-byte limit") ||
-		string(msgs[1].Result) != `"after-huge"` {
+	rpctest.Must(t, fmt.Sprintf("answers %s", out), rpctest.Want("count", len(msgs), 2))
+	if msgs[0].Error == nil {
+		t.Fatalf("answers %s: the first is not an error", out)
+	}
+	rpctest.Must(t, fmt.Sprintf("answers %s", out), rpctest.Want("[0].error.code", msgs[0].Error.Code, CodeInvalidRequest),
+		rpctest.Want("[1].result", string(msgs[1].Result), `"after-huge"`))
+	if !strings.Contains(msgs[0].Error.Message, "exceeds the 16777216-byte limit") {
 		t.Fatalf("unexpected answers: %s", out)
 	}
 }
@@ -310,9 +319,11 @@ func TestStreamIDsVersionsAndAbsurdLengths(t *testing.T) {
 					}
 					continue
 				}
-				if m.Error == nil || m.Error.Code != w.code || m.Error.Message != w.msg {
-					t.Errorf("message %d: got error %+v, want code %d %q", i, m.Error, w.code, w.msg)
+				if m.Error == nil {
+					t.Errorf("message %d: got result %s, want error %d %q", i, m.Result, w.code, w.msg)
+					continue
 				}
+				rpctest.Check(t, fmt.Sprintf("message %d: error", i), rpctest.Want("code", m.Error.Code, w.code), rpctest.Want("message", m.Error.Message, w.msg))
 			}
 			if strings.Join(notes, ",") != strings.Join(tt.notes, ",") {
 				t.Errorf("notifications %v, want %v", notes, tt.notes)

@@ -21,6 +21,7 @@ import (
 	"github.com/sourcegraph/jsonrpc2"
 
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
@@ -56,9 +57,10 @@ func TestInFlightLimit(t *testing.T) {
 	const refused = "iris/status refused: too many requests in flight (the helper runs at most 64 at once); send it again once one has been answered"
 	for range 3 {
 		m := c.response(c.request(MethodStatus, nil))
-		if m.Error == nil || m.Error.Code != CodeRequestFailed || m.Error.Message != refused {
-			t.Fatalf("request past the limit answered %+v %s, want %d %q", m.Error, m.Result, CodeRequestFailed, refused)
+		if m.Error == nil {
+			t.Fatalf("request past the limit answered %s, want %d %q", m.Result, CodeRequestFailed, refused)
 		}
+		rpctest.Must(t, "request past the limit: error", rpctest.Want("code", m.Error.Code, CodeRequestFailed), rpctest.Want("message", m.Error.Message, refused))
 	}
 	c.notify(MethodCancelRequest, map[string]any{"id": ids[0]})
 	wantError(t, c.response(ids[0]), CodeRequestCancelled, "iris/start cancelled by the client")
@@ -70,7 +72,9 @@ func TestInFlightLimit(t *testing.T) {
 		if m.Error == nil {
 			break
 		}
-		if m.Error.Code != CodeRequestFailed || m.Error.Message != refused || try == 100 {
+		rpctest.Must(t, fmt.Sprintf("iris/status once a place was free (try %d): error", try), rpctest.Want("code", m.Error.Code, CodeRequestFailed),
+			rpctest.Want("message", m.Error.Message, refused))
+		if try == 100 {
 			t.Fatalf("iris/status once a place was free (try %d): %+v", try, m.Error)
 		}
 	}
@@ -99,9 +103,9 @@ func TestCancelRequestWithUnusualID(t *testing.T) {
 			c.waitFor("the start running", isMethod(MethodLogMessage))
 			c.sendRaw(fmt.Sprintf(`{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":%s}}`, id))
 			m := c.waitFor("the answer to "+id, func(m wireMsg) bool { return m.Method == "" && m.idString() != "1" })
-			if m.idString() != id || m.Error == nil || m.Error.Code != CodeRequestCancelled || m.Error.Message != "iris/start cancelled by the client" {
-				t.Fatalf("answer id %s error %+v, want id %s, %d", m.idString(), m.Error, id, CodeRequestCancelled)
-			}
+			rpctest.Must(t, "the answer", rpctest.Want("id", m.idString(), id), rpctest.Want("is an error", m.Error != nil, true))
+			rpctest.Must(t, "the answer's error", rpctest.Want("code", m.Error.Code, CodeRequestCancelled),
+				rpctest.Want("message", m.Error.Message, "iris/start cancelled by the client"))
 		})
 	}
 }
@@ -151,9 +155,10 @@ func (s *rawSession) initialize(t *testing.T, dir string, stopOnExit bool) {
 	t.Helper()
 	s.send(t, fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":null,"rootUri":"file://%s","capabilities":{},"initializationOptions":{"autoStart":false,"stopOnExit":%v}}}`, dir, stopOnExit))
 	m, err := readWireFrame(s.out)
-	if err != nil || m.idString() != "1" || m.Error != nil {
-		t.Fatalf("initialize answer %+v: %v", m, err)
+	if err != nil {
+		t.Fatalf("initialize answer: %v", err)
 	}
+	rpctest.Must(t, "initialize answer", rpctest.Want("id", m.idString(), "1"), rpctest.Want("error", m.Error, (*rpctest.Error)(nil)))
 }
 
 func (s *rawSession) wait(t *testing.T) int {
@@ -296,9 +301,11 @@ func TestSubprocessSurvivesClosedOutput(t *testing.T) {
 		<-exited
 	})
 	fmt.Fprint(stdin, frame(fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":null,"rootUri":"file://%s","capabilities":{},"initializationOptions":{"autoStart":false,"stopOnExit":true}}}`, dir)))
-	if m, err := readWireFrame(bufio.NewReader(outR)); err != nil || m.idString() != "1" || m.Error != nil {
-		t.Fatalf("initialize answer %+v: %v", m, err)
+	m, err := readWireFrame(bufio.NewReader(outR))
+	if err != nil {
+		t.Fatalf("initialize answer: %v", err)
 	}
+	rpctest.Must(t, "initialize answer", rpctest.Want("id", m.idString(), "1"), rpctest.Want("error", m.Error, (*rpctest.Error)(nil)))
 	outR.Close() // the client stops reading: the helper's next write meets EPIPE
 	fmt.Fprint(stdin, frame(`{"jsonrpc":"2.0","id":2,"method":"iris/status"}`))
 	select {
@@ -392,9 +399,10 @@ func TestSubprocessClosedOutputStopsIRIS(t *testing.T) {
 		t.Fatalf("wait for %s to stop: %v", name, err)
 	}
 	ct, ok, err := eng.Inspect(ctx, dir)
-	if err != nil || !ok || ct.State != "exited" {
-		t.Fatalf("container after stopOnExit: %+v found %v err %v, want it kept and exited", ct, ok, err)
+	if err != nil {
+		t.Fatalf("container after stopOnExit: %v", err)
 	}
+	rpctest.Must(t, "container after stopOnExit", rpctest.Want("kept", ok, true), rpctest.Want("state", ct.State, "exited"))
 }
 
 type writerFunc func([]byte) (int, error)
