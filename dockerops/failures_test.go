@@ -3,12 +3,14 @@ package dockerops_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/moby/moby/client"
 )
 
@@ -66,7 +68,8 @@ func TestStartFailures(t *testing.T) {
 				if err != nil {
 					t.Fatalf("a failing exec must not fail Start: %v", err)
 				}
-				if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "exited 1") || !strings.Contains(c.Warnings[0], "Access Denied") {
+				rpctest.Must(t, fmt.Sprintf("warnings %q", c.Warnings), rpctest.Want("count", len(c.Warnings), 1))
+				if !strings.Contains(c.Warnings[0], "exited 1") || !strings.Contains(c.Warnings[0], "Access Denied") {
 					t.Fatalf("warnings %q, want the failed iris session", c.Warnings)
 				}
 				if !slices.Equal(warnings, c.Warnings) {
@@ -151,8 +154,8 @@ func TestRealIRISPath(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := `%SYS ##class(Security.Users).UnExpireUserPasswords("*")`
-			if unexpire && (r.ExitCode != 0 || strings.TrimSpace(r.Output) != want) {
-				t.Fatalf("session log %+v, want %q", r, want)
+			if unexpire {
+				rpctest.Must(t, "session log", rpctest.Want("exitCode", r.ExitCode, 0), rpctest.Want("output", strings.TrimSpace(r.Output), want))
 			}
 			if !unexpire && r.ExitCode == 0 {
 				t.Fatalf("a session ran although UnexpirePasswords is off: %q", r.Output)

@@ -2,6 +2,7 @@ package dockerops_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // projectContainers lists the IDs of every container of the project, whatever its state.
@@ -56,9 +58,8 @@ func TestStartLeavesRunningContainer(t *testing.T) {
 		{Kind: dockerops.DiffPorts, Text: "ports 30400/30401 instead of 30402/30403"},
 		{Kind: dockerops.DiffEnv, Text: "another container environment (STUB_READY_DELAY)"},
 	}
-	if got.ID != first.ID || got.State != "running" || !slices.Equal(got.Outdated, want) {
-		t.Fatalf("Start() = %s %s outdated %v, want the running %s outdated %v", got.ID, got.State, got.Outdated, first.ID, want)
-	}
+	rpctest.Must(t, "Start() (the running container kept)", rpctest.Want("id", got.ID, first.ID), rpctest.Want("state", got.State, "running"),
+		rpctest.Want("outdated", got.Outdated, want))
 	if slices.Contains(phases, dockerops.PhaseCreating) || slices.Contains(phases, dockerops.PhaseStarting) {
 		t.Fatalf("phases %v: the running container was touched", phases)
 	}
@@ -70,9 +71,11 @@ func TestStartLeavesRunningContainer(t *testing.T) {
 		t.Fatalf("Differences() = %v, %v; want %v", ds, err, want)
 	}
 	r, err := e.Recreation(ctx, moved)
-	if err != nil || r == nil || !r.Running || !r.KeepsData || r.Container != first.Name {
+	if err != nil || r == nil {
 		t.Fatalf("Recreation() = %+v, %v", r, err)
 	}
+	rpctest.Must(t, "Recreation()", rpctest.Want("running", r.Running, true), rpctest.Want("keepsData", r.KeepsData, true),
+		rpctest.Want("container", r.Container, first.Name))
 	if ds, err := e.Differences(ctx, s, got); err != nil || ds != nil {
 		t.Fatalf("Differences(own spec) = %v, %v; want none", ds, err)
 	}
@@ -97,9 +100,10 @@ func TestKeptContainerWithoutVolume(t *testing.T) {
 
 	_, err = e.Start(ctx, s, nil)
 	var ke *dockerops.KeepError
-	if !errors.As(err, &ke) || ke.Port != 30410 || ke.Container != first.Name {
+	if !errors.As(err, &ke) {
 		t.Fatalf("Start() with its port taken = %v, want *KeepError for port 30410", err)
 	}
+	rpctest.Must(t, "Start() with its port taken: *KeepError", rpctest.Want("port", ke.Port, 30410), rpctest.Want("container", ke.Container, first.Name))
 	wantMsg := "container " + first.Name + " was kept: host port 30410 is taken by another program, but its data is not on " +
 		"the durable volume (it was created with durable off), so a start does not remove it; free port 30410 and start again, " +
 		"or recreate it (its data is lost)"
@@ -126,9 +130,11 @@ func TestKeptContainerWithoutVolume(t *testing.T) {
 		t.Fatalf("after the port move: containers %v, want %s kept", ids, first.ID)
 	}
 	r, err := e.Recreation(ctx, moved)
-	if err != nil || r == nil || r.Running || r.KeepsData || r.NotOnVolume != "it was created with durable off" {
+	if err != nil || r == nil {
 		t.Fatalf("Recreation() = %+v, %v", r, err)
 	}
+	rpctest.Must(t, "Recreation()", rpctest.Want("running", r.Running, false), rpctest.Want("keepsData", r.KeepsData, false),
+		rpctest.Want("notOnVolume", r.NotOnVolume, "it was created with durable off"))
 
 	moved.ConfirmRecreate = first.Name
 	second, err := e.Start(ctx, moved, nil)
@@ -162,9 +168,10 @@ func TestDurableContainerReplacedWhenStopped(t *testing.T) {
 	dockertest.HoldPort(t, 30421)
 	_, err = e.Start(ctx, s, nil)
 	var pt *dockerops.PortTakenError
-	if !errors.As(err, &pt) || pt.Port != 30421 || !pt.Kept {
+	if !errors.As(err, &pt) {
 		t.Fatalf("Start() = %v, want *PortTakenError{Port: 30421, Kept: true}", err)
 	}
+	rpctest.Must(t, "Start(): *PortTakenError", rpctest.Want("port", pt.Port, 30421), rpctest.Want("kept", pt.Kept, true))
 	if ids := projectContainers(t, e, p); !slices.Equal(ids, []string{first.ID}) {
 		t.Fatalf("containers %v, want %s kept", ids, first.ID)
 	}
@@ -205,9 +212,11 @@ func TestVolumePreparedAgain(t *testing.T) {
 		t.Fatalf("the volume was not prepared for UID 51773; logs:\n%s", logs.String())
 	}
 	r, err := e.Exec(ctx, p, "iris-stub", "cat", dockerops.PreparedMarker)
-	if err != nil || r.ExitCode != 0 || !strings.HasPrefix(r.Output, "prepared for UID 51773 by iris-helper test at ") {
-		t.Fatalf("marker: %v %+v", err, r)
+	if err != nil {
+		t.Fatalf("marker: %v", err)
 	}
+	rpctest.Must(t, "marker", rpctest.Want("exitCode", r.ExitCode, 0),
+		rpctest.Want(fmt.Sprintf("output %q starts with the preparer", r.Output), strings.HasPrefix(r.Output, "prepared for UID 51773 by iris-helper test at "), true))
 }
 
 // TestFailedPreparationRetried: when the volume's preparation fails, the container is created
@@ -232,9 +241,11 @@ func TestFailedPreparationRetried(t *testing.T) {
 	}
 	e.SetPrepareFailForTest(nil)
 	second, err := e.Start(ctx, s, nil)
-	if err != nil || second.ID != first.ID || len(second.Warnings) != 0 {
-		t.Fatalf("second start: %v %+v", err, second)
+	if err != nil {
+		t.Fatalf("second start: %v", err)
 	}
+	rpctest.Must(t, fmt.Sprintf("second start (warnings %q)", second.Warnings), rpctest.Want("id", second.ID, first.ID),
+		rpctest.Want("len(warnings)", len(second.Warnings), 0))
 	var logs strings.Builder
 	if err := e.Logs(ctx, p, false, &logs); err != nil {
 		t.Fatal(err)
@@ -280,9 +291,10 @@ func TestStartLeavesPausedContainer(t *testing.T) {
 		}
 	}
 	r, err := e.Recreation(ctx, moved)
-	if err != nil || r == nil || r.Container != first.Name {
+	if err != nil || r == nil {
 		t.Fatalf("Recreation() = %+v, %v", r, err)
 	}
+	rpctest.Must(t, "Recreation()", rpctest.Want("container", r.Container, first.Name))
 }
 
 // TestStartKeepsConcurrentlyCreatedContainer: when a concurrent start of the project creates the

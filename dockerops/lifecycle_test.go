@@ -218,7 +218,11 @@ func TestForeignContainers(t *testing.T) {
 	id := runForeign(t, e, img, name, 30043)
 	_, err = e.Start(ctx, spec(p, img, 30041, 30042), nil)
 	var nc *dockerops.NameConflictError
-	if !errors.As(err, &nc) || nc.Name != name || !strings.Contains(err.Error(), "not created by iris-helper") {
+	if !errors.As(err, &nc) {
+		t.Fatalf("Start over a foreign same-named container: %v, want *NameConflictError", err)
+	}
+	rpctest.Must(t, "Start over a foreign same-named container: *NameConflictError", rpctest.Want("name", nc.Name, name))
+	if !strings.Contains(err.Error(), "not created by iris-helper") {
 		t.Fatalf("Start over a foreign same-named container: %v, want *NameConflictError", err)
 	}
 	ins, err := e.Client().ContainerInspect(ctx, id, client.ContainerInspectOptions{})
@@ -313,9 +317,11 @@ func TestDurableSurvivesRecreate(t *testing.T) {
 		t.Fatal("old container still exists")
 	}
 	r, err := e.Exec(ctx, p, "iris-stub", "cat", "/durable/iris/user.dat", "/durable/iris/iris-stub.marker")
-	if err != nil || r.ExitCode != 0 || !strings.HasPrefix(r.Output, "precious") || strings.Count(r.Output, "started ") != 2 {
-		t.Fatalf("data after recreate: %v %+v", err, r)
+	if err != nil {
+		t.Fatalf("data after recreate: %v", err)
 	}
+	rpctest.Must(t, fmt.Sprintf("data after recreate %q", r.Output), rpctest.Want("exitCode", r.ExitCode, 0),
+		rpctest.Want("starts with precious", strings.HasPrefix(r.Output, "precious"), true), rpctest.Want(`count of "started "`, strings.Count(r.Output, "started "), 2))
 
 	if err := e.Stop(ctx, p, true, true); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/moby/moby/client"
 )
 
@@ -104,8 +105,11 @@ func TestPullStalledEndsWithClearError(t *testing.T) {
 		dockertest.Missing(t, "the engine cannot reach a registry on the host's 127.0.0.1 (engine in a VM?): %v", err)
 	}
 	var pe *dockerops.PullError
-	if !errors.As(err, &pe) || pe.Image != ref || !strings.Contains(err.Error(), "no progress for 3s") ||
-		!strings.Contains(err.Error(), "--image") {
+	if !errors.As(err, &pe) {
+		t.Fatalf("Start with a stalled registry: %v, want *PullError saying no progress", err)
+	}
+	rpctest.Must(t, "Start with a stalled registry: *PullError", rpctest.Want("image", pe.Image, ref))
+	if !strings.Contains(err.Error(), "no progress for 3s") || !strings.Contains(err.Error(), "--image") {
 		t.Fatalf("Start with a stalled registry: %v, want *PullError saying no progress", err)
 	}
 	if ctx.Err() != nil {
