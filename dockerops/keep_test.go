@@ -250,8 +250,8 @@ func TestFailedPreparationRetried(t *testing.T) {
 	if err := e.Logs(ctx, p, false, &logs); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(logs.String(), "durable %SYS in /durable/iris (parent owned by uid 0)"); n != 1 ||
-		!strings.Contains(logs.String(), "durable %SYS in /durable/iris (parent owned by uid 51773)") {
+	if !rpctest.Check(t, "the container's runs", rpctest.Want("runs on the unprepared volume", strings.Count(logs.String(), "durable %SYS in /durable/iris (parent owned by uid 0)"), 1),
+		rpctest.Want("a run on the prepared volume", strings.Contains(logs.String(), "durable %SYS in /durable/iris (parent owned by uid 51773)"), true)) {
 		t.Fatalf("want one run on the unprepared volume, then one on the prepared one; logs:\n%s", logs.String())
 	}
 	if r, err := e.Exec(ctx, p, "iris-stub", "cat", dockerops.PreparedMarker); err != nil || r.ExitCode != 0 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/moby/moby/client"
 )
 
@@ -87,7 +88,12 @@ func TestSpecValidation(t *testing.T) {
 	for _, tt := range tests {
 		_, err := e.Start(context.Background(), tt.spec, nil)
 		var ue *dockerops.UnavailableError
-		if err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
+		if err == nil {
+			t.Errorf("%s: Start() = nil, want an error containing %q", tt.name, tt.want)
+			continue
+		}
+		rpctest.Check(t, fmt.Sprintf("%s: Start() = %v", tt.name, err), rpctest.Want("is an *UnavailableError", errors.As(err, &ue), false))
+		if !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: Start() = %v, want an error containing %q", tt.name, err, tt.want)
 		}
 	}
