@@ -10,6 +10,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace/dotenv"
 )
 
@@ -76,9 +77,7 @@ func TestEnvSyncRefusesANetworkBindFromTheProject(t *testing.T) {
 	for _, args := range [][]string{{"env", "sync", dir}, {"env", "sync", "--dry-run", dir}, {"env", "watch", dir}} {
 		// A watch that is not refused would run until the harness's deadline ends it.
 		code, stdout, stderr := runCLI(t, args...)
-		if code != 1 || stdout != "" || stderr != want {
-			t.Errorf("%v: exit %d, stdout %q\nstderr: %q\n  want: %q", args, code, stdout, stderr, want)
-		}
+		rpctest.Check(t, fmt.Sprint(args), rpctest.Want("exit", code, 1), rpctest.Want("stdout", stdout, ""), rpctest.Want("stderr", stderr, want))
 	}
 	if a, ok, err := reg.Get(ctx, dir); err != nil || ok {
 		t.Errorf("ports were assigned: %+v %v %v", a, ok, err)

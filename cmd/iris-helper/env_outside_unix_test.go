@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -157,7 +158,8 @@ func TestEnvSyncOutsideTheProjectWhenTheUserAllowsIt(t *testing.T) {
 				}
 				return
 			}
-			if code != 0 || !strings.HasPrefix(stdout, "updated "+filepath.Join(h.sandbox, "single.env")) || !strings.Contains(string(b), "IRIS_PORT=322") {
+			rpctest.Check(t, fmt.Sprintf("stdout %q, stderr %q", stdout, stderr), rpctest.Want("exit", code, 0))
+			if !strings.HasPrefix(stdout, "updated "+filepath.Join(h.sandbox, "single.env")) || !strings.Contains(string(b), "IRIS_PORT=322") {
 				t.Errorf("exit %d, stdout %q, stderr %q, file %q", code, stdout, stderr, b)
 			}
 		})
@@ -191,7 +193,8 @@ func TestEnvSyncNeverOverwritesASecret(t *testing.T) {
 	path := filepath.Join(h.proj, ".env")
 	code, stdout, stderr := runCLI(t, "env", "sync", h.proj)
 	want := "iris-helper: " + path + ": DATABASE_URL (line 1) holds a value that is not a port number; env.webPort in .iris-helper.json names it, and iris-helper never overwrites such a value (set env.webPort to the key meant for the port, or give DATABASE_URL a port number)\n"
-	if code != 1 || stdout != "" || !strings.HasSuffix(stderr, want) {
+	rpctest.Check(t, "env sync", rpctest.Want("exit", code, 1), rpctest.Want("stdout", stdout, ""))
+	if !strings.HasSuffix(stderr, want) {
 		t.Errorf("exit %d, stdout %q, stderr\n got: %s\nwant: …%s", code, stdout, stderr, want)
 	}
 	if b, _ := os.ReadFile(path); string(b) != content {

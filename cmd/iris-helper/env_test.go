@@ -161,7 +161,9 @@ func TestEnvSyncModes(t *testing.T) {
 		"conf/app.env":      "DB_PORT=1\n",
 	})
 	code, stdout, _ = runCLI(t, "env", "sync", dir2)
-	if code != 0 || !strings.Contains(stdout, "env sync is false") || envReadFile(t, filepath.Join(dir2, "conf", "app.env")) != "DB_PORT=1\n" {
+	rpctest.Check(t, fmt.Sprintf("sync false (stdout %q)", stdout), rpctest.Want("exit", code, 0),
+		rpctest.Want("conf/app.env", envReadFile(t, filepath.Join(dir2, "conf", "app.env")), "DB_PORT=1\n"))
+	if !strings.Contains(stdout, "env sync is false") {
 		t.Errorf("sync false: exit %d, %q", code, stdout)
 	}
 	code, _, stderr := runCLI(t, "env", "sync", "--sync", "auto", dir2)
@@ -178,7 +180,8 @@ func TestEnvSyncErrors(t *testing.T) {
 	newEnvTestHome(t)
 	dir := envProjectDir(t, map[string]string{".iris-helper.json": `{"env": {"fille": ".env"}}`})
 	code, _, stderr := runCLI(t, "env", "sync", dir)
-	if code != 1 || !strings.Contains(stderr, `unknown field "env.fille"`) || !strings.Contains(stderr, filepath.Join(dir, ".iris-helper.json")) {
+	rpctest.Check(t, fmt.Sprintf("bad settings (stderr %q)", stderr), rpctest.Want("exit", code, 1))
+	if !strings.Contains(stderr, `unknown field "env.fille"`) || !strings.Contains(stderr, filepath.Join(dir, ".iris-helper.json")) {
 		t.Errorf("bad settings: exit %d, %q", code, stderr)
 	}
 	code, _, stderr = runCLI(t, "env", "sync", "--sync", "maybe", envProjectDir(t, nil))

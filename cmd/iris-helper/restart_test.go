@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
@@ -51,16 +52,18 @@ func TestCLIKeptContainerAndRestartYes(t *testing.T) {
 		"but its data is not on the durable volume (it was created with durable off), so a start does not remove it; "+
 		"free port 32100 and start again, or recreate it (its data is lost); to recreate it, run 'iris-helper restart --yes %s'",
 		e.project, name, e.project)
-	if code != 1 || lastLine(errs) != want || !exists() {
-		t.Fatalf("start: exit %d, container kept %v\n%s\nwant last line\n%s", code, exists(), errs, want)
+	if !rpctest.Check(t, "start", rpctest.Want("exit", code, 1), rpctest.Want("last line of stderr", lastLine(errs), want),
+		rpctest.Want("container kept", exists(), true)) {
+		t.Fatalf("start: stderr:\n%s", errs)
 	}
 
 	code, _, errs = runCLI(t, "restart", e.project)
 	want = fmt.Sprintf("iris-helper: restarting %s would remove container %s and the data inside it, which is not on the "+
 		"durable volume (it was created with durable off): host port 32100 is taken by another program; confirm the restart "+
 		"to recreate it: run 'iris-helper restart --yes %s'", e.project, name, e.project)
-	if code != 1 || lastLine(errs) != want || !exists() {
-		t.Fatalf("restart: exit %d, container kept %v\n%s\nwant last line\n%s", code, exists(), errs, want)
+	if !rpctest.Check(t, "restart", rpctest.Want("exit", code, 1), rpctest.Want("last line of stderr", lastLine(errs), want),
+		rpctest.Want("container kept", exists(), true)) {
+		t.Fatalf("restart: stderr:\n%s", errs)
 	}
 
 	code, out, errs := runCLI(t, "restart", "--yes", e.project, "--json")
@@ -68,9 +71,8 @@ func TestCLIKeptContainerAndRestartYes(t *testing.T) {
 		t.Fatalf("restart --yes: exit %d\n%s\n%s", code, out, errs)
 	}
 	st := statusJSON(t, out)
-	if st["state"] != "ready" || st["superserverPort"] == float64(32100) || exists() {
-		t.Fatalf("restart --yes: %v (old container still there: %v)", st, exists())
-	}
+	rpctest.Must(t, fmt.Sprintf("restart --yes: %v", st), rpctest.Want("state", st["state"], "ready"),
+		rpctest.Want("superserverPort moved from 32100", st["superserverPort"] != float64(32100), true), rpctest.Want("old container still there", exists(), false))
 }
 
 // TestCLINetworkBindFromProject: `{"bindAddress": "0.0.0.0"}` in .iris-helper.json is refused with
@@ -83,9 +85,7 @@ func TestCLINetworkBindFromProject(t *testing.T) {
 		"file cannot choose that, so the start was refused\nTo allow it, pass --allow-network-bind, or set "+
 		"IRIS_HELPER_ALLOW_NETWORK_BIND=1, or put \"allowNetworkBind\": true in %s.",
 		filepath.Join(e.project, workspace.ConfigFileName), filepath.Join(e.home, "config.json"))
-	if code != 1 || out != "" || errs != want+"\n" {
-		t.Fatalf("start: exit %d\nstdout %q\nstderr %q\nwant   %q", code, out, errs, want+"\n")
-	}
+	rpctest.Must(t, "start", rpctest.Want("exit", code, 1), rpctest.Want("stdout", out, ""), rpctest.Want("stderr", errs, want+"\n"))
 	if code, _, errs := runCLI(t, "restart", e.project); code != 1 || errs != want+"\n" {
 		t.Fatalf("restart: exit %d\n%q", code, errs)
 	}

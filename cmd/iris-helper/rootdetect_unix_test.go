@@ -206,8 +206,8 @@ func TestServeInitializeDoesNotHangOnFIFOs(t *testing.T) {
 		}()
 		select {
 		case r := <-done:
-			if !r.answer || r.code != 0 || r.end != io.EOF {
-				t.Fatalf("serve: answered %v, exit %d, end of stdout %v\nstderr: %s", r.answer, r.code, r.end, r.stderr)
+			if !rpctest.Check(t, "serve", rpctest.Want("answered", r.answer, true), rpctest.Want("exit", r.code, 0), rpctest.Want("end of stdout", r.end, io.EOF)) {
+				t.Fatalf("serve: stderr: %s", r.stderr)
 			}
 			return r.m
 		case <-time.After(60 * time.Second):

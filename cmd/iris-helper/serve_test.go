@@ -118,7 +118,7 @@ func TestServeLogFile(t *testing.T) {
 	serveEnv(t)
 	logFile := t.TempDir() + "/helper.log"
 	r := cli(t, "serve", "--log-file", logFile, "--log-level", "debug")
-	if r.code != 0 || r.stdout != "" || r.stderr != "" {
+	if !rpctest.Check(t, "serve", rpctest.Want("exit", r.code, 0), rpctest.Want("stdout", r.stdout, ""), rpctest.Want("stderr", r.stderr, "")) {
 		t.Fatalf("want exit 0 and nothing on stdout or stderr:\n%s", r)
 	}
 	if data, err := os.ReadFile(logFile); err != nil || !strings.Contains(string(data), "end of input") {
