@@ -31,9 +31,13 @@ else
   IMAGE=$STUB_IMAGE
 fi
 
+# The image for every command below (a --image flag on start alone would make the next status
+# compare the container with the default image and say a restart is needed).
+export IRIS_HELPER_IMAGE=$IMAGE
 echo
-echo "\$ iris-helper start $PROJECT --image $IMAGE"
-"$BIN" start "$PROJECT" --image "$IMAGE"
+echo "\$ export IRIS_HELPER_IMAGE=$IMAGE"
+echo "\$ iris-helper start $PROJECT"
+"$BIN" start "$PROJECT"
 echo
 echo "\$ iris-helper status $PROJECT"
 "$BIN" status "$PROJECT"
