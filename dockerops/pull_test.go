@@ -104,8 +104,7 @@ func TestPullStalledEndsWithClearError(t *testing.T) {
 		dockertest.Missing(t, "the engine cannot reach a registry on the host's 127.0.0.1 (engine in a VM?): %v", err)
 	}
 	var pe *dockerops.PullError
-	if !errors.As(err, &pe) || pe.Image != ref || !strings.Contains(err.Error(), "no progress for 3s") ||
-		!strings.Contains(err.Error(), "--image") {
+	if !errors.As(err, &pe) || pe.Image != ref || !strings.Contains(err.Error(), "no progress for 3s") {
 		t.Fatalf("Start with a stalled registry: %v, want *PullError saying no progress", err)
 	}
 	if ctx.Err() != nil {

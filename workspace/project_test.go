@@ -521,7 +521,7 @@ func TestReleaseRefusedWhileRunning(t *testing.T) {
 	st := mustStart(t, ctx, p)
 	_, err := p.Release(ctx, ReleaseOptions{})
 	var re *RunningError
-	if !errors.As(err, &re) || re.Container != st.Container || !strings.Contains(err.Error(), "--force") {
+	if !errors.As(err, &re) || re.Container != st.Container || err.Error() != "the IRIS container "+st.Container+" of "+p.Root().Dir+" is running" {
 		t.Fatalf("release while running: %v", err)
 	}
 	if _, ok, _ := f.reg.Get(ctx, p.Root().Dir); !ok {

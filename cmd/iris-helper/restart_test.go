@@ -7,17 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/workspace"
 )
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return lines[len(lines)-1]
-}
 
 func writeProjectConfig(t *testing.T, dir, body string) {
 	t.Helper()
@@ -49,17 +43,17 @@ func TestCLIKeptContainerAndRestartYes(t *testing.T) {
 	code, _, errs := runCLI(t, "start", e.project)
 	want := fmt.Sprintf("iris-helper: start IRIS for %s: container %s was kept: host port 32100 is taken by another program, "+
 		"but its data is not on the durable volume (it was created with durable off), so a start does not remove it; "+
-		"free port 32100 and start again, or recreate it (its data is lost); to recreate it, run 'iris-helper restart --yes %s'",
+		"free port 32100 and start again, or recreate it (its data is lost)\nTo recreate it, run 'iris-helper restart --yes %s'.",
 		e.project, name, e.project)
-	if code != 1 || lastLine(errs) != want || !exists() {
+	if code != 1 || lastLines(errs, 2) != want || !exists() {
 		t.Fatalf("start: exit %d, container kept %v\n%s\nwant last line\n%s", code, exists(), errs, want)
 	}
 
 	code, _, errs = runCLI(t, "restart", e.project)
 	want = fmt.Sprintf("iris-helper: restarting %s would remove container %s and the data inside it, which is not on the "+
 		"durable volume (it was created with durable off): host port 32100 is taken by another program; confirm the restart "+
-		"to recreate it: run 'iris-helper restart --yes %s'", e.project, name, e.project)
-	if code != 1 || lastLine(errs) != want || !exists() {
+		"to recreate it\nTo confirm, run 'iris-helper restart --yes %s'.", e.project, name, e.project)
+	if code != 1 || lastLines(errs, 2) != want || !exists() {
 		t.Fatalf("restart: exit %d, container kept %v\n%s\nwant last line\n%s", code, exists(), errs, want)
 	}
 
