@@ -66,7 +66,7 @@ func (e *PullError) Error() string {
 	} else {
 		msg += "; if it lives on containers.intersystems.com run `docker login containers.intersystems.com`"
 	}
-	return msg + ", or choose another image with --image"
+	return msg // choosing another image is the front end's remedy (a flag, a setting)
 }
 
 func (e *PullError) Unwrap() error { return e.Err }
@@ -87,7 +87,8 @@ func (e *NotReadyError) Error() string {
 	return msg
 }
 
-// ExitedError means the container exited while it was starting.
+// ExitedError means the container exited while it was starting. A front end says where the
+// full output is (its own command).
 type ExitedError struct {
 	Container string
 	Code      int
@@ -99,7 +100,7 @@ func (e *ExitedError) Error() string {
 	if len(e.LastLines) > 0 {
 		msg += "; last log lines:\n  " + strings.Join(e.LastLines, "\n  ")
 	}
-	return msg + "\n(see the full output with `iris-helper logs`)"
+	return msg
 }
 
 // NameConflictError means a container with the name iris-helper wants exists but does not
@@ -118,6 +119,7 @@ func (e *NameConflictError) Error() string {
 // (NotOnVolume). Start kept it and changed nothing. A Start with Spec.ConfirmRecreate = Container (after the
 // user confirmed that the data is lost) may remove it; front ends say how to confirm.
 type KeepError struct {
+	Project     string // the spec's project
 	Container   string
 	Reason      string // why it would have to go: "host port 1973 is taken by another program", "it was created with image a instead of b"
 	NotOnVolume string // why its data is not on the volume: "it was created with durable off", ...

@@ -346,7 +346,7 @@ func TestMissingImage(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Image != "iris-helper/no-such-image:never" {
 		t.Fatalf("Start() = %v, want *PullError", err)
 	}
-	for _, want := range []string{"iris-helper/no-such-image:never", "docker login containers.intersystems.com", "--image"} {
+	for _, want := range []string{"iris-helper/no-such-image:never", "docker login containers.intersystems.com"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message %q does not mention %q", err, want)
 		}

@@ -49,11 +49,11 @@ func TestErrorMessages(t *testing.T) {
 		{&dockerops.UnavailableError{Endpoint: "unix:///Users/me/.colima/docker.sock", Source: `docker context "colima"`, Err: os.ErrNotExist},
 			[]string{`(from docker context "colima")`, "docker context ls"}},
 		{&dockerops.PullError{Image: dockerops.DefaultImage, Err: errors.New("unauthorized")},
-			[]string{dockerops.DefaultImage, "`docker login containers.intersystems.com`", "--image", "unauthorized"}},
+			[]string{dockerops.DefaultImage, "`docker login containers.intersystems.com`", "unauthorized"}},
 		{&dockerops.PortTakenError{Port: 1973, Err: errors.New("port is already allocated")}, []string{"1973", "already in use"}},
 		{&dockerops.NotReadyError{Container: "iris_x_1", Waited: 180 * time.Second, LastSeen: "nothing", LastLines: []string{"a", "b"}},
 			[]string{"iris_x_1", "not ready after 3m0s", "nothing", "a\n  b"}},
-		{&dockerops.ExitedError{Container: "iris_x_1", Code: 3, LastLines: []string{"boom"}}, []string{"exited with code 3", "boom", "iris-helper logs"}},
+		{&dockerops.ExitedError{Container: "iris_x_1", Code: 3, LastLines: []string{"boom"}}, []string{"exited with code 3", "boom"}},
 		{&dockerops.NameConflictError{Name: "iris_x_1"}, []string{"not created by iris-helper", "docker rm -f iris_x_1"}},
 	}
 	for _, tt := range tests {

@@ -109,7 +109,7 @@ func TestPullStalledEndsWithClearError(t *testing.T) {
 		t.Fatalf("Start with a stalled registry: %v, want *PullError saying no progress", err)
 	}
 	rpctest.Must(t, "Start with a stalled registry: *PullError", rpctest.Want("image", pe.Image, ref))
-	if !strings.Contains(err.Error(), "no progress for 3s") || !strings.Contains(err.Error(), "--image") {
+	if !strings.Contains(err.Error(), "no progress for 3s") {
 		t.Fatalf("Start with a stalled registry: %v, want *PullError saying no progress", err)
 	}
 	if ctx.Err() != nil {

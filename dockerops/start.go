@@ -175,18 +175,20 @@ func (e *Engine) Start(ctx context.Context, spec Spec, progress func(Progress)) 
 	return c, nil
 }
 
+// validateSpec checks the spec's ports and bind address; the caller names the project it starts
+// (workspace says "start IRIS for <project>"), so the message names only what is wrong.
 func validateSpec(s Spec) error {
 	switch {
 	case s.Project == "":
 		return errors.New("start container: no project given")
 	case s.Superserver < 1 || s.Superserver > 65535 || s.Web < 1 || s.Web > 65535:
-		return fmt.Errorf("start container for %s: invalid ports %d/%d", s.Project, s.Superserver, s.Web)
+		return fmt.Errorf("invalid ports %d/%d", s.Superserver, s.Web)
 	case s.Superserver == s.Web:
-		return fmt.Errorf("start container for %s: superserver and web port are both %d", s.Project, s.Web)
+		return fmt.Errorf("superserver and web port are both %d", s.Web)
 	}
 	if s.BindAddress != "" {
 		if _, err := netip.ParseAddr(s.BindAddress); err != nil {
-			return fmt.Errorf("start container for %s: bind address %q is not an IP address", s.Project, s.BindAddress)
+			return fmt.Errorf("bind address %q is not an IP address", s.BindAddress)
 		}
 	}
 	return nil
@@ -431,7 +433,7 @@ func keepError(ins container.InspectResponse, spec Spec, img imageInfo, reason s
 	case c.Volume != "" && !img.IRIS:
 		why = fmt.Sprintf("the new image %s has no ISC_PACKAGE_INSTALLDIR, so a new container would not mount the durable volume", spec.Image)
 	}
-	return &KeepError{Container: c.Name, Reason: reason, NotOnVolume: why, Port: port}
+	return &KeepError{Project: spec.Project, Container: c.Name, Reason: reason, NotOnVolume: why, Port: port}
 }
 
 // Kinds of Difference.

@@ -17,8 +17,13 @@ type ExhaustedError struct {
 
 func (e *ExhaustedError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "no free port pair left in superserver range %s / web range %s (%d slots)",
-		e.Superserver, e.Web, e.Superserver.Len())
+	n := e.Superserver.Len()
+	slots := "slots"
+	if n == 1 {
+		slots = "slot"
+	}
+	fmt.Fprintf(&b, "no free port pair left in superserver range %s / web range %s (%d %s)",
+		e.Superserver, e.Web, n, slots)
 	if len(e.Assignments) > 0 {
 		b.WriteString("; assignments:")
 		for _, a := range e.Assignments {
@@ -31,14 +36,16 @@ func (e *ExhaustedError) Error() string {
 			fmt.Fprintf(&b, "\n  %d  %s", p, e.Busy[p])
 		}
 	}
-	fmt.Fprintf(&b, "\nfree a slot with 'iris-helper ports release <dir>' (or 'iris-helper ports cleanup'), "+
-		"or widen the ranges with %s=lo-hi and %s=lo-hi (or \"superserverRange\"/\"webRange\" in %s)",
+	// Freeing a slot is the front end's remedy (its own command); widening the ranges is the same
+	// for every front end.
+	fmt.Fprintf(&b, "\nfor more slots, widen the ranges with %s=lo-hi and %s=lo-hi (or \"superserverRange\"/\"webRange\" in %s)",
 		EnvSuperserverRange, EnvWebRange, e.ConfigFile)
 	return b.String()
 }
 
 // ConflictError says that a port is not free. Holder names who holds it: "project /abs/dir",
 // a container as reported by PortsInUse ("container iris_ab12cd34_1973"), or "another process".
+// When HolderProject is set a front end words how to release it (its own command).
 type ConflictError struct {
 	Port          int
 	Holder        string
@@ -48,8 +55,7 @@ type ConflictError struct {
 func (e *ConflictError) Error() string {
 	switch {
 	case e.HolderProject != "":
-		return fmt.Sprintf("port %d is assigned to %s; choose another port, or release it with 'iris-helper ports release %s'",
-			e.Port, e.Holder, e.HolderProject)
+		return fmt.Sprintf("port %d is assigned to %s; choose another port, or release it", e.Port, e.Holder)
 	case e.Holder == holderOtherProcess:
 		return fmt.Sprintf("port %d is in use by another process on this host; stop that process or choose another port", e.Port)
 	default:
@@ -103,7 +109,8 @@ func (e *NewerVersionError) Error() string {
 		"the file was left untouched; upgrade iris-helper", e.Path, e.Found, e.Supported)
 }
 
-// NotFoundError says that a project (or port) has no assignment.
+// NotFoundError says that a project (or port) has no assignment. A front end words how to see
+// the assignments or assign ports (its own commands).
 type NotFoundError struct {
 	Project string // "" when looked up by port
 	Port    int
@@ -111,10 +118,9 @@ type NotFoundError struct {
 
 func (e *NotFoundError) Error() string {
 	if e.Project == "" {
-		return fmt.Sprintf("no project is assigned port %d; run 'iris-helper ports list' to see the assignments", e.Port)
+		return fmt.Sprintf("no project is assigned port %d", e.Port)
 	}
-	return fmt.Sprintf("no ports are assigned to %s; run 'iris-helper ports assign' in that folder, "+
-		"or 'iris-helper ports list' to see the assignments", e.Project)
+	return fmt.Sprintf("no ports are assigned to %s", e.Project)
 }
 
 // RangeError says that a configured port range is invalid.

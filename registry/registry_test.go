@@ -204,7 +204,7 @@ func TestPreferredPortConflicts(t *testing.T) {
 		wantHolder string
 		wantText   string
 	}{
-		{"held by another project", Preferred{Superserver: a.SuperserverPort}, "project " + holder, "iris-helper ports release " + holder},
+		{"held by another project", Preferred{Superserver: a.SuperserverPort}, "project " + holder, "is assigned to project " + holder + "; choose another port, or release it"},
 		{"web port held by another project", Preferred{Web: a.WebPort}, "project " + holder, "release"},
 		{"bound by a plain listener", Preferred{Superserver: plain}, "another process", "another process"},
 		{"published by a container", Preferred{Superserver: busyContainer}, "container iris_ab12cd34_1973", "container iris_ab12cd34_1973"},
@@ -286,7 +286,7 @@ func TestExhaustionListsAssignmentsAndReclaimsStale(t *testing.T) {
 			t.Errorf("message does not list %s:\n%s", d, msg)
 		}
 	}
-	for _, want := range []string{"iris-helper ports release <dir>", EnvSuperserverRange, EnvWebRange, "config.json"} {
+	for _, want := range []string{"for more slots, widen the ranges", EnvSuperserverRange, EnvWebRange, "config.json"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)
 		}

@@ -50,7 +50,9 @@ func toRPCError(err error, current func() *workspace.Status) *jsonrpc2.Error {
 		return &jsonrpc2.Error{Code: CodeInvalidParams, Message: "invalid params: " + fe.Error()}
 	}
 	out := &jsonrpc2.Error{Code: codeFor(err), Message: err.Error()}
-	if r := knobRemedy(err); r != "" {
+	// A CodeConfirmRequired answer is the extension's cue to ask (a modal with the container's
+	// name), so it carries no remedy; the same error as a message (the auto-start) does.
+	if r := remedy(err); r != "" && out.Code != CodeConfirmRequired {
 		out.Message += ". " + r
 	}
 	var data ErrorData
@@ -129,14 +131,32 @@ func codeFor(err error) int64 {
 	return CodeInternalError
 }
 
-// knobRemedy words, for the editor, how the user allows what err refused (a refusal that one of
-// the user's own settings lifts: a knob); "" when no knob applies.
-func knobRemedy(err error) string {
-	var ke interface{ Knob() workspace.Knob }
-	if !errors.As(err, &ke) || ke.Knob() == "" {
-		return ""
+// remedy words, for the editor, what the user can do about err (workspace.RemedyFor), by the
+// titles of the extension's commands and settings (extension/package.json); "" when the library's
+// message says all there is. The error answer and window/showMessage append it once, as a sentence
+// of its own. The command line's words for the same errors are cmd/iris-helper's remedy.
+func remedy(err error) string {
+	r := workspace.RemedyFor(err)
+	switch r.Kind {
+	case workspace.RemedyAllow:
+		return fmt.Sprintf("To allow it, turn on %s in your user settings (not the workspace's) and restart the helper.", r.Knob.EditorSetting())
+	case workspace.RemedyConfirm, workspace.RemedyRecreate:
+		// a start (the auto-start) kept a container whose data is not on a volume
+		return "To recreate it, run \"IRIS: Restart\" (it asks first)."
+	case workspace.RemedyStopOrForce:
+		return "Stop it first (\"IRIS: Stop\"), or choose \"Stop and Release\"."
+	case workspace.RemedyReleaseHolder:
+		return fmt.Sprintf("To release it, run \"IRIS: Release Port\" in %s.", r.Project)
+	case workspace.RemedyFreeSlot:
+		return "To free a slot, run \"IRIS: Release Port\" in one of the projects listed."
+	case workspace.RemedyAssignOrList, workspace.RemedyListAssignments:
+		return "Run \"IRIS: Show Ports\" to see the assignments."
+	case workspace.RemedyOtherImage:
+		return "Or choose another image with the irisHelper.image setting."
+	case workspace.RemedyShowOutput:
+		return fmt.Sprintf("See the full output with `docker logs %s`.", r.Container)
 	}
-	return fmt.Sprintf("To allow it, turn on %s in your user settings (not the workspace's) and restart the helper.", ke.Knob().EditorSetting())
+	return ""
 }
 
 // confirmContainer is the container a CodeConfirmRequired answer to err names ("" for none).

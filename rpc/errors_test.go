@@ -61,6 +61,7 @@ func TestToRPCError(t *testing.T) {
 	keep := &dockerops.KeepError{Container: "iris_x_1", Reason: "it was created with image a instead of b", NotOnVolume: "it was created with durable off"}
 	bind := &workspace.NetworkBindError{Address: "0.0.0.0", File: "/p/.iris-helper.json"}
 	exhausted := &registry.ExhaustedError{}
+	exhaustedText := exhausted.Error() + `. To free a slot, run "IRIS: Release Port" in one of the projects listed.`
 	own := &jsonrpc2.Error{Code: CodeNoProject, Message: "no workspace folder"}
 	tests := []struct {
 		name    string
@@ -74,15 +75,15 @@ func TestToRPCError(t *testing.T) {
 		{"params", &fieldError{Field: "params.remove", Msg: "expected a boolean, got string"}, current, CodeInvalidParams,
 			"invalid params: params.remove: expected a boolean, got string", ""},
 		{"no typed error", errors.New("boom"), current, CodeInternalError, "boom", ""},
-		{"a typed error, with its status", &opError{err: exhausted, status: &st}, current, CodePortsExhausted, exhausted.Error(),
+		{"a typed error, with its status", &opError{err: exhausted, status: &st}, current, CodePortsExhausted, exhaustedText,
 			`{"status":` + string(stJSON) + `}`},
-		{"no status: the current one", &opError{err: exhausted}, current, CodePortsExhausted, exhausted.Error(),
+		{"no status: the current one", &opError{err: exhausted}, current, CodePortsExhausted, exhaustedText,
 			`{"status":` + string(nowJSON) + `}`},
-		{"no status and no project", &opError{err: exhausted}, func() *workspace.Status { return nil }, CodePortsExhausted, exhausted.Error(), ""},
+		{"no status and no project", &opError{err: exhausted}, func() *workspace.Status { return nil }, CodePortsExhausted, exhaustedText, ""},
 		{"a failed start without a typed error", &opError{err: errors.New("boom"), status: &st, code: CodeStartFailed}, current, CodeStartFailed, "boom",
 			`{"status":` + string(stJSON) + `}`},
 		{"a typed error's code wins over the start's", &opError{err: exhausted, status: &st, code: CodeStartFailed}, current, CodePortsExhausted,
-			exhausted.Error(), `{"status":` + string(stJSON) + `}`},
+			exhaustedText, `{"status":` + string(stJSON) + `}`},
 		{"a start cancelled by a stop, whatever the error", &opError{err: &dockerops.UnavailableError{Endpoint: "unix:///x", Err: errors.New("gone")},
 			status: &st, code: CodeStartInterrupted}, current, CodeStartInterrupted, (&dockerops.UnavailableError{Endpoint: "unix:///x", Err: errors.New("gone")}).Error(),
 			`{"status":` + string(stJSON) + `}`},
@@ -112,5 +113,30 @@ func TestToRPCError(t *testing.T) {
 				t.Errorf("data:\n got %s\nwant %s", data, tc.data)
 			}
 		})
+	}
+}
+
+// TestRemedy: the editor's remedy for each typed error that has one, whole, by the extension's
+// command titles and settings; wrapped as the callers wrap them.
+func TestRemedy(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("start IRIS for /p: %w", err) }
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{wrap(&workspace.ConfirmRequiredError{Project: "/p", Container: "iris_x_1"}), `To recreate it, run "IRIS: Restart" (it asks first).`},
+		{wrap(&dockerops.KeepError{Project: "/p", Container: "iris_x_1"}), `To recreate it, run "IRIS: Restart" (it asks first).`},
+		{&workspace.RunningError{Project: "/p", Starting: true}, `Stop it first ("IRIS: Stop"), or choose "Stop and Release".`},
+		{&registry.ConflictError{Port: 1972, Holder: "project /q", HolderProject: "/q"}, `To release it, run "IRIS: Release Port" in /q.`},
+		{&registry.ConflictError{Port: 1972, Holder: "another process"}, ""},
+		{&registry.NotFoundError{Project: "/p"}, `Run "IRIS: Show Ports" to see the assignments.`},
+		{wrap(&dockerops.PullError{Image: "x", Err: errors.New("denied")}), "Or choose another image with the irisHelper.image setting."},
+		{wrap(&dockerops.ExitedError{Container: "iris_x_1", Code: 3}), "See the full output with `docker logs iris_x_1`."},
+		{wrap(&dockerops.NotReadyError{Container: "iris_x_1"}), ""},
+		{errors.New("anything else"), ""},
+	} {
+		if got := remedy(tc.err); got != tc.want {
+			t.Errorf("remedy(%v):\n got %q\nwant %q", tc.err, got, tc.want)
+		}
 	}
 }

@@ -516,12 +516,8 @@ func restartText(st workspace.Status) string {
 // onMessage forwards the project's messages: errors and warnings (what the user must act on)
 // as window/showMessage, information (.env updated, engine back) as window/logMessage.
 func (s *server) onMessage(m workspace.Message) {
-	if r := knobRemedy(m.Err); r != "" {
+	if r := remedy(m.Err); r != "" {
 		m.Text += ". " + r
-	}
-	if c := confirmContainer(m.Err); c != "" {
-		// a start (the auto-start) kept a container whose data is not on a volume
-		m.Text += ". To recreate it, run \"IRIS: Restart\" (it asks first)."
 	}
 	switch m.Level {
 	case workspace.LevelError:

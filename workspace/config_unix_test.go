@@ -139,7 +139,7 @@ func TestOpenProjectDoesNotHangOnSpecialFiles(t *testing.T) {
 	}
 	fifos = append(fifos, plantSpecial(t, filepath.Join(tree, ConfigFileName), fifoFile)...)
 	noHangOnFIFO(t, fifos, func() { _, err = OpenProject(context.Background(), tree, ProjectOptions{}) })
-	want := "open project " + tree + ": read project settings: " + filepath.Join(tree, ConfigFileName) + " is a FIFO (named pipe), not a regular file"
+	want := "read project settings: " + filepath.Join(tree, ConfigFileName) + " is a FIFO (named pipe), not a regular file"
 	if got := settingsErrText(err); got != want {
 		t.Errorf("OpenProject error\n got: %s\nwant: %s", got, want)
 	}

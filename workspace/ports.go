@@ -100,14 +100,19 @@ type ReleaseOptions struct {
 	Purge bool // delete the project's data volume too
 }
 
-// RunningError says that an operation was refused because the project's container runs.
+// RunningError says that an operation was refused because the project's container runs (or a
+// start of it is in progress: Starting, Container ""). A front end words the remedy: stop it
+// first, or force the operation (its own flag or button).
 type RunningError struct {
 	Project, Container string
+	Starting           bool
 }
 
 func (e *RunningError) Error() string {
-	return fmt.Sprintf("the IRIS container %s of %s is running; stop it first ('iris-helper stop %s') or use --force",
-		e.Container, e.Project, e.Project)
+	if e.Starting {
+		return fmt.Sprintf("a start of %s is in progress", e.Project)
+	}
+	return fmt.Sprintf("the IRIS container %s of %s is running", e.Container, e.Project)
 }
 
 // Release gives the project's ports back. It is refused while the container runs unless Force
@@ -117,7 +122,7 @@ func (p *Project) Release(ctx context.Context, opts ReleaseOptions) (registry.As
 	busy := p.op != nil
 	p.mu.Unlock()
 	if busy && !opts.Force {
-		return registry.Assignment{}, fmt.Errorf("release %s: a start is in progress; stop it first or use --force", p.root.Dir)
+		return registry.Assignment{}, &RunningError{Project: p.root.Dir, Starting: true}
 	}
 	if busy {
 		if _, err := p.Stop(ctx, StopOptions{Remove: true, Purge: opts.Purge}); err != nil {
@@ -138,7 +143,7 @@ func (p *Project) Release(ctx context.Context, opts ReleaseOptions) (registry.As
 func ReleaseProject(ctx context.Context, reg *registry.Registry, eng *dockerops.Engine, project string, opts ReleaseOptions) (registry.Assignment, error) {
 	if eng == nil {
 		if opts.Force || opts.Purge {
-			return registry.Assignment{}, fmt.Errorf("release %s: --force and --purge need the Docker engine, which does not answer; start Docker and try again", project)
+			return registry.Assignment{}, fmt.Errorf("release %s: stopping or purging its container needs the Docker engine, which does not answer; start Docker and try again", project)
 		}
 		return reg.Release(ctx, project)
 	}

@@ -88,7 +88,7 @@ func OpenProject(ctx context.Context, dir string, opts ProjectOptions) (*Project
 	}
 	cfg, err := LoadConfig(root.Dir)
 	if err != nil {
-		return nil, fmt.Errorf("open project %s: %w", root.Dir, err)
+		return nil, err // names the settings file, which is in the project folder
 	}
 	p := &Project{root: root, cfg: cfg, opts: opts, reg: opts.Registry, log: opts.Logger, eng: opts.Engine,
 		watchers: map[*watcher]struct{}{}}

@@ -525,10 +525,8 @@ func TestReleaseRefusedWhileRunning(t *testing.T) {
 	if !errors.As(err, &re) {
 		t.Fatalf("release while running: %v, want a *RunningError", err)
 	}
-	rpctest.Must(t, "release while running: *RunningError", rpctest.Want("container", re.Container, st.Container))
-	if !strings.Contains(err.Error(), "--force") {
-		t.Fatalf("release while running: %v", err)
-	}
+	rpctest.Must(t, "release while running: *RunningError", rpctest.Want("container", re.Container, st.Container),
+		rpctest.Want("message", err.Error(), "the IRIS container "+st.Container+" of "+p.Root().Dir+" is running"))
 	if _, ok, _ := f.reg.Get(ctx, p.Root().Dir); !ok {
 		t.Fatal("refused release dropped the assignment")
 	}

@@ -77,12 +77,12 @@ func TestStatusThroughRuntime(t *testing.T) {
 				"the container still runs with image a instead of b; restart to apply the project's settings"},
 		{name: "unhealthy", cs: Containers{Found: true, Main: running(dockerops.Container{Health: "unhealthy"}), Ports: pair(ss, web)},
 			state: StateUnhealthy, exitCode: -1, driftPair: [2]int{ss, web},
-			message: "the healthcheck of container iris_fake_31980 reports unhealthy; see 'iris-helper logs <project>'"},
+			message: "the healthcheck of container iris_fake_31980 reports unhealthy; see its output with `docker logs iris_fake_31980`"},
 		{name: "exited", cs: Containers{Found: true, Main: dockerops.Container{Name: "iris_fake_31980", State: "exited", ExitCode: 3}, Ports: pair(ss, web)},
 			state: StateStopped, exitCode: 3},
 		{name: "dead", cs: Containers{Found: true, Main: dockerops.Container{Name: "iris_fake_31980", State: "dead"}},
 			state: StateError, exitCode: -1,
-			message: "the engine reports container iris_fake_31980 as dead; remove it with 'iris-helper stop --remove <project>'"},
+			message: "the engine reports container iris_fake_31980 as dead; remove it with `docker rm -f iris_fake_31980`"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()

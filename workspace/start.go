@@ -155,7 +155,7 @@ func (p *Project) doStart(ctx context.Context, confirm string, progress func(doc
 		a, err = p.reg.Assign(ctx, p.root.Dir, pref)
 		return err
 	}); err != nil {
-		return fmt.Errorf("assign ports to %s: %w", p.root.Dir, err)
+		return err // registry.Assign names the project
 	}
 	if err := p.reg.Touch(ctx, p.root.Dir); err != nil {
 		p.log.Warn("touch registry entry", "project", p.root.Dir, "err", err)
@@ -174,8 +174,7 @@ func (p *Project) doStart(ctx context.Context, confirm string, progress func(doc
 			a, err = p.reg.Reassign(ctx, p.root.Dir, taken.Port)
 			return err
 		}); err != nil {
-			return fmt.Errorf("port %d was taken before start and no other port pair is free for %s: %w",
-				taken.Port, p.root.Dir, err)
+			return fmt.Errorf("port %d was taken before start: %w", taken.Port, err) // Reassign names the project
 		}
 		note := fmt.Sprintf("port %d was taken by another program between assignment and start; moved the project from %d/%d to %d/%d",
 			taken.Port, old.SuperserverPort, old.WebPort, a.SuperserverPort, a.WebPort)

@@ -193,9 +193,10 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 		running = c.Running()
 		switch {
 		case st.State == StateUnhealthy:
-			msgs = append(msgs, fmt.Sprintf("the healthcheck of container %s reports unhealthy; see 'iris-helper logs %s'", c.Name, p.root.Dir))
+			// Docker's own commands: the same words for every front end (no iris-helper flag).
+			msgs = append(msgs, fmt.Sprintf("the healthcheck of container %s reports unhealthy; see its output with `docker logs %s`", c.Name, c.Name))
 		case st.State == StateError:
-			msgs = append(msgs, fmt.Sprintf("the engine reports container %s as dead; remove it with 'iris-helper stop --remove %s'", c.Name, p.root.Dir))
+			msgs = append(msgs, fmt.Sprintf("the engine reports container %s as dead; remove it with `docker rm -f %s`", c.Name, c.Name))
 		case c.State == "exited":
 			code := c.ExitCode
 			st.ExitCode = &code

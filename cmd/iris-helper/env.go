@@ -67,7 +67,7 @@ func newEnvSyncCmd(a *app) *cobra.Command {
 			}
 			res, err := p.SyncEnv(cmd.Context(), workspace.EnvSyncOptions{Mode: mode, DryRun: dryRun})
 			if err != nil {
-				return withRemedy(err, p)
+				return err
 			}
 			if res.Assigned {
 				fmt.Fprintf(a.stderr, "assigned ports to %s: superserver %d, web %d\n", p.Root().Dir, res.Assignment.SuperserverPort, res.Assignment.WebPort)
@@ -152,7 +152,7 @@ func newEnvWatchCmd(a *app) *cobra.Command {
 			case errors.As(err, &off):
 				return fmt.Errorf("env sync is false for %s (.iris-helper.json or --sync): there is nothing to watch; use --sync auto or --sync true", off.Project)
 			case err != nil:
-				return withRemedy(err, p)
+				return err
 			}
 			if path != "" {
 				log("stopped watching %s", path)

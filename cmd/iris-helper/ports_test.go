@@ -407,19 +407,7 @@ func TestPortsGolden(t *testing.T) {
 		t.Run(tc.golden, func(t *testing.T) {
 			out, _ := mustRun(t, 0, tc.args...)
 			got := normalize(out)
-			path := filepath.Join("testdata", tc.golden)
-			if *updatePortsGolden {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update-ports-golden to create it)", err)
-			}
-			if got != string(want) {
-				t.Fatalf("output differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
-			}
+			rpctest.Golden(t, filepath.Join("testdata", tc.golden), got, *updatePortsGolden)
 		})
 	}
 	// The seeded unknown fields survive a rewrite made through the CLI.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -9,23 +8,36 @@ import (
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
-// knobError is an error that the user's own choice would lift (docs/config.md, "Whose word counts").
-type knobError interface {
-	error
-	Knob() workspace.Knob
-}
-
-// knobRemedy words, for the command line, how the user allows what err refused: the flag, the
-// environment variable or the key of $IRIS_HELPER_HOME/config.json. "" when no knob applies.
-func knobRemedy(err error) string {
-	var ke knobError
-	if !errors.As(err, &ke) || ke.Knob() == "" {
-		return ""
+// remedy words, for the command line, what the user can do about err (workspace.RemedyFor): the
+// flag, command or setting that lifts it. run prints it on its own line after the error; "" when
+// the library's message says all there is. The editor's words for the same errors are rpc's remedy.
+func remedy(err error) string {
+	r := workspace.RemedyFor(err)
+	switch r.Kind {
+	case workspace.RemedyAllow:
+		config := filepath.Join("$"+registry.EnvHome, registry.ConfigFileName)
+		if home, herr := registry.DefaultHome(); herr == nil {
+			config = filepath.Join(home, registry.ConfigFileName)
+		}
+		return fmt.Sprintf("To allow it, pass %s, or set %s=1, or put \"%s\": true in %s.", r.Knob.Flag(), r.Knob.Env(), r.Knob, config)
+	case workspace.RemedyConfirm:
+		return fmt.Sprintf("To confirm, run 'iris-helper restart --yes %s'.", r.Project)
+	case workspace.RemedyRecreate:
+		return fmt.Sprintf("To recreate it, run 'iris-helper restart --yes %s'.", r.Project)
+	case workspace.RemedyStopOrForce:
+		return fmt.Sprintf("Stop it first ('iris-helper stop %[1]s'), or run 'iris-helper ports release --force %[1]s' to stop it and release its ports.", r.Project)
+	case workspace.RemedyReleaseHolder:
+		return fmt.Sprintf("To release it, run 'iris-helper ports release %s'.", r.Project)
+	case workspace.RemedyFreeSlot:
+		return "To free a slot, run 'iris-helper ports release <dir>' (or 'iris-helper ports cleanup')."
+	case workspace.RemedyAssignOrList:
+		return "Run 'iris-helper ports assign' in that folder, or 'iris-helper ports list' to see the assignments."
+	case workspace.RemedyListAssignments:
+		return "Run 'iris-helper ports list' to see the assignments."
+	case workspace.RemedyOtherImage:
+		return "Or choose another image with --image."
+	case workspace.RemedyShowOutput:
+		return "See the full output with 'iris-helper logs'."
 	}
-	k := ke.Knob()
-	config := filepath.Join("$"+registry.EnvHome, registry.ConfigFileName)
-	if home, herr := registry.DefaultHome(); herr == nil {
-		config = filepath.Join(home, registry.ConfigFileName)
-	}
-	return fmt.Sprintf("To allow it, pass %s, or set %s=1, or put \"%s\": true in %s.", k.Flag(), k.Env(), k, config)
+	return ""
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/workspace"
 )
 
@@ -93,7 +92,7 @@ func finishStart(a *app, p *workspace.Project, st workspace.Status, err error, a
 	if err == nil {
 		startNotes(a.stderr, st)
 	}
-	return withRemedy(err, p)
+	return err // run adds the remedy
 }
 
 // startNotes prints what the user should know after a successful start or restart (stderr).
@@ -104,22 +103,4 @@ func startNotes(w io.Writer, st workspace.Status) {
 	if st.Message != "" {
 		fmt.Fprintln(w, "iris-helper:", st.Message)
 	}
-}
-
-// withRemedy adds to err what the user of the command line can do about it (a refusal that a
-// knob lifts gets its remedy from knobRemedy, printed by run).
-func withRemedy(err error, p *workspace.Project) error {
-	var (
-		keep    *dockerops.KeepError
-		confirm *workspace.ConfirmRequiredError
-	)
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &confirm):
-		return fmt.Errorf("%w: run 'iris-helper restart --yes %s'", err, p.Root().Dir)
-	case errors.As(err, &keep):
-		return fmt.Errorf("%w; to recreate it, run 'iris-helper restart --yes %s'", err, p.Root().Dir)
-	}
-	return err
 }

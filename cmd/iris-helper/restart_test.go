@@ -7,18 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace"
 )
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return lines[len(lines)-1]
-}
 
 func writeProjectConfig(t *testing.T, dir, body string) {
 	t.Helper()
@@ -50,9 +44,9 @@ func TestCLIKeptContainerAndRestartYes(t *testing.T) {
 	code, _, errs := runCLI(t, "start", e.project)
 	want := fmt.Sprintf("iris-helper: start IRIS for %s: container %s was kept: host port 32100 is taken by another program, "+
 		"but its data is not on the durable volume (it was created with durable off), so a start does not remove it; "+
-		"free port 32100 and start again, or recreate it (its data is lost); to recreate it, run 'iris-helper restart --yes %s'",
+		"free port 32100 and start again, or recreate it (its data is lost)\nTo recreate it, run 'iris-helper restart --yes %s'.",
 		e.project, name, e.project)
-	if !rpctest.Check(t, "start", rpctest.Want("exit", code, 1), rpctest.Want("last line of stderr", lastLine(errs), want),
+	if !rpctest.Check(t, "start", rpctest.Want("exit", code, 1), rpctest.Want("last lines of stderr", lastLines(errs, 2), want),
 		rpctest.Want("container kept", exists(), true)) {
 		t.Fatalf("start: stderr:\n%s", errs)
 	}
@@ -60,8 +54,8 @@ func TestCLIKeptContainerAndRestartYes(t *testing.T) {
 	code, _, errs = runCLI(t, "restart", e.project)
 	want = fmt.Sprintf("iris-helper: restarting %s would remove container %s and the data inside it, which is not on the "+
 		"durable volume (it was created with durable off): host port 32100 is taken by another program; confirm the restart "+
-		"to recreate it: run 'iris-helper restart --yes %s'", e.project, name, e.project)
-	if !rpctest.Check(t, "restart", rpctest.Want("exit", code, 1), rpctest.Want("last line of stderr", lastLine(errs), want),
+		"to recreate it\nTo confirm, run 'iris-helper restart --yes %s'.", e.project, name, e.project)
+	if !rpctest.Check(t, "restart", rpctest.Want("exit", code, 1), rpctest.Want("last lines of stderr", lastLines(errs, 2), want),
 		rpctest.Want("container kept", exists(), true)) {
 		t.Fatalf("restart: stderr:\n%s", errs)
 	}

@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	fmt.Fprintln(stderr, "iris-helper:", err)
-	if r := knobRemedy(err); r != "" {
+	if r := remedy(err); r != "" {
 		fmt.Fprintln(stderr, r)
 	}
 	var ue *usageError

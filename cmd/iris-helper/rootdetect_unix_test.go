@@ -234,7 +234,7 @@ func TestServeInitializeDoesNotHangOnFIFOs(t *testing.T) {
 	if m.Error == nil {
 		t.Fatalf("initialize with a FIFO .iris-helper.json: no error: %+v", m)
 	}
-	if want := "open project " + proj + ": read project settings: " + cfg + " is a FIFO (named pipe), not a regular file; fix it and restart the helper"; m.Error.Message != want {
+	if want := "read project settings: " + cfg + " is a FIFO (named pipe), not a regular file; fix it and restart the helper"; m.Error.Message != want {
 		t.Errorf("initialize error\n got: %s\nwant: %s", m.Error.Message, want)
 	}
 }

@@ -335,7 +335,7 @@ func (w *Watcher) userRequests(ctx context.Context, in []byte, keys Keys) []Even
 	}
 	asked := describeRequest(keys, reqSS, reqWeb)
 	var granted Ports
-	err := errors.New("changing ports from the .env file is not supported here; use 'iris-helper ports assign --port N'")
+	err := errors.New("changing ports from the .env file is not supported here")
 	if w.opts.RequestPort != nil {
 		granted, err = w.opts.RequestPort(ctx, reqSS, reqWeb)
 	}
