@@ -1,7 +1,10 @@
 package dockerops
 
 import (
+	"errors"
 	"fmt"
+	"net"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -22,7 +25,7 @@ func (e *UnavailableError) Error() string {
 		fmt.Fprintf(&b, " (from %s)", e.Source)
 	}
 	if e.Err != nil {
-		fmt.Fprintf(&b, ": %v", e.Err)
+		fmt.Fprintf(&b, ": %v", cause(e.Err))
 	}
 	b.WriteString("; start Docker (Docker Desktop, colima, or `sudo systemctl start docker`)")
 	switch {
@@ -36,6 +39,21 @@ func (e *UnavailableError) Error() string {
 }
 
 func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// cause is what went wrong at the socket, without the layers that name the endpoint again (the
+// Docker client's "failed to connect to the docker API at …", net's "dial unix …"): the
+// UnavailableError names the endpoint once itself. Other errors are returned as they are.
+func cause(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		var sys *os.SyscallError
+		if errors.As(op.Err, &sys) {
+			return fmt.Errorf("%s: %w", sys.Syscall, sys.Err) // "connect: connection refused"
+		}
+		return op.Err
+	}
+	return err
+}
 
 // PortTakenError means the engine could not publish Port on the host because something else
 // holds it. A container created by this Start has been removed; an existing one is kept (Kept),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/registry"
 	"github.com/iris-helper/iris-helper/workspace"
+	"github.com/iris-helper/iris-helper/workspace/dotenv"
 )
 
 // Methods the helper answers (client → server); the table in methods.go says what each does.
@@ -123,12 +124,15 @@ func (s *SyncEnv) UnmarshalJSON(data []byte) error {
 	case bool:
 		*s = SyncEnv(fmt.Sprint(v))
 	case string:
-		switch v {
-		case "", "auto", "true", "false":
-			*s = SyncEnv(v)
-		default:
-			return &fieldError{Field: "syncEnv", Msg: fmt.Sprintf("must be \"auto\", \"true\" or \"false\", not %q", v)}
+		if v == "" {
+			*s = ""
+			break
 		}
+		mode, err := dotenv.ParseSyncMode(v) // the one rule, as for .iris-helper.json's env.sync
+		if err != nil {
+			return &fieldError{Field: "syncEnv", Msg: err.Error()}
+		}
+		*s = SyncEnv(mode)
 	default:
 		return &fieldError{Field: "syncEnv", Msg: fmt.Sprintf("must be \"auto\", \"true\" or \"false\", not %s", data)}
 	}

@@ -112,3 +112,27 @@ func TestProtocolGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncEnvSetting: the editor's syncEnv follows the one rule of .iris-helper.json's env.sync
+// (dotenv.ParseSyncMode: case and surrounding spaces ignored), booleans and null accepted.
+func TestSyncEnvSetting(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{`"auto"`, "auto", ""},
+		{`"AUTO"`, "auto", ""},
+		{`" true "`, "true", ""},
+		{`false`, "false", ""},
+		{`null`, "", ""},
+		{`""`, "", ""},
+		{`"maybe"`, "", `syncEnv: env sync mode "maybe" is not valid: use "auto" (update an existing .env), "true" (also create it) or "false" (never touch it)`},
+	} {
+		var s SyncEnv
+		err := json.Unmarshal([]byte(tc.in), &s)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if string(s) != tc.want || got != tc.err {
+			t.Errorf("%s: got %q, error %q; want %q, error %q", tc.in, s, got, tc.want, tc.err)
+		}
+	}
+}

@@ -23,7 +23,6 @@ type Project interface {
 	Status(ctx context.Context) workspace.Status
 	Start(ctx context.Context, progress func(dockerops.Progress)) (workspace.Status, error)
 	Stop(ctx context.Context, opts workspace.StopOptions) (workspace.Status, error)
-	Restart(ctx context.Context, progress func(dockerops.Progress)) (workspace.Status, error)
 	RestartWith(ctx context.Context, opts workspace.RestartOptions, progress func(dockerops.Progress)) (workspace.Status, error)
 	Release(ctx context.Context, opts workspace.ReleaseOptions) (registry.Assignment, error)
 	Ports(ctx context.Context) ([]workspace.PortEntry, error)

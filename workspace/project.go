@@ -84,7 +84,7 @@ type Project struct {
 func OpenProject(ctx context.Context, dir string, opts ProjectOptions) (*Project, error) {
 	root, err := FindRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("open project %s: %w", dir, err)
+		return nil, err // names dir
 	}
 	cfg, err := LoadConfig(root.Dir)
 	if err != nil {

@@ -157,7 +157,7 @@ func (p *Project) envAssignment(ctx context.Context, mode dotenv.SyncMode) (a re
 	if err != nil || ok {
 		return a, false, err
 	}
-	pref := registry.Preferred{Superserver: p.cfg.Ports.Superserver, Web: p.cfg.Ports.Web}
+	pref := p.preferred()
 	if err := p.withRegistry(ctx, func() (err error) {
 		a, err = p.reg.Assign(ctx, p.root.Dir, pref)
 		return err

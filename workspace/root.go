@@ -120,6 +120,15 @@ func findRoot(dir string, lim walkLimits, scan bool) (Root, error) {
 	return root, nil
 }
 
+// NoFolderError says that the folder named as (or in) the project does not exist. It satisfies
+// errors.Is(err, fs.ErrNotExist).
+type NoFolderError struct{ Dir string }
+
+func (e *NoFolderError) Error() string {
+	return fmt.Sprintf("find the project of %s: no such folder", e.Dir)
+}
+func (e *NoFolderError) Unwrap() error { return fs.ErrNotExist }
+
 // canonicalDir makes dir absolute, resolves symlinks and cleans it; a file gives its folder.
 func canonicalDir(dir string) (string, error) {
 	if dir == "" {
@@ -127,15 +136,18 @@ func canonicalDir(dir string) (string, error) {
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return "", fmt.Errorf("find project root of %s: %w", dir, err)
+		return "", fmt.Errorf("find the project of %s: %w", dir, err)
 	}
 	real, err := filepath.EvalSymlinks(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", &NoFolderError{Dir: dir}
+	}
 	if err != nil {
-		return "", fmt.Errorf("find project root of %s: %w (does the folder exist?)", dir, err)
+		return "", fmt.Errorf("find the project of %s: %w", dir, err) // the error names the path
 	}
 	fi, err := os.Stat(real)
 	if err != nil {
-		return "", fmt.Errorf("find project root of %s: %w", dir, err)
+		return "", err // names the path
 	}
 	if !fi.IsDir() {
 		real = filepath.Dir(real)

@@ -50,7 +50,7 @@ func projectDir(args []string) (string, error) {
 	}
 	root, err := workspace.FindRoot(dir)
 	if err != nil {
-		return "", fmt.Errorf("find the project for %s: %w", dir, err)
+		return "", err // names dir
 	}
 	return root.Dir, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/iris-helper/iris-helper/rpc"
+	"github.com/iris-helper/iris-helper/workspace"
 )
 
 func newServeCmd(a *app) *cobra.Command {
@@ -54,6 +55,8 @@ func newServeCmd(a *app) *cobra.Command {
 				Version:         version,
 				Logger:          logger,
 				ClientProcessID: clientProcessID,
+				// the --allow-* flags of this command line count as the user's choice, as for the CLI
+				Project: workspace.ProjectOptions{Policy: a.policy},
 			})
 			if code != rpc.ExitOK {
 				return errors.New("exit without shutdown")
