@@ -2,7 +2,6 @@ package rpc
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -271,35 +269,8 @@ func TestStreamOutputFailures(t *testing.T) {
 func TestSubprocessSurvivesClosedOutput(t *testing.T) {
 	scenarioEnv(t, subprocessBand)
 	dir := t.TempDir()
-	cmd := exec.Command(helperBinary(t), "serve", "--stdio", "--log-level", "debug")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = outW
-	var stderr bytes.Buffer
-	var stderrMu sync.Mutex
-	cmd.Stderr = writerFunc(func(p []byte) (int, error) {
-		stderrMu.Lock()
-		defer stderrMu.Unlock()
-		return stderr.Write(p)
-	})
-	ownProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	outW.Close()
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		stdin.Close()
-		killProcessGroup(cmd.Process.Pid)
-		<-exited
-	})
+	h := startServeWithOutputPipe(t)
+	cmd, stdin, outR, exited := h.cmd, h.stdin, h.out, h.exited
 	fmt.Fprint(stdin, frame(fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"processId":null,"rootUri":"file://%s","capabilities":{},"initializationOptions":{"autoStart":false,"stopOnExit":true}}}`, dir)))
 	m, err := readWireFrame(bufio.NewReader(outR))
 	if err != nil {
@@ -313,9 +284,7 @@ func TestSubprocessSurvivesClosedOutput(t *testing.T) {
 	case <-time.After(waitLong):
 		t.Fatal("the helper did not end once its output was closed")
 	}
-	stderrMu.Lock()
-	logs := stderr.String()
-	stderrMu.Unlock()
+	logs := h.stderr.String()
 	if ws := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() || cmd.ProcessState.ExitCode() != 0 {
 		t.Fatalf("the helper ended with %v, want exit code 0\n%s", cmd.ProcessState, logs)
 	}
@@ -337,40 +306,8 @@ func TestSubprocessClosedOutputStopsIRIS(t *testing.T) {
 	eng := dockertest.Engine(t)
 	image := dockertest.StubImage(t)
 	dir := irisFolder(t)
-	cmd := exec.Command(helperBinary(t), "serve", "--stdio", "--log-level", "debug")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = outW
-	var stderr bytes.Buffer
-	var stderrMu sync.Mutex
-	cmd.Stderr = writerFunc(func(p []byte) (int, error) {
-		stderrMu.Lock()
-		defer stderrMu.Unlock()
-		return stderr.Write(p)
-	})
-	ownProcessGroup(cmd)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	outW.Close()
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		stdin.Close()
-		killProcessGroup(cmd.Process.Pid)
-		<-exited
-		if t.Failed() {
-			stderrMu.Lock()
-			t.Logf("helper stderr:\n%s", stderr.String())
-			stderrMu.Unlock()
-		}
-	})
+	h := startServeWithOutputPipe(t)
+	cmd, stdin, outR, exited := h.cmd, h.stdin, h.out, h.exited
 	c := newTestClient(t, outR, stdin)
 	if res := c.call("initialize", initParams(dir, map[string]any{"image": image, "stopOnExit": true})); res.Error != nil {
 		t.Fatalf("initialize: %+v", res.Error)
@@ -403,6 +340,50 @@ func TestSubprocessClosedOutputStopsIRIS(t *testing.T) {
 		t.Fatalf("container after stopOnExit: %v", err)
 	}
 	rpctest.Must(t, "container after stopOnExit", rpctest.Want("kept", ok, true), rpctest.Want("state", ct.State, "exited"))
+}
+
+// servePipes is a real `iris-helper serve` whose stdout is a pipe the test may close (a client
+// that stops reading), in its own process group, killed and waited for at cleanup (its stderr is
+// logged when the test failed).
+type servePipes struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	out    *os.File // the read end of the helper's stdout
+	stderr *rpctest.Buffer
+	exited chan struct{}
+}
+
+func startServeWithOutputPipe(t *testing.T) *servePipes {
+	t.Helper()
+	h := &servePipes{cmd: exec.Command(helperBinary(t), "serve", "--stdio", "--log-level", "debug"),
+		stderr: &rpctest.Buffer{}, exited: make(chan struct{})}
+	stdin, err := h.cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.stdin = stdin
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.out = outR
+	h.cmd.Stdout = outW
+	h.cmd.Stderr = h.stderr
+	ownProcessGroup(h.cmd)
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	go func() { h.cmd.Wait(); close(h.exited) }()
+	t.Cleanup(func() {
+		h.stdin.Close()
+		killProcessGroup(h.cmd.Process.Pid)
+		<-h.exited
+		if t.Failed() {
+			t.Logf("helper stderr:\n%s", h.stderr.String())
+		}
+	})
+	return h
 }
 
 type writerFunc func([]byte) (int, error)
