@@ -58,20 +58,31 @@ func RestoreFromContainers(ctx context.Context, reg *registry.Registry, eng *doc
 	return restoreContainers(ctx, reg, eng, owned)
 }
 
-// restoreContainers adds registry assignments for the projects of containers (by their labels);
-// projects that have an assignment, and ports another project holds, are skipped by Restore.
-func restoreContainers(ctx context.Context, reg *registry.Registry, eng *dockerops.Engine, owned []dockerops.Container) (int, error) {
+// containerOfEach picks, per project, the container that stands for it when there is more than one
+// (there should never be): a running one before any other, else the one started last. Restore and
+// the port listing use the same choice.
+func containerOfEach(cs []dockerops.Container) map[string]dockerops.Container {
 	best := map[string]dockerops.Container{}
-	for _, c := range owned {
-		if c.Project == "" || c.Superserver == 0 || c.Web == 0 {
-			continue
-		}
+	for _, c := range cs {
 		old, seen := best[c.Project]
 		if !seen || (c.State == "running" && old.State != "running") ||
 			(c.State == old.State && c.StartedAt.After(old.StartedAt)) {
 			best[c.Project] = c
 		}
 	}
+	return best
+}
+
+// restoreContainers adds registry assignments for the projects of containers (by their labels);
+// projects that have an assignment, and ports another project holds, are skipped by Restore.
+func restoreContainers(ctx context.Context, reg *registry.Registry, eng *dockerops.Engine, owned []dockerops.Container) (int, error) {
+	var labelled []dockerops.Container
+	for _, c := range owned {
+		if c.Project != "" && c.Superserver != 0 && c.Web != 0 {
+			labelled = append(labelled, c)
+		}
+	}
+	best := containerOfEach(labelled)
 	var as []registry.Assignment
 	ss, web := reg.Ranges()
 	for project, c := range best {

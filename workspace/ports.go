@@ -236,12 +236,7 @@ func ListPorts(ctx context.Context, reg *registry.Registry, eng *dockerops.Engin
 			engineOK = false
 		}
 	}
-	byProject := map[string]dockerops.Container{}
-	for _, c := range owned {
-		if old, seen := byProject[c.Project]; !seen || (c.State == "running" && old.State != "running") {
-			byProject[c.Project] = c
-		}
-	}
+	byProject := containerOfEach(owned)
 	entries := make([]PortEntry, 0, len(as))
 	for _, a := range as {
 		e := PortEntry{Assignment: a, ContainerState: "unknown", State: StateDockerUnavailable}
