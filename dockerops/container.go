@@ -113,6 +113,7 @@ type Phase string
 // Progress phases reported by Start.
 const (
 	PhasePulling  Phase = "pulling"
+	PhaseBuilding Phase = "building" // building the project's image (compose or Dockerfile kinds)
 	PhaseCreating Phase = "creating"
 	PhaseStarting Phase = "starting"
 	PhaseWaiting  Phase = "waiting"
@@ -120,7 +121,7 @@ const (
 
 // Progress is one step of Start, for a progress line.
 type Progress struct {
-	Phase   Phase  // PhasePulling|PhaseCreating|PhaseStarting|PhaseWaiting
+	Phase   Phase  // PhasePulling|PhaseBuilding|PhaseCreating|PhaseStarting|PhaseWaiting
 	Message string // human text, e.g. "pulling layer 3/12", "waiting for IRIS (12s)"
 	Warning string // a non-fatal problem (also in Container.Warnings)
 }

@@ -28,7 +28,14 @@ func goldenStatus() workspace.Status {
 		Project: "/home/ada/src/orders", IsIrisProject: true, State: workspace.StateReady,
 		SuperserverPort: 1973, WebPort: 52774, BindAddress: "127.0.0.2", Host: workspace.ConnectHost("127.0.0.2"),
 		Namespace: "APP", Username: "dev",
-		Container: "iris_5f3a9c1e_1973", Image: "containers.intersystems.com/intersystems/iris-community:latest-em",
+		Kind: workspace.KindCompose, ComposeProject: "orders", IrisService: "iris",
+		Ports: []workspace.PublishedPort{
+			{Service: "iris", ContainerPort: 1972, Protocol: "tcp", HostPort: 1972, HostIP: "127.0.0.2", PinnedHostPort: 1972, State: "running"},
+			{Service: "iris", ContainerPort: 52773, Protocol: "tcp", HostPort: 52773, HostIP: "127.0.0.2", PinnedHostPort: 52773, State: "running"},
+			{Service: "iris", ContainerPort: 53773, Protocol: "tcp", HostPort: 12000, HostIP: "127.0.0.2", PinnedHostPort: 0, State: "running"},
+			{Service: "web", ContainerPort: 80, Protocol: "tcp", HostPort: 12001, HostIP: "127.0.0.2", PinnedHostPort: 8080, State: "exited"},
+		},
+		Container: "orders-iris-1", Image: "containers.intersystems.com/intersystems/iris-community:latest-em",
 		StartedAt: &started, ExitCode: nil, Phase: "", EnvFile: "/home/ada/src/orders/.env",
 		RestartNeeded: true, Message: "the container still uses 1972/52773; restart to use 1973/52774",
 	}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The tests bind fixed loopback port bands between 20000 and 34999 (each test its own band; see
+# The tests bind fixed loopback port bands between 20000 and 36999 (each test its own band; see
 # the port constants in the *_test.go files, extension/test/e2e/run.js and editors-test.sh).
 # From 32768 up those bands lie in the kernel's default ephemeral range, so an outgoing connection
 # of any process (docker-proxy, a readiness check, the browser) may hold one of them for a moment,
@@ -7,7 +7,7 @@
 # handing them out as ephemeral ports; binding them explicitly still works. Needs root; without it
 # the tests still run, a little more exposed to such collisions, and this says so.
 set -u
-band=20000-34999
+band=20000-36999
 f=/proc/sys/net/ipv4/ip_local_reserved_ports
 current=$(cat "$f" 2>/dev/null || true)
 case ",$current," in

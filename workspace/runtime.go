@@ -11,10 +11,12 @@ import (
 // Kind names a way IRIS runs for a project: a Runtime implementation.
 type Kind string
 
-// Kinds of project. Only the image kind exists today; the compose and Dockerfile kinds are
-// further Runtime implementations (docs/architecture.md, "The runtime").
+// Kinds of project (docs/config.md, "Kinds of project"). Each is a Runtime implementation
+// (docs/architecture.md, "The runtime").
 const (
-	KindImage Kind = "image" // a plain container of an IRIS image (imageRuntime)
+	KindImage      Kind = "image"      // a plain container of an IRIS image (imageRuntime)
+	KindCompose    Kind = "compose"    // the project's docker-compose file, run through `docker compose`
+	KindDockerfile Kind = "dockerfile" // the project's root Dockerfile, built and run like the image kind
 )
 
 // Runtime is the way one project's IRIS runs on the Docker engine. Project drives it and keeps the
@@ -99,6 +101,9 @@ type Containers struct {
 	Found   bool                // the main container exists
 	Main    dockerops.Container // the IRIS container: its state is the project's, readiness and logs are its
 	Service string              // the main container's service; "" for the image kind
+	// ComposeProject is compose's project name for the project ("" unless the compose kind); set
+	// whether or not containers were found.
+	ComposeProject string
 	// Others are the project's further containers (compose's other services); none for the
 	// image kind.
 	Others []dockerops.Container
@@ -107,13 +112,23 @@ type Containers struct {
 }
 
 // PublishedPort is one container port published on the host.
+// It is also the port object of Status.Ports and of the port listing (docs/status.md).
 type PublishedPort struct {
-	Service       string // the compose service; "" for the image kind's one container
-	ContainerPort int    // e.g. 1972, 52773
-	Protocol      string // "tcp" or "udp"
-	HostIP        string // the address it is bound on
-	HostPort      int
+	Service       string `json:"service"`       // the compose service; "" for the image and Dockerfile kinds
+	ContainerPort int    `json:"containerPort"` // e.g. 1972, 52773
+	Protocol      string `json:"protocol"`      // "tcp" or "udp"
+	HostPort      int    `json:"hostPort"`      // 0: not published (yet)
+	HostIP        string `json:"hostIP"`        // the address it is bound on
+	// PinnedHostPort is the host port the project's compose file pins for it (0: none; always 0
+	// for the image and Dockerfile kinds).
+	PinnedHostPort int `json:"pinnedHostPort"`
+	// State is the state of the container that publishes it (running, exited, created...);
+	// "missing" when there is no such container.
+	State string `json:"state"`
 }
+
+// PortStateMissing is PublishedPort.State for a port whose container does not exist.
+const PortStateMissing = "missing"
 
 // HostPort is the host port published for the main container's containerPort (0 when none).
 func (cs Containers) HostPort(containerPort int) int {

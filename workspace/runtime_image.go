@@ -36,8 +36,8 @@ func imageContainers(c dockerops.Container, found bool) Containers {
 	cs := Containers{Found: found, Main: c}
 	if found && c.Superserver != 0 && c.Web != 0 {
 		cs.Ports = []PublishedPort{
-			{ContainerPort: dockerops.SuperserverContainerPort, Protocol: "tcp", HostIP: c.BindAddress, HostPort: c.Superserver},
-			{ContainerPort: dockerops.WebContainerPort, Protocol: "tcp", HostIP: c.BindAddress, HostPort: c.Web},
+			{ContainerPort: dockerops.SuperserverContainerPort, Protocol: "tcp", HostIP: c.BindAddress, HostPort: c.Superserver, State: c.State},
+			{ContainerPort: dockerops.WebContainerPort, Protocol: "tcp", HostIP: c.BindAddress, HostPort: c.Web, State: c.State},
 		}
 	}
 	return cs

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -56,29 +57,37 @@ func containerState(c dockerops.Container) State {
 // `status --json`, the helper's iris/status notification and the VS Code extension.
 // Project.Status produces it; nothing else builds one. Field by field: docs/status.md.
 type Status struct {
-	Project         string     `json:"project"`         // project key: canonical absolute folder
-	IsIrisProject   bool       `json:"isIrisProject"`   // FindRoot found an IRIS marker or ObjectScript sources
-	State           State      `json:"state"`           // one of the State* constants
-	SuperserverPort int        `json:"superserverPort"` // assigned superserver port, 0 when none
-	WebPort         int        `json:"webPort"`         // assigned web port, 0 when none
-	BindAddress     string     `json:"bindAddress"`     // host address the ports are published on
-	Host            string     `json:"host"`            // host name clients connect to: ConnectHost(BindAddress)
-	Namespace       string     `json:"namespace"`       // IRIS namespace to work in (.iris-helper.json iris.namespace, default USER)
-	Username        string     `json:"username"`        // IRIS user to connect as (.iris-helper.json iris.username, default _SYSTEM)
-	Container       string     `json:"container"`       // container name, "" when none
-	Image           string     `json:"image"`           // the container's image, else the image a start would use
-	StartedAt       *time.Time `json:"startedAt"`       // when the running container started; null otherwise
-	ExitCode        *int       `json:"exitCode"`        // exit code of a stopped container; null otherwise
-	Phase           Phase      `json:"phase"`           // one of the dockerops.Phase* constants while starting, else ""
-	EnvFile         string     `json:"envFile"`         // absolute path of the synced .env, "" when none
-	RestartNeeded   bool       `json:"restartNeeded"`   // the running container does not use the assigned ports
-	Message         string     `json:"message"`         // what the user should know now, "" when nothing
+	Project         string `json:"project"`         // project key: canonical absolute folder
+	IsIrisProject   bool   `json:"isIrisProject"`   // FindRoot found an IRIS marker or ObjectScript sources
+	State           State  `json:"state"`           // one of the State* constants
+	SuperserverPort int    `json:"superserverPort"` // assigned superserver port, 0 when none
+	WebPort         int    `json:"webPort"`         // assigned web port, 0 when none
+	BindAddress     string `json:"bindAddress"`     // host address the ports are published on
+	Host            string `json:"host"`            // host name clients connect to: ConnectHost(BindAddress)
+	Namespace       string `json:"namespace"`       // IRIS namespace to work in (.iris-helper.json iris.namespace, default USER)
+	Username        string `json:"username"`        // IRIS user to connect as (.iris-helper.json iris.username, default _SYSTEM)
+	Kind            Kind   `json:"kind"`            // how IRIS runs: image, compose or dockerfile
+	ComposeProject  string `json:"composeProject"`  // compose's project name, "" unless the compose kind
+	IrisService     string `json:"irisService"`     // the compose service that is IRIS, "" unless the compose kind
+	// Ports is every port the project publishes, the IRIS pair first (never null).
+	Ports         []PublishedPort `json:"ports"`
+	Container     string          `json:"container"`     // container name, "" when none
+	Image         string          `json:"image"`         // the container's image, else the image a start would use
+	StartedAt     *time.Time      `json:"startedAt"`     // when the running container started; null otherwise
+	ExitCode      *int            `json:"exitCode"`      // exit code of a stopped container; null otherwise
+	Phase         Phase           `json:"phase"`         // one of the dockerops.Phase* constants while starting, else ""
+	EnvFile       string          `json:"envFile"`       // absolute path of the synced .env, "" when none
+	RestartNeeded bool            `json:"restartNeeded"` // the running container does not use the assigned ports
+	Message       string          `json:"message"`       // what the user should know now, "" when nothing
 }
 
 // MarshalJSON writes startedAt as RFC 3339 in UTC (or null) so the shape is stable.
 func (s Status) MarshalJSON() ([]byte, error) {
 	type plain Status
 	out := plain(s)
+	if out.Ports == nil {
+		out.Ports = []PublishedPort{}
+	}
 	if out.StartedAt != nil {
 		t := out.StartedAt.UTC().Truncate(time.Second)
 		out.StartedAt = &t
@@ -146,6 +155,8 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 		Username:      p.cfg.Username(),
 		Image:         p.image,
 		EnvFile:       p.envFile(),
+		Kind:          p.rt.Kind(),
+		Ports:         []PublishedPort{},
 	}
 	var msgs []string
 	a, assigned, err := p.assignment(ctx)
@@ -238,6 +249,8 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 	if note != "" {
 		msgs = append(msgs, note)
 	}
+	st.ComposeProject, st.IrisService = cs.ComposeProject, cs.Service
+	st.Ports = statusPorts(cs, a, assigned, st.BindAddress)
 	st.Host = ConnectHost(st.BindAddress)
 	if len(msgs) > 0 {
 		st.Message = msgs[0]
@@ -267,6 +280,33 @@ func (p *Project) settingsChanged(ctx context.Context, cs Containers, a registry
 		}
 	}
 	return texts
+}
+
+// statusPorts is Status.Ports: what the containers publish, the IRIS pair first; when they publish
+// nothing (none found, or stopped), the assigned pair with the main container's state (or
+// "missing").
+func statusPorts(cs Containers, a registry.Assignment, assigned bool, bind string) []PublishedPort {
+	var pair, rest []PublishedPort
+	for _, pp := range cs.Ports {
+		if pp.Service == cs.Service && pp.Protocol == "tcp" &&
+			(pp.ContainerPort == dockerops.SuperserverContainerPort || pp.ContainerPort == dockerops.WebContainerPort) {
+			pair = append(pair, pp)
+		} else {
+			rest = append(rest, pp)
+		}
+	}
+	if len(pair) == 0 && assigned {
+		state := PortStateMissing
+		if cs.Found {
+			state = cs.Main.State
+		}
+		pair = []PublishedPort{
+			{Service: cs.Service, ContainerPort: dockerops.SuperserverContainerPort, Protocol: "tcp", HostPort: a.SuperserverPort, HostIP: bind, State: state},
+			{Service: cs.Service, ContainerPort: dockerops.WebContainerPort, Protocol: "tcp", HostPort: a.WebPort, HostIP: bind, State: state},
+		}
+	}
+	sort.SliceStable(pair, func(i, j int) bool { return pair[i].ContainerPort < pair[j].ContainerPort })
+	return append(append([]PublishedPort{}, pair...), rest...)
 }
 
 func isUnavailable(err error) bool {

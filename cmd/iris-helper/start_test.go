@@ -25,8 +25,9 @@ import (
 // cmd band: superserver 32000–32499 and web 32500–32999, ten slots per test.
 
 // statusKeys are the fields of the status object (docs/status.md), all always present.
-var statusKeys = []string{"bindAddress", "container", "envFile", "exitCode", "host", "image", "isIrisProject", "message",
-	"namespace", "phase", "project", "restartNeeded", "startedAt", "state", "superserverPort", "username", "webPort"}
+var statusKeys = []string{"bindAddress", "composeProject", "container", "envFile", "exitCode", "host", "image", "irisService",
+	"isIrisProject", "kind", "message", "namespace", "phase", "ports", "project", "restartNeeded", "startedAt", "state",
+	"superserverPort", "username", "webPort"}
 
 type cliEnv struct {
 	t       *testing.T
@@ -87,7 +88,13 @@ func TestCLIStartStopStatusJSON(t *testing.T) {
 	rpctest.Must(t, "start --json", rpctest.Want("state", st["state"], "ready"), rpctest.Want("project", st["project"], e.project),
 		rpctest.Want("isIrisProject", st["isIrisProject"], true), rpctest.Want("superserverPort", st["superserverPort"], float64(32000)),
 		rpctest.Want("webPort", st["webPort"], float64(32500)), rpctest.Want("bindAddress", st["bindAddress"], "127.0.0.1"),
-		rpctest.Want("image", st["image"], e.img), rpctest.Want("exitCode", st["exitCode"], nil), rpctest.Want("phase", st["phase"], ""))
+		rpctest.Want("image", st["image"], e.img), rpctest.Want("exitCode", st["exitCode"], nil), rpctest.Want("phase", st["phase"], ""),
+		rpctest.Want("kind", st["kind"], "image"), rpctest.Want("composeProject", st["composeProject"], ""),
+		rpctest.Want("irisService", st["irisService"], ""),
+		rpctest.Want("ports", st["ports"], []any{
+			map[string]any{"service": "", "containerPort": float64(1972), "protocol": "tcp", "hostPort": float64(32000), "hostIP": "127.0.0.1", "pinnedHostPort": float64(0), "state": "running"},
+			map[string]any{"service": "", "containerPort": float64(52773), "protocol": "tcp", "hostPort": float64(32500), "hostIP": "127.0.0.1", "pinnedHostPort": float64(0), "state": "running"},
+		}))
 	if _, err := time.Parse(time.RFC3339, fmt.Sprint(st["startedAt"])); err != nil {
 		t.Errorf("startedAt %v: %v", st["startedAt"], err)
 	}

@@ -16,7 +16,25 @@ export type IrisState =
   | 'docker-unavailable';
 
 /** Phases of a start while state is "starting"; "" otherwise. */
-export type IrisPhase = 'pulling' | 'creating' | 'starting' | 'waiting' | '';
+export type IrisPhase = 'pulling' | 'building' | 'creating' | 'starting' | 'waiting' | '';
+
+/** How the project's IRIS runs (workspace.Kind). */
+export type ProjectKind = 'image' | 'compose' | 'dockerfile';
+
+/** One published port (workspace.PublishedPort); Status.ports lists them, the IRIS pair first. */
+export interface PublishedPort {
+  /** The compose service; "" for the image and Dockerfile kinds. */
+  service: string;
+  containerPort: number;
+  protocol: string;
+  /** 0: not published (yet). */
+  hostPort: number;
+  hostIP: string;
+  /** The host port the compose file pins (0: none). */
+  pinnedHostPort: number;
+  /** The publishing container's state (running, exited, created...) or "missing". */
+  state: string;
+}
 
 /** The one status shape every front end renders (helper: workspace.Status). */
 export interface Status {
@@ -32,6 +50,12 @@ export interface Status {
   namespace: string;
   /** The IRIS user (.iris-helper.json iris.username; default _SYSTEM). */
   username: string;
+  kind: ProjectKind;
+  /** compose's project name; "" unless the compose kind. */
+  composeProject: string;
+  /** The compose service that is IRIS; "" unless the compose kind. */
+  irisService: string;
+  ports: PublishedPort[];
   container: string;
   image: string;
   startedAt: string | null;
@@ -168,7 +192,18 @@ function hasFields(v: unknown, fields: Record<string, Check>): boolean {
 }
 
 export const irisStates: readonly IrisState[] = ['not-created', 'stopped', 'starting', 'ready', 'unhealthy', 'stopping', 'error', 'docker-unavailable'];
-export const irisPhases: readonly IrisPhase[] = ['pulling', 'creating', 'starting', 'waiting', ''];
+export const irisPhases: readonly IrisPhase[] = ['pulling', 'building', 'creating', 'starting', 'waiting', ''];
+export const projectKinds: readonly ProjectKind[] = ['image', 'compose', 'dockerfile'];
+
+export const publishedPortFields: Record<keyof PublishedPort, Check> = {
+  service: isString,
+  containerPort: isNumber,
+  protocol: isString,
+  hostPort: isNumber,
+  hostIP: isString,
+  pinnedHostPort: isNumber,
+  state: isString,
+};
 
 export const statusFields: Record<keyof Status, Check> = {
   project: isString,
@@ -180,6 +215,10 @@ export const statusFields: Record<keyof Status, Check> = {
   host: isString,
   namespace: isString,
   username: isString,
+  kind: oneOf(...projectKinds),
+  composeProject: isString,
+  irisService: isString,
+  ports: (v) => Array.isArray(v) && v.every((p) => hasFields(p, publishedPortFields)),
   container: isString,
   image: isString,
   startedAt: orNull(isString),

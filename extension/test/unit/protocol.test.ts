@@ -72,7 +72,15 @@ test('every value of the golden status is read as the field says', () => {
   assert.ok(isStatus(s));
   assert.deepEqual({ ...s }, {
     project: '/home/ada/src/orders', isIrisProject: true, state: 'ready', superserverPort: 1973, webPort: 52774,
-    bindAddress: '127.0.0.2', host: '127.0.0.2', namespace: 'APP', username: 'dev', container: 'iris_5f3a9c1e_1973',
+    bindAddress: '127.0.0.2', host: '127.0.0.2', namespace: 'APP', username: 'dev',
+    kind: 'compose', composeProject: 'orders', irisService: 'iris',
+    ports: [
+      { service: 'iris', containerPort: 1972, protocol: 'tcp', hostPort: 1972, hostIP: '127.0.0.2', pinnedHostPort: 1972, state: 'running' },
+      { service: 'iris', containerPort: 52773, protocol: 'tcp', hostPort: 52773, hostIP: '127.0.0.2', pinnedHostPort: 52773, state: 'running' },
+      { service: 'iris', containerPort: 53773, protocol: 'tcp', hostPort: 12000, hostIP: '127.0.0.2', pinnedHostPort: 0, state: 'running' },
+      { service: 'web', containerPort: 80, protocol: 'tcp', hostPort: 12001, hostIP: '127.0.0.2', pinnedHostPort: 8080, state: 'exited' },
+    ],
+    container: 'orders-iris-1',
     image: 'containers.intersystems.com/intersystems/iris-community:latest-em', startedAt: '2026-11-26T16:40:12Z', exitCode: null,
     phase: '', envFile: '/home/ada/src/orders/.env', restartNeeded: true, message: 'the container still uses 1972/52773; restart to use 1973/52774',
   });
@@ -83,6 +91,8 @@ test('the guards refuse a field of the wrong type or a missing one', () => {
   const s = readGolden('status.json') as Record<string, unknown>;
   assert.equal(isStatus({ ...s, host: 1 }), false);
   assert.equal(isStatus({ ...s, state: 'running' }), false);
+  assert.equal(isStatus({ ...s, kind: 'podman' }), false);
+  assert.equal(isStatus({ ...s, ports: [{ service: 'iris' }] }), false);
   const { namespace: _ns, ...noNamespace } = s;
   assert.equal(isStatus(noNamespace), false);
   assert.equal(isPortEntry({ ...(readGolden('port-entry.json') as object), slot: 'one' }), false);

@@ -8,7 +8,7 @@ const folderUri = 'file:///home/me/proj';
 function status(over: Partial<Status> = {}): Status {
   return {
     project: '/home/me/proj', isIrisProject: true, state: 'ready', superserverPort: 1973, webPort: 52774,
-    bindAddress: '127.0.0.1', host: 'localhost', namespace: 'USER', username: '_SYSTEM', container: 'iris_ab12cd34_1973', image: 'intersystemsdc/iris-community:latest',
+    bindAddress: '127.0.0.1', host: 'localhost', namespace: 'USER', username: '_SYSTEM', kind: 'image', composeProject: '', irisService: '', ports: [], container: 'iris_ab12cd34_1973', image: 'intersystemsdc/iris-community:latest',
     startedAt: '2026-11-26T10:00:00Z', exitCode: null, phase: '', envFile: '/home/me/proj/.env',
     restartNeeded: false, message: '', ...over,
   };
