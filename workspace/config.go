@@ -30,15 +30,29 @@ const (
 // anything that can also be given elsewhere: command-line flag > .iris-helper.json >
 // editor setting / environment variable > built-in default. See docs/config.md.
 type Config struct {
-	Image       string      `json:"image,omitempty"`       // IRIS image to run
-	Ports       PortsConfig `json:"ports"`                 // preferred host ports (manual assignment)
-	BindAddress string      `json:"bindAddress,omitempty"` // host address container ports bind to
-	Durable     *bool       `json:"durable,omitempty"`     // durable %SYS on a volume; nil = true
-	Env         EnvConfig   `json:"env"`
-	Iris        IrisConfig  `json:"iris"`
+	// Kind is how IRIS runs: "image", "compose" or "dockerfile"; "" = found from the project's
+	// files (docs/config.md, "Kinds of project").
+	Kind        Kind          `json:"kind,omitempty"`
+	Compose     ComposeConfig `json:"compose"`
+	Image       string        `json:"image,omitempty"`       // IRIS image to run
+	Ports       PortsConfig   `json:"ports"`                 // preferred host ports (manual assignment)
+	BindAddress string        `json:"bindAddress,omitempty"` // host address container ports bind to
+	Durable     *bool         `json:"durable,omitempty"`     // durable %SYS on a volume; nil = true
+	Env         EnvConfig     `json:"env"`
+	Iris        IrisConfig    `json:"iris"`
 
 	// Path is the file the settings were read from; "" when the project has none.
 	Path string `json:"-"`
+}
+
+// ComposeConfig picks the compose files and the IRIS service of a compose project.
+type ComposeConfig struct {
+	// Files are the compose files, relative to the project folder, in compose's order (later
+	// files override earlier ones); nil = what compose itself picks (COMPOSE_FILE, else
+	// compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml).
+	Files []string `json:"files,omitempty"`
+	// Service is the IRIS service; "" = chosen by iris-helper (docs/config.md).
+	Service string `json:"service,omitempty"`
 }
 
 // PortsConfig holds preferred host ports; 0 means "no preference".
@@ -80,10 +94,11 @@ func (e *ConfigError) Error() string {
 
 // configFields lists the known fields of each object in the file, by dotted path.
 var configFields = map[string][]string{
-	"":      {"image", "ports", "bindAddress", "durable", "env", "iris"},
-	"ports": {"superserver", "web"},
-	"env":   {"file", "sync", "host", "superserverPort", "webPort"},
-	"iris":  {"namespace", "username", "unexpirePasswords"},
+	"":        {"kind", "compose", "image", "ports", "bindAddress", "durable", "env", "iris"},
+	"compose": {"files", "service"},
+	"ports":   {"superserver", "web"},
+	"env":     {"file", "sync", "host", "superserverPort", "webPort"},
+	"iris":    {"namespace", "username", "unexpirePasswords"},
 }
 
 // LoadConfig reads dir/.iris-helper.json. A missing file gives the zero Config; an empty
@@ -313,6 +328,16 @@ var (
 func (c Config) validate(path string) error {
 	bad := func(field, format string, args ...any) error {
 		return &ConfigError{Path: path, Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	switch c.Kind {
+	case "", KindImage, KindCompose, KindDockerfile:
+	default:
+		return bad("kind", "%q is not a kind of project: use \"image\", \"compose\" or \"dockerfile\", or leave it out", c.Kind)
+	}
+	for _, f := range c.Compose.Files {
+		if f == "" || filepath.IsAbs(f) || !filepath.IsLocal(filepath.FromSlash(f)) {
+			return bad("compose.files", "%q must be a path inside the project folder, relative to it", f)
+		}
 	}
 	if c.Image != "" && strings.ContainsAny(c.Image, " \t\r\n") {
 		return bad("image", "%q is not an image reference (no spaces), e.g. \"intersystemsdc/iris-community:latest\"", c.Image)

@@ -166,3 +166,32 @@ func TestLoadConfigUnreadable(t *testing.T) {
 		t.Fatal("a folder named .iris-helper.json loads without error")
 	}
 }
+
+func TestConfigKindAndCompose(t *testing.T) {
+	cases := []struct {
+		name, json, wantErr string
+		want                Config
+	}{
+		{name: "compose", json: `{"kind": "compose", "compose": {"files": ["docker-compose.yml", "docker/dev.yml"], "service": "iris"}}`,
+			want: Config{Kind: KindCompose, Compose: ComposeConfig{Files: []string{"docker-compose.yml", "docker/dev.yml"}, Service: "iris"}}},
+		{name: "dockerfile", json: `{"kind": "dockerfile"}`, want: Config{Kind: KindDockerfile}},
+		{name: "unknown kind", json: `{"kind": "podman"}`,
+			wantErr: `/p/.iris-helper.json: kind: "podman" is not a kind of project: use "image", "compose" or "dockerfile", or leave it out (fix the file or remove the setting; see docs/config.md)`},
+		{name: "file outside", json: `{"compose": {"files": ["../other/docker-compose.yml"]}}`,
+			wantErr: `/p/.iris-helper.json: compose.files: "../other/docker-compose.yml" must be a path inside the project folder, relative to it (fix the file or remove the setting; see docs/config.md)`},
+		{name: "absolute file", json: `{"compose": {"files": ["/etc/compose.yml"]}}`,
+			wantErr: `/p/.iris-helper.json: compose.files: "/etc/compose.yml" must be a path inside the project folder, relative to it (fix the file or remove the setting; see docs/config.md)`},
+	}
+	for _, c := range cases {
+		got, err := ParseConfig([]byte(c.json), "/p/.iris-helper.json")
+		if c.wantErr != "" {
+			if err == nil || err.Error() != c.wantErr {
+				t.Errorf("%s: error %v, want %s", c.name, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: ParseConfig = %+v, %v; want %+v", c.name, got, err, c.want)
+		}
+	}
+}
