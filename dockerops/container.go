@@ -128,15 +128,17 @@ type Progress struct {
 
 // ContainerName is iris_<first 8 hex of sha256(project)>_<superserver>.
 func ContainerName(project string, superserver int) string {
-	return fmt.Sprintf("iris_%s_%d", projectHash(project), superserver)
+	return fmt.Sprintf("iris_%s_%d", ProjectHash(project), superserver)
 }
 
 // VolumeName is the project's durable volume: iris_<first 8 hex of sha256(project)>_durable.
 func VolumeName(project string) string {
-	return fmt.Sprintf("iris_%s_durable", projectHash(project))
+	return fmt.Sprintf("iris_%s_durable", ProjectHash(project))
 }
 
-func projectHash(project string) string {
+// ProjectHash is the first 8 hex digits of sha256(project): the per-project part of the names
+// iris-helper gives containers, volumes, images and the files it keeps under IRIS_HELPER_HOME.
+func ProjectHash(project string) string {
 	sum := sha256.Sum256([]byte(project))
 	return hex.EncodeToString(sum[:])[:8]
 }

@@ -34,4 +34,8 @@ const (
 	// CodeRegistryAccess: IRIS_HELPER_HOME or a file in it is not usable by this user (owner,
 	// permissions, a folder or FIFO where registry.json belongs); the message gives the fix.
 	CodeRegistryAccess = -32021
+	// CodeConsentRequired: the project's compose model does what a repository's files may not do
+	// on their own (docs/config.md); error.data carries {"items": [{id, service, text}]}. Show the
+	// items to the user, then send iris/start with {"allow": [the ids]}.
+	CodeConsentRequired = -32022
 )

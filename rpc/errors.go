@@ -52,17 +52,20 @@ func toRPCError(err error, current func() *workspace.Status) *jsonrpc2.Error {
 	out := &jsonrpc2.Error{Code: codeFor(err), Message: err.Error()}
 	// A CodeConfirmRequired answer is the extension's cue to ask (a modal with the container's
 	// name), so it carries no remedy; the same error as a message (the auto-start) does.
-	if r := remedy(err); r != "" && out.Code != CodeConfirmRequired {
+	if r := remedy(err); r != "" && out.Code != CodeConfirmRequired && out.Code != CodeConsentRequired {
 		out.Message += ". " + r
 	}
 	var data ErrorData
 	var confirm *workspace.ConfirmRequiredError
 	var keep *dockerops.KeepError
+	var consent *workspace.ComposeConsentError
 	switch {
 	case errors.As(err, &confirm):
 		data.Container, data.Reason = confirm.Container, confirm.Reason
 	case errors.As(err, &keep):
 		data.Container, data.Reason = keep.Container, keep.Reason
+	case errors.As(err, &consent):
+		data.Items = consent.Items
 	}
 	var oe *opError
 	if errors.As(err, &oe) {
@@ -78,7 +81,7 @@ func toRPCError(err error, current func() *workspace.Status) *jsonrpc2.Error {
 		}
 		data.Status = st
 	}
-	if data.Status != nil || data.Container != "" {
+	if data.Status != nil || data.Container != "" || data.Items != nil {
 		out.SetError(data)
 	}
 	return out
@@ -105,6 +108,7 @@ func codeFor(err error) int64 {
 		projLock    *workspace.ProjectLockError
 		access      *registry.AccessError
 		home        *registry.HomeError
+		consent     *workspace.ComposeConsentError
 	)
 	switch {
 	case errors.As(err, &unavailable):
@@ -127,6 +131,8 @@ func codeFor(err error) int64 {
 		return CodeConfirmRequired
 	case errors.As(err, &access), errors.As(err, &home):
 		return CodeRegistryAccess
+	case errors.As(err, &consent):
+		return CodeConsentRequired
 	}
 	return CodeInternalError
 }
@@ -155,6 +161,8 @@ func remedy(err error) string {
 		return "Or choose another image with the irisHelper.image setting."
 	case workspace.RemedyShowOutput:
 		return fmt.Sprintf("See the full output with `docker logs %s`.", r.Container)
+	case workspace.RemedyAllowCompose:
+		return "To allow them for this project, run \"IRIS: Start\" and choose \"Allow and Start\"."
 	}
 	return ""
 }

@@ -39,6 +39,7 @@ func TestCodeFor(t *testing.T) {
 		{wrap(&dockerops.KeepError{Container: "iris_x_1"}), CodeConfirmRequired},
 		{fmt.Errorf("open project /p: %w", &registry.AccessError{Path: "/h/registry.json"}), CodeRegistryAccess},
 		{&registry.HomeError{Path: "/h"}, CodeRegistryAccess},
+		{wrap(&workspace.ComposeConsentError{Project: "/p"}), CodeConsentRequired},
 		{&workspace.NetworkBindError{Address: "0.0.0.0"}, CodeInternalError}, // iris/start answers it as CodeStartFailed
 		{errors.New("anything else"), CodeInternalError},
 	}
@@ -63,6 +64,9 @@ func TestToRPCError(t *testing.T) {
 	exhausted := &registry.ExhaustedError{}
 	exhaustedText := exhausted.Error() + `. To free a slot, run "IRIS: Release Port" in one of the projects listed.`
 	own := &jsonrpc2.Error{Code: CodeNoProject, Message: "no workspace folder"}
+	consent := &workspace.ComposeConsentError{Project: "/p", Items: []workspace.ConsentItem{
+		{ID: "bind:iris:/home/ada/iris.key", Service: "iris", Text: "service iris mounts /home/ada/iris.key (outside the project)"},
+		{ID: "privileged:tools:", Service: "tools", Text: "service tools runs privileged"}}}
 	tests := []struct {
 		name    string
 		err     error
@@ -93,6 +97,9 @@ func TestToRPCError(t *testing.T) {
 			`{"status":` + string(nowJSON) + `,"container":"iris_x_1","reason":"it was created with image a instead of b"}`},
 		{"confirmation required outside a project operation", confirm, current, CodeConfirmRequired, confirm.Error(),
 			`{"container":"iris_x_1","reason":"host port 1972 is taken"}`},
+		{"consent required: the items, no remedy (the extension asks)", &opError{err: consent, status: &st, code: CodeStartFailed}, current, CodeConsentRequired,
+			"the compose project of /p does what a repository's files may not do on their own:\n  - service iris mounts /home/ada/iris.key (outside the project)\n  - service tools runs privileged",
+			`{"status":` + string(stJSON) + `,"items":[{"id":"bind:iris:/home/ada/iris.key","service":"iris","text":"service iris mounts /home/ada/iris.key (outside the project)"},{"id":"privileged:tools:","service":"tools","text":"service tools runs privileged"}]}`},
 		{"a network bind refused: the editor's remedy", &opError{err: bind, status: &st, code: CodeStartFailed}, current, CodeStartFailed,
 			bind.Error() + ". To allow it, turn on irisHelper.allowNetworkBind in your user settings (not the workspace's) and restart the helper.", `{"status":` + string(stJSON) + `}`},
 	}
@@ -133,6 +140,7 @@ func TestRemedy(t *testing.T) {
 		{wrap(&dockerops.PullError{Image: "x", Err: errors.New("denied")}), "Or choose another image with the irisHelper.image setting."},
 		{wrap(&dockerops.ExitedError{Container: "iris_x_1", Code: 3}), "See the full output with `docker logs iris_x_1`."},
 		{wrap(&dockerops.NotReadyError{Container: "iris_x_1"}), ""},
+		{wrap(&workspace.ComposeConsentError{Project: "/p"}), `To allow them for this project, run "IRIS: Start" and choose "Allow and Start".`},
 		{errors.New("anything else"), ""},
 	} {
 		if got := remedy(tc.err); got != tc.want {

@@ -243,6 +243,9 @@ type StartParams struct {
 	// named it. Absent: the container named in this session's last CodeConfirmRequired answer.
 	// A restart that would remove another one answers CodeConfirmRequired naming it.
 	Container string `json:"container,omitempty"`
+	// Allow (iris/start, iris/restart): the ids of the items of a CodeConsentRequired answer the
+	// user allowed (workspace.ConsentChoice.IDs); kept for the project once the start goes ahead.
+	Allow []string `json:"allow,omitempty"`
 }
 
 // PortsResult answers iris/ports.
@@ -301,6 +304,8 @@ type ErrorData struct {
 	// CodeConfirmRequired: the container a confirmed iris/restart would recreate, and why.
 	Container string `json:"container,omitempty"`
 	Reason    string `json:"reason,omitempty"`
+	// CodeConsentRequired: what the compose project does beyond the allow-list.
+	Items []workspace.ConsentItem `json:"items,omitempty"`
 }
 
 // fieldError is a params problem naming the field.

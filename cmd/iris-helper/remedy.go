@@ -38,6 +38,8 @@ func remedy(err error) string {
 		return "Or choose another image with --image."
 	case workspace.RemedyShowOutput:
 		return "See the full output with 'iris-helper logs'."
+	case workspace.RemedyAllowCompose:
+		return fmt.Sprintf("To allow them for this project, run 'iris-helper start %s' (an explicit start allows what it lists).", r.Project)
 	}
 	return ""
 }
