@@ -43,24 +43,20 @@ const unauthorizedBody = "<html><head><title>Unauthorized</title></head><body><h
 
 // atelierConfig is what the Atelier API answers with.
 type atelierConfig struct {
-	users      map[string]string // upper-case user name -> password
+	users      []string          // upper-case names of the accounts
+	password   func(string) bool // whether a password is the accounts' (one for all, as in IRIS's default setup)
 	namespaces []string          // upper case, as IRIS lists them
 	id         string            // instance id in the server information
 	// refused reports whether the API is made to fail now (STUB_FAIL / atelierRefuseFile).
 	refused func() bool
 }
 
-// defaultUsers are the accounts of a development instance, each with password (IRIS's default SYS).
-func defaultUsers(password string) map[string]string {
-	u := map[string]string{}
-	for _, name := range []string{"_SYSTEM", "SuperUser", "Admin"} {
-		u[strings.ToUpper(name)] = password
-	}
-	return u
-}
+// defaultUsers are the predefined accounts of a development instance that log in with a password.
+var defaultUsers = []string{"_SYSTEM", "SUPERUSER", "ADMIN"}
 
-// configFromEnv reads STUB_PASSWORD (the password of every account; default SYS), STUB_NAMESPACES
-// (comma-separated; default %SYS,USER) and STUB_FAIL's atelier-refuse / atelier-refuse-for=DUR.
+// configFromEnv reads STUB_PASSWORD (the password of every account; default SYS; a PasswordHash
+// applied from a merge file wins, see password.go), STUB_NAMESPACES (comma-separated; default
+// %SYS,USER) and STUB_FAIL's atelier-refuse / atelier-refuse-for=DUR.
 func configFromEnv(readyAt time.Time) (atelierConfig, error) {
 	pw := os.Getenv("STUB_PASSWORD")
 	if pw == "" {
@@ -86,7 +82,7 @@ func configFromEnv(readyAt time.Time) (atelierConfig, error) {
 	}
 	host, _ := os.Hostname()
 	return atelierConfig{
-		users: defaultUsers(pw), namespaces: ns, id: instanceID(host),
+		users: defaultUsers, password: passwordChecker(stateDir(), pw), namespaces: ns, id: instanceID(host),
 		refused: func() bool {
 			if always || time.Now().Before(until) {
 				return true
@@ -241,7 +237,7 @@ func (a *atelier) authenticate(w http.ResponseWriter, r *http.Request) bool {
 	if !ok {
 		return false
 	}
-	if want, ok := a.cfg.users[strings.ToUpper(user)]; !ok || want != pass {
+	if !slices.Contains(a.cfg.users, strings.ToUpper(user)) || !a.cfg.password(pass) {
 		return false
 	}
 	b := make([]byte, 16)

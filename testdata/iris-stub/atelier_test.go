@@ -92,7 +92,7 @@ func TestAtelier(t *testing.T) {
 				pw = "SYS"
 			}
 			srv := httptest.NewServer(newAtelier(atelierConfig{
-				users: defaultUsers(pw), namespaces: []string{"%SYS", "USER"}, id: "ID",
+				users: defaultUsers, password: passwordChecker(t.TempDir(), pw), namespaces: []string{"%SYS", "USER"}, id: "ID",
 				refused: func() bool { return tc.refused },
 			}))
 			defer srv.Close()
@@ -149,23 +149,23 @@ func TestConfigFromEnv(t *testing.T) {
 	ready := time.Now()
 	for _, tc := range []struct {
 		name, password, namespaces, fail string
-		wantUsers                        map[string]string
+		wantPassword                     string // accepted; "SYS" is refused unless it is this
 		wantNS                           []string
 		wantRefused                      bool
 		wantErr                          string
 	}{
-		{name: "defaults", wantUsers: map[string]string{"_SYSTEM": "SYS", "SUPERUSER": "SYS", "ADMIN": "SYS"}, wantNS: []string{"%SYS", "USER"}},
-		{name: "password and namespaces", password: "pw", namespaces: "%SYS, user ,IRISAPP",
-			wantUsers: map[string]string{"_SYSTEM": "pw", "SUPERUSER": "pw", "ADMIN": "pw"}, wantNS: []string{"%SYS", "USER", "IRISAPP"}},
-		{name: "refused", fail: "atelier-refuse", wantUsers: defaultUsers("SYS"), wantNS: []string{"%SYS", "USER"}, wantRefused: true},
-		{name: "refused for an hour", fail: "session-refuse,atelier-refuse-for=1h", wantUsers: defaultUsers("SYS"), wantNS: []string{"%SYS", "USER"}, wantRefused: true},
-		{name: "refused for no time", fail: "atelier-refuse-for=0s", wantUsers: defaultUsers("SYS"), wantNS: []string{"%SYS", "USER"}},
+		{name: "defaults", wantPassword: "SYS", wantNS: []string{"%SYS", "USER"}},
+		{name: "password and namespaces", password: "pw", namespaces: "%SYS, user ,IRISAPP", wantPassword: "pw", wantNS: []string{"%SYS", "USER", "IRISAPP"}},
+		{name: "refused", fail: "atelier-refuse", wantPassword: "SYS", wantNS: []string{"%SYS", "USER"}, wantRefused: true},
+		{name: "refused for an hour", fail: "session-refuse,atelier-refuse-for=1h", wantPassword: "SYS", wantNS: []string{"%SYS", "USER"}, wantRefused: true},
+		{name: "refused for no time", fail: "atelier-refuse-for=0s", wantPassword: "SYS", wantNS: []string{"%SYS", "USER"}},
 		{name: "bad duration", fail: "atelier-refuse-for=soon", wantErr: `STUB_FAIL=atelier-refuse-for="soon": time: invalid duration "soon"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("STUB_PASSWORD", tc.password)
 			t.Setenv("STUB_NAMESPACES", tc.namespaces)
 			t.Setenv("STUB_FAIL", tc.fail)
+			t.Setenv("ISC_DATA_DIRECTORY", t.TempDir())
 			cfg, err := configFromEnv(ready)
 			if tc.wantErr != "" || err != nil {
 				if err == nil || err.Error() != tc.wantErr {
@@ -173,13 +173,11 @@ func TestConfigFromEnv(t *testing.T) {
 				}
 				return
 			}
-			if len(cfg.users) != len(tc.wantUsers) {
-				t.Errorf("users %v, want %v", cfg.users, tc.wantUsers)
+			if strings.Join(cfg.users, ",") != "_SYSTEM,SUPERUSER,ADMIN" {
+				t.Errorf("users %q", cfg.users)
 			}
-			for u, p := range tc.wantUsers {
-				if cfg.users[u] != p {
-					t.Errorf("users %v, want %v", cfg.users, tc.wantUsers)
-				}
+			if !cfg.password(tc.wantPassword) || (tc.wantPassword != "SYS" && cfg.password("SYS")) || cfg.password("") {
+				t.Errorf("password %q not the only one accepted", tc.wantPassword)
 			}
 			if strings.Join(cfg.namespaces, ",") != strings.Join(tc.wantNS, ",") {
 				t.Errorf("namespaces %q, want %q", cfg.namespaces, tc.wantNS)
@@ -195,7 +193,7 @@ func TestConfigFromEnv(t *testing.T) {
 // the Atelier API is mounted beside it.
 func TestHandlerKeepsReadiness(t *testing.T) {
 	var never atomic.Int64
-	srv := httptest.NewServer(handler(&never, newAtelier(atelierConfig{users: defaultUsers("SYS"), namespaces: []string{"USER"}, id: "ID"})))
+	srv := httptest.NewServer(handler(&never, newAtelier(atelierConfig{users: defaultUsers, password: passwordChecker(t.TempDir(), "SYS"), namespaces: []string{"USER"}, id: "ID"})))
 	defer srv.Close()
 	for _, tc := range []struct {
 		path string

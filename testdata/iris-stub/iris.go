@@ -26,7 +26,7 @@ func irisCommand(args []string) int {
 
 func irisMain(args []string, stdin io.Reader, stdout, stderr io.Writer, logPath string) int {
 	usage := func() int {
-		fmt.Fprintln(stderr, "usage: iris start|stop <instance> [quietly] | iris session <instance> [-U namespace] [code] | iris qlist [instance]")
+		fmt.Fprintln(stderr, "usage: iris start|stop <instance> [quietly] | iris session <instance> [-U namespace] [code] | iris merge <instance> <file> | iris qlist [instance]")
 		return 2
 	}
 	if len(args) < 1 {
@@ -65,6 +65,17 @@ func irisMain(args []string, stdin io.Reader, stdout, stderr io.Writer, logPath 
 		return 0
 	case "session":
 		return session(args[2:], stdin, stdout, stderr, logPath)
+	case "merge":
+		if len(args) != 3 {
+			return usage()
+		}
+		msg, err := applyMerge(args[2], stateDir())
+		if err != nil {
+			fmt.Fprintln(stderr, "iris merge:", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, msg)
+		return 0
 	}
 	return usage()
 }

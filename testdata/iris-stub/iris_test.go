@@ -42,9 +42,9 @@ func TestIrisCommand(t *testing.T) {
 		{name: "qlist", args: []string{"qlist", "IRIS"}, wantStdout: "IRIS^/usr/irissys^2025.1.0.223.0^running, since "},
 		{name: "another instance", args: []string{"session", "CACHE"}, wantCode: 1, wantStderr: "iris: instance \"CACHE\" not found\n"},
 		{name: "no command", args: nil, wantCode: 2,
-			wantStderr: "usage: iris start|stop <instance> [quietly] | iris session <instance> [-U namespace] [code] | iris qlist [instance]\n"},
+			wantStderr: "usage: iris start|stop <instance> [quietly] | iris session <instance> [-U namespace] [code] | iris merge <instance> <file> | iris qlist [instance]\n"},
 		{name: "unknown command", args: []string{"all", "IRIS"}, wantCode: 2,
-			wantStderr: "usage: iris start|stop <instance> [quietly] | iris session <instance> [-U namespace] [code] | iris qlist [instance]\n"},
+			wantStderr: "usage: iris start|stop <instance> [quietly] | iris session <instance> [-U namespace] [code] | iris merge <instance> <file> | iris qlist [instance]\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("STUB_FAIL", tc.fail)

@@ -20,12 +20,14 @@
 //	                                 read the script from stdin (1 MiB at most), append "NS LINE" for
 //	                                 each line, print prompts as a terminal session does (zn/set
 //	                                 $namespace switch NS; halt ends it); exit 0
+//	iris merge IRIS FILE             apply FILE's [Startup] PasswordHash (once, as at start)
 //	iris qlist [IRIS]                one line in iris qlist's form
 //	tini [--] PROGRAM ARGS           (as /tini) exec PROGRAM; /iris-main is the instance
 //	chown, sh, ls, …                 busybox applets (/usr/bin, /bin -> usr/bin)
 //
 // Environment: STUB_READY_DELAY (Go duration), ISC_DATA_DIRECTORY (created; a marker line is
-// appended to iris-stub.marker there on each start), STUB_PASSWORD (the password of _SYSTEM,
+// appended to iris-stub.marker there on each start), ISC_CPF_MERGE_FILE (its [Startup]
+// PasswordHash is applied once, see password.go), STUB_PASSWORD (the password of _SYSTEM,
 // SuperUser and Admin; default SYS), STUB_NAMESPACES (default %SYS,USER), STUB_FAIL
 // (comma-separated):
 //
@@ -157,6 +159,13 @@ func serve(args []string) int {
 			}
 		}
 		fmt.Printf("[INFO] Using durable %%SYS in %s (parent owned by uid %d)\n", dir, owner)
+	}
+	if f := os.Getenv("ISC_CPF_MERGE_FILE"); f != "" {
+		if msg, err := applyMerge(f, stateDir()); err != nil {
+			fmt.Printf("[ERROR] Configuration merge: %v\n", err)
+		} else {
+			fmt.Printf("[INFO] %s\n", msg)
+		}
 	}
 	logf("Private webserver started on 52773")
 
