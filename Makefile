@@ -21,7 +21,7 @@ FUZZMINIMIZE ?= 500x
 STATICCHECK := $(GO) tool -modfile=scripts/tools/go.mod staticcheck
 CROSS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-.PHONY: all build demo test setup docker-engine compose editors e2e-tools test-ports lint gotest fuzz cross bench \
+.PHONY: all build demo test setup docker-engine compose busybox editors e2e-tools test-ports lint gotest fuzz cross bench \
 	stub-image ext-test e2e editors-test vsix clean
 
 all: build
@@ -34,7 +34,7 @@ demo: build
 
 # What the tests need, installed when missing (idempotent; downloads cached outside the tree). The
 # ensure-* scripts take turns at apt-get (scripts/apt-install.sh), so these may run at once.
-setup: docker-engine compose editors e2e-tools test-ports
+setup: docker-engine compose busybox editors e2e-tools test-ports
 
 docker-engine:
 	./scripts/ensure-docker.sh
@@ -42,6 +42,10 @@ docker-engine:
 # Docker Compose v2 (2.24+), built from its Go module when missing (scripts/ensure-compose.sh).
 compose: docker-engine
 	./scripts/ensure-compose.sh
+
+# Debian's busybox-static: the stand-in IRIS image's shell (scripts/ensure-busybox.sh).
+busybox:
+	./scripts/ensure-busybox.sh
 
 editors:
 	./scripts/ensure-editors.sh
@@ -82,7 +86,7 @@ lint:
 	GOOS=linux $(STATICCHECK) ./testdata/iris-stub
 
 gotest: docker-engine test-ports stub-image
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -timeout 30m ./... ./testdata/iris-stub
 
 # A failure is a crasher (go test writes it to <pkg>/testdata/fuzz/<Name>/ and names it) or a failing seed.
 fuzz:
@@ -96,7 +100,7 @@ cross:
 	  echo "build $$os/$$arch"; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/iris-helper-$$os-$$arch$$ext ./cmd/iris-helper; done
 
-stub-image: docker-engine
+stub-image: docker-engine busybox
 	$(GO) run ./dockerops/dockertest/cmd/buildstub -tag $(STUB_IMAGE)
 
 bench:

@@ -15,8 +15,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +38,12 @@ import (
 
 // StubTag is the stand-in image's tag.
 const StubTag = "iris-helper/iris-stub:dev"
+
+// StubTagEnv names the environment variable that, when set, replaces StubTag in StubImage: two
+// checkouts whose stand-in sources differ (worktrees of parallel branches) on one engine each
+// rebuild the shared tag from their own sources, so one's tests may run on the other's image
+// unless one of them uses a tag of its own.
+const StubTagEnv = "IRIS_HELPER_STUB_TAG"
 
 // labelStubSource marks the stand-in image with a digest of its sources, so a changed stub is rebuilt.
 const labelStubSource = "dev.iris-helper.stub-source"
@@ -76,14 +80,21 @@ func Engine(t testing.TB) *dockerops.Engine {
 	return e
 }
 
-// StubImage returns StubTag after making sure the image exists and matches the sources in
+// StubImage returns StubTag (or $IRIS_HELPER_STUB_TAG) after making sure the image exists and matches the sources in
 // testdata/iris-stub (building it otherwise; builds are serialized across processes).
 func StubImage(t testing.TB) string {
 	t.Helper()
 	e := Engine(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	tag, err := EnsureStub(ctx, e.Client(), StubTag, false, io.Discard)
+	tag := StubTag
+	if v := os.Getenv(StubTagEnv); v != "" {
+		tag = v
+	}
+	tag, err := EnsureStub(ctx, e.Client(), tag, false, io.Discard)
+	if errors.Is(err, ErrNoBusybox) {
+		Missing(t, "stand-in image: %v", err)
+	}
 	if err != nil {
 		t.Fatalf("build stand-in image: %v", err)
 	}
@@ -151,8 +162,9 @@ const stubBuildTimeout = 3 * time.Minute
 
 // EnsureStub builds the stand-in image as tag unless an image with that tag was built from the
 // current sources (force rebuilds anyway). It compiles testdata/iris-stub with CGO_ENABLED=0
-// for the engine's architecture into a temp build context next to the Dockerfile and builds it
-// through the engine API. Build output goes to w.
+// for the engine's architecture, puts it with busybox and rootfs/ into the archives of layers
+// (stubimage.go) in a build context next to the Dockerfile and builds it through the engine API. Build output
+// goes to w. Without a static busybox it returns an error wrapping ErrNoBusybox.
 func EnsureStub(ctx context.Context, cli *client.Client, tag string, force bool, w io.Writer) (string, error) {
 	src, err := stubSourceDir()
 	if err != nil {
@@ -163,7 +175,11 @@ func EnsureStub(ctx context.Context, cli *client.Client, tag string, force bool,
 		return "", fmt.Errorf("ask the engine for its platform: %w", err)
 	}
 	goarch := ver.Arch
-	digest, err := sourceDigest(src, goarch)
+	busybox, err := findBusybox(goarch)
+	if err != nil {
+		return "", err
+	}
+	digest, err := sourceDigest(src, goarch, busybox)
 	if err != nil {
 		return "", err
 	}
@@ -208,14 +224,24 @@ func EnsureStub(ctx context.Context, cli *client.Client, tag string, force bool,
 	if err != nil {
 		return "", err
 	}
+	archives, err := rootfsTars(src, busybox, bin)
+	if err != nil {
+		return "", fmt.Errorf("stand-in file system: %w", err)
+	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, f := range []struct {
+	files := []struct {
 		name string
-		mode int64
 		data []byte
-	}{{"Dockerfile", 0o644, dockerfile}, {"iris-stub", 0o755, bin}} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: time.Unix(0, 0)}); err != nil {
+	}{{"Dockerfile", dockerfile}}
+	for _, l := range layers {
+		files = append(files, struct {
+			name string
+			data []byte
+		}{l, archives[l]})
+	}
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), ModTime: time.Unix(0, 0)}); err != nil {
 			return "", err
 		}
 		if _, err := tw.Write(f.data); err != nil {
@@ -260,20 +286,6 @@ func imageDigest(ctx context.Context, cli *client.Client, tag string) string {
 		return ""
 	}
 	return res.Config.Labels[labelStubSource]
-}
-
-func sourceDigest(dir, goarch string) (string, error) {
-	h := sha256.New()
-	fmt.Fprintln(h, goarch)
-	for _, name := range []string{"main.go", "Dockerfile"} {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return "", fmt.Errorf("stand-in image sources: %w", err)
-		}
-		fmt.Fprintf(h, "%s %d\n", name, len(data))
-		h.Write(data)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
 // stubSourceDir finds testdata/iris-stub in this module (from the working directory upwards,

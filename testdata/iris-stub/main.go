@@ -1,26 +1,42 @@
 // Command iris-stub is a stand-in for InterSystems IRIS in iris-helper's tests: a tiny static
-// program in a FROM scratch image that behaves like IRIS where the helper looks.
+// program in an image built FROM scratch with Debian's static busybox as its shell, which behaves
+// like IRIS where the helper, the ObjectScript extension and real projects' Dockerfiles look.
 //
 // One binary, chosen by the name it is started as (argv[0]) or by its first argument:
 //
-//	iris-stub [--check-caps false]   the "instance": after STUB_READY_DELAY (default 0) it listens on
+//	iris-stub [ARGS]                 the "instance": after STUB_READY_DELAY (default 0) it listens on
 //	                                 1972 (superserver: accepts TCP and keeps it open) and 52773 (HTTP:
-//	                                 /csp/sys/UtilHome.csp 200, /api/atelier/ 401 unless _SYSTEM:SYS),
-//	                                 prints IRIS-like lines ending with "Enabling logons", and shuts
-//	                                 down in an orderly way on SIGTERM (exit 0)
+//	                                 /csp/sys/UtilHome.csp 200; /api/atelier/ the Atelier API, see
+//	                                 atelier.go), prints IRIS-like lines ending with "Enabling logons",
+//	                                 and shuts down in an orderly way on SIGTERM (exit 0). ARGS as
+//	                                 iris-main takes them: --check-caps V, --ISCAgent V, --key FILE,
+//	                                 -b CMD / -a CMD (run by sh -c before start / after "Enabling logons")
 //	iris-stub probe                  healthcheck: exit 0 when UtilHome.csp answers 200
-//	iris-stub cat FILE               print FILE (scratch images have no cat)
+//	iris-stub cat FILE               print FILE
 //	iris-stub write FILE TEXT        write TEXT to FILE, creating directories
-//	iris session iris -U NS 'CODE'   (as /usr/irissys/bin/iris) append "NS CODE" to /tmp/iris-session.log
-//	chown [-R] UID:GID PATH...       (as /usr/irissys/bin/chown) numeric chown, for volume preparation
+//	iris start IRIS [quietly]        (as /usr/irissys/bin/iris) print what IRIS prints, exit 0
+//	iris stop IRIS [quietly]         likewise
+//	iris session IRIS [-U NS] [CODE] with CODE: append "NS CODE" to /tmp/iris-session.log; without:
+//	                                 read the script from stdin (1 MiB at most), append "NS LINE" for
+//	                                 each line, print prompts as a terminal session does (zn/set
+//	                                 $namespace switch NS; halt ends it); exit 0
+//	iris merge IRIS FILE             apply FILE's [Startup] PasswordHash (once, as at start)
+//	iris qlist [IRIS]                one line in iris qlist's form
+//	tini [--] PROGRAM ARGS           (as /tini) exec PROGRAM; /iris-main is the instance
+//	chown, sh, ls, …                 busybox applets (/usr/bin, /bin -> usr/bin)
 //
 // Environment: STUB_READY_DELAY (Go duration), ISC_DATA_DIRECTORY (created; a marker line is
-// appended to iris-stub.marker there on each start), STUB_FAIL (comma-separated):
+// appended to iris-stub.marker there on each start), ISC_CPF_MERGE_FILE (its [Startup]
+// PasswordHash is applied once, see password.go), STUB_PASSWORD (the password of _SYSTEM,
+// SuperUser and Admin; default SYS), STUB_NAMESPACES (default %SYS,USER), STUB_FAIL
+// (comma-separated):
 //
-//	exit                 print an error and exit 3 right away
-//	never-ready          never listen, never print "Enabling logons"
-//	unhealthy-after=DUR  UtilHome.csp answers 503 from DUR after readiness on (healthcheck fails)
-//	session-refuse       `iris session` fails with exit 1
+//	exit                    print an error and exit 3 right away
+//	never-ready             never listen, never print "Enabling logons"
+//	unhealthy-after=DUR     UtilHome.csp answers 503 from DUR after readiness on (healthcheck fails)
+//	session-refuse          `iris session` fails with exit 1
+//	atelier-refuse          /api/atelier/ answers 503 (also while /tmp/iris-stub-atelier-refuse exists)
+//	atelier-refuse-for=DUR  /api/atelier/ answers 503 for DUR after readiness
 package main
 
 import (
@@ -30,9 +46,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -50,8 +66,8 @@ func main() {
 	switch filepath.Base(os.Args[0]) {
 	case "iris":
 		os.Exit(irisCommand(os.Args[1:]))
-	case "chown":
-		os.Exit(chownCommand(os.Args[1:]))
+	case "tini":
+		os.Exit(tini(os.Args[1:]))
 	}
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
@@ -90,14 +106,21 @@ func logf(format string, args ...any) {
 
 func serve(args []string) int {
 	fmt.Println("[INFO] Starting InterSystems IRIS instance IRIS...")
+	var before, after []string
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
-		case "--check-caps":
+		case "--check-caps", "--ISCAgent", "--key", "-a", "-b":
 			if i+1 >= len(args) {
-				fmt.Println("[ERROR] --check-caps needs a value (true|false)")
+				fmt.Printf("[ERROR] %s needs a value\n", args[i])
 				return 2
 			}
-			fmt.Printf("[INFO] Startup argument --check-caps %s\n", args[i+1])
+			switch args[i] {
+			case "-a":
+				after = append(after, args[i+1])
+			case "-b":
+				before = append(before, args[i+1])
+			}
+			fmt.Printf("[INFO] Startup argument %s %s\n", args[i], args[i+1])
 			i++
 		default:
 			fmt.Printf("[WARN] ignoring unknown startup argument %q\n", args[i])
@@ -106,6 +129,11 @@ func serve(args []string) int {
 	if _, ok := failSwitch("exit"); ok {
 		fmt.Println("[ERROR] Startup failed: STUB_FAIL=exit (simulated license or configuration error)")
 		return 3
+	}
+	for _, c := range before {
+		if code := runHook("-b", c); code != 0 {
+			return code
+		}
 	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
@@ -131,6 +159,13 @@ func serve(args []string) int {
 			}
 		}
 		fmt.Printf("[INFO] Using durable %%SYS in %s (parent owned by uid %d)\n", dir, owner)
+	}
+	if f := os.Getenv("ISC_CPF_MERGE_FILE"); f != "" {
+		if msg, err := applyMerge(f, stateDir()); err != nil {
+			fmt.Printf("[ERROR] Configuration merge: %v\n", err)
+		} else {
+			fmt.Printf("[INFO] %s\n", msg)
+		}
 	}
 	logf("Private webserver started on 52773")
 
@@ -171,10 +206,18 @@ func serve(args []string) int {
 		fmt.Printf("[ERROR] web server: %v\n", err)
 		return 1
 	}
+	cfg, err := configFromEnv(time.Now())
+	if err != nil {
+		fmt.Println("[ERROR]", err)
+		return 2
+	}
 	go acceptForever(ss)
-	go func() { _ = http.Serve(web, handler(&unhealthyAt)) }()
+	go func() { _ = http.Serve(web, handler(&unhealthyAt, newAtelier(cfg))) }()
 	logf("Master initialized system")
 	logf("Enabling logons")
+	for _, c := range after {
+		_ = runHook("-a", c) // iris-main logs a failed -a command and keeps the instance up
+	}
 	<-stop
 	return shutdown()
 }
@@ -202,7 +245,7 @@ func acceptForever(l net.Listener) {
 	}
 }
 
-func handler(unhealthyAt *atomic.Int64) http.Handler {
+func handler(unhealthyAt *atomic.Int64, api http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/csp/sys/UtilHome.csp", func(w http.ResponseWriter, r *http.Request) {
 		if at := unhealthyAt.Load(); at != 0 && time.Now().UnixNano() >= at {
@@ -212,16 +255,7 @@ func handler(unhealthyAt *atomic.Int64) http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintln(w, "<html><head><title>Management Portal</title></head><body>IRIS stand-in</body></html>")
 	})
-	mux.HandleFunc("/api/atelier/", func(w http.ResponseWriter, r *http.Request) {
-		user, pass, ok := r.BasicAuth()
-		if !ok || user != "_SYSTEM" || pass != "SYS" {
-			w.Header().Set("WWW-Authenticate", `Basic realm="IRIS"`)
-			http.Error(w, "Unauthorized", http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"status":{"errors":[],"summary":""},"console":[],"result":{"content":{"version":"IRIS for UNIX (stand-in) 2024.1","id":"iris-stub","api":8,"namespaces":["%SYS","USER"]}}}`)
-	})
+	mux.Handle("/api/atelier/", api)
 	mux.HandleFunc("/stub/session-log", func(w http.ResponseWriter, r *http.Request) {
 		data, err := os.ReadFile(sessionLog)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -249,81 +283,28 @@ func probe() int {
 	return 0
 }
 
-// irisCommand implements `iris session <instance> -U <namespace> '<code>'`.
-func irisCommand(args []string) int {
-	if len(args) < 2 || args[0] != "session" {
-		fmt.Fprintln(os.Stderr, "usage: iris session <instance> [-U namespace] [code]")
+// tini runs `tini [-s] [--] PROGRAM ARGS...` as InterSystems images' entrypoint does: it becomes
+// PROGRAM (no reaping: the stand-in starts no children that outlive it).
+func tini(args []string) int {
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		dashdash := args[0] == "--"
+		args = args[1:]
+		if dashdash {
+			break
+		}
+	}
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: tini [--] PROGRAM [ARGS...]")
 		return 2
 	}
-	if !strings.EqualFold(args[1], "iris") {
-		fmt.Fprintf(os.Stderr, "iris: instance %q not found\n", args[1])
-		return 1
-	}
-	ns, code := "USER", ""
-	rest := args[2:]
-	for i := 0; i < len(rest); i++ {
-		if rest[i] == "-U" && i+1 < len(rest) {
-			ns = rest[i+1]
-			i++
-			continue
-		}
-		code = rest[i]
-	}
-	if _, ok := failSwitch("session-refuse"); ok {
-		fmt.Println("Access Denied (STUB_FAIL=session-refuse)")
-		return 1
-	}
-	if err := os.MkdirAll(filepath.Dir(sessionLog), 0o777); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	f, err := os.OpenFile(sessionLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o666)
+	path, err := exec.LookPath(args[0])
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		fmt.Fprintln(os.Stderr, "tini:", err)
+		return 127
 	}
-	defer f.Close()
-	fmt.Fprintf(f, "%s %s\n", ns, code)
-	fmt.Printf("Node: iris-stub, Instance: IRIS\n%s>\n", ns)
-	return 0
-}
-
-// chownCommand implements `chown [-R] UID:GID PATH...` with numeric ids.
-func chownCommand(args []string) int {
-	recursive := false
-	if len(args) > 0 && args[0] == "-R" {
-		recursive, args = true, args[1:]
-	}
-	if len(args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: chown [-R] UID:GID PATH...")
-		return 2
-	}
-	u, g, _ := strings.Cut(args[0], ":")
-	uid, err1 := strconv.Atoi(u)
-	gid, err2 := strconv.Atoi(g)
-	if err1 != nil || err2 != nil {
-		fmt.Fprintf(os.Stderr, "chown: only numeric UID:GID is supported, got %q\n", args[0])
-		return 2
-	}
-	for _, p := range args[1:] {
-		walk := func(path string, _ os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(path, uid, gid)
-		}
-		var err error
-		if recursive {
-			err = filepath.WalkDir(p, walk)
-		} else {
-			err = os.Lchown(p, uid, gid)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "chown:", err)
-			return 1
-		}
-	}
-	return 0
+	err = syscall.Exec(path, args, os.Environ())
+	fmt.Fprintln(os.Stderr, "tini:", err)
+	return 126
 }
 
 func catCommand(args []string) int {
