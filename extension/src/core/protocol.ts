@@ -16,7 +16,24 @@ export type IrisState =
   | 'docker-unavailable';
 
 /** Phases of a start while state is "starting"; "" otherwise. */
-export type IrisPhase = 'pulling' | 'creating' | 'starting' | 'waiting' | '';
+export type IrisPhase = 'pulling' | 'building' | 'creating' | 'starting' | 'waiting' | '';
+
+/** How a project is run (Status.kind): a plain image, its compose file, or its Dockerfile. */
+export type ProjectKind = 'image' | 'compose' | 'dockerfile';
+
+/**
+ * One published port of the project (Status.ports): the IRIS pair included; for the image kind
+ * the pair alone. pinnedHostPort is the host port the compose file names (0: none, or random).
+ */
+export interface PublishedPort {
+  service: string;
+  containerPort: number;
+  protocol: string;
+  hostPort: number;
+  hostIP: string;
+  pinnedHostPort: number;
+  state: string;
+}
 
 /** The one status shape every front end renders (helper: workspace.Status). */
 export interface Status {
@@ -40,7 +57,18 @@ export interface Status {
   envFile: string;
   restartNeeded: boolean;
   message: string;
+  /** image|compose|dockerfile; absent from a helper older than the compose kind (then: image). */
+  kind?: ProjectKind;
+  /** The compose project name ("" unless kind is compose). */
+  composeProject?: string;
+  /** The compose service that is IRIS ("" unless kind is compose). */
+  irisService?: string;
+  /** Every published port; absent from an older helper (then: the IRIS pair of the fields above). */
+  ports?: PublishedPort[];
 }
+
+/** Status fields a helper older than the compose kind does not send (optional until every helper does). */
+export const newStatusFields = ['kind', 'composeProject', 'irisService', 'ports'] as const;
 
 /** One registry assignment (registry.Assignment), as iris/release answers it. */
 export interface Assignment {
@@ -79,6 +107,8 @@ export interface InitializationOptions {
   allowEnvFileOutsideProject: boolean;
   /** The user's own choice only: may a bindAddress from the repository expose IRIS to the network. */
   allowNetworkBind: boolean;
+  /** The user's own choice only (irisHelper.dockerPath in user settings): the docker CLI for compose and builds; "" = docker on PATH. */
+  dockerPath?: string;
 }
 
 /** The helper's initialize result (rpc.InitializeResult). */
@@ -107,6 +137,11 @@ export const Methods = {
   release: 'iris/release',
   statusNotification: 'iris/status',
 } as const;
+
+/** iris/start's params: build (Rebuild) builds the project's images again before the start. */
+export interface StartParams {
+  build?: boolean;
+}
 
 export interface StopParams {
   remove?: boolean;
@@ -168,7 +203,22 @@ function hasFields(v: unknown, fields: Record<string, Check>): boolean {
 }
 
 export const irisStates: readonly IrisState[] = ['not-created', 'stopped', 'starting', 'ready', 'unhealthy', 'stopping', 'error', 'docker-unavailable'];
-export const irisPhases: readonly IrisPhase[] = ['pulling', 'creating', 'starting', 'waiting', ''];
+export const irisPhases: readonly IrisPhase[] = ['pulling', 'building', 'creating', 'starting', 'waiting', ''];
+export const projectKinds: readonly ProjectKind[] = ['image', 'compose', 'dockerfile'];
+
+export const publishedPortFields: Record<keyof PublishedPort, Check> = {
+  service: isString,
+  containerPort: isNumber,
+  protocol: isString,
+  hostPort: isNumber,
+  hostIP: isString,
+  pinnedHostPort: isNumber,
+  state: isString,
+};
+
+export function isPublishedPort(v: unknown): v is PublishedPort {
+  return hasFields(v, publishedPortFields);
+}
 
 export const statusFields: Record<keyof Status, Check> = {
   project: isString,
@@ -188,6 +238,10 @@ export const statusFields: Record<keyof Status, Check> = {
   envFile: isString,
   restartNeeded: isBoolean,
   message: isString,
+  kind: optional(oneOf(...projectKinds)),
+  composeProject: optional(isString),
+  irisService: optional(isString),
+  ports: optional((v) => Array.isArray(v) && v.every(isPublishedPort)),
 };
 
 export const assignmentFields: Record<keyof Assignment, Check> = {
@@ -218,8 +272,10 @@ export const initializationOptionsFields: Record<keyof InitializationOptions, Ch
   commandProvider: oneOf(false),
   allowEnvFileOutsideProject: isBoolean,
   allowNetworkBind: isBoolean,
+  dockerPath: optional(isString),
 };
 
+export const startParamsFields: Record<keyof StartParams, Check> = { build: optional(isBoolean) };
 export const stopParamsFields: Record<keyof StopParams, Check> = { remove: optional(isBoolean), purge: optional(isBoolean) };
 export const restartParamsFields: Record<keyof RestartParams, Check> = { confirm: optional(isBoolean), container: optional(isString) };
 
