@@ -19,6 +19,14 @@ export class ConnUpdates {
     });
   }
 
+  /** Queues apply after the updates before it, whatever the port. */
+  queue(apply: () => Promise<void>): void {
+    this.chain = this.chain.then(apply).catch((err) => {
+      this.last = undefined;
+      this.onError(err);
+    });
+  }
+
   /** The next update runs even for the port queued last. */
   forget(): void {
     this.last = undefined;
