@@ -8,7 +8,7 @@ import type * as HelperClientModule from './helperClient';
 import type { FolderEntry, Folders } from './folders';
 import { Commands, type CommandId } from './core/commands';
 import { errorText } from './core/messages';
-import { portActionEffect, portActions, portItems, registryOnlyConn, type PortActionItem, type PortItem } from './core/ports';
+import { openProjectItems, portActionEffect, portActions, portItems, registryOnlyConn, type PortActionItem, type PortItem } from './core/ports';
 import { Methods, type PortsResult, type ReleaseParams, type ReleaseResult, type RestartParams, type StartParams, type Status, type StopParams } from './core/protocol';
 import { releaseButton, releaseQuestion, releaseWithForce, releasedMessage, stopAndReleaseButton } from './core/release';
 import { restartAnyway, restartWithConfirm, startWithConfirm, type RestartOutcome } from './core/restart';
@@ -190,9 +190,10 @@ async function showPorts(folders: Folders, arg: unknown): Promise<void> {
   // host, namespace and user of a project open here come from its status (the helper read its
   // .iris-helper.json); another project's are the defaults
   const conn = owner?.status ?? registryOnlyConn;
-  const action = await vscode.window.showQuickPick<PortActionItem>(portActions(a, owner !== undefined, conn), { placeHolder: `${a.project}: ports ${a.superserverPort}/${a.webPort}` });
+  const extra = owner ? openProjectItems(owner.status?.ports, owner.conn.view.objectScript) : [];
+  const action = await vscode.window.showQuickPick<PortActionItem>([...extra, ...portActions(a, owner !== undefined, conn)], { placeHolder: `${a.project}: ports ${a.superserverPort}/${a.webPort}` });
   if (!action) return;
-  const effect = portActionEffect(action.action, a, conn);
+  const effect = portActionEffect(action.action, a, conn, action);
   switch (effect.kind) {
     case 'copy':
       await vscode.env.clipboard.writeText(effect.text);
@@ -202,6 +203,9 @@ async function showPorts(folders: Folders, arg: unknown): Promise<void> {
       break;
     case 'release':
       if (owner) await release(folders, owner.uri);
+      break;
+    case 'retryObjectScript':
+      if (owner) await owner.conn.retry(owner.status);
       break;
   }
 }

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { classifyRequestError, classifyServerInfo, notInstalledMessage, objectScriptLine, type ObjectScriptViewInput } from '../../src/core/objectscriptStatus';
+
+const version = 'IRIS for UNIX (Ubuntu Server LTS for x86-64 Containers) 2025.1 (Build 223U) Tue Mar 11 2025 18:14:42 EDT';
+const info = (over: object = {}) => ({ status: { errors: [], summary: '' }, console: [], result: { content: { version, id: 'x', api: 8, features: [], namespaces: ['%SYS', 'USER'], ...over } } });
+
+test('GET /api/atelier/ server info -> ok, namespace missing, not IRIS, error', () => {
+  assert.deepEqual(classifyServerInfo(info(), 'user'), { kind: 'ok', version, namespaces: ['%SYS', 'USER'] });
+  assert.deepEqual(classifyServerInfo(info(), 'APP'), { kind: 'namespace-missing', namespace: 'APP', namespaces: ['%SYS', 'USER'] });
+  assert.deepEqual(classifyServerInfo(info({ api: 0 }), 'USER'), { kind: 'not-iris', detail: 'GET /api/atelier/ did not answer with IRIS server information' });
+  assert.deepEqual(classifyServerInfo({ hello: 'nginx' }, 'USER'), { kind: 'not-iris', detail: 'GET /api/atelier/ did not answer with IRIS server information' });
+  assert.deepEqual(classifyServerInfo({ ...info(), status: { summary: 'ERROR #5001' } }, 'USER'), { kind: 'error', detail: 'ERROR #5001' });
+});
+
+test('request errors -> refused, timeout, error', () => {
+  const e = (code: string) => Object.assign(new Error(code), { code });
+  assert.deepEqual(classifyRequestError(e('ECONNREFUSED'), 'localhost', 34600, 5000), { kind: 'refused', host: 'localhost', port: 34600 });
+  assert.deepEqual(classifyRequestError(e('ECONNRESET'), 'localhost', 34600, 5000), { kind: 'refused', host: 'localhost', port: 34600 });
+  assert.deepEqual(classifyRequestError(e('ABORT_ERR'), 'localhost', 34600, 5000), { kind: 'timeout', host: 'localhost', port: 34600, ms: 5000 });
+  assert.deepEqual(classifyRequestError(e('EHOSTUNREACH'), 'localhost', 34600, 5000), { kind: 'error', detail: 'EHOSTUNREACH' });
+});
+
+test('the ObjectScript line of the tooltip and Show Ports, whole', () => {
+  const base: ObjectScriptViewInput = {
+    installed: true, host: 'localhost', webPort: 34600,
+    api: { serverName: '', active: true, host: 'localhost', port: 34600, username: '_SYSTEM', namespace: 'USER', apiVersion: 8, serverVersion: version },
+    probe: { kind: 'ok', version, namespaces: ['%SYS', 'USER'] },
+  };
+  const cases: { name: string; v: Partial<ObjectScriptViewInput>; text: string; connected?: boolean }[] = [
+    { name: 'connected', v: {}, text: 'ObjectScript: connected as _SYSTEM to USER', connected: true },
+    { name: 'not installed', v: { installed: false }, text: 'ObjectScript: the InterSystems ObjectScript extension is not installed' },
+    { name: 'API not answered yet', v: { api: undefined }, text: 'ObjectScript: checking…' },
+    { name: 'probe not ended yet', v: { probe: undefined }, text: 'ObjectScript: checking…' },
+    { name: '401 without a password', v: { probe: { kind: 'unauthorized', username: '_SYSTEM', hadPassword: false } }, text: 'ObjectScript: not connected — IRIS answered 401 for _SYSTEM (no password in objectscript.conn or its server definition)' },
+    { name: '401 with a password', v: { probe: { kind: 'unauthorized', username: '_SYSTEM', hadPassword: true } }, text: 'ObjectScript: not connected — IRIS answered 401 for _SYSTEM (wrong password)' },
+    { name: 'refused', v: { probe: { kind: 'refused', host: 'localhost', port: 34600 } }, text: 'ObjectScript: not connected — nothing answers on localhost:34600 (connection refused)' },
+    { name: 'timeout', v: { probe: { kind: 'timeout', host: 'localhost', port: 34600, ms: 5000 } }, text: 'ObjectScript: not connected — IRIS did not answer /api/atelier/ on localhost:34600 within 5 s' },
+    { name: 'namespace missing', v: { api: { ...base.api, namespace: 'APP' }, probe: { kind: 'namespace-missing', namespace: 'APP', namespaces: ['%SYS', 'USER'] } }, text: 'ObjectScript: not connected — IRIS has no namespace APP (it has %SYS, USER)' },
+    { name: 'another port', v: { api: { ...base.api, port: 52773 } }, text: "ObjectScript: not connected — it uses localhost:52773, not this project's web port 34600" },
+    { name: 'off', v: { api: { ...base.api, active: false } }, text: 'ObjectScript: not connected — objectscript.conn is off ("active": false)' },
+    { name: 'off, left so', v: { api: { ...base.api, active: false }, offText: 'objectscript.conn was turned off ("active": false) more than 60 s after IRIS was ready, so IRIS Helper leaves it off: x' }, text: 'ObjectScript: not connected — objectscript.conn was turned off ("active": false) more than 60 s after IRIS was ready, so IRIS Helper leaves it off: x' },
+  ];
+  for (const c of cases) {
+    assert.deepEqual(objectScriptLine({ ...base, ...c.v }), { text: c.text, connected: c.connected ?? false }, c.name);
+  }
+});
+
+test('the not-installed notice, whole', () => {
+  assert.equal(notInstalledMessage,
+    "IRIS Helper: the InterSystems ObjectScript extension is not installed. objectscript.conn is kept pointing at this project's IRIS for when you install it. (Shown once per workspace.)");
+});
