@@ -223,7 +223,10 @@ export class FolderConn implements vscode.Disposable {
   }
 
   private async write(s: Status, conn: ObjectScriptConn, written: WrittenConn, decision?: ConnDecision): Promise<void> {
-    if (typeof conn.server === 'string' && isOurServerOrNew(conn.server, this.folder.name, s.project)) await this.ensureOurServer(s, conn.server);
+    if (typeof conn.server === 'string' && isOurServerOrNew(conn.server, this.folder.name, s.project)) {
+      // a conn names iris-helper's definition only once it is in the user's settings
+      if (!(await this.ensureOurServer(s, conn.server)) && serverSetting(conn.server, this.folder.uri) === undefined) delete conn.server;
+    }
     await this.writeRaw(conn);
     await this.context.workspaceState.update(`irisHelper.connWritten:${this.uri}`, written);
     const form = decision && decision.action === 'write' ? decision.form : 'hostPort';
@@ -236,11 +239,15 @@ export class FolderConn implements vscode.Disposable {
     await writeSetting(this.folder.uri.fsPath, 'objectscript.conn', conn);
   }
 
-  private async ensureOurServer(s: Status, name: string): Promise<void> {
+  /** Creates or updates iris-helper's definition; false when the user's settings refused it. */
+  private async ensureOurServer(s: Status, name: string): Promise<boolean> {
     try {
       await ensureServer(name, s.host, s.webPort, s.username, s.project);
+      return true;
     } catch (err) {
-      this.log.warn(`the Server Manager definition "${name}" could not be written to your user settings: ${errorText(err)}`);
+      this.log.warn(`the Server Manager definition "${name}" could not be written to your user settings (is Server Manager installed?): ${errorText(err)}`);
+      eventLog('server-definition-failed', { folder: this.folder.uri.fsPath, server: name, error: errorText(err) });
+      return false;
     }
   }
 

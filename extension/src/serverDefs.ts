@@ -5,8 +5,11 @@
 // recorded there is the user's and is never written. The one place the extension writes a setting
 // through VS Code's configuration API, and only at user (Global) scope.
 import * as vscode from 'vscode';
-import { serverManagerExtensionId } from './core/objectscriptStatus';
+import { objectScriptExtensionId, serverManagerExtensionId } from './core/objectscriptStatus';
 import { helperHome, readServerRecord, recordServer, sameDefinition, serverDefinition, serverName, type ServerDefinition } from './core/serverRecord';
+
+/** The user's settings refused intersystems.servers this session (not a registered setting): no definition is tried again. */
+let settingsRefused = false;
 
 /** Whether a definition is iris-helper's (recorded). */
 export function isOurServer(name: string): boolean {
@@ -20,11 +23,13 @@ export function serverSetting(name: string, scope?: vscode.Uri): ServerDefinitio
 
 /**
  * The definition the folder's conn should name when it has no password, or undefined when there
- * can be none: Server Manager is not installed (intersystems.servers is not registered), or a
- * definition of that name exists that iris-helper did not create.
+ * can be none: neither Server Manager nor the ObjectScript extension (which depends on it) is
+ * installed, or a definition of that name exists that iris-helper did not create. (ensureServer
+ * may still fail when intersystems.servers is not a registered setting; the conn then names none.)
  */
 export function credentialServerFor(folderName: string, projectRoot: string): string | undefined {
-  if (!vscode.extensions.getExtension(serverManagerExtensionId)) return undefined;
+  if (settingsRefused) return undefined;
+  if (!vscode.extensions.getExtension(serverManagerExtensionId) && !vscode.extensions.getExtension(objectScriptExtensionId)) return undefined;
   const name = serverName(folderName, projectRoot);
   const existing = vscode.workspace.getConfiguration('intersystems').inspect<Record<string, unknown>>('servers')?.globalValue?.[name];
   if (existing !== undefined && !isOurServer(name)) return undefined;
@@ -41,5 +46,10 @@ export async function ensureServer(name: string, host: string, port: number, use
   recordServer(helperHome(), name, projectRoot);
   if (sameDefinition(all[name], def)) return;
   all[name] = def;
-  await cfg.update('servers', all, vscode.ConfigurationTarget.Global);
+  try {
+    await cfg.update('servers', all, vscode.ConfigurationTarget.Global);
+  } catch (err) {
+    settingsRefused = true;
+    throw err;
+  }
 }
