@@ -313,10 +313,13 @@ export class FolderConn implements vscode.Disposable {
     const def = server ? serverSetting(server, folderUri) : undefined;
     const password = typeof conn?.password === 'string' ? conn.password
       : server && isOurServer(server) ? defaultPassword : typeof def?.password === 'string' ? def.password : undefined;
-    const host = this.api?.host || s.host;
-    const port = this.api?.port || s.webPort;
-    this.probe = await probeAtelier({ host, port, username: this.api?.username || conn?.username || s.username, password, namespace: this.api?.namespace || conn?.ns || s.namespace });
-    eventLog('objectscript-status', { folder: folderUri.fsPath, active: this.api?.active, port: this.api?.port, probe: this.probe.kind, ...this.view.objectScript });
+    if (this.api?.port && this.api.port !== s.webPort) {
+      // it points elsewhere: the line says so; credentials are only ever sent to this project's IRIS
+      this.probe = undefined;
+    } else {
+      this.probe = await probeAtelier({ host: s.host, port: s.webPort, username: this.api?.username || conn?.username || s.username, password, namespace: this.api?.namespace || conn?.ns || s.namespace });
+    }
+    eventLog('objectscript-status', { folder: folderUri.fsPath, active: this.api?.active, port: this.api?.port, probe: this.probe?.kind, ...this.view.objectScript });
     this.changed();
   }
 }

@@ -16,11 +16,14 @@ export interface ProbeTarget {
 
 export const probeTimeoutMs = 5000;
 
-interface Answer {
+export interface Answer {
   status: number;
   cookies: string[];
   body: string;
 }
+
+/** One HTTP request to /api/atelier/ of t (the probe's only I/O; a test passes its own). */
+export type Transport = (t: ProbeTarget, method: 'HEAD' | 'GET', headers: Record<string, string>, signal: AbortSignal) => Promise<Answer>;
 
 function request(t: ProbeTarget, method: 'HEAD' | 'GET', headers: Record<string, string>, signal: AbortSignal): Promise<Answer> {
   return new Promise((resolve, reject) => {
@@ -40,14 +43,14 @@ function request(t: ProbeTarget, method: 'HEAD' | 'GET', headers: Record<string,
 }
 
 /** Probes the Atelier API of t; never throws. */
-export async function probeAtelier(t: ProbeTarget, timeoutMs = probeTimeoutMs): Promise<ProbeResult> {
+export async function probeAtelier(t: ProbeTarget, timeoutMs = probeTimeoutMs, send: Transport = request): Promise<ProbeResult> {
   const signal = AbortSignal.timeout(timeoutMs);
   const auth = 'Basic ' + Buffer.from(`${t.username}:${t.password ?? ''}`).toString('base64');
   try {
-    const head = await request(t, 'HEAD', { Authorization: auth }, signal);
+    const head = await send(t, 'HEAD', { Authorization: auth }, signal);
     if (head.status === 401) return { kind: 'unauthorized', username: t.username, hadPassword: t.password !== undefined };
     if (head.status >= 400) return { kind: 'not-iris', detail: `HEAD /api/atelier/ answered ${head.status}` };
-    const get = await request(t, 'GET', head.cookies.length ? { Cookie: head.cookies.join('; ') } : { Authorization: auth }, signal);
+    const get = await send(t, 'GET', head.cookies.length ? { Cookie: head.cookies.join('; ') } : { Authorization: auth }, signal);
     if (get.status === 401) return { kind: 'unauthorized', username: t.username, hadPassword: t.password !== undefined };
     let body: unknown;
     try {

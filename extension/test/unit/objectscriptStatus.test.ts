@@ -50,3 +50,26 @@ test('the not-installed notice, whole', () => {
   assert.equal(notInstalledMessage,
     "IRIS Helper: the InterSystems ObjectScript extension is not installed. objectscript.conn is kept pointing at this project's IRIS for when you install it. (Shown once per workspace.)");
 });
+
+test('the probe: HEAD with Basic auth, then GET with the session cookie and no Authorization, as the ObjectScript extension does', async () => {
+  const { probeAtelier } = require('../../src/core/atelierProbe') as typeof import('../../src/core/atelierProbe');
+  const target = { host: 'localhost', port: 34600, username: '_SYSTEM', password: 'SYS', namespace: 'USER' };
+  const seen: string[] = [];
+  const ok = await probeAtelier(target, 5000, async (_t, method, headers) => {
+    seen.push(`${method} ${JSON.stringify(headers)}`);
+    return method === 'HEAD'
+      ? { status: 200, cookies: ['CSPSESSIONID-SP-34600-UP-api-atelier-=abc'], body: '' }
+      : { status: 200, cookies: [], body: JSON.stringify(info()) };
+  });
+  assert.deepEqual(ok, { kind: 'ok', version, namespaces: ['%SYS', 'USER'] });
+  assert.deepEqual(seen, [
+    `HEAD {"Authorization":"Basic ${Buffer.from('_SYSTEM:SYS').toString('base64')}"}`,
+    'GET {"Cookie":"CSPSESSIONID-SP-34600-UP-api-atelier-=abc"}',
+  ]);
+  assert.deepEqual(await probeAtelier({ ...target, password: undefined }, 5000, async () => ({ status: 401, cookies: [], body: '' })),
+    { kind: 'unauthorized', username: '_SYSTEM', hadPassword: false });
+  assert.deepEqual(await probeAtelier(target, 5000, async () => { throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:34600'), { code: 'ECONNREFUSED' }); }),
+    { kind: 'refused', host: 'localhost', port: 34600 });
+  assert.deepEqual(await probeAtelier(target, 5000, async (_t, m) => (m === 'HEAD' ? { status: 200, cookies: [], body: '' } : { status: 200, cookies: [], body: '<html>' })),
+    { kind: 'not-iris', detail: 'GET /api/atelier/ answered 200 without JSON' });
+});
