@@ -205,7 +205,7 @@ async function showPorts(folders: Folders, arg: unknown): Promise<void> {
       if (owner) await release(folders, owner.uri);
       break;
     case 'retryObjectScript':
-      if (owner) await owner.conn.retry(owner.status);
+      if (owner) await owner.conn.retry();
       break;
   }
 }
@@ -231,11 +231,11 @@ async function release(folders: Folders, arg: unknown): Promise<void> {
 /** Makes the ObjectScript extension check its connection again (the folder's conn is rewritten). */
 async function retryObjectScript(folders: Folders, arg: unknown): Promise<void> {
   const e = await pickEntry(folders, arg, 'retry the ObjectScript connection of');
-  if (e) await e.conn.retry(e.status);
+  if (e) await e.conn.retry();
 }
 
 /** objectscript.conn names a server on another port: write this project's host/port into the folder's conn instead. */
 async function useProjectPort(folders: Folders, arg: unknown): Promise<void> {
   const e = await pickEntry(folders, arg, "point objectscript.conn at the port of");
-  if (e) await e.conn.useProjectPort(e.status);
+  if (e) await e.conn.useProjectPort();
 }

@@ -87,7 +87,7 @@ export class Folders implements vscode.Disposable {
         this.log.info(`settings changed for ${e.folder.uri.fsPath}: restarting its helper`);
         void this.restartHelper(e);
       } else if (action === 'conn') {
-        e.conn.settingChanged(e.status);
+        e.conn.settingChanged();
       } else if (action === 'connChanged') {
         e.conn.connChanged();
       }
