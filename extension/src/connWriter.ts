@@ -13,7 +13,7 @@ import { ConnKeeper, type KeeperHost } from './core/connKeeper';
 import { eventLog } from './core/eventLog';
 import { errorText } from './core/messages';
 import type { ObjectScriptConn, WrittenConn } from './core/objectscriptConn';
-import { notInstalledMessage, objectScriptExtensionId, objectScriptLine, type ProbeResult, type ServerForUri } from './core/objectscriptStatus';
+import { notInstalledMessage, objectScriptExtensionId, objectScriptLine, type ObjectScriptLine, type ProbeResult, type ServerForUri } from './core/objectscriptStatus';
 import type { Status } from './core/protocol';
 import { defaultPassword } from './core/serverRecord';
 import { readSetting, refusedSettingsMessage, writeSetting } from './core/settingsFile';
@@ -28,7 +28,7 @@ interface ObjectScriptApi {
 
 /** What the folder's status-bar item shows about the connection (folders.ts renders it). */
 export interface ConnView {
-  objectScript?: { text: string; connected: boolean };
+  objectScript?: ObjectScriptLine;
   serverWarning?: { server: string; host?: string; port?: number };
 }
 

@@ -66,20 +66,27 @@ export interface ObjectScriptViewInput {
   offText?: string;
 }
 
-/** One line for the tooltip and Show Ports; connected is true only for "connected as". */
-export function objectScriptLine(v: ObjectScriptViewInput): { text: string; connected: boolean } {
-  const no = (why: string) => ({ text: `ObjectScript: not connected — ${why}`, connected: false });
-  if (!v.installed) return { text: 'ObjectScript: the InterSystems ObjectScript extension is not installed', connected: false };
+/** The ObjectScript line: connected only for "connected as"; retry when a Retry action makes sense (installed). */
+export interface ObjectScriptLine {
+  text: string;
+  connected: boolean;
+  retry: boolean;
+}
+
+/** One line for the tooltip and Show Ports. */
+export function objectScriptLine(v: ObjectScriptViewInput): ObjectScriptLine {
+  const no = (why: string) => ({ text: `ObjectScript: not connected — ${why}`, connected: false, retry: true });
+  if (!v.installed) return { text: 'ObjectScript: the InterSystems ObjectScript extension is not installed', connected: false, retry: false };
   const a = v.api;
-  if (!a) return { text: 'ObjectScript: checking…', connected: false };
+  if (!a) return { text: 'ObjectScript: checking…', connected: false, retry: true };
   if (a.port !== undefined && a.port !== v.webPort) {
     return no(`it uses ${a.host ?? '(no host)'}:${a.port}, not this project's web port ${v.webPort}`);
   }
   const p = v.probe;
   if (p && p.kind !== 'ok') return no(probeWords(p));
   if (a.active !== true) return no(v.offText ?? 'objectscript.conn is off ("active": false)');
-  if (!p) return { text: 'ObjectScript: checking…', connected: false };
-  return { text: `ObjectScript: connected as ${a.username ?? '(no user)'} to ${a.namespace ?? '(no namespace)'}`, connected: true };
+  if (!p) return { text: 'ObjectScript: checking…', connected: false, retry: true };
+  return { text: `ObjectScript: connected as ${a.username ?? '(no user)'} to ${a.namespace ?? '(no namespace)'}`, connected: true, retry: false };
 }
 
 function probeWords(p: Exclude<ProbeResult, { kind: 'ok' }>): string {

@@ -1,5 +1,6 @@
 // iris/ports answer -> Show Ports QuickPick items and their actions. No `vscode` import.
 import { hostPort, managementPortalUrl } from './commands';
+import type { ObjectScriptLine } from './objectscriptStatus';
 import type { PortEntry, PublishedPort, Status } from './protocol';
 
 export interface PortItem {
@@ -53,9 +54,9 @@ export interface PortActionItem {
  * (a compose project's other services too), and the ObjectScript line with Retry when it is not
  * connected.
  */
-export function openProjectItems(ports: readonly PublishedPort[] | undefined, objectScript: { text: string; connected: boolean } | undefined): PortActionItem[] {
+export function openProjectItems(ports: readonly PublishedPort[] | undefined, objectScript: ObjectScriptLine | undefined): PortActionItem[] {
   const items: PortActionItem[] = [];
-  if (objectScript) {
+  if (objectScript && (objectScript.connected || objectScript.retry)) {
     items.push(objectScript.connected
       ? { label: `$(check) ${objectScript.text}`, description: 'check again', action: 'retryObjectScript' }
       : { label: `$(circle-slash) ${objectScript.text}`, description: 'Retry', action: 'retryObjectScript' });

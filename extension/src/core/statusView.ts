@@ -2,6 +2,7 @@
 // It renders the helper's status and nothing else. No `vscode` import: folders.ts maps the
 // result onto a StatusBarItem.
 import { Commands, type CommandId, managementPortalUrl } from './commands';
+import type { ObjectScriptLine } from './objectscriptStatus';
 import type { Status } from './protocol';
 
 /** How the connection to the folder's helper is doing (vscode-languageclient State, simplified). */
@@ -20,7 +21,7 @@ export interface StatusViewInput {
   /** Why the helper could not be started (missing binary...), when it could not. */
   clientError?: string;
   /** The ObjectScript extension's connection (core/objectscriptStatus objectScriptLine), while IRIS runs. */
-  objectScript?: { text: string; connected: boolean };
+  objectScript?: ObjectScriptLine;
   /** objectscript.conn names a Server Manager definition that is not on this project's web port. */
   serverWarning?: { server: string; host?: string; port?: number };
 }
@@ -231,7 +232,7 @@ function renderTooltip(input: StatusViewInput, s: Status): string {
   if (input.objectScript && isRunning(s)) {
     const o = input.objectScript;
     lines.push('', `${o.connected ? '$(check)' : '$(circle-slash)'} ${escapeMarkdown(o.text)}` +
-      (o.connected ? '' : ' · ' + commandLink('$(refresh) Retry', Commands.retryObjectScript, folderUri)));
+      (o.retry ? ' · ' + commandLink('$(refresh) Retry', Commands.retryObjectScript, folderUri) : ''));
   }
   lines.push('', '---', '');
   const links: string[] = [];

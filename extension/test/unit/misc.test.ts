@@ -93,7 +93,7 @@ test('Show Ports, a project open here: the ObjectScript line (Retry) and every p
     { service: 'iris', containerPort: 52773, protocol: 'tcp', hostPort: 34600, hostIP: '127.0.0.1', pinnedHostPort: 52773, state: 'running' },
     { service: 'web', containerPort: 80, protocol: 'tcp', hostPort: 34080, hostIP: '::1', pinnedHostPort: 0, state: 'running' },
     { service: 'iris', containerPort: 53773, protocol: 'tcp', hostPort: 0, hostIP: '', pinnedHostPort: 0, state: 'running' },
-  ], { text: 'ObjectScript: not connected — nothing answers on localhost:34600 (connection refused)', connected: false });
+  ], { text: 'ObjectScript: not connected — nothing answers on localhost:34600 (connection refused)', connected: false, retry: true });
   assert.deepEqual(items, [
     { label: '$(circle-slash) ObjectScript: not connected — nothing answers on localhost:34600 (connection refused)', description: 'Retry', action: 'retryObjectScript' },
     { label: '$(plug) iris 52773/tcp → 127.0.0.1:34600', description: 'copy 34600 (compose file: 52773)', action: 'copyPublished', hostPort: 34600 },
@@ -103,4 +103,5 @@ test('Show Ports, a project open here: the ObjectScript line (Retry) and every p
   assert.deepEqual(portActionEffect('copyPublished', a, { host: 'localhost', namespace: 'USER', username: '_SYSTEM' }, items[2]), { kind: 'copy', text: '34080' });
   assert.deepEqual(portActionEffect('retryObjectScript', a, { host: 'localhost', namespace: 'USER', username: '_SYSTEM' }), { kind: 'retryObjectScript' });
   assert.deepEqual(openProjectItems(undefined, undefined), []);
+  assert.deepEqual(openProjectItems(undefined, { text: 'ObjectScript: the InterSystems ObjectScript extension is not installed', connected: false, retry: false }), []);
 });

@@ -27,9 +27,9 @@ test('the ObjectScript line of the tooltip and Show Ports, whole', () => {
     api: { serverName: '', active: true, host: 'localhost', port: 34600, username: '_SYSTEM', namespace: 'USER', apiVersion: 8, serverVersion: version },
     probe: { kind: 'ok', version, namespaces: ['%SYS', 'USER'] },
   };
-  const cases: { name: string; v: Partial<ObjectScriptViewInput>; text: string; connected?: boolean }[] = [
-    { name: 'connected', v: {}, text: 'ObjectScript: connected as _SYSTEM to USER', connected: true },
-    { name: 'not installed', v: { installed: false }, text: 'ObjectScript: the InterSystems ObjectScript extension is not installed' },
+  const cases: { name: string; v: Partial<ObjectScriptViewInput>; text: string; connected?: boolean; retry?: boolean }[] = [
+    { name: 'connected', v: {}, text: 'ObjectScript: connected as _SYSTEM to USER', connected: true, retry: false },
+    { name: 'not installed', v: { installed: false }, text: 'ObjectScript: the InterSystems ObjectScript extension is not installed', retry: false },
     { name: 'API not answered yet', v: { api: undefined }, text: 'ObjectScript: checking…' },
     { name: 'probe not ended yet', v: { probe: undefined }, text: 'ObjectScript: checking…' },
     { name: '401 without a password', v: { probe: { kind: 'unauthorized', username: '_SYSTEM', hadPassword: false } }, text: 'ObjectScript: not connected — IRIS answered 401 for _SYSTEM (no password in objectscript.conn or its server definition)' },
@@ -42,7 +42,7 @@ test('the ObjectScript line of the tooltip and Show Ports, whole', () => {
     { name: 'off, left so', v: { api: { ...base.api, active: false }, offText: 'objectscript.conn was turned off ("active": false) more than 60 s after IRIS was ready, so IRIS Helper leaves it off: x' }, text: 'ObjectScript: not connected — objectscript.conn was turned off ("active": false) more than 60 s after IRIS was ready, so IRIS Helper leaves it off: x' },
   ];
   for (const c of cases) {
-    assert.deepEqual(objectScriptLine({ ...base, ...c.v }), { text: c.text, connected: c.connected ?? false }, c.name);
+    assert.deepEqual(objectScriptLine({ ...base, ...c.v }), { text: c.text, connected: c.connected ?? false, retry: c.retry ?? true }, c.name);
   }
 });
 

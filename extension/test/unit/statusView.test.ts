@@ -128,7 +128,7 @@ test('a compose project: building, and the whole tooltip with every published po
   assert.equal(building.accessibilityLabel, 'IRIS building, proj');
   assert.equal(building.command, undefined);
   const arg = encodeURIComponent(JSON.stringify([folderUri]));
-  const v = renderStatus(input(composeStatus(), { objectScript: { text: 'ObjectScript: not connected — IRIS answered 401 for _SYSTEM (wrong password)', connected: false } }));
+  const v = renderStatus(input(composeStatus(), { objectScript: { text: 'ObjectScript: not connected — IRIS answered 401 for _SYSTEM (wrong password)', connected: false, retry: true } }));
   assert.equal(v.tooltip, [
     '**IRIS: ready** — proj  ',
     '',
@@ -155,11 +155,15 @@ test('a compose project: building, and the whole tooltip with every published po
     '',
     'Portal: http://localhost:52774/csp/sys/UtilHome.csp  ',
   ].join('\n'));
-  const connected = renderStatus(input(composeStatus(), { objectScript: { text: 'ObjectScript: connected as _SYSTEM to USER', connected: true } }));
+  const connected = renderStatus(input(composeStatus(), { objectScript: { text: 'ObjectScript: connected as _SYSTEM to USER', connected: true, retry: false } }));
   assert.ok(connected.tooltip.includes('\n$(check) ObjectScript: connected as \\_SYSTEM to USER  \n'), connected.tooltip);
   assert.ok(!connected.tooltip.includes('retryObjectScript'));
   // the ObjectScript line only while IRIS runs
-  assert.ok(!renderStatus(input(composeStatus({ state: 'stopped' }), { objectScript: { text: 'x', connected: false } })).tooltip.includes('retryObjectScript'));
+  assert.ok(!renderStatus(input(composeStatus({ state: 'stopped' }), { objectScript: { text: 'x', connected: false, retry: true } })).tooltip.includes('retryObjectScript'));
+  // not installed: said, with no Retry
+  const missing = renderStatus(input(composeStatus(), { objectScript: { text: 'ObjectScript: the InterSystems ObjectScript extension is not installed', connected: false, retry: false } }));
+  assert.ok(missing.tooltip.includes('\n$(circle-slash) ObjectScript: the InterSystems ObjectScript extension is not installed  \n'), missing.tooltip);
+  assert.ok(!missing.tooltip.includes('retryObjectScript'));
   // stopped: Start and Rebuild
   const stopped = renderStatus(input(composeStatus({ state: 'stopped' })));
   assert.ok(stopped.tooltip.includes(`[$(debug-start) Start](command:irisHelper.start?${arg}) · [$(tools) Rebuild](command:irisHelper.rebuild?${arg})`));
