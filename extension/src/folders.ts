@@ -91,7 +91,8 @@ export class Folders implements vscode.Disposable {
       } else if (action === 'connChanged') {
         e.conn.connChanged();
       }
-      if (ev.affectsConfiguration('intersystems.servers')) e.conn.refreshObjectScript();
+      // a user's server definition may have moved: the tooltip's warning looks again
+      if (ev.affectsConfiguration('intersystems.servers') && action !== 'connChanged') e.conn.connChanged();
     }
   }
 

@@ -69,7 +69,7 @@ export class ConnKeeper {
     if (s && s.state === 'ready') this.updates.queue(() => this.apply(s, 'setting'));
   }
 
-  /** objectscript.conn changed in the settings (not by this keeper). */
+  /** objectscript.conn (or intersystems.servers) changed in the settings (not by this keeper). */
   connChanged(): void {
     this.updates.queue(async () => {
       const current = await this.readQuietly();
@@ -86,8 +86,20 @@ export class ConnKeeper {
       } else if (current.active === true) {
         this.nudge.onConnOn();
       }
+      if (s) this.checkServer(current, s);
       this.after();
     });
+  }
+
+  /** A user's server named by the conn: warn when its web port is not the project's (the definition may have changed). */
+  private checkServer(current: ObjectScriptConn, s: Status): void {
+    const server = typeof current.server === 'string' && current.server !== '' && !this.host.isOurServer(current.server) ? current.server : undefined;
+    if (!server || !s.webPort) {
+      this.serverWarning = undefined;
+      return;
+    }
+    const web = this.host.serverWebServer(server);
+    this.serverWarning = web?.port !== s.webPort ? { server, host: web?.host, port: web?.port } : undefined;
   }
 
   /** Retry: make the ObjectScript extension check again (it checks on every conn change). False when IRIS is not ready. */
@@ -158,9 +170,8 @@ export class ConnKeeper {
         if (why === 'retry' && current) await this.bounce(current);
         return;
       case 'server': {
-        const web = this.host.serverWebServer(decision.server);
-        if (web?.port !== s.webPort) this.serverWarning = { server: decision.server, host: web?.host, port: web?.port };
-        this.host.log(`objectscript.conn uses the server "${decision.server}" (left as it is; its web port ${web?.port ?? 'unknown'}, this project's ${s.webPort})`);
+        if (current) this.checkServer(current, s);
+        this.host.log(`objectscript.conn uses the server "${decision.server}" (left as it is; its web port ${this.host.serverWebServer(decision.server)?.port ?? 'unknown'}, this project's ${s.webPort})`);
         if (why === 'retry' && current) await this.bounce(current);
         return;
       }

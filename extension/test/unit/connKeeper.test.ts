@@ -65,7 +65,7 @@ function fakeHost(opts: { conn?: ObjectScriptConn; sm?: boolean; smRefuses?: boo
     now: () => t,
   };
   return {
-    host, writes, notices, ensured, refused,
+    host, writes, notices, ensured, refused, servers,
     get conn() { return conn; },
     /** someone else writes the conn (the ObjectScript extension, the user) */
     set conn(c) { conn = c; },
@@ -141,6 +141,16 @@ test('keeper: a server of the user\'s on another port: warned, never edited; "us
   await k.idle();
   assert.deepEqual(h.writes, []);
   assert.deepEqual(k.serverWarning, { server: 'dev-box', host: 'localhost', port: 52773 });
+  // the user moves the definition to this project's port: no warning
+  h.servers['dev-box'] = { host: 'localhost', port: 34600 };
+  k.connChanged();
+  await k.idle();
+  assert.equal(k.serverWarning, undefined);
+  h.servers['dev-box'] = { host: 'localhost', port: 52773 };
+  k.connChanged();
+  await k.idle();
+  assert.deepEqual(k.serverWarning, { server: 'dev-box', host: 'localhost', port: 52773 });
+  assert.deepEqual(h.writes, []);
   await k.useProjectPort();
   assert.deepEqual(h.writes, [{ ns: 'USER', active: true, host: 'localhost', port: 34600, username: '_SYSTEM', server: cred }]);
   assert.equal(k.serverWarning, undefined);
