@@ -7,7 +7,7 @@
 // that leads out of the folder, is settingsFile's; the Server Manager definition that carries the
 // credentials is serverDefs'. This file holds what needs VS Code.
 import * as vscode from 'vscode';
-import { probeAtelier } from './core/atelierProbe';
+import { probeAtelier, probeHost } from './core/atelierProbe';
 import { offReasonText } from './core/connNudge';
 import { ConnKeeper, type KeeperHost } from './core/connKeeper';
 import { eventLog } from './core/eventLog';
@@ -216,7 +216,7 @@ export class FolderConn implements vscode.Disposable {
       const def = server ? serverSetting(server, folderUri) : undefined;
       const password = typeof conn?.password === 'string' ? conn.password
         : server && isOurServer(server) ? defaultPassword : typeof def?.password === 'string' ? def.password : undefined;
-      this.probe = await probeAtelier({ host: s.host, port: s.webPort, username: this.api?.username || conn?.username || s.username, password, namespace: this.api?.namespace || conn?.ns || s.namespace });
+      this.probe = await probeAtelier({ host: probeHost(s), port: s.webPort, username: this.api?.username || conn?.username || s.username, password, namespace: this.api?.namespace || conn?.ns || s.namespace });
     }
     eventLog('objectscript-status', { folder: folderUri.fsPath, active: this.api?.active, port: this.api?.port, probe: this.probe?.kind, ...this.view.objectScript });
     this.changed();

@@ -16,6 +16,16 @@ export interface ProbeTarget {
 
 export const probeTimeoutMs = 5000;
 
+/**
+ * The address to probe for a status: its bind address when that is one address (127.0.0.1 is
+ * what "localhost" means there, and Node may resolve localhost to ::1 first, where nothing is
+ * published), else (a wildcard, or none) its host.
+ */
+export function probeHost(s: { host: string; bindAddress: string }): string {
+  const b = s.bindAddress.trim();
+  return b === '' || b === '0.0.0.0' || b === '::' || b === '[::]' ? s.host : b.replace(/^\[|\]$/g, '');
+}
+
 export interface Answer {
   status: number;
   cookies: string[];

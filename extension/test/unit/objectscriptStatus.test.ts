@@ -73,3 +73,13 @@ test('the probe: HEAD with Basic auth, then GET with the session cookie and no A
   assert.deepEqual(await probeAtelier(target, 5000, async (_t, m) => (m === 'HEAD' ? { status: 200, cookies: [], body: '' } : { status: 200, cookies: [], body: '<html>' })),
     { kind: 'not-iris', detail: 'GET /api/atelier/ answered 200 without JSON' });
 });
+
+test('the probe goes to the bind address when it is one address, else to the host', () => {
+  const { probeHost } = require('../../src/core/atelierProbe') as typeof import('../../src/core/atelierProbe');
+  assert.equal(probeHost({ host: 'localhost', bindAddress: '127.0.0.1' }), '127.0.0.1');
+  assert.equal(probeHost({ host: '127.0.0.2', bindAddress: '127.0.0.2' }), '127.0.0.2');
+  assert.equal(probeHost({ host: 'localhost', bindAddress: '::1' }), '::1');
+  assert.equal(probeHost({ host: 'localhost', bindAddress: '0.0.0.0' }), 'localhost');
+  assert.equal(probeHost({ host: 'localhost', bindAddress: '::' }), 'localhost');
+  assert.equal(probeHost({ host: 'localhost', bindAddress: '' }), 'localhost');
+});
