@@ -8,8 +8,8 @@ import type * as HelperClientModule from './helperClient';
 import type { FolderEntry, Folders } from './folders';
 import { Commands, type CommandId } from './core/commands';
 import { errorText } from './core/messages';
-import { portActionEffect, portActions, portItems, registryOnlyConn, type PortActionItem, type PortItem } from './core/ports';
-import { Methods, type PortsResult, type ReleaseParams, type ReleaseResult, type RestartParams, type Status, type StopParams } from './core/protocol';
+import { openProjectItems, portActionEffect, portActions, portItems, registryOnlyConn, type PortActionItem, type PortItem } from './core/ports';
+import { Methods, type PortsResult, type ReleaseParams, type ReleaseResult, type RestartParams, type StartParams, type Status, type StopParams } from './core/protocol';
 import { releaseButton, releaseQuestion, releaseWithForce, releasedMessage, stopAndReleaseButton } from './core/release';
 import { restartAnyway, restartWithConfirm, startWithConfirm, type RestartOutcome } from './core/restart';
 import { answeringFolder, routeCommand } from './core/routing';
@@ -23,10 +23,13 @@ const handlers: Record<CommandId, Handler> = {
   [Commands.start]: start,
   [Commands.stop]: stop,
   [Commands.restart]: restart,
+  [Commands.rebuild]: rebuild,
   [Commands.showPorts]: showPorts,
   [Commands.openManagementPortal]: openPortal,
   [Commands.showLog]: showLog,
   [Commands.release]: release,
+  [Commands.retryObjectScript]: retryObjectScript,
+  [Commands.useProjectPort]: useProjectPort,
 };
 
 export function registerCommands(folders: Folders): vscode.Disposable[] {
@@ -83,13 +86,22 @@ async function call(folders: Folders, arg: unknown, what: string, method: string
  * iris/start; when the start kept a container whose data is not on a volume (-32020), the restart
  * that would recreate it is offered with the same modal as IRIS: Restart.
  */
-async function start(folders: Folders, arg: unknown): Promise<Status | undefined> {
-  const e = await pickEntry(folders, arg, 'start');
+function start(folders: Folders, arg: unknown): Promise<Status | undefined> {
+  return startOrRebuild(folders, arg, 'start', {});
+}
+
+/** iris/start {"build": true}: the project's images are built again, then IRIS starts on them. */
+function rebuild(folders: Folders, arg: unknown): Promise<Status | undefined> {
+  return startOrRebuild(folders, arg, 'rebuild', { build: true });
+}
+
+async function startOrRebuild(folders: Folders, arg: unknown, what: 'start' | 'rebuild', params: StartParams): Promise<Status | undefined> {
+  const e = await pickEntry(folders, arg, what);
   if (!e) return undefined;
   const h = helperFor(e);
   if (!h) return undefined;
-  return confirmedOutcome(folders, e, 'start', () => startWithConfirm<Status>(
-    () => h.request<Status>(Methods.start, {}),
+  return confirmedOutcome(folders, e, what, () => startWithConfirm<Status>(
+    () => h.request<Status>(Methods.start, params),
     (params: RestartParams) => h.request<Status>(Methods.restart, params),
     askModal,
     e.name));
@@ -178,9 +190,10 @@ async function showPorts(folders: Folders, arg: unknown): Promise<void> {
   // host, namespace and user of a project open here come from its status (the helper read its
   // .iris-helper.json); another project's are the defaults
   const conn = owner?.status ?? registryOnlyConn;
-  const action = await vscode.window.showQuickPick<PortActionItem>(portActions(a, owner !== undefined, conn), { placeHolder: `${a.project}: ports ${a.superserverPort}/${a.webPort}` });
+  const extra = owner ? openProjectItems(owner.status?.ports, owner.conn.view.objectScript) : [];
+  const action = await vscode.window.showQuickPick<PortActionItem>([...extra, ...portActions(a, owner !== undefined, conn)], { placeHolder: `${a.project}: ports ${a.superserverPort}/${a.webPort}` });
   if (!action) return;
-  const effect = portActionEffect(action.action, a, conn);
+  const effect = portActionEffect(action.action, a, conn, action);
   switch (effect.kind) {
     case 'copy':
       await vscode.env.clipboard.writeText(effect.text);
@@ -190,6 +203,9 @@ async function showPorts(folders: Folders, arg: unknown): Promise<void> {
       break;
     case 'release':
       if (owner) await release(folders, owner.uri);
+      break;
+    case 'retryObjectScript':
+      if (owner) await owner.conn.retry();
       break;
   }
 }
@@ -210,4 +226,16 @@ async function release(folders: Folders, arg: unknown): Promise<void> {
   };
   const outcome = await releaseWithForce(run, (message) => Promise.resolve(vscode.window.showErrorMessage(message, stopAndReleaseButton)), e.name);
   if (outcome.kind === 'failed') void vscode.window.showErrorMessage(outcome.message);
+}
+
+/** Makes the ObjectScript extension check its connection again (the folder's conn is rewritten). */
+async function retryObjectScript(folders: Folders, arg: unknown): Promise<void> {
+  const e = await pickEntry(folders, arg, 'retry the ObjectScript connection of');
+  if (e) await e.conn.retry();
+}
+
+/** objectscript.conn names a server on another port: write this project's host/port into the folder's conn instead. */
+async function useProjectPort(folders: Folders, arg: unknown): Promise<void> {
+  const e = await pickEntry(folders, arg, "point objectscript.conn at the port of");
+  if (e) await e.conn.useProjectPort();
 }

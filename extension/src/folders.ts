@@ -70,7 +70,7 @@ export class Folders implements vscode.Disposable {
       item.name = `IRIS (${r.name})`;
       const entry: FolderEntry = {
         uri: r.uri, name: r.name, folder: r.folder, item, clientState: 'starting', disposed: false,
-        conn: new FolderConn(this.context, this.log, r.uri, r.folder, () => entry.disposed),
+        conn: new FolderConn(this.context, this.log, r.uri, r.folder, () => entry.disposed, () => this.render(entry)),
       };
       this.byUri.set(r.uri, entry);
       // off the activation path: loading the client bundle and spawning the helper take time
@@ -87,8 +87,12 @@ export class Folders implements vscode.Disposable {
         this.log.info(`settings changed for ${e.folder.uri.fsPath}: restarting its helper`);
         void this.restartHelper(e);
       } else if (action === 'conn') {
-        e.conn.settingChanged(e.status);
+        e.conn.settingChanged();
+      } else if (action === 'connChanged') {
+        e.conn.connChanged();
       }
+      // a user's server definition may have moved: the tooltip's warning looks again
+      if (ev.affectsConfiguration('intersystems.servers') && action !== 'connChanged') e.conn.connChanged();
     }
   }
 
@@ -102,9 +106,10 @@ export class Folders implements vscode.Disposable {
   onStatus(entry: FolderEntry, s: Status): void {
     if (entry.disposed) return;
     entry.status = s;
-    eventLog('status', { folder: entry.folder.uri.fsPath, state: s.state, superserverPort: s.superserverPort, webPort: s.webPort, isIrisProject: s.isIrisProject, restartNeeded: s.restartNeeded, message: s.message });
-    this.render(entry);
+    eventLog('status', { folder: entry.folder.uri.fsPath, state: s.state, phase: s.phase, kind: s.kind, superserverPort: s.superserverPort, webPort: s.webPort, isIrisProject: s.isIrisProject, restartNeeded: s.restartNeeded, message: s.message });
+    // the conn first: the item renders what it knows of the ObjectScript connection for this status
     entry.conn.update(s);
+    this.render(entry);
   }
 
   async stopAll(): Promise<void> {
@@ -207,6 +212,7 @@ export class Folders implements vscode.Disposable {
 
   private async disposeEntry(e: FolderEntry): Promise<void> {
     e.disposed = true;
+    e.conn.dispose();
     e.item.dispose();
     const h = e.helper;
     e.helper = undefined;
@@ -248,6 +254,7 @@ export class Folders implements vscode.Disposable {
       clientState: entry.clientState,
       status: entry.status,
       clientError: entry.clientError,
+      ...entry.conn.view,
     });
     const item = entry.item;
     if (!view.visible) {

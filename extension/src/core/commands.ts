@@ -3,10 +3,16 @@ export const Commands = {
   start: 'irisHelper.start',
   stop: 'irisHelper.stop',
   restart: 'irisHelper.restart',
+  /** iris/start {"build": true}: build the project's images again, then start (compose and Dockerfile projects). */
+  rebuild: 'irisHelper.rebuild',
   showPorts: 'irisHelper.showPorts',
   openManagementPortal: 'irisHelper.openManagementPortal',
   showLog: 'irisHelper.showLog',
   release: 'irisHelper.release',
+  /** Make the ObjectScript extension check its connection again (objectscript.conn rewritten). */
+  retryObjectScript: 'irisHelper.retryObjectScript',
+  /** objectscript.conn names a server on another port: write this project's host/port into the folder's conn instead. */
+  useProjectPort: 'irisHelper.useProjectPort',
 } as const;
 
 export type CommandId = (typeof Commands)[keyof typeof Commands];

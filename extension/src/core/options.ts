@@ -9,6 +9,7 @@ export interface HelperSettings {
   bindAddress?: string;
   stopOnExit?: boolean;
   helperPath?: string;
+  dockerPath?: string;
   allowEnvFileOutsideProject?: boolean;
   allowNetworkBind?: boolean;
 }
@@ -19,7 +20,7 @@ export interface HelperSettings {
  * choice counts, so they are read from the user (global/remote) scope alone, never from workspace
  * or folder settings, which come from the repository (issue 10, "Whose word counts").
  */
-export const userOnlySettings = ['helperPath', 'bindAddress', 'allowEnvFileOutsideProject', 'allowNetworkBind'] as const;
+export const userOnlySettings = ['helperPath', 'dockerPath', 'bindAddress', 'allowEnvFileOutsideProject', 'allowNetworkBind'] as const;
 
 /** What settings() needs of vscode.WorkspaceConfiguration. */
 export interface ConfigurationReader {
@@ -39,6 +40,7 @@ export function readSettings(cfg: ConfigurationReader): HelperSettings {
     bindAddress: str(user('bindAddress')),
     stopOnExit: cfg.get<boolean>('stopOnExit'),
     helperPath: str(user('helperPath')),
+    dockerPath: str(user('dockerPath')),
     allowEnvFileOutsideProject: bool(user('allowEnvFileOutsideProject')),
     allowNetworkBind: bool(user('allowNetworkBind')),
   };
@@ -63,18 +65,24 @@ export function initializationOptions(s: HelperSettings, trusted: boolean): Init
     commandProvider: false,
     allowEnvFileOutsideProject: s.allowEnvFileOutsideProject === true,
     allowNetworkBind: s.allowNetworkBind === true,
+    dockerPath: (typeof s.dockerPath === 'string' ? s.dockerPath.trim() : ''),
   };
 }
 
 /** The setting keys (below irisHelper.) whose change needs the helper restarted to take effect. */
-export const restartingSettings = ['autoStart', 'image', 'syncEnv', 'bindAddress', 'stopOnExit', 'helperPath', 'allowEnvFileOutsideProject', 'allowNetworkBind'] as const;
+export const restartingSettings = ['autoStart', 'image', 'syncEnv', 'bindAddress', 'stopOnExit', 'helperPath', 'dockerPath', 'allowEnvFileOutsideProject', 'allowNetworkBind'] as const;
 
-/** What a configuration change means for one folder: restart its helper, look at objectscript.conn again, or nothing. */
-export type ConfigChangeAction = 'restart' | 'conn' | undefined;
+/**
+ * What a configuration change means for one folder: restart its helper, look at objectscript.conn
+ * again (the knob changed), see what someone else wrote into objectscript.conn (the ObjectScript
+ * extension's `active: false`...), or nothing.
+ */
+export type ConfigChangeAction = 'restart' | 'conn' | 'connChanged' | undefined;
 
 /** affects: ConfigurationChangeEvent.affectsConfiguration for the folder. A restarting setting wins. */
 export function configChangeAction(affects: (section: string) => boolean): ConfigChangeAction {
   if (restartingSettings.some((k) => affects(`irisHelper.${k}`))) return 'restart';
   if (affects('irisHelper.updateObjectScriptConnection')) return 'conn';
+  if (affects('objectscript.conn')) return 'connChanged';
   return undefined;
 }

@@ -1,6 +1,7 @@
 // iris/ports answer -> Show Ports QuickPick items and their actions. No `vscode` import.
 import { hostPort, managementPortalUrl } from './commands';
-import type { PortEntry, Status } from './protocol';
+import type { ObjectScriptLine } from './objectscriptStatus';
+import type { PortEntry, PublishedPort, Status } from './protocol';
 
 export interface PortItem {
   label: string;
@@ -38,12 +39,38 @@ export function portItems(assignments: readonly PortEntry[], openProjects: reado
     });
 }
 
-export type PortAction = 'copyPort' | 'copyWebPort' | 'copyConnectionString' | 'openPortal' | 'release';
+export type PortAction = 'copyPort' | 'copyWebPort' | 'copyConnectionString' | 'openPortal' | 'release' | 'copyPublished' | 'retryObjectScript';
 
 export interface PortActionItem {
   label: string;
   description?: string;
   action: PortAction;
+  /** copyPublished: the host port to copy */
+  hostPort?: number;
+}
+
+/**
+ * What Show Ports adds for a project open in this window: every published port of its status
+ * (a compose project's other services too), and the ObjectScript line with Retry when it is not
+ * connected.
+ */
+export function openProjectItems(ports: readonly PublishedPort[] | undefined, objectScript: ObjectScriptLine | undefined): PortActionItem[] {
+  const items: PortActionItem[] = [];
+  if (objectScript && (objectScript.connected || objectScript.retry)) {
+    items.push(objectScript.connected
+      ? { label: `$(check) ${objectScript.text}`, description: 'check again', action: 'retryObjectScript' }
+      : { label: `$(circle-slash) ${objectScript.text}`, description: 'Retry', action: 'retryObjectScript' });
+  }
+  for (const p of ports ?? []) {
+    if (!p.hostPort) continue;
+    items.push({
+      label: `$(plug) ${p.service || 'iris'} ${p.containerPort}/${p.protocol || 'tcp'} → ${p.hostIP ? hostPort(p.hostIP, p.hostPort) : p.hostPort}`,
+      description: `copy ${p.hostPort}${p.pinnedHostPort && p.pinnedHostPort !== p.hostPort ? ` (compose file: ${p.pinnedHostPort})` : ''}`,
+      action: 'copyPublished',
+      hostPort: p.hostPort,
+    });
+  }
+  return items;
 }
 
 /** How to reach a project's IRIS: the host, namespace and user of its status. */
@@ -68,10 +95,14 @@ export function portActions(a: PortEntry, openHere: boolean, conn: ConnInfo): Po
 }
 
 /** What choosing an action does: put text on the clipboard, open a URL, or release the project's ports. */
-export type PortEffect = { kind: 'copy'; text: string } | { kind: 'open'; url: string } | { kind: 'release' };
+export type PortEffect = { kind: 'copy'; text: string } | { kind: 'open'; url: string } | { kind: 'release' } | { kind: 'retryObjectScript' };
 
-export function portActionEffect(action: PortAction, a: PortEntry, conn: ConnInfo): PortEffect {
+export function portActionEffect(action: PortAction, a: PortEntry, conn: ConnInfo, item?: Pick<PortActionItem, 'hostPort'>): PortEffect {
   switch (action) {
+    case 'copyPublished':
+      return { kind: 'copy', text: String(item?.hostPort ?? '') };
+    case 'retryObjectScript':
+      return { kind: 'retryObjectScript' };
     case 'copyPort':
       return { kind: 'copy', text: String(a.superserverPort) };
     case 'copyWebPort':

@@ -66,6 +66,7 @@ export interface Status {
   message: string;
 }
 
+
 /** One registry assignment (registry.Assignment), as iris/release answers it. */
 export interface Assignment {
   project: string;
@@ -103,6 +104,8 @@ export interface InitializationOptions {
   allowEnvFileOutsideProject: boolean;
   /** The user's own choice only: may a bindAddress from the repository expose IRIS to the network. */
   allowNetworkBind: boolean;
+  /** The user's own choice only (irisHelper.dockerPath in user settings): the docker CLI for compose and builds; "" = docker on PATH. */
+  dockerPath?: string;
 }
 
 /** The helper's initialize result (rpc.InitializeResult). */
@@ -131,6 +134,11 @@ export const Methods = {
   release: 'iris/release',
   statusNotification: 'iris/status',
 } as const;
+
+/** iris/start's params: build (Rebuild) builds the project's images again before the start. */
+export interface StartParams {
+  build?: boolean;
+}
 
 export interface StopParams {
   remove?: boolean;
@@ -205,6 +213,10 @@ export const publishedPortFields: Record<keyof PublishedPort, Check> = {
   state: isString,
 };
 
+export function isPublishedPort(v: unknown): v is PublishedPort {
+  return hasFields(v, publishedPortFields);
+}
+
 export const statusFields: Record<keyof Status, Check> = {
   project: isString,
   isIrisProject: isBoolean,
@@ -218,7 +230,7 @@ export const statusFields: Record<keyof Status, Check> = {
   kind: oneOf(...projectKinds),
   composeProject: isString,
   irisService: isString,
-  ports: (v) => Array.isArray(v) && v.every((p) => hasFields(p, publishedPortFields)),
+  ports: (v) => Array.isArray(v) && v.every(isPublishedPort),
   container: isString,
   image: isString,
   startedAt: orNull(isString),
@@ -257,8 +269,10 @@ export const initializationOptionsFields: Record<keyof InitializationOptions, Ch
   commandProvider: oneOf(false),
   allowEnvFileOutsideProject: isBoolean,
   allowNetworkBind: isBoolean,
+  dockerPath: optional(isString),
 };
 
+export const startParamsFields: Record<keyof StartParams, Check> = { build: optional(isBoolean) };
 export const stopParamsFields: Record<keyof StopParams, Check> = { remove: optional(isBoolean), purge: optional(isBoolean) };
 export const restartParamsFields: Record<keyof RestartParams, Check> = { confirm: optional(isBoolean), container: optional(isString) };
 

@@ -2,6 +2,7 @@
 // It renders the helper's status and nothing else. No `vscode` import: folders.ts maps the
 // result onto a StatusBarItem.
 import { Commands, type CommandId, managementPortalUrl } from './commands';
+import type { ObjectScriptLine } from './objectscriptStatus';
 import type { Status } from './protocol';
 
 /** How the connection to the folder's helper is doing (vscode-languageclient State, simplified). */
@@ -19,6 +20,10 @@ export interface StatusViewInput {
   status?: Status;
   /** Why the helper could not be started (missing binary...), when it could not. */
   clientError?: string;
+  /** The ObjectScript extension's connection (core/objectscriptStatus objectScriptLine), while IRIS runs. */
+  objectScript?: ObjectScriptLine;
+  /** objectscript.conn names a Server Manager definition that is not on this project's web port. */
+  serverWarning?: { server: string; host?: string; port?: number };
 }
 
 export type Background = 'warning' | 'error' | undefined;
@@ -41,9 +46,12 @@ export const tooltipCommands: CommandId[] = [
   Commands.start,
   Commands.stop,
   Commands.restart,
+  Commands.rebuild,
   Commands.showPorts,
   Commands.openManagementPortal,
   Commands.showLog,
+  Commands.retryObjectScript,
+  Commands.useProjectPort,
 ];
 
 const stateWords: Record<string, string> = {
@@ -125,8 +133,8 @@ export function renderStatus(input: StatusViewInput): StatusView {
   let label: string;
   switch (s.state) {
     case 'starting':
-      text = `$(sync~spin) IRIS starting…`;
-      label = 'IRIS starting';
+      text = s.phase === 'building' ? `$(sync~spin) IRIS building…` : `$(sync~spin) IRIS starting…`;
+      label = s.phase === 'building' ? 'IRIS building' : 'IRIS starting';
       break;
     case 'stopping':
       text = `$(sync~spin) IRIS stopping…`;
@@ -172,14 +180,27 @@ export function renderStatus(input: StatusViewInput): StatusView {
   return {
     visible: true,
     text: text + suffix,
-    tooltip: renderTooltip(input.folderName, folderUri, s),
+    tooltip: renderTooltip(input, s),
     background,
     command,
     accessibilityLabel: `${label}, ${input.folderName}`,
   };
 }
 
-function renderTooltip(folderName: string, folderUri: string, s: Status): string {
+/** The published ports as tooltip lines: `service` container/protocol → host:port, the IRIS service first. */
+export function portLines(s: Pick<Status, 'ports' | 'irisService'>): string[] {
+  const ports = [...(s.ports ?? [])].sort((a, b) =>
+    Number(b.service === s.irisService) - Number(a.service === s.irisService) || a.service.localeCompare(b.service) || a.containerPort - b.containerPort);
+  return ports.map((p) => {
+    const where = p.hostPort ? `${p.hostIP ? escapeMarkdown(p.hostIP) + ':' : ''}**${p.hostPort}**` : 'not published';
+    const pinned = p.pinnedHostPort && p.pinnedHostPort !== p.hostPort ? ` (compose file: ${p.pinnedHostPort})` : '';
+    const state = p.state && p.state !== 'running' ? ` · ${escapeMarkdown(p.state)}` : '';
+    return `\`${escapeMarkdown(p.service || 'iris')}\` ${p.containerPort}/${escapeMarkdown(p.protocol || 'tcp')} → ${where}${pinned}${state}`;
+  });
+}
+
+function renderTooltip(input: StatusViewInput, s: Status): string {
+  const { folderName, folderUri } = input;
   const lines: string[] = [];
   const state = stateWords[s.state] ?? s.state;
   const phase = s.state === 'starting' && s.phase ? ` (${s.phase})` : '';
@@ -191,6 +212,9 @@ function renderTooltip(folderName: string, folderUri: string, s: Status): string
     lines.push(`Superserver port: **${s.superserverPort || '—'}** · Web port: **${web}**` +
       (s.bindAddress ? ` on ${escapeMarkdown(s.bindAddress)}` : ''));
   }
+  const ports = portLines(s);
+  if (ports.length > 0) lines.push('', 'Published ports:', ...ports.map((l) => `- ${l}`), '');
+  if (s.kind === 'compose' && s.composeProject) lines.push(`Compose project: \`${s.composeProject}\`${s.irisService ? ` · IRIS service: \`${s.irisService}\`` : ''}`);
   if (s.container) lines.push(`Container: \`${s.container}\``);
   if (s.image) lines.push(`Image: \`${s.image}\``);
   if (s.envFile) lines.push(`.env: \`${s.envFile}\``);
@@ -199,14 +223,27 @@ function renderTooltip(folderName: string, folderUri: string, s: Status): string
   }
   if (s.restartNeeded) lines.push('', '$(warning) The container does not use the assigned ports: restart it.');
   if (s.message) lines.push('', escapeMarkdown(s.message));
+  if (input.serverWarning && s.webPort) {
+    const w = input.serverWarning;
+    const at = w.port ? `web port ${w.port}` : 'no web port';
+    lines.push('', `$(warning) objectscript.conn uses the server "${escapeMarkdown(w.server)}" (a Server Manager definition, left as it is), whose ${at} is not this project's ${s.webPort}. ` +
+      commandLink("Use this project's port in this folder's conn", Commands.useProjectPort, folderUri));
+  }
+  if (input.objectScript && isRunning(s)) {
+    const o = input.objectScript;
+    lines.push('', `${o.connected ? '$(check)' : '$(circle-slash)'} ${escapeMarkdown(o.text)}` +
+      (o.retry ? ' · ' + commandLink('$(refresh) Retry', Commands.retryObjectScript, folderUri) : ''));
+  }
   lines.push('', '---', '');
   const links: string[] = [];
   if (isRunning(s)) {
     links.push(commandLink('$(debug-stop) Stop', Commands.stop, folderUri));
     links.push(commandLink('$(debug-restart) Restart', Commands.restart, folderUri));
+    if (s.kind === 'compose' || s.kind === 'dockerfile') links.push(commandLink('$(tools) Rebuild', Commands.rebuild, folderUri));
     if (s.webPort) links.push(commandLink('$(globe) Management Portal', Commands.openManagementPortal, folderUri));
   } else if (s.state !== 'starting' && s.state !== 'stopping') {
     links.push(commandLink('$(debug-start) Start', Commands.start, folderUri));
+    if (s.kind === 'compose' || s.kind === 'dockerfile') links.push(commandLink('$(tools) Rebuild', Commands.rebuild, folderUri));
   }
   links.push(commandLink('$(list-unordered) Show Ports', Commands.showPorts, folderUri));
   links.push(commandLink('$(output) Log', Commands.showLog, folderUri));
@@ -214,5 +251,5 @@ function renderTooltip(folderName: string, folderUri: string, s: Status): string
   const portal = portalUrl(s);
   if (portal) lines.push('', `Portal: ${portal}`);
   // two trailing spaces keep single lines apart in Markdown
-  return lines.map((l) => (l === '' || l === '---' ? l : l + '  ')).join('\n');
+  return lines.map((l) => (l === '' || l === '---' || l.startsWith('- ') ? l : l + '  ')).join('\n');
 }

@@ -9,13 +9,18 @@ import { tooltipCommands } from '../../src/core/statusView';
 // out/test/unit -> extension/
 const manifest = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'package.json'), 'utf8'));
 
-test('activation: the IRIS markers only, never "*"', () => {
+test('activation: the IRIS markers and the compose and Dockerfile names at the folder root (the helper decides whether it is IRIS), never "*"', () => {
   assert.deepEqual(manifest.activationEvents, [
     'workspaceContains:**/.iris-helper.json',
     'workspaceContains:**/module.xml',
     'workspaceContains:**/iris.script',
     'workspaceContains:**/*.cls',
     'workspaceContains:**/*.mac',
+    'workspaceContains:compose.yaml',
+    'workspaceContains:compose.yml',
+    'workspaceContains:docker-compose.yaml',
+    'workspaceContains:docker-compose.yml',
+    'workspaceContains:Dockerfile',
   ]);
   assert.ok(!manifest.activationEvents.some((e: string) => e === '*' || e === 'onStartupFinished'));
 });
@@ -28,13 +33,14 @@ test('every command the code uses is contributed, in category IRIS', () => {
     assert.equal(contributed.get(id)?.category, 'IRIS', id);
   }
   assert.deepEqual([...contributed.values()].map((c) => c.title).sort(),
-    ['Open Management Portal', 'Release Port', 'Restart', 'Show Helper Log', 'Show Ports', 'Start', 'Stop']);
+    ['Open Management Portal', "Point objectscript.conn at This Project's Port", 'Rebuild', 'Release Port', 'Restart', 'Retry ObjectScript Connection', 'Show Helper Log', 'Show Ports', 'Start', 'Stop']);
+  assert.deepEqual(contributed.get(Commands.rebuild), { command: 'irisHelper.rebuild', title: 'Rebuild', category: 'IRIS', icon: '$(tools)' });
 });
 
 test('settings: names match initializationOptions, defaults match the code', () => {
   const props = manifest.contributes.configuration.properties;
   const defaults = initializationOptions({}, true);
-  for (const key of ['autoStart', 'image', 'syncEnv', 'bindAddress', 'stopOnExit', 'allowEnvFileOutsideProject', 'allowNetworkBind'] as const) {
+  for (const key of ['autoStart', 'image', 'syncEnv', 'bindAddress', 'stopOnExit', 'allowEnvFileOutsideProject', 'allowNetworkBind', 'dockerPath'] as const) {
     assert.ok(props[`irisHelper.${key}`], key);
     assert.deepEqual(props[`irisHelper.${key}`].default, defaults[key], key);
   }
@@ -53,6 +59,7 @@ test('settings: every setting the issue names, with its default', () => {
     'irisHelper.bindAddress': '127.0.0.1',
     'irisHelper.stopOnExit': false,
     'irisHelper.helperPath': '',
+    'irisHelper.dockerPath': '',
     'irisHelper.allowEnvFileOutsideProject': false,
     'irisHelper.allowNetworkBind': false,
     'irisHelper.updateObjectScriptConnection': true,
@@ -64,7 +71,7 @@ test('settings: every setting the issue names, with its default', () => {
 
 test('settings read from user scope only are declared machine-scoped (VS Code then ignores workspace and folder values too)', () => {
   const props = manifest.contributes.configuration.properties;
-  assert.deepEqual([...userOnlySettings].sort(), ['allowEnvFileOutsideProject', 'allowNetworkBind', 'bindAddress', 'helperPath']);
+  assert.deepEqual([...userOnlySettings].sort(), ['allowEnvFileOutsideProject', 'allowNetworkBind', 'bindAddress', 'dockerPath', 'helperPath']);
   for (const key of userOnlySettings) {
     assert.equal(props[`irisHelper.${key}`].scope, 'machine', key);
     assert.match(props[`irisHelper.${key}`].markdownDescription, /user \(or remote\) settings only: a workspace or folder value is ignored/, key);
@@ -75,14 +82,19 @@ test('settings read from user scope only are declared machine-scoped (VS Code th
   }
 });
 
-test('no setting is written through VS Code\'s configuration API (it would follow a planted .vscode link)', () => {
+test('no folder or workspace setting is written through VS Code\'s configuration API (it would follow a planted .vscode link); user settings only for the Server Manager definitions', () => {
   const src = path.resolve(__dirname, '..', '..', '..', 'src');
   const files = fs.readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
   assert.ok(files.includes('extension.ts'));
   for (const f of files) {
     const text = fs.readFileSync(path.join(src, f), 'utf8');
+    if (f === 'serverDefs.ts') continue;
     assert.doesNotMatch(text, /getConfiguration\([^)]*\)\s*\.\s*update\s*\(|\bcfg\s*\.\s*update\s*\(|ConfigurationTarget/, f);
   }
+  // the one exception: iris-helper's own Server Manager definitions, in the user's settings only
+  const defs = fs.readFileSync(path.join(src, 'serverDefs.ts'), 'utf8');
+  assert.deepEqual(defs.match(/ConfigurationTarget\.\w+/g), ['ConfigurationTarget.Global']);
+  assert.deepEqual(defs.match(/\.update\(/g), ['.update(']);
 });
 
 test('workspace trust: limited, helperPath and autoStart restricted', () => {

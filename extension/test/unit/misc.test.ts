@@ -86,3 +86,22 @@ test('what each port action does: host, namespace and user from the status', () 
   ]);
   assert.deepEqual(portActionEffect('copyConnectionString', a, registryOnlyConn), { kind: 'copy', text: 'iris://_SYSTEM@localhost:34500/USER' });
 });
+
+test('Show Ports, a project open here: the ObjectScript line (Retry) and every published port, copied by its host port', () => {
+  const { openProjectItems, portActionEffect } = require('../../src/core/ports') as typeof import('../../src/core/ports');
+  const items = openProjectItems([
+    { service: 'iris', containerPort: 52773, protocol: 'tcp', hostPort: 34600, hostIP: '127.0.0.1', pinnedHostPort: 52773, state: 'running' },
+    { service: 'web', containerPort: 80, protocol: 'tcp', hostPort: 34080, hostIP: '::1', pinnedHostPort: 0, state: 'running' },
+    { service: 'iris', containerPort: 53773, protocol: 'tcp', hostPort: 0, hostIP: '', pinnedHostPort: 0, state: 'running' },
+  ], { text: 'ObjectScript: not connected — nothing answers on localhost:34600 (connection refused)', connected: false, retry: true });
+  assert.deepEqual(items, [
+    { label: '$(circle-slash) ObjectScript: not connected — nothing answers on localhost:34600 (connection refused)', description: 'Retry', action: 'retryObjectScript' },
+    { label: '$(plug) iris 52773/tcp → 127.0.0.1:34600', description: 'copy 34600 (compose file: 52773)', action: 'copyPublished', hostPort: 34600 },
+    { label: '$(plug) web 80/tcp → [::1]:34080', description: 'copy 34080', action: 'copyPublished', hostPort: 34080 },
+  ]);
+  const a = { project: '/p', slot: 0, superserverPort: 34601, webPort: 34600, type: 'auto', status: 'assigned', container: '', engine: '', assignedAt: '', lastUsedAt: '', containerState: 'running', state: 'ready' };
+  assert.deepEqual(portActionEffect('copyPublished', a, { host: 'localhost', namespace: 'USER', username: '_SYSTEM' }, items[2]), { kind: 'copy', text: '34080' });
+  assert.deepEqual(portActionEffect('retryObjectScript', a, { host: 'localhost', namespace: 'USER', username: '_SYSTEM' }), { kind: 'retryObjectScript' });
+  assert.deepEqual(openProjectItems(undefined, undefined), []);
+  assert.deepEqual(openProjectItems(undefined, { text: 'ObjectScript: the InterSystems ObjectScript extension is not installed', connected: false, retry: false }), []);
+});

@@ -5,17 +5,17 @@ import { configChangeAction, initializationOptions, readSettings, restartingSett
 test('defaults', () => {
   assert.deepEqual(initializationOptions({}, true), {
     autoStart: true, image: '', syncEnv: 'auto', bindAddress: '127.0.0.1', stopOnExit: false, commandProvider: false,
-    allowEnvFileOutsideProject: false, allowNetworkBind: false,
+    allowEnvFileOutsideProject: false, allowNetworkBind: false, dockerPath: '',
   });
 });
 
 test('settings map one to one', () => {
   assert.deepEqual(initializationOptions({
     autoStart: false, image: ' iris-helper/iris-stub:dev ', syncEnv: 'true', bindAddress: '0.0.0.0', stopOnExit: true, helperPath: '/x',
-    allowEnvFileOutsideProject: true, allowNetworkBind: true,
+    allowEnvFileOutsideProject: true, allowNetworkBind: true, dockerPath: ' /opt/docker/bin/docker ',
   }, true), {
     autoStart: false, image: 'iris-helper/iris-stub:dev', syncEnv: 'true', bindAddress: '0.0.0.0', stopOnExit: true, commandProvider: false,
-    allowEnvFileOutsideProject: true, allowNetworkBind: true,
+    allowEnvFileOutsideProject: true, allowNetworkBind: true, dockerPath: '/opt/docker/bin/docker',
   });
 });
 
@@ -47,7 +47,7 @@ function config(scopes: { user?: Record<string, unknown>; workspace?: Record<str
 // The repository's own .vscode/settings.json (folder scope) or .code-workspace file (workspace
 // scope) must not choose a binary to execute, an address to publish IRIS on, or the allow* knobs.
 const planted = {
-  helperPath: '/w/repo/evil-helper', bindAddress: '0.0.0.0', allowEnvFileOutsideProject: true, allowNetworkBind: true,
+  helperPath: '/w/repo/evil-helper', dockerPath: '/w/repo/evil-docker', bindAddress: '0.0.0.0', allowEnvFileOutsideProject: true, allowNetworkBind: true,
   image: 'repo/image:1', syncEnv: 'true', stopOnExit: true, autoStart: false,
 };
 
@@ -56,17 +56,17 @@ test('helperPath, bindAddress and the allow* knobs come from user settings only'
     const s = readSettings(config({ [scope]: planted }));
     assert.deepEqual(s, {
       autoStart: false, image: 'repo/image:1', syncEnv: 'true', stopOnExit: true,
-      helperPath: undefined, bindAddress: undefined, allowEnvFileOutsideProject: undefined, allowNetworkBind: undefined,
+      helperPath: undefined, dockerPath: undefined, bindAddress: undefined, allowEnvFileOutsideProject: undefined, allowNetworkBind: undefined,
     }, scope);
     assert.deepEqual(initializationOptions(s, true), {
       autoStart: false, image: 'repo/image:1', syncEnv: 'true', bindAddress: '127.0.0.1', stopOnExit: true, commandProvider: false,
-      allowEnvFileOutsideProject: false, allowNetworkBind: false,
+      allowEnvFileOutsideProject: false, allowNetworkBind: false, dockerPath: '',
     }, scope);
   }
   // the user's own values count, whatever the repository says
-  const mine = { helperPath: '/opt/iris-helper', bindAddress: '::1', allowEnvFileOutsideProject: true, allowNetworkBind: true };
-  const s = readSettings(config({ user: mine, folder: { helperPath: '/w/repo/evil', bindAddress: '0.0.0.0', allowEnvFileOutsideProject: false, allowNetworkBind: false } }));
-  assert.deepEqual([s.helperPath, s.bindAddress, s.allowEnvFileOutsideProject, s.allowNetworkBind], ['/opt/iris-helper', '::1', true, true]);
+  const mine = { helperPath: '/opt/iris-helper', dockerPath: '/usr/local/bin/docker', bindAddress: '::1', allowEnvFileOutsideProject: true, allowNetworkBind: true };
+  const s = readSettings(config({ user: mine, folder: { helperPath: '/w/repo/evil', dockerPath: '/w/repo/evil-docker', bindAddress: '0.0.0.0', allowEnvFileOutsideProject: false, allowNetworkBind: false } }));
+  assert.deepEqual([s.helperPath, s.dockerPath, s.bindAddress, s.allowEnvFileOutsideProject, s.allowNetworkBind], ['/opt/iris-helper', '/usr/local/bin/docker', '::1', true, true]);
   // a value of the wrong type is no value
   const odd = readSettings(config({ user: { helperPath: 7, bindAddress: false, allowEnvFileOutsideProject: 'yes', allowNetworkBind: 1 } }));
   assert.deepEqual(initializationOptions(odd, true), initializationOptions({}, true));
@@ -82,6 +82,8 @@ test('a changed setting restarts the helper, or looks at objectscript.conn again
     ...restartingSettings.map((k) => ({ changed: [`irisHelper.${k}`], want: 'restart' as const })),
     { changed: ['irisHelper.updateObjectScriptConnection'], want: 'conn' },
     { changed: ['irisHelper.updateObjectScriptConnection', 'irisHelper.image'], want: 'restart' },
+    { changed: ['objectscript.conn'], want: 'connChanged' },
+    { changed: ['objectscript.conn', 'irisHelper.updateObjectScriptConnection'], want: 'conn' },
     { changed: ['irisHelper.trace.server'], want: undefined },
     { changed: ['editor.tabSize'], want: undefined },
   ];

@@ -5,13 +5,19 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import {
-  Methods, assignmentFields, errorDataFields, initializationOptionsFields, initializeResultFields, irisStates, isErrorData, isInitializationOptions,
+  Methods, startParamsFields, assignmentFields, errorDataFields, initializationOptionsFields, initializeResultFields, irisStates, isErrorData, isInitializationOptions,
   isInitializeResult, isPortEntry, isRestartParams, isStatus, isStopParams, portEntryFields, restartParamsFields, statusFields, stopParamsFields,
   type HelperInitializeResult,
 } from '../../src/core/protocol';
 import { protocolGoldenDir, readGolden } from './golden';
 
 const sorted = (o: object) => Object.keys(o).sort();
+
+// Fields the Go side adds in this session (initializationOptions.dockerPath): optional in the
+// guards and here until the goldens carry them.
+const pending = new Set<string>(['dockerPath']);
+/** The keys of a golden object, with the pending ones the golden does not have yet added. */
+const withPending = (v: object, fields: object) => [...Object.keys(v), ...Object.keys(fields).filter((k) => pending.has(k) && !(k in v))].sort();
 
 const cases: { file: string; guard: (v: unknown) => boolean; fields: object }[] = [
   { file: 'status.json', guard: isStatus, fields: statusFields },
@@ -52,14 +58,14 @@ for (const c of cases) {
   test(`${c.file}: the guard accepts it, and it has exactly the fields of the TypeScript type`, () => {
     const v = readGolden(c.file);
     assert.equal(c.guard(v), true);
-    assert.deepEqual(sorted(v as object), sorted(c.fields));
+    assert.deepEqual(withPending(v as object, c.fields), sorted(c.fields));
   });
 }
 
 test('the status inside initialize-result.json and error-data.json has every Status field', () => {
   for (const file of ['initialize-result.json', 'error-data.json']) {
     const v = readGolden(file) as { status: object };
-    assert.deepEqual(sorted(v.status), sorted(statusFields), file);
+    assert.deepEqual(withPending(v.status, statusFields), sorted(statusFields), file);
   }
 });
 
@@ -97,4 +103,20 @@ test('the guards refuse a field of the wrong type or a missing one', () => {
   assert.equal(isStatus(noNamespace), false);
   assert.equal(isPortEntry({ ...(readGolden('port-entry.json') as object), slot: 'one' }), false);
   assert.equal(isInitializationOptions({ ...(readGolden('initialization-options.json') as object), commandProvider: true }), false);
+  assert.equal(isStatus({ ...s, kind: 'helm' }), false);
+  assert.equal(isStatus({ ...s, phase: 'building' }), true);
+  assert.equal(isStatus({ ...s, ports: [{ service: 'iris', containerPort: 52773, protocol: 'tcp', hostPort: 52774, hostIP: '127.0.0.1', pinnedHostPort: 52773 }] }), false);
+});
+
+test('the compose fields of a status are read as the brief names them', () => {
+  const s = readGolden('status.json') as Record<string, unknown>;
+  const compose = {
+    ...s, kind: 'compose', composeProject: 'orders', irisService: 'iris',
+    ports: [
+      { service: 'iris', containerPort: 52773, protocol: 'tcp', hostPort: 52774, hostIP: '127.0.0.2', pinnedHostPort: 52773, state: 'running' },
+      { service: 'web', containerPort: 80, protocol: 'tcp', hostPort: 34080, hostIP: '127.0.0.2', pinnedHostPort: 0, state: 'running' },
+    ],
+  };
+  assert.equal(isStatus(compose), true);
+  assert.deepEqual(Object.keys(startParamsFields), ['build']);
 });

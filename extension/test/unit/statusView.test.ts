@@ -111,3 +111,69 @@ test('the folder picker describes a folder by its status-bar text, without the f
   assert.equal(pickerDescription({ ...f, status: status({ isIrisProject: false, state: 'not-created' }) }), '');
   assert.equal(pickerDescription(f), '');
 });
+
+const composeStatus = (over: Partial<Status> = {}) => status({
+  kind: 'compose', composeProject: 'template-3f2a', irisService: 'iris', container: 'template-3f2a-iris-1', image: 'template-iris',
+  ports: [
+    { service: 'web', containerPort: 80, protocol: 'tcp', hostPort: 34080, hostIP: '127.0.0.1', pinnedHostPort: 8080, state: 'running' },
+    { service: 'iris', containerPort: 52773, protocol: 'tcp', hostPort: 52774, hostIP: '127.0.0.1', pinnedHostPort: 52773, state: 'running' },
+    { service: 'iris', containerPort: 1972, protocol: 'tcp', hostPort: 1973, hostIP: '127.0.0.1', pinnedHostPort: 0, state: 'running' },
+  ],
+  ...over,
+});
+
+test('a compose project: building, and the whole tooltip with every published port, Rebuild, the ObjectScript line and Retry', () => {
+  const building = renderStatus(input(composeStatus({ state: 'starting', phase: 'building' })));
+  assert.equal(building.text, '$(sync~spin) IRIS building…');
+  assert.equal(building.accessibilityLabel, 'IRIS building, proj');
+  assert.equal(building.command, undefined);
+  const arg = encodeURIComponent(JSON.stringify([folderUri]));
+  const v = renderStatus(input(composeStatus(), { objectScript: { text: 'ObjectScript: not connected — IRIS answered 401 for _SYSTEM (wrong password)', connected: false, retry: true } }));
+  assert.equal(v.tooltip, [
+    '**IRIS: ready** — proj  ',
+    '',
+    'Project: `/home/me/proj`  ',
+    'Superserver port: **1973** · Web port: **52774** on 127\\.0\\.0\\.1  ',
+    '',
+    'Published ports:  ',
+    '- `iris` 1972/tcp → 127\\.0\\.0\\.1:**1973**',
+    '- `iris` 52773/tcp → 127\\.0\\.0\\.1:**52774** (compose file: 52773)',
+    '- `web` 80/tcp → 127\\.0\\.0\\.1:**34080** (compose file: 8080)',
+    '',
+    'Compose project: `template-3f2a` · IRIS service: `iris`  ',
+    'Container: `template-3f2a-iris-1`  ',
+    'Image: `template-iris`  ',
+    '.env: `/home/me/proj/.env`  ',
+    '',
+    '$(circle-slash) ObjectScript: not connected — IRIS answered 401 for \\_SYSTEM \\(wrong password\\) · ' + `[$(refresh) Retry](command:irisHelper.retryObjectScript?${arg})  `,
+    '',
+    '---',
+    '',
+    [`[$(debug-stop) Stop](command:irisHelper.stop?${arg})`, `[$(debug-restart) Restart](command:irisHelper.restart?${arg})`, `[$(tools) Rebuild](command:irisHelper.rebuild?${arg})`,
+      `[$(globe) Management Portal](command:irisHelper.openManagementPortal?${arg})`, `[$(list-unordered) Show Ports](command:irisHelper.showPorts?${arg})`,
+      `[$(output) Log](command:irisHelper.showLog?${arg})`].join(' · ') + '  ',
+    '',
+    'Portal: http://localhost:52774/csp/sys/UtilHome.csp  ',
+  ].join('\n'));
+  const connected = renderStatus(input(composeStatus(), { objectScript: { text: 'ObjectScript: connected as _SYSTEM to USER', connected: true, retry: false } }));
+  assert.ok(connected.tooltip.includes('\n$(check) ObjectScript: connected as \\_SYSTEM to USER  \n'), connected.tooltip);
+  assert.ok(!connected.tooltip.includes('retryObjectScript'));
+  // the ObjectScript line only while IRIS runs
+  assert.ok(!renderStatus(input(composeStatus({ state: 'stopped' }), { objectScript: { text: 'x', connected: false, retry: true } })).tooltip.includes('retryObjectScript'));
+  // not installed: said, with no Retry
+  const missing = renderStatus(input(composeStatus(), { objectScript: { text: 'ObjectScript: the InterSystems ObjectScript extension is not installed', connected: false, retry: false } }));
+  assert.ok(missing.tooltip.includes('\n$(circle-slash) ObjectScript: the InterSystems ObjectScript extension is not installed  \n'), missing.tooltip);
+  assert.ok(!missing.tooltip.includes('retryObjectScript'));
+  // stopped: Start and Rebuild
+  const stopped = renderStatus(input(composeStatus({ state: 'stopped' })));
+  assert.ok(stopped.tooltip.includes(`[$(debug-start) Start](command:irisHelper.start?${arg}) · [$(tools) Rebuild](command:irisHelper.rebuild?${arg})`));
+  // the image kind has no Rebuild
+  assert.ok(!renderStatus(input(status())).tooltip.includes('irisHelper.rebuild'));
+});
+
+test('a server on another port: the tooltip warns and offers to write this project\'s port into the folder\'s conn', () => {
+  const arg = encodeURIComponent(JSON.stringify([folderUri]));
+  const v = renderStatus(input(status(), { serverWarning: { server: 'dev-box', host: 'localhost', port: 52773 } }));
+  assert.ok(v.tooltip.includes('\n$(warning) objectscript.conn uses the server "dev\\-box" (a Server Manager definition, left as it is), whose web port 52773 is not this project\'s 52774. ' +
+    `[Use this project's port in this folder's conn](command:irisHelper.useProjectPort?${arg})  \n`), v.tooltip);
+});
