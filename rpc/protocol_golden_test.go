@@ -78,7 +78,8 @@ func TestProtocolGolden(t *testing.T) {
 		{"stop-params.json", StopParams{Remove: true, Purge: true}, func() any { return new(StopParams) }},
 		{"restart-params.json", StartParams{Confirm: true, Container: "iris_5f3a9c1e_1973"}, func() any { return new(StartParams) }},
 		{"error-data.json", ErrorData{Status: &st, Container: "iris_5f3a9c1e_1973",
-			Reason: "it was created with image iris-helper/iris-stub:dev instead of containers.intersystems.com/intersystems/iris-community:latest-em"},
+			Reason: "it was created with image iris-helper/iris-stub:dev instead of containers.intersystems.com/intersystems/iris-community:latest-em",
+			Items: []workspace.ConsentItem{{ID: "bind:iris:/home/ada/iris.key", Service: "iris", Text: "service iris mounts /home/ada/iris.key (outside the project)"}}},
 			func() any { return new(ErrorData) }},
 		// Not an object on the wire: the method table (methods.go), for the extension's Methods.
 		{"methods.json", listMethods(), func() any { return new(methodList) }},

@@ -12,6 +12,7 @@ import { openProjectItems, portActionEffect, portActions, portItems, registryOnl
 import { Methods, type PortsResult, type ReleaseParams, type ReleaseResult, type RestartParams, type StartParams, type Status, type StopParams } from './core/protocol';
 import { releaseButton, releaseQuestion, releaseWithForce, releasedMessage, stopAndReleaseButton } from './core/release';
 import { restartAnyway, restartWithConfirm, startWithConfirm, type RestartOutcome } from './core/restart';
+import { allowAndStart, startWithConsent } from './core/consent';
 import { answeringFolder, routeCommand } from './core/routing';
 import { pickerDescription, portalUrl } from './core/statusView';
 import { eventLog } from './core/eventLog';
@@ -100,11 +101,32 @@ async function startOrRebuild(folders: Folders, arg: unknown, what: 'start' | 'r
   if (!e) return undefined;
   const h = helperFor(e);
   if (!h) return undefined;
+  // a compose project beyond the allow-list asks for consent first (core/consent), then the start
+  // may still have to ask before a restart loses data (core/restart)
+  let declined = false;
+  const startAllowed = async (): Promise<Status> => {
+    const r = await startWithConsent<Status>((p) => h.request<Status>(Methods.start, p), params, askConsent, e.name);
+    if (r.kind === 'declined') {
+      declined = true;
+      folders.log.info(`${what} of ${e.folder.uri.fsPath}: not allowed: ${r.consent.message}`);
+      eventLog('consent-declined', { folder: e.folder.uri.fsPath, items: r.consent.items.map((i) => i.id) });
+      throw new ConsentDeclined();
+    }
+    return r.status;
+  };
   return confirmedOutcome(folders, e, what, () => startWithConfirm<Status>(
-    () => h.request<Status>(Methods.start, params),
+    startAllowed,
     (params: RestartParams) => h.request<Status>(Methods.restart, params),
     askModal,
-    e.name));
+    e.name), (err) => declined && err instanceof ConsentDeclined);
+}
+
+/** The user cancelled the consent modal: the start is not sent, and nothing is shown. */
+class ConsentDeclined extends Error {}
+
+/** The modal that asks before a compose project does what a repository may not do on its own. */
+function askConsent(p: { message: string; detail: string }): Promise<string | undefined> {
+  return Promise.resolve(vscode.window.showWarningMessage(p.message, { modal: true, detail: p.detail }, allowAndStart));
 }
 
 /** The modal that asks before a restart loses data. */
@@ -113,7 +135,8 @@ function askModal(p: { message: string; detail: string }): Promise<string | unde
 }
 
 /** Runs a start or restart that may ask first, and shows its outcome. */
-async function confirmedOutcome(folders: Folders, e: FolderEntry, what: string, run: () => Promise<RestartOutcome<Status>>): Promise<Status | undefined> {
+async function confirmedOutcome(folders: Folders, e: FolderEntry, what: string, run: () => Promise<RestartOutcome<Status>>,
+  quiet: (err: unknown) => boolean = () => false): Promise<Status | undefined> {
   try {
     const r = await run();
     if (r.kind === 'cancelled') {
@@ -124,6 +147,7 @@ async function confirmedOutcome(folders: Folders, e: FolderEntry, what: string, 
     folders.onStatus(e, r.status);
     return r.status;
   } catch (err) {
+    if (quiet(err)) return undefined;
     void vscode.window.showErrorMessage(`IRIS ${what} failed for ${e.name}: ${errorText(err)}`);
     return undefined;
   }

@@ -13,6 +13,7 @@ import { checkHelper, chooseHelper } from './core/helperBinary';
 import { channelLevel, errorText, MessageGate } from './core/messages';
 import { Commands } from './core/commands';
 import { restartOffer } from './core/restart';
+import { consentOffer } from './core/consent';
 import { configChangeAction, initializationOptions, readSettings, type HelperSettings } from './core/options';
 import type { Status } from './core/protocol';
 import { helperRoots, type FolderRef } from './core/routing';
@@ -230,6 +231,15 @@ export class Folders implements vscode.Disposable {
       return;
     }
     entry.output?.[channelLevel(sev)](text);
+    const consent = consentOffer(text);
+    if (consent) {
+      // the auto-start of a compose project that needs the user's consent: a warning whose action
+      // runs IRIS: Start, which lists the items in a modal and asks
+      void Promise.resolve(vscode.window.showWarningMessage(text, consent.action)).then((pick) => {
+        if (pick === consent.action) void vscode.commands.executeCommand(Commands.start, entry.uri);
+      });
+      return;
+    }
     const offer = restartOffer(type, text);
     if (offer) {
       // a start (the auto-start) kept a container whose data is not on a volume: a warning whose

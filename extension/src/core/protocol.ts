@@ -138,6 +138,15 @@ export const Methods = {
 /** iris/start's params: build (Rebuild) builds the project's images again before the start. */
 export interface StartParams {
   build?: boolean;
+  /** The ids of the ConsentRequired items the user allowed (-32022). */
+  allow?: string[];
+}
+
+/** One thing a compose project does beyond what a repository may do on its own (workspace.ConsentItem). */
+export interface ConsentItem {
+  id: string;
+  service: string;
+  text: string;
 }
 
 export interface StopParams {
@@ -157,6 +166,8 @@ export interface ErrorData {
   status?: Status;
   container?: string;
   reason?: string;
+  /** ConsentRequired (-32022): what the compose project does that needs the user's consent. */
+  items?: ConsentItem[];
 }
 
 /** The helper's JSON-RPC error codes the extension acts on (the helper's rpc/codes.go). */
@@ -164,6 +175,8 @@ export const ErrorCodes = {
   containerRunning: -32019,
   /** a restart must recreate a container whose data is not on a volume: ask, then resend with confirm */
   confirmRequired: -32020,
+  /** a compose project needs the user's consent: show the items, then resend iris/start with allow */
+  consentRequired: -32022,
 } as const;
 
 export interface ReleaseParams {
@@ -272,7 +285,10 @@ export const initializationOptionsFields: Record<keyof InitializationOptions, Ch
   dockerPath: optional(isString),
 };
 
-export const startParamsFields: Record<keyof StartParams, Check> = { build: optional(isBoolean) };
+export const startParamsFields: Record<keyof StartParams, Check> = {
+  build: optional(isBoolean),
+  allow: optional((v) => Array.isArray(v) && v.every(isString)),
+};
 export const stopParamsFields: Record<keyof StopParams, Check> = { remove: optional(isBoolean), purge: optional(isBoolean) };
 export const restartParamsFields: Record<keyof RestartParams, Check> = { confirm: optional(isBoolean), container: optional(isString) };
 
@@ -288,7 +304,12 @@ export function isPortEntry(v: unknown): v is PortEntry {
   return hasFields(v, portEntryFields);
 }
 
-export const errorDataFields: Record<keyof ErrorData, Check> = { status: optional(isStatus), container: optional(isString), reason: optional(isString) };
+export const consentItemFields: Record<keyof ConsentItem, Check> = { id: isString, service: isString, text: isString };
+
+export const errorDataFields: Record<keyof ErrorData, Check> = {
+  status: optional(isStatus), container: optional(isString), reason: optional(isString),
+  items: optional((v) => Array.isArray(v) && v.every((i) => hasFields(i, consentItemFields))),
+};
 
 export const initializeResultFields: Record<keyof HelperInitializeResult, Check> = {
   capabilities: (v) => isObject(v) && hasFields(v.experimental, { irisStatus: isBoolean }) &&

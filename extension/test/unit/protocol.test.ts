@@ -118,5 +118,5 @@ test('the compose fields of a status are read as the brief names them', () => {
     ],
   };
   assert.equal(isStatus(compose), true);
-  assert.deepEqual(Object.keys(startParamsFields), ['build']);
+  assert.deepEqual(Object.keys(startParamsFields), ['build', 'allow']);
 });
