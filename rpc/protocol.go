@@ -245,10 +245,9 @@ type StartParams struct {
 	Container string `json:"container,omitempty"`
 }
 
-// PortsResult answers iris/ports.
-type PortsResult struct {
-	Assignments []workspace.PortEntry `json:"assignments"`
-}
+// PortsResult answers iris/ports: the listing `ports list --json` prints (assignments, and the
+// notes and invalid entries when there are any).
+type PortsResult = workspace.PortList
 
 // ReleaseResult answers iris/release.
 type ReleaseResult struct {

@@ -100,7 +100,9 @@ func TestFailureTextGolden(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(e.home, registry.FileName), []byte("{not json"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		e.check("corrupt", 1, "ports", "assign", e.project("<project>"))
+		// Not a failure since every ports verb rebuilds a corrupt registry from container labels
+		// (none here: the engine does not answer) and goes on; the warning says what happened.
+		e.check("corrupt", 0, "ports", "list")
 	})
 	t.Run("engine down", func(t *testing.T) {
 		e := newGoldenEnv(t, 1)
