@@ -155,6 +155,8 @@ func remedy(err error) string {
 		return "Or choose another image with the irisHelper.image setting."
 	case workspace.RemedyShowOutput:
 		return fmt.Sprintf("See the full output with `docker logs %s`.", r.Container)
+	case workspace.RemedySyncOn:
+		return "To keep .env in step, set \"env\": {\"sync\": \"auto\"} in .iris-helper.json, or the irisHelper.syncEnv setting when the file does not say."
 	}
 	return ""
 }

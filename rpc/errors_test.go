@@ -133,6 +133,7 @@ func TestRemedy(t *testing.T) {
 		{wrap(&dockerops.PullError{Image: "x", Err: errors.New("denied")}), "Or choose another image with the irisHelper.image setting."},
 		{wrap(&dockerops.ExitedError{Container: "iris_x_1", Code: 3}), "See the full output with `docker logs iris_x_1`."},
 		{wrap(&dockerops.NotReadyError{Container: "iris_x_1"}), ""},
+		{&workspace.EnvSyncOffError{Project: "/p"}, `To keep .env in step, set "env": {"sync": "auto"} in .iris-helper.json, or the irisHelper.syncEnv setting when the file does not say.`},
 		{errors.New("anything else"), ""},
 	} {
 		if got := remedy(tc.err); got != tc.want {

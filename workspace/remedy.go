@@ -24,6 +24,7 @@ const (
 	RemedyListAssignments RemedyKind = "list-assignments" // no project has the port
 	RemedyOtherImage      RemedyKind = "other-image"      // the image cannot be pulled
 	RemedyShowOutput      RemedyKind = "show-output"      // the container exited: its full output, Container
+	RemedySyncOn          RemedyKind = "sync-on"          // .env sync is false, so a watch has nothing to do: Project
 )
 
 // Remedy is what a front end needs to word the remedy of an error.
@@ -46,6 +47,7 @@ func RemedyFor(err error) Remedy {
 		notFound  *registry.NotFoundError
 		pull      *dockerops.PullError
 		exited    *dockerops.ExitedError
+		syncOff   *EnvSyncOffError
 	)
 	switch {
 	case err == nil:
@@ -69,6 +71,8 @@ func RemedyFor(err error) Remedy {
 		return Remedy{Kind: RemedyOtherImage}
 	case errors.As(err, &exited):
 		return Remedy{Kind: RemedyShowOutput, Container: exited.Container}
+	case errors.As(err, &syncOff):
+		return Remedy{Kind: RemedySyncOn, Project: syncOff.Project}
 	}
 	return Remedy{}
 }

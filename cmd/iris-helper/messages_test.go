@@ -119,6 +119,14 @@ func TestFailureTextGolden(t *testing.T) {
 		}
 		e.check("bad-config", 1, "status", dir)
 	})
+	t.Run("env sync off", func(t *testing.T) {
+		e := newGoldenEnv(t, 1)
+		dir := e.project("<project>")
+		if err := os.WriteFile(filepath.Join(dir, ".iris-helper.json"), []byte(`{"env": {"sync": false}}`+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.check("env-sync-off", 1, "env", "watch", dir)
+	})
 	t.Run("permission", func(t *testing.T) {
 		e := newGoldenEnv(t, 1)
 		if err := os.Chmod(e.home, 0o777); err != nil {

@@ -38,6 +38,8 @@ func remedy(err error) string {
 		return "Or choose another image with --image."
 	case workspace.RemedyShowOutput:
 		return "See the full output with 'iris-helper logs'."
+	case workspace.RemedySyncOn:
+		return "To keep .env in step, pass --sync auto or --sync true (or set \"env\": {\"sync\": \"auto\"} in .iris-helper.json)."
 	}
 	return ""
 }

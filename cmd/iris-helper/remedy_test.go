@@ -30,6 +30,7 @@ func TestRemedy(t *testing.T) {
 		{wrap(&dockerops.PullError{Image: "x", Err: errors.New("denied")}), "Or choose another image with --image."},
 		{wrap(&dockerops.ExitedError{Container: "iris_x_1", Code: 3}), "See the full output with 'iris-helper logs'."},
 		{wrap(&dockerops.NotReadyError{Container: "iris_x_1"}), ""},
+		{&workspace.EnvSyncOffError{Project: "/p"}, `To keep .env in step, pass --sync auto or --sync true (or set "env": {"sync": "auto"} in .iris-helper.json).`},
 		{errors.New("anything else"), ""},
 	} {
 		if got := remedy(tc.err); got != tc.want {
