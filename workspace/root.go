@@ -68,7 +68,7 @@ var irisMarkers = []struct {
 // else dir itself. dir may also name a file, whose folder is used.
 //
 // The walk stops at the nearest folder holding .git and never enters a folder that
-// WalkStopOf names a reason for ($HOME, a filesystem root, a folder someone else may write):
+// walkLimits.stopAt names a reason for ($HOME, a filesystem root, a folder someone else may write):
 // a file there does not belong to the project (docs/config.md, "Which folder is the
 // project"). dir itself is always looked at. Files are read through projfile: a marker that
 // is not a regular file (a FIFO, socket, device or directory, also behind a link) is no

@@ -11,6 +11,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
+	"github.com/iris-helper/iris-helper/workspace/workspacetest"
 )
 
 var testPorts = Ports{Host: "localhost", Superserver: 31001, Web: 31002}
@@ -95,7 +96,7 @@ func TestParseEnvValues(t *testing.T) {
 }
 
 func TestSyncEnvKeepsModeAndWritesNothingWhenEqual(t *testing.T) {
-	dir := tempDirTB(t)
+	dir := workspacetest.TempDir(t)
 	path := filepath.Join(dir, ".env")
 	if err := os.WriteFile(path, []byte("A=1\nIRIS_PORT=1\n"), 0o640); err != nil {
 		t.Fatal(err)
@@ -146,7 +147,7 @@ func assertNoTempFiles(t *testing.T, dir string) {
 // A .env link is written through to its target when the target lies in the project (here the
 // project is dir, holding proj/ and shared/); outside it, see TestSyncEnvOutsideTheProject.
 func TestSyncEnvThroughSymlink(t *testing.T) {
-	dir := tempDirTB(t)
+	dir := workspacetest.TempDir(t)
 	shared := filepath.Join(dir, "shared")
 	proj := filepath.Join(dir, "proj")
 	writeTree(t, dir, map[string]string{"shared/real.env": "# shared\nIRIS_PORT=1\n", "proj/": ""})
@@ -193,7 +194,7 @@ func TestSyncEnvThroughSymlink(t *testing.T) {
 
 func TestSyncEnvCreatesOnlyUnderTrue(t *testing.T) {
 	for _, mode := range []SyncMode{SyncAuto, SyncTrue, SyncFalse} {
-		dir := tempDirTB(t)
+		dir := workspacetest.TempDir(t)
 		path := filepath.Join(dir, ".env")
 		res, err := Sync(Scope{}, path, mode, Names{}, testPorts)
 		if err != nil {
@@ -213,7 +214,7 @@ func TestSyncEnvCreatesOnlyUnderTrue(t *testing.T) {
 }
 
 func TestSyncEnvErrors(t *testing.T) {
-	dir := tempDirTB(t)
+	dir := workspacetest.TempDir(t)
 	if _, err := Sync(Scope{}, dir, SyncAuto, Names{}, testPorts); err == nil || !strings.Contains(err.Error(), dir) {
 		t.Errorf("sync of a folder: %v, want an error naming it", err)
 	}
@@ -226,7 +227,7 @@ func TestSyncEnvErrors(t *testing.T) {
 }
 
 func TestWriteFileAtomicRefusesWhenTheFileChanged(t *testing.T) {
-	dir := tempDirTB(t)
+	dir := workspacetest.TempDir(t)
 	path := filepath.Join(dir, ".env")
 	if err := os.WriteFile(path, []byte("USER_SAVED=2\n"), 0o644); err != nil {
 		t.Fatal(err)
