@@ -285,3 +285,33 @@ func BenchmarkSyncEnv1000Lines(b *testing.B) {
 
 // writeTree creates files and folders under dir (sandboxtest.WriteTree).
 var writeTree = sandboxtest.WriteTree
+
+// TestRenderExtraKeys: the extra keys of a kind (Ports.Extra) are written like the port keys:
+// set in place keeping their quotes, left alone when equal (quoted or not), added under the
+// helper's comment in key order; a key that is not a shell name, a value that would need
+// quoting and a key that is one of the managed three are not written.
+func TestRenderExtraKeys(t *testing.T) {
+	keys := Keys{Host: "IRIS_HOST", Superserver: "IRIS_PORT", Web: "IRIS_WEB_PORT"}
+	for _, tc := range []struct {
+		name, in string
+		extra    map[string]string
+		want     string
+	}{
+		{"set in place, quotes kept", "NAME='old'\nIRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n", map[string]string{"NAME": "shop"},
+			"NAME='shop'\nIRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n"},
+		{"equal in quotes", "NAME=\"shop\"\nIRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n", map[string]string{"NAME": "shop"},
+			"NAME=\"shop\"\nIRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n"},
+		{"added in key order", "IRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n", map[string]string{"ZED": "z", "ALPHA": "a"},
+			"IRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n" + ManagedComment + "\nALPHA=a\nZED=z\n"},
+		{"not written", "IRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n",
+			map[string]string{"1BAD": "x", "SPACE": "a b", "IRIS_PORT": "9", "": "x"},
+			"IRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _ := Render([]byte(tc.in), keys, Ports{Host: "h", Superserver: 1, Web: 2, Extra: tc.extra})
+			if string(out) != tc.want {
+				t.Errorf("Render:\n got %q\nwant %q", out, tc.want)
+			}
+		})
+	}
+}
