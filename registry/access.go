@@ -18,7 +18,7 @@ const (
 )
 
 // AccessError says that a registry file could not be opened, read or written because of its
-// permissions or its kind (a folder, a link, a pipe where a file belongs), not because of its
+// permissions or its kind (a directory, a link, a FIFO where a file belongs), not because of its
 // content. Nothing was moved aside or changed: a registry.json that cannot be read is never
 // treated as corrupt.
 type AccessError struct {
@@ -50,7 +50,7 @@ func (e *AccessError) Error() string {
 	case e.Kind&fs.ModeSymlink != 0:
 		b.WriteString("it is a symbolic link, which iris-helper does not follow")
 	case e.Kind != 0:
-		fmt.Fprintf(&b, "it is %s, not a file", describeKind(e.Kind))
+		fmt.Fprintf(&b, "it is %s, not a file", DescribeKind(e.Kind))
 	default:
 		b.WriteString(errText(e.Err))
 	}
@@ -61,7 +61,7 @@ func (e *AccessError) Error() string {
 	case e.Kind&fs.ModeSymlink != 0:
 		b.WriteString("; remove the link and try again")
 	case e.Kind&fs.ModeDir != 0:
-		b.WriteString("; remove the folder and try again")
+		b.WriteString("; remove the directory and try again")
 	case e.Kind != 0:
 		b.WriteString("; remove it and try again")
 	case e.Fix != "":
@@ -83,22 +83,27 @@ func errText(err error) string {
 	return err.Error()
 }
 
-func describeKind(m fs.FileMode) string {
+// DescribeKind names a file type for people, in the words every iris-helper message uses: the
+// same table as workspace/projfile.Describe (registry is a leaf and cannot import it; a workspace
+// test holds the two, and the extension's describeKind, to the same words).
+func DescribeKind(m fs.FileMode) string {
 	switch {
-	case m&fs.ModeDir != 0:
-		return "a folder"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsDir():
+		return "a directory"
 	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
+		return "a FIFO (named pipe)"
 	case m&fs.ModeSocket != 0:
 		return "a socket"
 	case m&fs.ModeCharDevice != 0:
 		return "a character device"
 	case m&fs.ModeDevice != 0:
 		return "a device"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
+	case m.IsRegular():
+		return "a regular file"
 	}
-	return "not a regular file (" + m.Type().String() + ")"
+	return "an irregular file"
 }
 
 // accessError builds the *AccessError for a failed open, read or write of path. It returns nil
@@ -129,7 +134,7 @@ func notRegular(op, path string, mode fs.FileMode) *AccessError {
 	if kind == 0 {
 		kind = fs.ModeIrregular
 	}
-	return &AccessError{Op: op, Path: path, Err: fmt.Errorf("not a regular file (%s)", describeKind(kind)), Kind: kind}
+	return &AccessError{Op: op, Path: path, Err: fmt.Errorf("not a regular file (%s)", DescribeKind(kind)), Kind: kind}
 }
 
 // HomeError says that the registry home is not safe to use: it is owned by someone other than the

@@ -210,13 +210,13 @@ func TestAccessProblemsSayWhatToDo(t *testing.T) {
 		op    string
 		want  func(home string) string
 	}{
-		{name: "registry.json is a folder", base: baseAccessKind, op: "list",
+		{name: "registry.json is a directory", base: baseAccessKind, op: "list",
 			setup: func(t *testing.T, home string, _, _ Range) { mustMkdir(t, filepath.Join(home, FileName)) },
 			want: func(home string) string {
 				return "read port registry: cannot read the port registry " + filepath.Join(home, FileName) +
-					": it is a folder, not a file; it was left as it is; remove the folder and try again"
+					": it is a directory, not a file; it was left as it is; remove the directory and try again"
 			}},
-		{name: "registry.json is a named pipe", base: baseAccessKind + 3, op: "list",
+		{name: "registry.json is a FIFO", base: baseAccessKind + 3, op: "list",
 			setup: func(t *testing.T, home string, _, _ Range) {
 				if err := syscall.Mkfifo(filepath.Join(home, FileName), 0o600); err != nil {
 					t.Fatal(err)
@@ -224,13 +224,13 @@ func TestAccessProblemsSayWhatToDo(t *testing.T) {
 			},
 			want: func(home string) string {
 				return "read port registry: cannot read the port registry " + filepath.Join(home, FileName) +
-					": it is a named pipe, not a file; it was left as it is; remove it and try again"
+					": it is a FIFO (named pipe), not a file; it was left as it is; remove it and try again"
 			}},
-		{name: "registry.lock is a folder", base: baseAccessKind + 6, op: "assign",
+		{name: "registry.lock is a directory", base: baseAccessKind + 6, op: "assign",
 			setup: func(t *testing.T, home string, _, _ Range) { mustMkdir(t, filepath.Join(home, LockFileName)) },
 			want: func(home string) string {
 				return "assign ports for " + filepath.Join(filepath.Dir(home), "proj") + ": cannot open the registry lock " +
-					filepath.Join(home, LockFileName) + ": it is a folder, not a file; remove the folder and try again"
+					filepath.Join(home, LockFileName) + ": it is a directory, not a file; remove the directory and try again"
 			}},
 		{name: "the home root created under sudo is not readable", base: baseAccessKind + 9, op: "list", asRoot: true,
 			setup: func(t *testing.T, home string, ss, web Range) {

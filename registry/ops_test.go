@@ -454,7 +454,7 @@ func TestUnreadableRegistryIsNotMovedAside(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := project(t, "p")
-	cause := "cannot read the port registry " + e.r.Path() + ": it is a folder, not a file; it was left as it is; remove the folder and try again"
+	cause := "cannot read the port registry " + e.r.Path() + ": it is a directory, not a file; it was left as it is; remove the directory and try again"
 	for _, tc := range []struct {
 		op   string
 		run  func() error

@@ -163,6 +163,8 @@ func remedy(err error) string {
 		return fmt.Sprintf("See the full output with `docker logs %s`.", r.Container)
 	case workspace.RemedyAllowCompose:
 		return "To allow them for this project, run \"IRIS: Start\" and choose \"Allow and Start\"."
+	case workspace.RemedySyncOn:
+		return "To keep .env in step, set \"env\": {\"sync\": \"auto\"} in .iris-helper.json, or the irisHelper.syncEnv setting when the file does not say."
 	}
 	return ""
 }

@@ -141,6 +141,7 @@ func TestRemedy(t *testing.T) {
 		{wrap(&dockerops.ExitedError{Container: "iris_x_1", Code: 3}), "See the full output with `docker logs iris_x_1`."},
 		{wrap(&dockerops.NotReadyError{Container: "iris_x_1"}), ""},
 		{wrap(&workspace.ComposeConsentError{Project: "/p"}), `To allow them for this project, run "IRIS: Start" and choose "Allow and Start".`},
+		{&workspace.EnvSyncOffError{Project: "/p"}, `To keep .env in step, set "env": {"sync": "auto"} in .iris-helper.json, or the irisHelper.syncEnv setting when the file does not say.`},
 		{errors.New("anything else"), ""},
 	} {
 		if got := remedy(tc.err); got != tc.want {

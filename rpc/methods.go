@@ -200,14 +200,14 @@ func (s *server) runPorts(ctx context.Context, p Project, c call) (any, error) {
 	if err := decodeParams(c.params, c.field, &none); err != nil {
 		return nil, err
 	}
-	entries, err := p.Ports(ctx)
+	list, err := p.Ports(ctx)
 	if err != nil {
 		return nil, &opError{err: err}
 	}
-	if entries == nil {
-		entries = []workspace.PortEntry{}
+	if list.Assignments == nil {
+		list.Assignments = []workspace.PortEntry{}
 	}
-	return PortsResult{Assignments: entries}, nil
+	return PortsResult(list), nil
 }
 
 func (s *server) runRelease(ctx context.Context, p Project, c call) (any, error) {

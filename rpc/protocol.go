@@ -248,10 +248,9 @@ type StartParams struct {
 	Allow []string `json:"allow,omitempty"`
 }
 
-// PortsResult answers iris/ports.
-type PortsResult struct {
-	Assignments []workspace.PortEntry `json:"assignments"`
-}
+// PortsResult answers iris/ports: the listing `ports list --json` prints (assignments, and the
+// notes and invalid entries when there are any).
+type PortsResult = workspace.PortList
 
 // ReleaseResult answers iris/release.
 type ReleaseResult struct {

@@ -48,6 +48,12 @@ func goldenStatus() workspace.Status {
 func TestProtocolGolden(t *testing.T) {
 	slot := 1
 	st := goldenStatus()
+	entry := workspace.PortEntry{
+		Assignment: registry.Assignment{Project: "/home/ada/src/orders", Slot: &slot, SuperserverPort: 1973, WebPort: 52774,
+			Type: registry.TypeAuto, Status: registry.StatusActive, Container: "iris_5f3a9c1e_1973", Engine: "unix:///var/run/docker.sock",
+			AssignedAt: time.Date(2026, 11, 26, 16, 40, 2, 0, time.UTC), LastUsedAt: time.Date(2026, 11, 26, 16, 40, 12, 0, time.UTC)},
+		ContainerState: "running", State: workspace.StateReady,
+	}
 	tru, fals := true, false
 	cases := []struct {
 		file  string
@@ -55,12 +61,14 @@ func TestProtocolGolden(t *testing.T) {
 		into  func() any // a pointer to a zero value of the type
 	}{
 		{"status.json", st, func() any { return new(workspace.Status) }},
-		{"port-entry.json", workspace.PortEntry{
-			Assignment: registry.Assignment{Project: "/home/ada/src/orders", Slot: &slot, SuperserverPort: 1973, WebPort: 52774,
-				Type: registry.TypeAuto, Status: registry.StatusActive, Container: "iris_5f3a9c1e_1973", Engine: "unix:///var/run/docker.sock",
-				AssignedAt: time.Date(2026, 11, 26, 16, 40, 2, 0, time.UTC), LastUsedAt: time.Date(2026, 11, 26, 16, 40, 12, 0, time.UTC)},
-			ContainerState: "running", State: workspace.StateReady,
-		}, func() any { return new(workspace.PortEntry) }},
+		{"port-entry.json", entry, func() any { return new(workspace.PortEntry) }},
+		// iris/ports and `ports list --json`: one entry, a key detection no longer reaches, an invalid entry.
+		{"ports-result.json", PortsResult{
+			Assignments: []workspace.PortEntry{entry},
+			Notes:       []workspace.KeyNote{{Project: "/home/ada/src", Stop: workspace.StopHome}},
+			Invalid: []registry.InvalidEntry{{Index: 2, Project: "/home/ada/src/old", Reason: "its web port 70000 is not between 1 and 65535",
+				Entry: json.RawMessage(`{"project":"/home/ada/src/old","superserverPort":1980,"webPort":70000}`)}},
+		}, func() any { return new(PortsResult) }},
 		{"initialize-result.json", InitializeResult{
 			Capabilities: ServerCapabilities{Experimental: Experimental{IrisStatus: true}},
 			ServerInfo:   ServerInfo{Name: "iris-helper", Version: "0.1.0"},
@@ -79,7 +87,7 @@ func TestProtocolGolden(t *testing.T) {
 		{"restart-params.json", StartParams{Confirm: true, Container: "iris_5f3a9c1e_1973"}, func() any { return new(StartParams) }},
 		{"error-data.json", ErrorData{Status: &st, Container: "iris_5f3a9c1e_1973",
 			Reason: "it was created with image iris-helper/iris-stub:dev instead of containers.intersystems.com/intersystems/iris-community:latest-em",
-			Items: []workspace.ConsentItem{{ID: "bind:iris:/home/ada/iris.key", Service: "iris", Text: "service iris mounts /home/ada/iris.key (outside the project)"}}},
+			Items:  []workspace.ConsentItem{{ID: "bind:iris:/home/ada/iris.key", Service: "iris", Text: "service iris mounts /home/ada/iris.key (outside the project)"}}},
 			func() any { return new(ErrorData) }},
 		// Not an object on the wire: the method table (methods.go), for the extension's Methods.
 		{"methods.json", listMethods(), func() any { return new(methodList) }},

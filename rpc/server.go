@@ -25,7 +25,7 @@ type Project interface {
 	Stop(ctx context.Context, opts workspace.StopOptions) (workspace.Status, error)
 	RestartWith(ctx context.Context, opts workspace.RestartOptions, progress func(dockerops.Progress)) (workspace.Status, error)
 	Release(ctx context.Context, opts workspace.ReleaseOptions) (registry.Assignment, error)
-	Ports(ctx context.Context) ([]workspace.PortEntry, error)
+	Ports(ctx context.Context) (workspace.PortList, error)
 	Watch(ctx context.Context, onStatus func(workspace.Status), onMessage func(workspace.Message)) error
 }
 

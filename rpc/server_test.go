@@ -104,8 +104,8 @@ func (f *fakeProject) Release(context.Context, workspace.ReleaseOptions) (regist
 	return registry.Assignment{Project: f.root.Dir, SuperserverPort: 33001, WebPort: 33501}, nil
 }
 
-func (f *fakeProject) Ports(context.Context) ([]workspace.PortEntry, error) {
-	return nil, nil
+func (f *fakeProject) Ports(context.Context) (workspace.PortList, error) {
+	return workspace.PortList{}, nil
 }
 
 func (f *fakeProject) Watch(ctx context.Context, onStatus func(workspace.Status), _ func(workspace.Message)) error {

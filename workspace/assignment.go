@@ -22,19 +22,37 @@ func (p *Project) assignment(ctx context.Context) (registry.Assignment, bool, er
 	return a, ok, err
 }
 
-// withRegistry runs fn; when the registry reports that its file was corrupt (and was moved
-// aside), it rebuilds the registry from our containers' labels and runs fn again.
+// withRegistry runs fn under the restore rule of a corrupt registry (restoreCorrupt), with the
+// project's engine and messages.
 func (p *Project) withRegistry(ctx context.Context, fn func() error) error {
+	return restoreCorrupt(ctx, p.reg, p.Engine, p.warnRestore, fn)
+}
+
+// warnRestore logs and publishes what restoreCorrupt tells the user.
+func (p *Project) warnRestore(m Message) {
+	p.log.Warn(m.Text)
+	p.message(m)
+}
+
+// errNoEngine is the engine of a Machine without one.
+var errNoEngine = errors.New("the Docker engine does not answer")
+
+// restoreCorrupt is the one rule for a corrupt registry, for a Project and the machine-wide port
+// verbs alike: it runs fn; when the registry reports that its file was corrupt (and was moved
+// aside), it rebuilds the registry from the labels of iris-helper containers, tells the user
+// through say (a warning) and runs fn again. engine is called only then.
+func restoreCorrupt(ctx context.Context, reg *registry.Registry, engine func(context.Context) (*dockerops.Engine, error),
+	say func(Message), fn func() error) error {
 	err := fn()
 	var ce *registry.CorruptError
 	if !errors.As(err, &ce) || ce.Backup == "" {
 		return err
 	}
 	text := ce.Error()
-	eng, eerr := p.Engine(ctx)
+	eng, eerr := engine(ctx)
 	if eerr == nil {
 		var n int
-		n, eerr = RestoreFromContainers(ctx, p.reg, eng)
+		n, eerr = RestoreFromContainers(ctx, reg, eng)
 		if eerr == nil {
 			text = fmt.Sprintf("%s; rebuilt %d assignment(s) from the labels of iris-helper containers", text, n)
 		}
@@ -42,8 +60,7 @@ func (p *Project) withRegistry(ctx context.Context, fn func() error) error {
 	if eerr != nil {
 		text = fmt.Sprintf("%s; could not rebuild it from containers: %v", text, eerr)
 	}
-	p.log.Warn(text)
-	p.message(Message{Level: LevelWarning, Text: text})
+	say(Message{Level: LevelWarning, Text: text})
 	return fn()
 }
 
@@ -51,11 +68,15 @@ func (p *Project) withRegistry(ctx context.Context, fn func() error) error {
 // iris-helper created (after the registry file was found corrupt) and returns how many it
 // restored. A project with several containers keeps the running one, else the newest.
 func RestoreFromContainers(ctx context.Context, reg *registry.Registry, eng *dockerops.Engine) (int, error) {
-	owned, err := eng.Owned(ctx)
+	byProject, err := ProjectContainers(ctx, eng)
 	if err != nil {
 		return 0, fmt.Errorf("list iris-helper containers: %w", err)
 	}
-	return restoreContainers(ctx, reg, eng, owned)
+	cs := make([]dockerops.Container, 0, len(byProject))
+	for _, c := range byProject {
+		cs = append(cs, c)
+	}
+	return restoreContainers(ctx, reg, eng, cs)
 }
 
 // containerOfEach picks, per project, the container that stands for it when there is more than one

@@ -558,10 +558,11 @@ func TestPortsAndCleanup(t *testing.T) {
 	if _, err := f.reg.Assign(ctx, gone, registry.Preferred{}); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := p.Ports(ctx)
+	list, err := p.Ports(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	entries := list.Assignments
 	states := map[string]string{}
 	for _, e := range entries {
 		states[e.Project] = e.ContainerState + "/" + string(e.State)
@@ -583,7 +584,7 @@ func TestPortsAndCleanup(t *testing.T) {
 	if err := os.RemoveAll(st.Project); err != nil {
 		t.Fatal(err)
 	}
-	marked, warn, err := CleanupPorts(ctx, f.reg, f.eng, false)
+	marked, warn, err := Machine{Reg: f.reg, Eng: f.eng}.CleanupPorts(ctx, false)
 	if err != nil || warn != "" {
 		t.Fatal(err, warn)
 	}
@@ -603,7 +604,7 @@ func TestPortsAndCleanup(t *testing.T) {
 	if _, err := p.Stop(ctx, StopOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	marked, _, err = CleanupPorts(ctx, f.reg, f.eng, false)
+	marked, _, err = Machine{Reg: f.reg, Eng: f.eng}.CleanupPorts(ctx, false)
 	if err != nil || len(marked) != 0 {
 		t.Fatalf("cleanup with a stopped container marked %+v (%v), want nothing", marked, err)
 	}
@@ -998,14 +999,14 @@ func TestReleaseWithoutEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, opts := range []ReleaseOptions{{Force: true}, {Purge: true}} {
-		if _, err := ReleaseProject(ctx, reg, nil, dir, opts); err == nil || !strings.Contains(err.Error(), "start Docker") {
+		if _, err := (Machine{Reg: reg}).ReleaseProject(ctx, dir, opts); err == nil || !strings.Contains(err.Error(), "start Docker") {
 			t.Errorf("release %+v without engine: %v, want a refusal that says to start Docker", opts, err)
 		}
 		if got, ok, _ := reg.Get(ctx, dir); !ok || got.SuperserverPort != a.SuperserverPort {
 			t.Fatalf("refused release %+v lost the assignment: %+v %v", opts, got, ok)
 		}
 	}
-	got, err := ReleaseProject(ctx, reg, nil, dir, ReleaseOptions{})
+	got, err := Machine{Reg: reg}.ReleaseProject(ctx, dir, ReleaseOptions{})
 	if err != nil || got.SuperserverPort != a.SuperserverPort {
 		t.Fatalf("plain release without engine: %+v %v", got, err)
 	}

@@ -25,6 +25,7 @@ const (
 	RemedyOtherImage      RemedyKind = "other-image"      // the image cannot be pulled
 	RemedyShowOutput      RemedyKind = "show-output"      // the container exited: its full output, Container
 	RemedyAllowCompose    RemedyKind = "allow-compose"    // the compose project needs the user's consent: Project
+	RemedySyncOn          RemedyKind = "sync-on"          // .env sync is false, so a watch has nothing to do: Project
 )
 
 // Remedy is what a front end needs to word the remedy of an error.
@@ -48,6 +49,7 @@ func RemedyFor(err error) Remedy {
 		pull      *dockerops.PullError
 		exited    *dockerops.ExitedError
 		consent   *ComposeConsentError
+		syncOff   *EnvSyncOffError
 	)
 	switch {
 	case err == nil:
@@ -73,6 +75,8 @@ func RemedyFor(err error) Remedy {
 		return Remedy{Kind: RemedyShowOutput, Container: exited.Container}
 	case errors.As(err, &consent):
 		return Remedy{Kind: RemedyAllowCompose, Project: consent.Project}
+	case errors.As(err, &syncOff):
+		return Remedy{Kind: RemedySyncOn, Project: syncOff.Project}
 	}
 	return Remedy{}
 }

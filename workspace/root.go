@@ -68,7 +68,7 @@ var irisMarkers = []struct {
 // else dir itself. dir may also name a file, whose folder is used.
 //
 // The walk stops at the nearest folder holding .git and never enters a folder that
-// WalkStopOf names a reason for ($HOME, a filesystem root, a folder someone else may write):
+// walkLimits.stopAt names a reason for ($HOME, a filesystem root, a folder someone else may write):
 // a file there does not belong to the project (docs/config.md, "Which folder is the
 // project"). dir itself is always looked at. Files are read through projfile: a marker that
 // is not a regular file (a FIFO, socket, device or directory, also behind a link) is no
@@ -122,7 +122,13 @@ func findRoot(dir string, lim walkLimits, scan bool) (Root, error) {
 
 // NoFolderError says that the folder named as (or in) the project does not exist. It satisfies
 // errors.Is(err, fs.ErrNotExist).
-type NoFolderError struct{ Dir string }
+type NoFolderError struct {
+	Dir string // as named
+	// Key is the project key the folder had, were it a project root: its absolute path with the
+	// links of its nearest existing ancestor resolved, as FindRoot resolved them ("" if unknown).
+	// It still names the registry assignment of a project whose folder is gone.
+	Key string
+}
 
 func (e *NoFolderError) Error() string {
 	return fmt.Sprintf("find the project of %s: no such folder", e.Dir)
@@ -140,7 +146,7 @@ func canonicalDir(dir string) (string, error) {
 	}
 	real, err := filepath.EvalSymlinks(abs)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", &NoFolderError{Dir: dir}
+		return "", &NoFolderError{Dir: dir, Key: missingKey(abs)}
 	}
 	if err != nil {
 		return "", fmt.Errorf("find the project of %s: %w", dir, err) // the error names the path
@@ -153,6 +159,23 @@ func canonicalDir(dir string) (string, error) {
 		real = filepath.Dir(real)
 	}
 	return filepath.Clean(real), nil
+}
+
+// missingKey is the key of abs, a folder that does not exist: the links of its nearest existing
+// ancestor resolved, the rest as given.
+func missingKey(abs string) string {
+	rest := ""
+	for d := abs; ; {
+		if real, err := filepath.EvalSymlinks(d); err == nil {
+			return filepath.Join(real, rest)
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return abs
+		}
+		rest = filepath.Join(filepath.Base(d), rest)
+		d = parent
+	}
 }
 
 // isMarkerFile reports whether path names a regular file (through a link too). It does not

@@ -372,8 +372,8 @@ func TestFindRootStopsAtTheRepository(t *testing.T) {
 	}
 }
 
-// TestWalkStopOf: why the walk does not enter a folder, for each reason.
-func TestWalkStopOf(t *testing.T) {
+// TestWalkStop: why the walk does not enter a folder, for each reason.
+func TestWalkStop(t *testing.T) {
 	base := tempDir(t)
 	home := filepath.Join(base, "home")
 	writeTree(t, base, map[string]string{"home/": "", "mine/": "", "open/": "", "sticky/": "", "team/": "", "other/": ""})
@@ -406,8 +406,8 @@ func TestWalkStopOf(t *testing.T) {
 		{filepath.Join(base, "missing"), StopUnreadable},
 	}
 	for _, tt := range tests {
-		if got := WalkStopOf(tt.dir); got != tt.want {
-			t.Errorf("WalkStopOf(%s) = %q, want %q", tt.dir, got, tt.want)
+		if got := walkStopOf(tt.dir); got != tt.want {
+			t.Errorf("walkStopOf(%s) = %q, want %q", tt.dir, got, tt.want)
 		}
 	}
 	// Owners: a folder of another (non-root) user stops the walk, one of root does not.

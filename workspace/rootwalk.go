@@ -59,12 +59,6 @@ func (l walkLimits) stopAt(dir string) WalkStop {
 	return folderStop(dir, l.uid)
 }
 
-// WalkStopOf says why root detection, walking up from a subfolder, does not enter dir (a canonical
-// folder path, such as a port registry key), or StopNone when it may.
-func WalkStopOf(dir string) WalkStop {
-	return currentLimits().stopAt(dir)
-}
-
 // KeyNote says that a port registry key is no longer a folder root detection finds, so that its
 // assignment is listed as such rather than silently orphaned. A key is the project folder
 // FindRoot chose when the ports were assigned; detection rules change (the walk stops at the

@@ -52,9 +52,9 @@ const (
 //   - Watch reports the events of the project's containers and the engine going away and coming
 //     back (dockerops.EventEngineDown/Up) until ctx ends; Project turns them into a new status.
 //   - EnvKeys are managed .env keys the kind adds beside the host and ports (compose: the
-//     project name), for Project to write with its own keys, under its sync mode and .env rules.
-//     The image kind has none, and the .env sync does not take extra keys yet: the compose kind
-//     wires them in.
+//     project name), for Project to write with its own keys, under its sync mode and .env rules
+//     (dotenv.Ports.Extra: added when missing, set when they differ; a key must be a shell name
+//     and a value need no quoting). The image kind has none.
 //
 // Implementations are safe for concurrent use; Project serializes starts and stops.
 type Runtime interface {

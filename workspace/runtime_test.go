@@ -3,6 +3,9 @@ package workspace
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +21,7 @@ type fakeRuntime struct {
 	drift  []dockerops.Difference
 	plans  []RunPlan // the plans Drift was asked about
 	events []dockerops.Event
+	env    map[string]string // what EnvKeys answers
 }
 
 func (f *fakeRuntime) Kind() Kind                                  { return "fake" }
@@ -41,7 +45,60 @@ func (f *fakeRuntime) Watch(ctx context.Context, onEvent func(dockerops.Event)) 
 	return ctx.Err()
 }
 func (f *fakeRuntime) Logs(context.Context, bool, io.Writer) error { return nil }
-func (f *fakeRuntime) EnvKeys(RunPlan) map[string]string           { return nil }
+func (f *fakeRuntime) EnvKeys(plan RunPlan) map[string]string {
+	if f.env == nil {
+		return nil
+	}
+	keys := map[string]string{}
+	for k, v := range f.env {
+		keys[k] = strings.ReplaceAll(v, "<port>", strconv.Itoa(plan.Assignment.SuperserverPort))
+	}
+	return keys
+}
+
+// TestEnvSyncTakesTheRuntimeKeys: the .env sync writes the managed keys a Runtime adds
+// (Runtime.EnvKeys, for the plan of the project's assignment) with its own: a missing one is
+// added to the helper's block, one that differs is set, the user's other lines stay.
+func TestEnvSyncTakesTheRuntimeKeys(t *testing.T) {
+	ctx := context.Background()
+	reg, err := registry.Open(registry.Options{Home: t.TempDir(),
+		Superserver: &registry.Range{Lo: 31980, Hi: 31989}, Web: &registry.Range{Lo: 31990, Hi: 31999}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	env := filepath.Join(dir, ".env")
+	if err := os.WriteFile(env, []byte("APP=1\nCOMPOSE_PROJECT_NAME=old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := OpenProject(ctx, dir, ProjectOptions{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.rt = &fakeRuntime{env: map[string]string{"COMPOSE_PROJECT_NAME": "shop", "SHOP_DB": "db-<port>"}}
+	res, err := p.SyncEnv(ctx, EnvSyncOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "APP=1\nCOMPOSE_PROJECT_NAME=shop\n" +
+		"# Managed by iris-helper: host and ports of the IRIS container of this project (iris-helper env sync)\n" +
+		"IRIS_HOST=localhost\nIRIS_PORT=31980\nIRIS_WEB_PORT=31990\nSHOP_DB=db-31980\n"
+	if got, _ := os.ReadFile(env); string(got) != want {
+		t.Errorf(".env:\n got %q\nwant %q", got, want)
+	}
+	var changes []string
+	for _, c := range res.Changes {
+		changes = append(changes, c.String())
+	}
+	if got, want := strings.Join(changes, "; "), "COMPOSE_PROJECT_NAME changed from old to shop (line 2); IRIS_HOST=localhost added (line 4); IRIS_PORT=31980 added (line 5); "+
+		"IRIS_WEB_PORT=31990 added (line 6); SHOP_DB=db-31980 added (line 7)"; got != want {
+		t.Errorf("changes:\n got %q\nwant %q", got, want)
+	}
+	// in step: a second sync changes nothing
+	if res, err := p.SyncEnv(ctx, EnvSyncOptions{}); err != nil || len(res.Changes) != 0 {
+		t.Errorf("second sync: %v %v, want no change", res.Changes, err)
+	}
+}
 
 // TestStatusThroughRuntime: Project.Status maps what its Runtime reports (the main container's
 // state, its published pair, its drift) into the status, with the one container-state mapping.

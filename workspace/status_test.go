@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/iris-helper/iris-helper/registry"
+	"github.com/iris-helper/iris-helper/workspace/workspacetest"
 )
 
 // TestConnectHost: localhost only where a port published on the bind address answers at
@@ -34,7 +34,7 @@ func TestConnectHost(t *testing.T) {
 // follows the bind address.
 func TestStatusCarriesNamespaceAndUser(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
-	reg := openTestRegistry(t)
+	reg := workspacetest.Registry(t)
 	for _, tc := range []struct {
 		name, config              string
 		namespace, username, host string
@@ -44,7 +44,7 @@ func TestStatusCarriesNamespaceAndUser(t *testing.T) {
 		{"byte-order mark", "\ufeff" + `{"iris": {"namespace": "APP"}, "bindAddress": "127.0.0.2"}`, "APP", "_SYSTEM", "127.0.0.2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := tempDirTB(t)
+			dir := workspacetest.TempDir(t)
 			if err := os.WriteFile(filepath.Join(dir, "module.xml"), []byte("<Export/>\n"), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -63,25 +63,4 @@ func TestStatusCarriesNamespaceAndUser(t *testing.T) {
 			}
 		})
 	}
-}
-
-// openTestRegistry is a registry in a temp home on the workspace band (31000-31049 / 31500-31549).
-func openTestRegistry(t testing.TB) *registry.Registry {
-	t.Helper()
-	reg, err := registry.Open(registry.Options{Home: filepath.Join(tempDirTB(t), "home"),
-		Superserver: &registry.Range{Lo: 31000, Hi: 31049}, Web: &registry.Range{Lo: 31500, Hi: 31549}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
-}
-
-// tempDirTB is t.TempDir with its links resolved (project keys are canonical paths).
-func tempDirTB(t testing.TB) string {
-	t.Helper()
-	d, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -147,12 +146,8 @@ func newEnvWatchCmd(a *app) *cobra.Command {
 						path, p.Root().Dir, ports.Superserver, ports.Web, mode)
 				},
 			})
-			var off *workspace.EnvSyncOffError
-			switch {
-			case errors.As(err, &off):
-				return fmt.Errorf("env sync is false for %s (.iris-helper.json or --sync): there is nothing to watch; use --sync auto or --sync true", off.Project)
-			case err != nil:
-				return err
+			if err != nil {
+				return err // *workspace.EnvSyncOffError: remedy() names --sync
 			}
 			if path != "" {
 				log("stopped watching %s", path)

@@ -1,12 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -55,70 +53,30 @@ func projectDir(args []string) (string, error) {
 	return root.Dir, nil
 }
 
-// target is what [DIR|PORT] named: a port number, or a project folder.
-type target struct {
-	port    int
-	project string
-	// missing is set when the folder does not exist: project is then its absolute path, which
-	// still names the assignment of a project whose folder is gone (stale); missing is the error
-	// to report when no assignment has that key.
-	missing error
-}
-
-// parseTarget reads [DIR|PORT]: a number that is not an existing folder is a port.
-func parseTarget(args []string) (target, error) {
+// parseTarget reads [DIR|PORT] (workspace.ResolvePortTarget); a port out of range is a usage error.
+func parseTarget(args []string) (workspace.PortTarget, error) {
+	arg := ""
 	if len(args) > 0 {
-		if n, err := strconv.Atoi(args[0]); err == nil {
-			if fi, serr := os.Stat(args[0]); serr != nil || !fi.IsDir() {
-				if n < 1 || n > 65535 {
-					return target{}, &usageError{fmt.Errorf("port %d is out of range: give a port between 1 and 65535 or a folder", n)}
-				}
-				return target{port: n}, nil
-			}
-		}
+		arg = args[0]
 	}
-	dir, err := projectDir(args)
-	if err != nil && len(args) > 0 && errors.Is(err, fs.ErrNotExist) {
-		if key, kerr := missingFolderKey(args[0]); kerr == nil {
-			return target{project: key, missing: err}, nil
-		}
+	t, err := workspace.ResolvePortTarget(arg)
+	var bad *workspace.PortRangeError
+	if errors.As(err, &bad) {
+		return t, &usageError{err}
 	}
-	return target{project: dir}, err
+	return t, err
 }
 
-// missingFolderKey is the registry key a folder that no longer exists had: its absolute path with
-// the symlinks of its nearest existing ancestor resolved, as FindRoot resolved them.
-func missingFolderKey(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
+// machine is the machine-wide view of the port verbs: the registry, the engine when it answers,
+// and a warning (a corrupt registry rebuilt from container labels) printed to stderr.
+func machine(ctx context.Context, a *app) (workspace.Machine, error) {
+	reg, err := openPortRegistry(a)
 	if err != nil {
-		return "", err
+		return workspace.Machine{}, err
 	}
-	rest := ""
-	for d := abs; ; {
-		if real, err := filepath.EvalSymlinks(d); err == nil {
-			return filepath.Join(real, rest), nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return abs, nil
-		}
-		rest = filepath.Join(filepath.Base(d), rest)
-		d = parent
-	}
-}
-
-// portTarget is the workspace target t names.
-func (t target) portTarget() workspace.PortTarget {
-	return workspace.PortTarget{Port: t.port, Project: t.project}
-}
-
-// notFound reports a folder that no longer exists, and that no assignment names, as missing.
-func (t target) notFound(err error) error {
-	var nf *registry.NotFoundError
-	if t.missing != nil && errors.As(err, &nf) {
-		return t.missing
-	}
-	return err
+	return workspace.Machine{Reg: reg, Eng: engineIfUp(ctx, a), OnMessage: func(m workspace.Message) {
+		fmt.Fprintln(a.stderr, "iris-helper: warning:", m.Text)
+	}}, nil
 }
 
 func newPortsListCmd(a *app) *cobra.Command {
@@ -134,30 +92,23 @@ func newPortsListCmd(a *app) *cobra.Command {
 			"longer reaches (docs/config.md); --json lists them as \"notes\".",
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, err := openPortRegistry(a)
+			m, err := machine(cmd.Context(), a)
 			if err != nil {
 				return err
 			}
-			entries, err := workspace.ListPorts(cmd.Context(), reg, engineIfUp(cmd.Context(), a))
-			if err != nil {
-				return err
-			}
-			list := make([]registry.Assignment, len(entries))
-			for i, x := range entries {
-				list[i] = x.Assignment
-			}
-			notes := rootNotes(list)
-			invalid, err := reg.Invalid(cmd.Context())
+			ports, err := m.ListPorts(cmd.Context())
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return writeJSON(a.stdout, struct {
-					Assignments []workspace.PortEntry   `json:"assignments"`
-					Notes       []workspace.KeyNote     `json:"notes,omitempty"`
-					Invalid     []registry.InvalidEntry `json:"invalid,omitempty"`
-				}{entries, notes, invalid})
+				return writeJSON(a.stdout, ports)
 			}
+			reg := m.Reg
+			list := make([]registry.Assignment, len(ports.Assignments))
+			for i, x := range ports.Assignments {
+				list[i] = x.Assignment
+			}
+			notes, invalid := ports.Notes, ports.Invalid
 			if len(list) == 0 {
 				_, err = fmt.Fprintf(a.stdout, "No ports assigned yet (registry %s).\n", reg.Path())
 			} else {
@@ -183,18 +134,6 @@ func newPortsListCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"assignments": [...]} as JSON`)
 	return cmd
-}
-
-// rootNotes are the assignments whose folder project detection no longer reaches (it stops at the
-// repository, at $HOME, …; docs/config.md): listed as such, not silently orphaned.
-func rootNotes(list []registry.Assignment) []workspace.KeyNote {
-	var notes []workspace.KeyNote
-	for _, x := range list {
-		if n, ok := workspace.CheckProjectKey(x.Project); ok {
-			notes = append(notes, n)
-		}
-	}
-	return notes
 }
 
 // walkStopWhy words a workspace.WalkStop for `ports list`.
@@ -287,13 +226,13 @@ func newPortsInspectCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			reg, err := openPortRegistry(a)
+			m, err := machine(cmd.Context(), a)
 			if err != nil {
 				return err
 			}
-			x, err := workspace.InspectPorts(cmd.Context(), reg, engineIfUp(cmd.Context(), a), t.portTarget())
+			x, err := m.InspectPorts(cmd.Context(), t)
 			if err != nil {
-				return t.notFound(err)
+				return err
 			}
 			if asJSON {
 				return writeJSON(a.stdout, x)
@@ -336,13 +275,12 @@ func newPortsAssignCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			reg, err := openPortRegistry(a)
+			m, err := machine(cmd.Context(), a)
 			if err != nil {
 				return err
 			}
 			// Flags > the project's .iris-helper.json "ports" > the next free slot, as for `start`.
-			x, err := workspace.AssignPorts(cmd.Context(), reg, engineIfUp(cmd.Context(), a), dir,
-				registry.Preferred{Superserver: port, Web: webPort})
+			x, err := m.AssignPorts(cmd.Context(), dir, registry.Preferred{Superserver: port, Web: webPort})
 			if err != nil {
 				return err
 			}
@@ -375,16 +313,15 @@ func newPortsReleaseCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			reg, err := openPortRegistry(a)
+			m, err := machine(cmd.Context(), a)
 			if err != nil {
 				return err
 			}
 			// Refused while the project's container runs unless --force (stop and remove it first);
 			// --purge also deletes its data volume. Without Docker only the registry entry goes.
-			released, err := workspace.ReleasePorts(cmd.Context(), reg, engineIfUp(cmd.Context(), a), t.portTarget(),
-				workspace.ReleaseOptions{Force: force, Purge: purge})
+			released, err := m.ReleasePorts(cmd.Context(), t, workspace.ReleaseOptions{Force: force, Purge: purge})
 			if err != nil {
-				return t.notFound(err)
+				return err
 			}
 			_, err = fmt.Fprintf(a.stdout, "Released superserver %d and web %d of %s.\n",
 				released.SuperserverPort, released.WebPort, released.Project)
@@ -406,12 +343,12 @@ func newPortsCleanupCmd(a *app) *cobra.Command {
 			"checked, and it says so). --dry-run only lists what would be removed.",
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, err := openPortRegistry(a)
+			m, err := machine(cmd.Context(), a)
 			if err != nil {
 				return err
 			}
 			// Stale = folder gone AND no iris-helper container (containers checked when Docker answers).
-			stale, warning, err := workspace.CleanupPorts(cmd.Context(), reg, engineIfUp(cmd.Context(), a), dryRun)
+			stale, warning, err := m.CleanupPorts(cmd.Context(), dryRun)
 			if err != nil {
 				return err
 			}
@@ -454,15 +391,15 @@ func newPortsClearCmd(a *app) *cobra.Command {
 			if !yes {
 				return &usageError{errors.New("ports clear removes every port assignment on this machine; add --yes to confirm")}
 			}
-			reg, err := openPortRegistry(a)
+			m, err := machine(cmd.Context(), a)
 			if err != nil {
 				return err
 			}
-			removed, err := reg.Clear(cmd.Context())
+			removed, err := m.ClearPorts(cmd.Context())
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(a.stdout, "Removed %d assignment(s) from %s.\n", len(removed), reg.Path())
+			_, err = fmt.Fprintf(a.stdout, "Removed %d assignment(s) from %s.\n", len(removed), m.Reg.Path())
 			return err
 		},
 	}

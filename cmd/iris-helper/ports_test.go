@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -302,11 +303,19 @@ func TestPortsCorruptAndNewerRegistry(t *testing.T) {
 	e := newPortsEnv(t, 32440, 10)
 	path := filepath.Join(e.home, registry.FileName)
 	os.WriteFile(path, []byte("{not json"), 0o600)
-	_, errOut := mustRun(t, 1, "ports", "list")
-	if !strings.Contains(errOut, "registry.json.corrupt-") || !strings.Contains(errOut, "run the command again") {
+	// moved aside and rebuilt (from no containers: the engine does not answer), then listed
+	t.Setenv("DOCKER_HOST", "unix://"+dockertest.SocketPath(t))
+	out, errOut := mustRun(t, 0, "ports", "list")
+	if !strings.Contains(errOut, "registry.json.corrupt-") || !strings.Contains(errOut, "could not rebuild it from containers") {
 		t.Fatalf("corrupt registry message: %s", errOut)
 	}
-	mustRun(t, 0, "ports", "list")
+	if !strings.HasPrefix(out, "No ports assigned yet") {
+		t.Fatalf("list after the rebuild: %s", out)
+	}
+	_, errOut = mustRun(t, 0, "ports", "list")
+	if errOut != "" {
+		t.Fatalf("second list: %s", errOut)
+	}
 	newer := `{"version":7,"assignments":[]}`
 	os.WriteFile(path, []byte(newer), 0o600)
 	_, errOut = mustRun(t, 1, "ports", "assign", irisProject(t))
@@ -321,6 +330,52 @@ func TestPortsCorruptAndNewerRegistry(t *testing.T) {
 	_, errOut = mustRun(t, 1, "ports", "list")
 	if !strings.Contains(errOut, "has 10 ports but the web range has 2") {
 		t.Fatalf("bad range message: %s", errOut)
+	}
+}
+
+// TestPortsListRestoresACorruptRegistryFromLabels: every ports verb follows the one restore rule
+// of a Project (workspace's restoreCorrupt). A corrupt registry.json is moved aside, the entry of
+// a project with a labelled container comes back from its labels, and the user is told once.
+// Ports: 32130 / 32630.
+func TestPortsListRestoresACorruptRegistryFromLabels(t *testing.T) {
+	e := newCLIEnv(t, 32130)
+	t.Setenv(registry.EnvSuperserverRange, "32130-32130")
+	t.Setenv(registry.EnvWebRange, "32630-32630")
+	mustRun(t, 0, "start", e.project, "--image", e.img)
+	if err := os.WriteFile(filepath.Join(e.home, registry.FileName), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut := mustRun(t, 0, "ports", "list", "--json")
+	// Other tests' containers on the same engine may come back too: the count is a placeholder.
+	scrub := rpctest.NewScrubber().Home(e.home)
+	got := regexp.MustCompile(`rebuilt \d+ assignment\(s\)`).ReplaceAllString(scrub.Scrub(errOut), "rebuilt <n> assignment(s)")
+	want := "time=<time> level=ERROR msg=\"REGISTRY WAS CORRUPT: moved it aside and started an empty registry\" path=<home>/registry.json " +
+		"backup=<home>/registry.json.corrupt-<time> error=\"invalid character 'n' looking for beginning of object key string\"\n" +
+		"iris-helper: warning: registry <home>/registry.json was unreadable (invalid character 'n' looking for beginning of object key string); " +
+		"kept it as <home>/registry.json.corrupt-<time> and started an empty registry; run the command again (projects get their ports " +
+		"again when they are assigned or started); rebuilt <n> assignment(s) from the labels of iris-helper containers\n"
+	if got != want {
+		t.Errorf("stderr:\n got %q\nwant %q", got, want)
+	}
+	var list struct {
+		Assignments []map[string]any `json:"assignments"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var mine map[string]any
+	for _, x := range list.Assignments {
+		if x["project"] == e.project {
+			mine = x
+		}
+	}
+	rpctest.Must(t, "the restored entry", rpctest.Want("found", mine != nil, true),
+		rpctest.Want("superserverPort", mine["superserverPort"], 32130.0), rpctest.Want("webPort", mine["webPort"], 32630.0),
+		rpctest.Want("slot", mine["slot"], 0.0), rpctest.Want("type", mine["type"], "auto"), rpctest.Want("status", mine["status"], "active"),
+		rpctest.Want("containerState", mine["containerState"], "running"), rpctest.Want("state", mine["state"], "ready"))
+	// the registry is whole again: the next command says nothing of it
+	if _, errOut := mustRun(t, 0, "ports", "inspect", e.project); errOut != "" {
+		t.Errorf("inspect after the restore: %s", errOut)
 	}
 }
 
@@ -626,18 +681,24 @@ func TestPortsAssignSkipsAndNamesAForeignContainer(t *testing.T) {
 	}
 }
 
-// An entry of registry.json that fails validation is not used, and `ports list` says so (rule 6).
+// An entry of registry.json that fails validation is not used, and `ports list` says so (rule 6);
+// `ports list --json` and the editor's iris/ports give the same whole listing, its notes and
+// invalid entries included.
 func TestPortsListSaysWhichEntriesAreInvalid(t *testing.T) {
 	e := newPortsEnv(t, 32490, 5) // no port is bound: the list only reads
 	dir := irisProject(t)
 	valid := fmt.Sprintf(`{"project":%q,"slot":0,"superserverPort":32490,"webPort":32990,"type":"auto","status":"idle","container":"","engine":"","assignedAt":"2026-01-01T00:00:00Z","lastUsedAt":"2026-01-01T00:00:00Z"}`, dir)
+	// a key detection no longer reaches: the subfolder now resolves to dir (a note)
+	sub := filepath.Join(dir, "src")
+	noted := fmt.Sprintf(`{"project":%q,"superserverPort":32492,"webPort":32992,"type":"manual","status":"idle","container":"","engine":"","assignedAt":"2026-01-01T00:00:00Z","lastUsedAt":"2026-01-01T00:00:00Z"}`, sub)
 	bad := `{"project":"/gone/shop","superserverPort":32491,"webPort":70000}`
 	path := filepath.Join(e.home, registry.FileName)
-	if err := os.WriteFile(path, []byte(`{"version":1,"assignments":[`+valid+`,`+bad+`,"x"]}`), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(`{"version":1,"assignments":[`+valid+`,`+bad+`,"x",`+noted+`]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, _ := mustRun(t, 0, "ports", "list")
-	want := "Invalid entries in " + path + " (not used; iris-helper keeps them as they are: fix or delete them by hand):\n" +
+	want := "\nNote: " + sub + " is no longer a project root: it now resolves to " + dir + ", so its ports are unused; 'iris-helper ports release 32492' frees them.\n" +
+		"Invalid entries in " + path + " (not used; iris-helper keeps them as they are: fix or delete them by hand):\n" +
 		"  entry 1 (/gone/shop): its web port 70000 is not between 1 and 65535\n" +
 		"  entry 2: it is not an assignment: json: cannot unmarshal string into Go value of type registry.Assignment\n"
 	if !strings.HasPrefix(out, "PROJECT") || !strings.Contains(out, dir) || !strings.HasSuffix(out, want) || strings.Contains(out, "32491") {
@@ -646,6 +707,7 @@ func TestPortsListSaysWhichEntriesAreInvalid(t *testing.T) {
 	out, _ = mustRun(t, 0, "ports", "list", "--json")
 	var got struct {
 		Assignments []registry.Assignment   `json:"assignments"`
+		Notes       []map[string]string     `json:"notes"`
 		Invalid     []registry.InvalidEntry `json:"invalid"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
@@ -655,7 +717,12 @@ func TestPortsListSaysWhichEntriesAreInvalid(t *testing.T) {
 	if len(got.Invalid) > 0 {
 		_ = json.Compact(&entry, got.Invalid[0].Entry)
 	}
-	rpctest.Must(t, "ports list --json", rpctest.Want("len(assignments)", len(got.Assignments), 1), rpctest.Want("len(invalid)", len(got.Invalid), 2),
-		rpctest.Want("invalid[0].entry", entry.String(), bad))
+	rpctest.Must(t, "ports list --json", rpctest.Want("len(assignments)", len(got.Assignments), 2), rpctest.Want("len(invalid)", len(got.Invalid), 2),
+		rpctest.Want("invalid[0].entry", entry.String(), bad), rpctest.Want("notes", fmt.Sprint(got.Notes), fmt.Sprint([]map[string]string{{"project": sub, "resolvesTo": dir}})))
 	rpctest.Must(t, "ports list --json", rpctest.Want("invalid[1].index", got.Invalid[1].Index, 2))
+	// the editor gets the same listing, key for key
+	_, ports := helperAnswers(t, dir)
+	if cli := compactJSON(t, []byte(out)); cli != ports {
+		t.Errorf("ports list --json:\n got %s\nwant %s (iris/ports)", cli, ports)
+	}
 }

@@ -40,6 +40,8 @@ func remedy(err error) string {
 		return "See the full output with 'iris-helper logs'."
 	case workspace.RemedyAllowCompose:
 		return fmt.Sprintf("To allow them for this project, run 'iris-helper start %s' (an explicit start allows what it lists).", r.Project)
+	case workspace.RemedySyncOn:
+		return "To keep .env in step, pass --sync auto or --sync true (or set \"env\": {\"sync\": \"auto\"} in .iris-helper.json)."
 	}
 	return ""
 }

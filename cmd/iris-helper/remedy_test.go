@@ -31,6 +31,7 @@ func TestRemedy(t *testing.T) {
 		{wrap(&dockerops.ExitedError{Container: "iris_x_1", Code: 3}), "See the full output with 'iris-helper logs'."},
 		{wrap(&dockerops.NotReadyError{Container: "iris_x_1"}), ""},
 		{wrap(&workspace.ComposeConsentError{Project: "/p"}), "To allow them for this project, run 'iris-helper start /p' (an explicit start allows what it lists)."},
+		{&workspace.EnvSyncOffError{Project: "/p"}, `To keep .env in step, pass --sync auto or --sync true (or set "env": {"sync": "auto"} in .iris-helper.json).`},
 		{errors.New("anything else"), ""},
 	} {
 		if got := remedy(tc.err); got != tc.want {

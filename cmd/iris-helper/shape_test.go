@@ -28,7 +28,7 @@ func compactJSON(t *testing.T, raw []byte) string {
 }
 
 // helperAnswers opens a serve session on dir and returns the results of iris/status and
-// iris/ports, compacted.
+// iris/ports (the whole listing), compacted.
 func helperAnswers(t *testing.T, dir string) (status, ports string) {
 	t.Helper()
 	ed, code, stderr := serveEditor(t)
@@ -46,13 +46,19 @@ func helperAnswers(t *testing.T, dir string) (status, ports string) {
 	if c := serveEnd(t, ed, code); c != 0 {
 		t.Fatalf("serve: exit %d, want 0; stderr:\n%s", c, stderr)
 	}
+	return status, portsResult
+}
+
+// assignmentsOf is the "assignments" array of a compacted listing, compacted.
+func assignmentsOf(t *testing.T, list string) string {
+	t.Helper()
 	var pr struct {
 		Assignments json.RawMessage `json:"assignments"`
 	}
-	if err := json.Unmarshal([]byte(portsResult), &pr); err != nil {
+	if err := json.Unmarshal([]byte(list), &pr); err != nil {
 		t.Fatal(err)
 	}
-	return status, compactJSON(t, pr.Assignments)
+	return compactJSON(t, pr.Assignments)
 }
 
 // entriesOf splits a compacted JSON array into its compacted elements.
@@ -111,17 +117,14 @@ func TestPortsAndStatusJSONAreTheHelperObjects(t *testing.T) {
 				t.Errorf("status --json of %s (exit %d, %s):\n got %s\nwant %s (iris/status)", dir, code, errs, got, status)
 			}
 			code, out, errs = runCLI(t, "ports", "list", "--json")
-			var lr struct {
-				Assignments json.RawMessage `json:"assignments"`
+			if code != 0 {
+				t.Fatalf("ports list --json: exit %d\n%s\n%s", code, out, errs)
 			}
-			if err := json.Unmarshal([]byte(out), &lr); code != 0 || err != nil {
-				t.Fatalf("ports list --json: exit %d %v\n%s\n%s", code, err, out, errs)
-			}
-			if got := compactJSON(t, lr.Assignments); got != ports {
-				t.Errorf("ports list --json assignments:\n got %s\nwant %s (iris/ports of %s)", got, ports, dir)
+			if got := compactJSON(t, []byte(out)); got != ports {
+				t.Errorf("ports list --json:\n got %s\nwant %s (iris/ports of %s)", got, ports, dir)
 			}
 			if i == 0 {
-				list = entriesOf(t, ports)
+				list = entriesOf(t, assignmentsOf(t, ports))
 			}
 		}
 		if len(list) != 2 {

@@ -68,11 +68,16 @@ var (
 	numberRE    = regexp.MustCompile(`\d+`)
 	durationRE  = regexp.MustCompile(`\b\d+(\.\d+)?(ns|µs|ms|s|m\d+(\.\d+)?s|m|h\d+m\d+(\.\d+)?s)\b`)
 	containerRE = regexp.MustCompile(`\biris_[0-9a-f]{8}_`)
+	// the last failed probe of a start that was never ready: a deadline, an EOF or a reset
+	probeRE = regexp.MustCompile(`(no HTTP answer from \S+) \([^)]*\)`)
+	// the CLI's progress lines: "[ 0.1s]" and "[12.3s]" alike
+	elapsedRE = regexp.MustCompile(`\[ *<duration>\]`)
 )
 
 // Scrub returns text with every known value replaced by its placeholder (the longest value
 // first, so a folder goes before its parent), then the times (<time>), the known numbers (a
-// whole number only: 32600 is not found inside 132600), the container hashes and the durations.
+// whole number only: 32600 is not found inside 132600), the container hashes, the cause of a
+// failed readiness probe (<probe error>) and the durations (the CLI's elapsed "[ 1.2s]" too).
 func (s *Scrubber) Scrub(text string) string {
 	pairs := append([]pair(nil), s.pairs...)
 	sort.SliceStable(pairs, func(i, j int) bool { return len(pairs[i].old) > len(pairs[j].old) })
@@ -92,7 +97,9 @@ func (s *Scrubber) Scrub(text string) string {
 		return n
 	})
 	text = containerRE.ReplaceAllString(text, "iris_<hash>_")
-	return durationRE.ReplaceAllString(text, "<duration>")
+	text = probeRE.ReplaceAllString(text, "${1} (<probe error>)")
+	text = durationRE.ReplaceAllString(text, "<duration>")
+	return elapsedRE.ReplaceAllString(text, "[<duration>]")
 }
 
 func isNumber(s string) bool {

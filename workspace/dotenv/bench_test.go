@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/iris-helper/iris-helper/workspace/projfile"
+	"github.com/iris-helper/iris-helper/workspace/workspacetest"
 )
 
 // bigEnv is a .env of just under projfile.EnvLimit: short realistic lines (export, quotes,
@@ -35,7 +36,7 @@ func bigEnv(superserver, web int) []byte {
 // that one operation allocates, an upper bound of what it holds at once. docs/benchmarks.md.
 func BenchmarkSyncEnv16MiB(b *testing.B) {
 	stale := bigEnv(1972, 52773)
-	dir := tempDirTB(b)
+	dir := workspacetest.TempDir(b)
 	path := filepath.Join(dir, ".env")
 	scope := Scope{Root: dir}
 	b.Run("sync-write", func(b *testing.B) { // each iteration first rewrites the stale input (not timed)

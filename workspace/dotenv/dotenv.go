@@ -10,9 +10,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,6 +55,15 @@ type Ports struct {
 	Host        string `json:"host"`
 	Superserver int    `json:"superserverPort"`
 	Web         int    `json:"webPort"`
+	// Extra are further managed keys (key → value) a kind of project adds (the compose kind: its
+	// project name), written like the port keys: added when missing, set when they differ. A key
+	// that is also one of Keys is not written as an extra. Nil for none (the image kind).
+	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// Equal reports whether p and q ask for the same values.
+func (p Ports) Equal(q Ports) bool {
+	return p.Host == q.Host && p.Superserver == q.Superserver && p.Web == q.Web && maps.Equal(p.Extra, q.Extra)
 }
 
 // Change describes one change Render made.
@@ -139,6 +150,21 @@ func detectEOL(b []byte) string {
 // plainHost matches host names and IP addresses: the only host values Render writes.
 var plainHost = regexp.MustCompile(`^[A-Za-z0-9._:%\[\]-]+$`)
 
+// validKey and plainValue are the extra keys and values Render writes (Ports.Extra): a shell
+// variable name, and a value that needs no quoting (a compose project name, a host name...).
+var (
+	validKey   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	plainValue = regexp.MustCompile(`^[A-Za-z0-9._:%@+/-]+$`)
+)
+
+// unquoteValue is raw without the quotes of one kind around it, if any.
+func unquoteValue(raw string) string {
+	if len(raw) >= 2 && (raw[0] == '"' || raw[0] == '\'') && raw[len(raw)-1] == raw[0] {
+		return raw[1 : len(raw)-1]
+	}
+	return raw
+}
+
 // formatEnvValue writes v (digits or a plain host name) for a value slot quoted with q.
 func formatEnvValue(v string, q byte) string {
 	if q == 0 {
@@ -217,7 +243,7 @@ func Render(in []byte, keys Keys, p Ports) ([]byte, []Change) {
 	type want struct {
 		key   string
 		value string
-		port  int // 0 for the host
+		port  int // 0 for the host, -1 for an extra key
 	}
 	var wants []want
 	if keys.Host != "" && plainHost.MatchString(p.Host) {
@@ -228,6 +254,11 @@ func Render(in []byte, keys Keys, p Ports) ([]byte, []Change) {
 	}
 	if keys.Web != "" && p.Web > 0 && keys.Web != keys.Superserver {
 		wants = append(wants, want{keys.Web, strconv.Itoa(p.Web), p.Web})
+	}
+	for _, k := range slices.Sorted(maps.Keys(p.Extra)) {
+		if validKey.MatchString(k) && plainValue.MatchString(p.Extra[k]) && k != keys.Host && k != keys.Superserver && k != keys.Web {
+			wants = append(wants, want{k, p.Extra[k], -1})
+		}
 	}
 
 	type edit struct {
@@ -251,7 +282,11 @@ func Render(in []byte, keys Keys, p Ports) ([]byte, []Change) {
 		if w.port == 0 {
 			continue // the host key belongs to the user once it exists
 		}
-		if n, err := readEnvPort(string(in[l.valStart:l.valEnd])); err == nil && n == w.port {
+		raw := string(in[l.valStart:l.valEnd])
+		if w.port < 0 && unquoteValue(raw) == w.value {
+			continue
+		}
+		if n, err := readEnvPort(raw); w.port > 0 && err == nil && n == w.port {
 			continue
 		}
 		text := formatEnvValue(w.value, l.quote)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
+	"github.com/iris-helper/iris-helper/workspace/workspacetest"
 )
 
 var testPorts = Ports{Host: "localhost", Superserver: 31001, Web: 31002}
@@ -95,7 +96,7 @@ func TestParseEnvValues(t *testing.T) {
 }
 
 func TestSyncEnvKeepsModeAndWritesNothingWhenEqual(t *testing.T) {
-	dir := tempDirTB(t)
+	dir := workspacetest.TempDir(t)
 	path := filepath.Join(dir, ".env")
 	if err := os.WriteFile(path, []byte("A=1\nIRIS_PORT=1\n"), 0o640); err != nil {
 		t.Fatal(err)
@@ -146,7 +147,7 @@ func assertNoTempFiles(t *testing.T, dir string) {
 // A .env link is written through to its target when the target lies in the project (here the
 // project is dir, holding proj/ and shared/); outside it, see TestSyncEnvOutsideTheProject.
 func TestSyncEnvThroughSymlink(t *testing.T) {
-	dir := tempDirTB(t)
+	dir := workspacetest.TempDir(t)
 	shared := filepath.Join(dir, "shared")
 	proj := filepath.Join(dir, "proj")
 	writeTree(t, dir, map[string]string{"shared/real.env": "# shared\nIRIS_PORT=1\n", "proj/": ""})
@@ -193,7 +194,7 @@ func TestSyncEnvThroughSymlink(t *testing.T) {
 
 func TestSyncEnvCreatesOnlyUnderTrue(t *testing.T) {
 	for _, mode := range []SyncMode{SyncAuto, SyncTrue, SyncFalse} {
-		dir := tempDirTB(t)
+		dir := workspacetest.TempDir(t)
 		path := filepath.Join(dir, ".env")
 		res, err := Sync(Scope{}, path, mode, Names{}, testPorts)
 		if err != nil {
@@ -213,7 +214,7 @@ func TestSyncEnvCreatesOnlyUnderTrue(t *testing.T) {
 }
 
 func TestSyncEnvErrors(t *testing.T) {
-	dir := tempDirTB(t)
+	dir := workspacetest.TempDir(t)
 	if _, err := Sync(Scope{}, dir, SyncAuto, Names{}, testPorts); err == nil || !strings.Contains(err.Error(), dir) {
 		t.Errorf("sync of a folder: %v, want an error naming it", err)
 	}
@@ -226,7 +227,7 @@ func TestSyncEnvErrors(t *testing.T) {
 }
 
 func TestWriteFileAtomicRefusesWhenTheFileChanged(t *testing.T) {
-	dir := tempDirTB(t)
+	dir := workspacetest.TempDir(t)
 	path := filepath.Join(dir, ".env")
 	if err := os.WriteFile(path, []byte("USER_SAVED=2\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -284,3 +285,33 @@ func BenchmarkSyncEnv1000Lines(b *testing.B) {
 
 // writeTree creates files and folders under dir (sandboxtest.WriteTree).
 var writeTree = sandboxtest.WriteTree
+
+// TestRenderExtraKeys: the extra keys of a kind (Ports.Extra) are written like the port keys:
+// set in place keeping their quotes, left alone when equal (quoted or not), added under the
+// helper's comment in key order; a key that is not a shell name, a value that would need
+// quoting and a key that is one of the managed three are not written.
+func TestRenderExtraKeys(t *testing.T) {
+	keys := Keys{Host: "IRIS_HOST", Superserver: "IRIS_PORT", Web: "IRIS_WEB_PORT"}
+	for _, tc := range []struct {
+		name, in string
+		extra    map[string]string
+		want     string
+	}{
+		{"set in place, quotes kept", "NAME='old'\nIRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n", map[string]string{"NAME": "shop"},
+			"NAME='shop'\nIRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n"},
+		{"equal in quotes", "NAME=\"shop\"\nIRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n", map[string]string{"NAME": "shop"},
+			"NAME=\"shop\"\nIRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n"},
+		{"added in key order", "IRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n", map[string]string{"ZED": "z", "ALPHA": "a"},
+			"IRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n" + ManagedComment + "\nALPHA=a\nZED=z\n"},
+		{"not written", "IRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n",
+			map[string]string{"1BAD": "x", "SPACE": "a b", "IRIS_PORT": "9", "": "x"},
+			"IRIS_HOST=h\nIRIS_PORT=1\nIRIS_WEB_PORT=2\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, _ := Render([]byte(tc.in), keys, Ports{Host: "h", Superserver: 1, Web: 2, Extra: tc.extra})
+			if string(out) != tc.want {
+				t.Errorf("Render:\n got %q\nwant %q", out, tc.want)
+			}
+		})
+	}
+}

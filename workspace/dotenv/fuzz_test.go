@@ -148,7 +148,7 @@ func TestRenderEnvContractOnTrickyInputs(t *testing.T) {
 	}
 	for _, s := range inputs {
 		for _, keys := range fuzzKeySets {
-			for _, p := range []Ports{{"localhost", 31001, 31002}, {"", 1, 0}, {"localhost", 0, 65535}} {
+			for _, p := range []Ports{{"localhost", 31001, 31002, nil}, {"", 1, 0, nil}, {"localhost", 0, 65535, nil}} {
 				checkRender(t, []byte(s), keys, p)
 			}
 		}

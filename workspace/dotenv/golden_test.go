@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/iris-helper/iris-helper/rpc/rpctest"
+	"github.com/iris-helper/iris-helper/workspace/workspacetest"
 )
 
 var updateEnvGolden = flag.Bool("update", false, "rewrite the golden files under testdata/env")
@@ -83,7 +84,7 @@ func TestEnvGolden(t *testing.T) {
 		t.Run(c.Name(), func(t *testing.T) {
 			caseDir := filepath.Join("..", "..", "testdata", "env", c.Name())
 			_, names, mode, ports := readGoldenParams(t, caseDir)
-			dir := tempDirTB(t)
+			dir := workspacetest.TempDir(t)
 			path := filepath.Join(dir, ".env")
 			input, err := os.ReadFile(filepath.Join(caseDir, "input.env"))
 			hasInput := err == nil

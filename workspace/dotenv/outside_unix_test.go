@@ -16,6 +16,7 @@ import (
 	"github.com/iris-helper/iris-helper/rpc/rpctest"
 	"github.com/iris-helper/iris-helper/workspace/projfile"
 	"github.com/iris-helper/iris-helper/workspace/sandboxtest"
+	"github.com/iris-helper/iris-helper/workspace/workspacetest"
 )
 
 // hostile is a project folder next to a sandbox that stands for everything outside it: the
@@ -29,7 +30,7 @@ type hostile struct {
 
 func newHostile(t *testing.T) *hostile {
 	t.Helper()
-	base := tempDirTB(t)
+	base := workspacetest.TempDir(t)
 	h := &hostile{proj: filepath.Join(base, "proj"), sandbox: filepath.Join(base, "sandbox")}
 	h.home = filepath.Join(h.sandbox, "home")
 	writeTree(t, base, map[string]string{

@@ -356,6 +356,9 @@ func (w *Watcher) userRequests(ctx context.Context, in []byte, keys Keys) []Even
 	if granted.Host == "" {
 		granted.Host = w.ports.Host
 	}
+	if granted.Extra == nil {
+		granted.Extra = w.ports.Extra
+	}
 	old := w.ports
 	w.ports = granted
 	key := keys.Superserver

@@ -13,6 +13,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/registry"
 	"github.com/iris-helper/iris-helper/rpc/rpctest"
+	"github.com/iris-helper/iris-helper/workspace/workspacetest"
 )
 
 // Watcher tests use real files, real fsnotify and the real port registry (in a temp home,
@@ -34,25 +35,6 @@ type watchHarness struct {
 	w       *Watcher
 	events  chan Event
 	assign  registry.Assignment
-}
-
-func openTestRegistry(t testing.TB) *registry.Registry {
-	t.Helper()
-	reg, err := registry.Open(registry.Options{Home: filepath.Join(tempDirTB(t), "home"),
-		Superserver: &registry.Range{Lo: 31000, Hi: 31049}, Web: &registry.Range{Lo: 31500, Hi: 31549}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
-}
-
-func tempDirTB(t testing.TB) string {
-	t.Helper()
-	d, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }
 
 // requestPortVia is the RequestPort callback an owner builds from the registry: the
@@ -78,7 +60,7 @@ func newWatchHarnessDebounce(t *testing.T, content string, mode SyncMode, deboun
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	h := &watchHarness{t: t, ctx: ctx, dir: tempDirTB(t), events: make(chan Event, 1000)}
+	h := &watchHarness{t: t, ctx: ctx, dir: workspacetest.TempDir(t), events: make(chan Event, 1000)}
 	h.path = filepath.Join(h.dir, ".env")
 	h.project = h.dir
 	if content != "<none>" {
@@ -86,7 +68,7 @@ func newWatchHarnessDebounce(t *testing.T, content string, mode SyncMode, deboun
 			t.Fatal(err)
 		}
 	}
-	h.reg = openTestRegistry(t)
+	h.reg = workspacetest.Registry(t)
 	var err error
 	if h.assign, err = h.reg.Assign(ctx, h.project, registry.Preferred{}); err != nil {
 		t.Fatal(err)
@@ -366,7 +348,7 @@ func TestEnvWatcherUserEditToHeldPortIsRestored(t *testing.T) {
 	synced := h.read()
 	p := h.ports()
 
-	other := tempDirTB(t)
+	other := workspacetest.TempDir(t)
 	if _, err := h.reg.Assign(h.ctx, other, registry.Preferred{Superserver: 31133, Web: 31633}); err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +464,7 @@ func TestEnvWatcherCloseStops(t *testing.T) {
 // rename that drops the web port key) to the watcher's reconciled file on disk, debounce
 // (100 ms) included.
 func BenchmarkEnvWatcherSaveToReconciled(b *testing.B) {
-	dir := tempDirTB(b)
+	dir := workspacetest.TempDir(b)
 	path := filepath.Join(dir, ".env")
 	p := Ports{Host: "localhost", Superserver: 31161, Web: 31162}
 	full := fmt.Sprintf("APP=1\nIRIS_HOST=localhost\nIRIS_PORT=%d\nIRIS_WEB_PORT=%d\n", p.Superserver, p.Web)
@@ -523,7 +505,7 @@ func BenchmarkEnvWatcherSaveToReconciled(b *testing.B) {
 }
 
 func TestEnvWatcherSymlinkedEnvFollowsItsTarget(t *testing.T) {
-	base := tempDirTB(t)
+	base := workspacetest.TempDir(t)
 	proj := filepath.Join(base, "proj")
 	shared := filepath.Join(base, "shared")
 	writeTree(t, base, map[string]string{"proj/": "", "shared/real.env": "IRIS_PORT=1\n"})

@@ -15,12 +15,13 @@ import (
 	"time"
 
 	"github.com/iris-helper/iris-helper/workspace/projfile"
+	"github.com/iris-helper/iris-helper/workspace/workspacetest"
 )
 
 // TestSyncEnvNotARegularFile: a .env that is a directory or FIFO in the project is named once,
 // with what to do, and never replaced (351c042: "read …/.env: read …/.env: is a directory").
 func TestSyncEnvNotARegularFile(t *testing.T) {
-	dir := tempDirTB(t)
+	dir := workspacetest.TempDir(t)
 	path := filepath.Join(dir, ".env")
 	tail := ", not a regular file; iris-helper keeps the ports only in a regular file and replaces nothing else " +
 		"(move it away, or name another file in .iris-helper.json \"env\": {\"file\"}, or set \"env\": {\"sync\": false})"
@@ -62,7 +63,7 @@ func TestSyncEnvNotARegularFile(t *testing.T) {
 
 // TestSyncEnvTooLarge: a .env above projfile.EnvLimit is refused with its size and the limit (rule 4).
 func TestSyncEnvTooLarge(t *testing.T) {
-	dir := tempDirTB(t)
+	dir := workspacetest.TempDir(t)
 	path := filepath.Join(dir, ".env")
 	writeTree(t, dir, map[string]string{".env": ""})
 	if err := os.Truncate(path, projfile.EnvLimit+1); err != nil {
@@ -115,7 +116,7 @@ func TestSyncEnvConfiguredKeyHoldsNoPort(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := tempDirTB(t)
+			dir := workspacetest.TempDir(t)
 			path := filepath.Join(dir, ".env")
 			writeTree(t, dir, map[string]string{".env": tt.content})
 			res, err := Sync(Scope{Root: dir}, path, SyncAuto, tt.names, testPorts)
@@ -142,7 +143,7 @@ func TestSyncEnvConfiguredKeyHoldsNoPort(t *testing.T) {
 
 // The watcher leaves such a key alone too, and says so, instead of writing the port back.
 func TestEnvWatcherConfiguredKeyHoldsNoPort(t *testing.T) {
-	dir := tempDirTB(t)
+	dir := workspacetest.TempDir(t)
 	path := filepath.Join(dir, ".env")
 	writeTree(t, dir, map[string]string{".env": "APP_WEB=1\n"})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -183,7 +184,7 @@ func statOwner(t *testing.T, path string) (uid, gid int, nlink uint64) {
 // TestSyncEnvKeepsOwnerAndGroup: the replacement has the file's owner and group (as root: a
 // file of another user stays that user's; 351c042 gave it to root).
 func TestSyncEnvKeepsOwnerAndGroup(t *testing.T) {
-	dir := tempDirTB(t)
+	dir := workspacetest.TempDir(t)
 	path := filepath.Join(dir, ".env")
 	writeTree(t, dir, map[string]string{".env": "IRIS_PORT=1\n"})
 	uid, gid := os.Geteuid(), os.Getegid()
@@ -214,7 +215,7 @@ func TestSyncEnvKeepsOwnerAndGroup(t *testing.T) {
 
 // A .env with a second hard link is not replaced (that would cut the other name off).
 func TestSyncEnvRefusesAHardLinkedFile(t *testing.T) {
-	dir := tempDirTB(t)
+	dir := workspacetest.TempDir(t)
 	path := filepath.Join(dir, ".env")
 	writeTree(t, dir, map[string]string{".env": "IRIS_PORT=1\n"})
 	if err := os.Link(path, filepath.Join(dir, "copy.env")); err != nil {
@@ -283,7 +284,7 @@ func TestSyncEnvRemovesStaleTemps(t *testing.T) {
 func TestSyncEnvKeepsASaveThatLandsBeforeTheRename(t *testing.T) {
 	for _, how := range []string{"rename", "in place"} {
 		t.Run(how, func(t *testing.T) {
-			dir := tempDirTB(t)
+			dir := workspacetest.TempDir(t)
 			path := filepath.Join(dir, ".env")
 			writeTree(t, dir, map[string]string{".env": "IRIS_PORT=1\n"})
 			saves := 0
@@ -329,7 +330,7 @@ func TestSyncEnvKeepsASaveThatLandsBeforeTheRename(t *testing.T) {
 
 // The watcher, too, starts over from a save that lands before its rename.
 func TestEnvWatcherKeepsASaveThatLandsBeforeTheRename(t *testing.T) {
-	dir := tempDirTB(t)
+	dir := workspacetest.TempDir(t)
 	path := filepath.Join(dir, ".env")
 	writeTree(t, dir, map[string]string{".env": "IRIS_PORT=31001\nIRIS_WEB_PORT=31002\nIRIS_HOST=localhost\n"})
 	ctx, cancel := context.WithCancel(context.Background())

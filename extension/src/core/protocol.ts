@@ -184,8 +184,30 @@ export interface ReleaseParams {
   purge?: boolean;
 }
 
+/**
+ * A registry key that project detection no longer reaches (workspace.KeyNote): reason is set when
+ * detection does not walk up into it from its subfolders, resolvesTo when it now resolves to another folder.
+ */
+export interface KeyNote {
+  project: string;
+  reason?: string;
+  resolvesTo?: string;
+}
+
+/** A registry.json entry that failed validation and is not used (registry.InvalidEntry). */
+export interface InvalidEntry {
+  index: number;
+  project?: string;
+  reason: string;
+  /** the entry exactly as in the file */
+  entry: unknown;
+}
+
+/** iris/ports, as `iris-helper ports list --json` prints it (workspace.PortList). */
 export interface PortsResult {
   assignments: PortEntry[];
+  notes?: KeyNote[];
+  invalid?: InvalidEntry[];
 }
 
 export interface ReleaseResult {
@@ -273,6 +295,22 @@ export const portEntryFields: Record<keyof PortEntry, Check> = {
   state: isString,
 };
 
+export const keyNoteFields: Record<keyof KeyNote, Check> = { project: isString, reason: optional(isString), resolvesTo: optional(isString) };
+export const invalidEntryFields: Record<keyof InvalidEntry, Check> = {
+  index: isNumber,
+  project: optional(isString),
+  reason: isString,
+  entry: (v) => v !== undefined,
+};
+
+const arrayOf = (c: Check): Check => (v) => Array.isArray(v) && v.every(c);
+
+export const portsResultFields: Record<keyof PortsResult, Check> = {
+  assignments: arrayOf((v) => hasFields(v, portEntryFields)),
+  notes: optional(arrayOf((v) => hasFields(v, keyNoteFields))),
+  invalid: optional(arrayOf((v) => hasFields(v, invalidEntryFields))),
+};
+
 export const initializationOptionsFields: Record<keyof InitializationOptions, Check> = {
   autoStart: isBoolean,
   image: isString,
@@ -310,6 +348,10 @@ export const errorDataFields: Record<keyof ErrorData, Check> = {
   status: optional(isStatus), container: optional(isString), reason: optional(isString),
   items: optional((v) => Array.isArray(v) && v.every((i) => hasFields(i, consentItemFields))),
 };
+
+export function isPortsResult(v: unknown): v is PortsResult {
+  return hasFields(v, portsResultFields);
+}
 
 export const initializeResultFields: Record<keyof HelperInitializeResult, Check> = {
   capabilities: (v) => isObject(v) && hasFields(v.experimental, { irisStatus: isBoolean }) &&

@@ -4,7 +4,24 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { configLimit, FileTooLargeError, formatSize, NotRegularFileError, openFlags, readProjectFile } from '../../src/core/projectFile';
+import { configLimit, describeKind, FileTooLargeError, formatSize, NotRegularFileError, openFlags, readProjectFile } from '../../src/core/projectFile';
+
+/** A stat of one kind only, by the names of testdata/file-kinds.json. */
+function statOf(kind: string): fs.Stats {
+  const is = (k: string) => () => k === kind;
+  return {
+    isSymbolicLink: is('symlink'), isDirectory: is('directory'), isFIFO: is('fifo'), isSocket: is('socket'),
+    isCharacterDevice: is('charDevice'), isBlockDevice: is('blockDevice'), isFile: is('regular'),
+  } as unknown as fs.Stats;
+}
+
+test('file kinds are named in the helper\'s words (testdata/file-kinds.json, written by projfile and registry)', () => {
+  const file = path.resolve(__dirname, '..', '..', '..', '..', 'testdata', 'file-kinds.json');
+  const words = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>;
+  for (const [kind, want] of Object.entries(words)) {
+    assert.equal(describeKind(statOf(kind)), want, kind);
+  }
+});
 
 function tempDir(): string {
   return fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'iris-ext-projfile-')));

@@ -6,7 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import {
   Methods, startParamsFields, assignmentFields, errorDataFields, initializationOptionsFields, initializeResultFields, irisStates, isErrorData, isInitializationOptions,
-  isInitializeResult, isPortEntry, isRestartParams, isStatus, isStopParams, portEntryFields, restartParamsFields, statusFields, stopParamsFields,
+  isInitializeResult, isPortEntry, isPortsResult, isRestartParams, isStatus, isStopParams, portEntryFields, portsResultFields, restartParamsFields, statusFields, stopParamsFields,
   type HelperInitializeResult,
 } from '../../src/core/protocol';
 import { protocolGoldenDir, readGolden } from './golden';
@@ -22,6 +22,7 @@ const withPending = (v: object, fields: object) => [...Object.keys(v), ...Object
 const cases: { file: string; guard: (v: unknown) => boolean; fields: object }[] = [
   { file: 'status.json', guard: isStatus, fields: statusFields },
   { file: 'port-entry.json', guard: isPortEntry, fields: portEntryFields },
+  { file: 'ports-result.json', guard: isPortsResult, fields: portsResultFields },
   { file: 'initialize-result.json', guard: isInitializeResult, fields: initializeResultFields },
   { file: 'initialize-result-commands.json', guard: isInitializeResult, fields: initializeResultFields },
   { file: 'initialization-options.json', guard: isInitializationOptions, fields: initializationOptionsFields },
