@@ -431,7 +431,7 @@ func (st *state) encodeFast() ([]byte, bool) {
 	b = append(b, ",\n  \"assignments\": ["...)
 	for i, rec := range st.records {
 		a := rec.Assignment
-		if len(rec.extra) > 0 || len(a.Extra) > 0 || !plain(a.Project) || !plain(string(a.Type)) || !plain(a.Status) || !plain(a.Container) || !plain(a.Engine) ||
+		if len(rec.extra) > 0 || !plainExtra(a.Extra) || !plain(a.Project) || !plain(string(a.Type)) || !plain(a.Status) || !plain(a.Container) || !plain(a.Engine) ||
 			!plainTime(a.AssignedAt) || !plainTime(a.LastUsedAt) {
 			return nil, false
 		}
@@ -462,9 +462,39 @@ func (st *state) encodeFast() ([]byte, bool) {
 		b = a.AssignedAt.AppendFormat(b, time.RFC3339Nano)
 		b = append(b, "\",\n      \"lastUsedAt\": \""...)
 		b = a.LastUsedAt.AppendFormat(b, time.RFC3339Nano)
-		b = append(b, "\"\n    }"...)
+		if len(a.Extra) == 0 {
+			b = append(b, "\"\n    }"...)
+			continue
+		}
+		b = append(b, "\",\n      \"extraPorts\": ["...)
+		for j, x := range a.Extra {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, "\n        {\n          \"key\": \""...)
+			b = append(b, x.Key...)
+			b = append(b, "\",\n          \"port\": "...)
+			b = strconv.AppendInt(b, int64(x.Port), 10)
+			if !x.AssignedAt.IsZero() {
+				b = append(b, ",\n          \"assignedAt\": \""...)
+				b = x.AssignedAt.AppendFormat(b, time.RFC3339Nano)
+				b = append(b, '"')
+			}
+			b = append(b, "\n        }"...)
+		}
+		b = append(b, "\n      ]\n    }"...)
 	}
 	return append(b, "\n  ]\n}\n"...), true
+}
+
+// plainExtra reports whether encodeFast can write the extra ports (plain keys and times).
+func plainExtra(xs []ExtraPort) bool {
+	for _, x := range xs {
+		if !plain(x.Key) || !plainTime(x.AssignedAt) {
+			return false
+		}
+	}
+	return true
 }
 
 // plain reports whether s needs no JSON escaping (printable ASCII other than " \\ < > &).

@@ -35,7 +35,10 @@ func TestEncodeFastMatchesGeneral(t *testing.T) {
 			records: []record{{Assignment: Assignment{Project: "/u", SuperserverPort: 1972, WebPort: 52773}, extra: map[string]json.RawMessage{"note": json.RawMessage(`"hi"`)}}}}, false},
 		{"extra ports", &state{version: 1, records: []record{{Assignment: Assignment{Project: "/c", SuperserverPort: 1972, WebPort: 52773,
 			Type: TypeAuto, Status: StatusIdle, Slot: slot(0), AssignedAt: t0, LastUsedAt: t0,
-			Extra: []ExtraPort{{Key: "iris/53773/tcp", Port: 12001, AssignedAt: t0}, {Key: "web/80/tcp", Port: 12000}}}}}}, false},
+			Extra: []ExtraPort{{Key: "iris/53773/tcp", Port: 12001, AssignedAt: t0}, {Key: "web/80/tcp", Port: 12000}}}},
+			{Assignment: Assignment{Project: "/d", SuperserverPort: 1973, WebPort: 52774, Extra: []ExtraPort{{Key: "a/1/udp", Port: 12002, AssignedAt: t0.Add(5)}}}}}}, true},
+		{"an extra key that needs escaping", &state{version: 1, records: []record{{Assignment: Assignment{Project: "/c", SuperserverPort: 1972, WebPort: 52773,
+			Extra: []ExtraPort{{Key: "web/<80>/tcp", Port: 12000}}}}}}, false},
 	}
 	// plus random ones
 	rng := rand.New(rand.NewPCG(1, 2))
