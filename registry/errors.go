@@ -28,6 +28,11 @@ func (e *ExhaustedError) Error() string {
 		b.WriteString("; assignments:")
 		for _, a := range e.Assignments {
 			fmt.Fprintf(&b, "\n  %d/%d  %s  (%s, %s)", a.SuperserverPort, a.WebPort, a.Project, a.Type, a.Status)
+			for _, x := range a.Extra { // a pinned extra port may hold a port of the ranges
+				if e.Superserver.Contains(x.Port) || e.Web.Contains(x.Port) {
+					fmt.Fprintf(&b, "\n  %d  %s  (extra port %s)", x.Port, a.Project, x.Key)
+				}
+			}
 		}
 	}
 	if len(e.Busy) > 0 {

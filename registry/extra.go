@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -56,6 +57,10 @@ type EnsureRequest struct {
 	Soft Preferred
 	// Extra is the project's full list of extra ports. Keys it does not name are released.
 	Extra []ExtraRequest
+	// Avoid lists host ports an extra port must not keep or get (say, one that "port is already
+	// allocated" refused although the registry had it): a key holding one moves to a new port.
+	// (For the pair, use Reassign.)
+	Avoid []int
 }
 
 // Outcome says which port a key holds after Ensure or AssignSoft, and what became of its preference.
@@ -213,7 +218,7 @@ func ensured(st *state, project string, req EnsureRequest, manageExtra bool) (En
 		}
 		for _, w := range req.Extra {
 			x, ok := a.extraPort(w.Key)
-			if !ok || (w.Preferred != 0 && x.Port != w.Preferred) {
+			if !ok || (w.Preferred != 0 && x.Port != w.Preferred) || slices.Contains(req.Avoid, x.Port) {
 				return EnsureResult{}, false
 			}
 		}
@@ -337,15 +342,24 @@ func (r *Registry) ensureLocked(ctx context.Context, st *state, project string, 
 		i := st.find(project)
 		have := st.records[i].Assignment
 		held = st.holders()
+		avoid := make(map[int]bool, len(req.Avoid))
+		for _, p := range req.Avoid {
+			avoid[p] = true
+		}
 		var out []ExtraPort
 		t := now()
 		for _, w := range req.Extra {
 			x, ok := have.extraPort(w.Key)
+			if ok && avoid[x.Port] {
+				ok = false // it moves
+			}
 			if ok && (w.Preferred == 0 || x.Port == w.Preferred) {
 				out = append(out, x)
 				continue
 			}
-			if w.Preferred != 0 {
+			if w.Preferred != 0 && avoid[w.Preferred] {
+				conflicts[w.Key] = &ConflictError{Port: w.Preferred, Holder: holderAvoided}
+			} else if w.Preferred != 0 {
 				if c := r.portConflict(ctx, w.Preferred, project, w.Key, held, inUse); c != nil {
 					conflicts[w.Key] = c
 				} else {
@@ -358,7 +372,7 @@ func (r *Registry) ensureLocked(ctx context.Context, st *state, project string, 
 				out = append(out, x)
 				continue
 			}
-			p, err := r.pickExtra(ctx, st, project, w.Key, &held, out, inUse)
+			p, err := r.pickExtra(ctx, st, project, w.Key, &held, avoid, out, inUse)
 			if err != nil {
 				return res, false, err
 			}
@@ -376,14 +390,20 @@ func (r *Registry) ensureLocked(ctx context.Context, st *state, project string, 
 	return res, changed, nil
 }
 
-// pickExtra returns the first free port of the extra range for key. When none is free it reclaims
+// pickExtra returns the first free port of the extra range for key (not one of avoid). When none is free it reclaims
 // stale assignments (held is then rebuilt, with the ports given so far in this call) and tries
 // again; then *ExtraExhaustedError.
-func (r *Registry) pickExtra(ctx context.Context, st *state, project, key string, held *map[int]holder, given []ExtraPort,
-	inUse *map[int]string) (int, error) {
+func (r *Registry) pickExtra(ctx context.Context, st *state, project, key string, held *map[int]holder, avoid map[int]bool,
+	given []ExtraPort, inUse *map[int]string) (int, error) {
 	scan := func(busy map[int]string) int {
 		for p := r.extra.Lo; p <= r.extra.Hi; p++ {
 			if _, ok := (*held)[p]; ok {
+				continue
+			}
+			if avoid[p] {
+				if busy != nil {
+					busy[p] = holderAvoided
+				}
 				continue
 			}
 			c := r.portConflict(ctx, p, project, key, *held, inUse)

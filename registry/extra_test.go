@@ -28,6 +28,7 @@ const (
 	baseExtraRelease = 20960 // extra 21770-21779
 	baseExtraConc    = 20970 // 20 slots; extra 21800-21999
 	baseExtraRanges  = 20995 // config tests (no ports are bound)
+	baseExtraAvoid   = 20990 // extra 21780-21789
 )
 
 func withExtra(lo, hi int) func(*Options) {
@@ -763,4 +764,44 @@ func TestExtraRangeConfiguration(t *testing.T) {
 			rpctest.Must(t, "ExtraRange", rpctest.Want("range", r.ExtraRange(), tc.want))
 		})
 	}
+}
+
+// TestEnsureAvoidMovesAnExtraPort: a port the caller found taken (compose's "port is already
+// allocated") moves the key holding it; a preference it names is not honoured meanwhile.
+func TestEnsureAvoidMovesAnExtraPort(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, baseExtraAvoid, 2, withExtra(21780, 21789))
+	ctx := ctxT(t)
+	p := project(t, "p")
+	want := []ExtraRequest{{Key: "web/80/tcp"}, {Key: "db/5432/tcp", Preferred: 21785}}
+	steps := []struct {
+		name  string
+		avoid []int
+		want  []string
+	}{
+		{"first start", nil, []string{"web/80/tcp 21780 (preferred 0, previous 0)", "db/5432/tcp 21785 (preferred 21785, previous 0)"}},
+		{"both ports found taken", []int{21780, 21785}, []string{"web/80/tcp 21781 (preferred 0, previous 21780)",
+			"db/5432/tcp 21782 (preferred 21785, previous 21785): port 21785 is in use by something else on this host; stop it or choose another port"}},
+		{"the preference is free again", nil, []string{"web/80/tcp 21781 (preferred 0, previous 21781)",
+			"db/5432/tcp 21785 (preferred 21785, previous 21782)"}},
+	}
+	for _, s := range steps {
+		res, err := e.r.Ensure(ctx, p, EnsureRequest{Extra: want, Avoid: s.avoid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rpctest.Must(t, s.name, rpctest.Want("outcomes", showAll(res.Ports[2:]), s.want))
+	}
+}
+
+// TestExhaustedErrorNamesExtraPortsInTheRanges: a slot blocked by a pinned extra port is explained.
+func TestExhaustedErrorNamesExtraPortsInTheRanges(t *testing.T) {
+	slot := 0
+	err := &ExhaustedError{Superserver: Range{1972, 1973}, Web: Range{52773, 52774}, ConfigFile: "/h/config.json",
+		Assignments: []Assignment{{Project: "/p", Slot: &slot, SuperserverPort: 1972, WebPort: 52773, Type: TypeAuto, Status: StatusIdle,
+			Extra: []ExtraPort{{Key: "web/80/tcp", Port: 52774}, {Key: "db/5432/tcp", Port: 12000}}}}}
+	want := "no free port pair left in superserver range 1972-1973 / web range 52773-52774 (2 slots); assignments:\n" +
+		"  1972/52773  /p  (auto, idle)\n  52774  /p  (extra port web/80/tcp)\n" +
+		`for more slots, widen the ranges with IRIS_HELPER_SUPERSERVER_RANGE=lo-hi and IRIS_HELPER_WEB_RANGE=lo-hi (or "superserverRange"/"webRange" in /h/config.json)`
+	rpctest.Must(t, "ExhaustedError", rpctest.Want("message", err.Error(), want))
 }

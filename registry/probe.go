@@ -11,6 +11,9 @@ import (
 // neither a registry assignment nor a container the engine reports.
 const holderOtherProcess = "another process"
 
+// holderAvoided is the ConflictError.Holder for a port the caller asked Ensure to avoid.
+const holderAvoided = "something else on this host"
+
 // hostPortFree probes a TCP port by listening on it on 127.0.0.1, 0.0.0.0 and [::1]. A port held by
 // any process on any of these addresses counts as taken. A host without IPv6 (or without ::1)
 // answers the last probe with "address not available"/"address family not supported", which does
