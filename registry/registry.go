@@ -729,7 +729,7 @@ func (r *Registry) Touch(ctx context.Context, project string) error {
 }
 
 // Update changes the project's status, container, engine or lastUsedAt through fn and writes the
-// result. fn must not change the project, slot, ports, type or assignedAt (use Assign or Reassign).
+// result. fn must not change the project, slot, ports, type, assignedAt or extra ports (use Assign, Reassign or Ensure).
 func (r *Registry) Update(ctx context.Context, project string, fn func(*Assignment)) (Assignment, error) {
 	var out Assignment
 	err := r.update(ctx, nil, func(st *state) (bool, error) {
