@@ -71,7 +71,7 @@ func asUser(t *testing.T, uid int, home string, ss, web Range, op string, projec
 	cmd := exec.Command(bin, "-test.run=^$")
 	cmd.Dir = "/"
 	cmd.Env = append(os.Environ(), childEnv+"=op", childOpEnv+"="+op, EnvHome+"="+home,
-		EnvSuperserverRange+"="+ss.String(), EnvWebRange+"="+web.String(), childProjectsEnv+"="+envList(projects))
+		EnvSuperserverRange+"="+ss.String(), EnvWebRange+"="+web.String(), EnvExtraRange+"="+childExtra.String(), childProjectsEnv+"="+envList(projects))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

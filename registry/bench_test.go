@@ -148,3 +148,62 @@ func BenchmarkAssignMultiProcess64x10(b *testing.B) {
 		b.Fatalf("%d children failed", failures)
 	}
 }
+
+// BenchmarkEnsureIdempotent re-ensures a compose project's pair and three extra ports (one with a
+// soft preference it holds) in a registry of 50 such projects: no lock, no probe, no write.
+func BenchmarkEnsureIdempotent(b *testing.B) {
+	ctx := context.Background()
+	ss, web := band(baseBenchSeq, 2000)
+	extra := Range{Lo: 26700, Hi: 26999}
+	r, err := Open(Options{Home: filepath.Join(b.TempDir(), "home"), Superserver: &ss, Web: &web, Extra: &extra})
+	if err != nil {
+		b.Fatal(err)
+	}
+	root := b.TempDir()
+	req := func(j int) EnsureRequest {
+		return EnsureRequest{Extra: []ExtraRequest{{Key: "iris/53773/tcp"}, {Key: "web/80/tcp", Preferred: 26900 + j}, {Key: "db/5432/tcp"}}}
+	}
+	for j := 0; j < 50; j++ {
+		if _, err := r.Ensure(ctx, filepath.Join(root, fmt.Sprintf("p%03d", j)), req(j)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	target, want := filepath.Join(root, "p025"), req(25)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := r.Ensure(ctx, target, want); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEnsureNew200 ensures 200 new compose projects (pair + three extra ports each, one soft
+// preference) one after the other into a fresh registry: one durable write each, a host probe of
+// every new port. One op = 200 ensures; reports the median.
+func BenchmarkEnsureNew200(b *testing.B) {
+	ctx := context.Background()
+	var all []time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		ss, web := band(baseBenchSeq, 2000)
+		extra := Range{Lo: 26000, Hi: 26999}
+		r, err := Open(Options{Home: filepath.Join(b.TempDir(), "home"), Superserver: &ss, Web: &web, Extra: &extra})
+		if err != nil {
+			b.Fatal(err)
+		}
+		root := b.TempDir()
+		b.StartTimer()
+		for j := 0; j < 200; j++ {
+			start := time.Now()
+			_, err := r.Ensure(ctx, filepath.Join(root, fmt.Sprintf("p%03d", j)), EnsureRequest{Extra: []ExtraRequest{
+				{Key: "iris/53773/tcp"}, {Key: "web/80/tcp", Preferred: 26900}, {Key: "db/5432/tcp"}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			all = append(all, time.Since(start))
+		}
+	}
+	slices.Sort(all)
+	b.ReportMetric(float64(percentile(all, 0.5).Microseconds()), "median-µs/ensure")
+	b.ReportMetric(float64(percentile(all, 0.99).Microseconds()), "p99-µs/ensure")
+}

@@ -17,6 +17,7 @@ const (
 	EnvHome             = "IRIS_HELPER_HOME"
 	EnvSuperserverRange = "IRIS_HELPER_SUPERSERVER_RANGE"
 	EnvWebRange         = "IRIS_HELPER_WEB_RANGE"
+	EnvExtraRange       = "IRIS_HELPER_EXTRA_RANGE"
 	ConfigFileName      = "config.json"
 	FileName            = "registry.json"
 	LockFileName        = "registry.lock"
@@ -27,6 +28,10 @@ const (
 	DefaultSuperserverLo, DefaultSuperserverHi = 1972, 1981
 	DefaultWebLo, DefaultWebHi                 = 52773, 52782
 )
+
+// Default extra range: the host ports of a compose project's other published container ports
+// (see docs/registry.md "Extra ports" for why 12000-12999).
+const DefaultExtraLo, DefaultExtraHi = 12000, 12999
 
 // Range is an inclusive range of TCP ports.
 type Range struct{ Lo, Hi int }
@@ -68,6 +73,7 @@ func (r Range) validate() error {
 type fileConfig struct {
 	SuperserverRange string `json:"superserverRange,omitempty"`
 	WebRange         string `json:"webRange,omitempty"`
+	ExtraRange       string `json:"extraRange,omitempty"`
 }
 
 // DefaultHome returns $IRIS_HELPER_HOME, or ~/.iris-helper.
@@ -83,24 +89,25 @@ func DefaultHome() (string, error) {
 }
 
 // resolveRanges applies the precedence Options > environment > config.json > defaults, per range.
-func resolveRanges(home string, ss, web *Range) (Range, Range, error) {
+func resolveRanges(home string, ss, web, extra *Range) (Range, Range, Range, error) {
 	var cfg fileConfig
 	cfgPath := filepath.Join(home, ConfigFileName)
 	// config.json is read only when it may decide a range (so that a home whose files cannot be read
 	// fails where the registry itself is read, with the fix).
-	if (ss == nil && os.Getenv(EnvSuperserverRange) == "") || (web == nil && os.Getenv(EnvWebRange) == "") {
+	if (ss == nil && os.Getenv(EnvSuperserverRange) == "") || (web == nil && os.Getenv(EnvWebRange) == "") ||
+		(extra == nil && os.Getenv(EnvExtraRange) == "") {
 		data, err := os.ReadFile(cfgPath)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
 			if ae := accessError(OpConfig, cfgPath, err); ae != nil {
-				return Range{}, Range{}, ae
+				return Range{}, Range{}, Range{}, ae
 			}
-			return Range{}, Range{}, fmt.Errorf("read %s: %w; fix its permissions or delete it", cfgPath, err)
+			return Range{}, Range{}, Range{}, fmt.Errorf("read %s: %w; fix its permissions or delete it", cfgPath, err)
 		default:
 			if err := json.Unmarshal(data, &cfg); err != nil {
-				return Range{}, Range{}, fmt.Errorf("parse %s: %w; it must look like "+
-					`{"superserverRange":"1972-1981","webRange":"52773-52782"}; fix or delete it`, cfgPath, err)
+				return Range{}, Range{}, Range{}, fmt.Errorf("parse %s: %w; it must look like "+
+					`{"superserverRange":"1972-1981","webRange":"52773-52782","extraRange":"12000-12999"}; fix or delete it`, cfgPath, err)
 			}
 		}
 	}
@@ -130,22 +137,41 @@ func resolveRanges(home string, ss, web *Range) (Range, Range, error) {
 	}
 	s, sSrc, err := pick(ss, EnvSuperserverRange, cfg.SuperserverRange, "superserverRange", Range{DefaultSuperserverLo, DefaultSuperserverHi})
 	if err != nil {
-		return Range{}, Range{}, err
+		return Range{}, Range{}, Range{}, err
 	}
 	w, wSrc, err := pick(web, EnvWebRange, cfg.WebRange, "webRange", Range{DefaultWebLo, DefaultWebHi})
 	if err != nil {
-		return Range{}, Range{}, err
+		return Range{}, Range{}, Range{}, err
 	}
 	if s.Len() != w.Len() {
-		return Range{}, Range{}, &RangeError{Source: sSrc + " and " + wSrc, Value: s.String() + " / " + w.String(),
+		return Range{}, Range{}, Range{}, &RangeError{Source: sSrc + " and " + wSrc, Value: s.String() + " / " + w.String(),
 			Reason: fmt.Sprintf("the superserver range has %d ports but the web range has %d", s.Len(), w.Len())}
 	}
-	if s.Lo <= w.Hi && w.Lo <= s.Hi {
-		return Range{}, Range{}, &RangeError{Source: sSrc + " and " + wSrc, Value: s.String() + " / " + w.String(),
+	if s.overlaps(w) {
+		return Range{}, Range{}, Range{}, &RangeError{Source: sSrc + " and " + wSrc, Value: s.String() + " / " + w.String(),
 			Reason: "the superserver and web ranges overlap"}
 	}
-	return s, w, nil
+	x, xSrc, err := pick(extra, EnvExtraRange, cfg.ExtraRange, "extraRange", Range{DefaultExtraLo, DefaultExtraHi})
+	if err != nil {
+		var re *RangeError
+		if errors.As(err, &re) {
+			re.Extra = true
+		}
+		return Range{}, Range{}, Range{}, err
+	}
+	for _, o := range []struct {
+		name, src string
+		rng       Range
+	}{{"superserver", sSrc, s}, {"web", wSrc, w}} {
+		if x.overlaps(o.rng) {
+			return Range{}, Range{}, Range{}, &RangeError{Source: xSrc + " and " + o.src, Value: x.String() + " / " + o.rng.String(),
+				Reason: "the extra range overlaps the " + o.name + " range", Extra: true}
+		}
+	}
+	return s, w, x, nil
 }
+
+func (r Range) overlaps(o Range) bool { return r.Lo <= o.Hi && o.Lo <= r.Hi }
 
 func sortedPorts(m map[int]string) []int {
 	ports := make([]int, 0, len(m))

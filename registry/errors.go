@@ -28,6 +28,11 @@ func (e *ExhaustedError) Error() string {
 		b.WriteString("; assignments:")
 		for _, a := range e.Assignments {
 			fmt.Fprintf(&b, "\n  %d/%d  %s  (%s, %s)", a.SuperserverPort, a.WebPort, a.Project, a.Type, a.Status)
+			for _, x := range a.Extra { // a pinned extra port may hold a port of the ranges
+				if e.Superserver.Contains(x.Port) || e.Web.Contains(x.Port) {
+					fmt.Fprintf(&b, "\n  %d  %s  (extra port %s)", x.Port, a.Project, x.Key)
+				}
+			}
 		}
 	}
 	if len(e.Busy) > 0 {
@@ -50,10 +55,13 @@ type ConflictError struct {
 	Port          int
 	Holder        string
 	HolderProject string // set when another registry assignment holds the port
+	HolderKey     string // set when that assignment holds it as an extra port: its key ("web/80/tcp")
 }
 
 func (e *ConflictError) Error() string {
 	switch {
+	case e.HolderProject != "" && e.HolderKey != "":
+		return fmt.Sprintf("port %d is assigned to %s (%s); choose another port, or release it", e.Port, e.Holder, e.HolderKey)
 	case e.HolderProject != "":
 		return fmt.Sprintf("port %d is assigned to %s; choose another port, or release it", e.Port, e.Holder)
 	case e.Holder == holderOtherProcess:
@@ -61,6 +69,42 @@ func (e *ConflictError) Error() string {
 	default:
 		return fmt.Sprintf("port %d is in use by %s; stop it or choose another port", e.Port, e.Holder)
 	}
+}
+
+// ExtraExhaustedError says that no port of the extra range is free for a project's extra port,
+// even after reclaiming stale assignments. It lists the assignments holding extra ports.
+type ExtraExhaustedError struct {
+	Range       Range
+	Project     string
+	Key         string         // the extra port's key that got no port
+	Assignments []Assignment   // the assignments that hold ports of the extra range
+	Busy        map[int]string // ports of the range held by something outside the registry: port -> holder
+	ConfigFile  string         // $IRIS_HELPER_HOME/config.json
+}
+
+func (e *ExtraExhaustedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "no free port left in the extra range %s (%d ports) for %s of %s", e.Range, e.Range.Len(), e.Key, e.Project)
+	if len(e.Assignments) > 0 {
+		b.WriteString("; extra ports held:")
+		for _, a := range e.Assignments {
+			n := 0
+			for _, x := range a.Extra {
+				if e.Range.Contains(x.Port) {
+					n++
+				}
+			}
+			fmt.Fprintf(&b, "\n  %d  %s  (%s)", n, a.Project, a.Status)
+		}
+	}
+	if len(e.Busy) > 0 {
+		b.WriteString("\nports of the range in use outside the registry:")
+		for _, p := range sortedPorts(e.Busy) {
+			fmt.Fprintf(&b, "\n  %d  %s", p, e.Busy[p])
+		}
+	}
+	fmt.Fprintf(&b, "\nfor more ports, widen the extra range with %s=lo-hi (or \"extraRange\" in %s)", EnvExtraRange, e.ConfigFile)
+	return b.String()
 }
 
 // LockTimeoutError says that another process held the registry lock for longer than the timeout.
@@ -128,9 +172,14 @@ type RangeError struct {
 	Source string // where the bad value came from: an env var, config.json, Options
 	Value  string
 	Reason string
+	Extra  bool // the extra range is the bad one (IRIS_HELPER_EXTRA_RANGE, "extraRange")
 }
 
 func (e *RangeError) Error() string {
+	if e.Extra {
+		return fmt.Sprintf("invalid port range %q from %s: %s; give the extra range as lo-hi with 1 <= lo <= hi <= 65535, "+
+			"not overlapping the superserver and web ranges (for example %s=12000-12999)", e.Value, e.Source, e.Reason, EnvExtraRange)
+	}
 	return fmt.Sprintf("invalid port range %q from %s: %s; give it as lo-hi with 1 <= lo <= hi <= 65535, "+
 		"the superserver and web ranges of equal length and not overlapping (for example %s=1972-1981 and %s=52773-52782)",
 		e.Value, e.Source, e.Reason, EnvSuperserverRange, EnvWebRange)

@@ -23,11 +23,12 @@ import (
 // The test binary doubles as the child process of the multi-process tests: with childEnv set it
 // runs one child role and exits instead of running tests.
 const (
-	childEnv         = "IRIS_HELPER_REGISTRY_TEST_CHILD" // role: assign | assign-loop | hold-lock | op
+	childEnv         = "IRIS_HELPER_REGISTRY_TEST_CHILD" // role: assign | assign-loop | ensure | hold-lock | op
 	childOpEnv       = "IRIS_HELPER_REGISTRY_TEST_OP"    // op role: open | list | assign (of the first project)
 	childProjectsEnv = "IRIS_HELPER_REGISTRY_TEST_PROJECTS"
 	childStartEnv    = "IRIS_HELPER_REGISTRY_TEST_START" // a file to wait for before starting
 	childTimeoutEnv  = "IRIS_HELPER_REGISTRY_TEST_LOCK_TIMEOUT"
+	childExtrasEnv   = "IRIS_HELPER_REGISTRY_TEST_EXTRAS" // ensure role: key[=preferred],... for every project
 )
 
 // exit codes of the assign child
@@ -61,7 +62,7 @@ func childMain(role string) int {
 		return childOK
 	case "op":
 		return childOp()
-	case "assign", "assign-loop":
+	case "assign", "assign-loop", "ensure":
 	default:
 		fmt.Fprintln(os.Stderr, "unknown child role", role)
 		return childFailed
@@ -97,7 +98,15 @@ func childMain(role string) int {
 				_ = os.MkdirAll(p, 0o755)
 			}
 			begin := time.Now()
-			a, err := r.Assign(ctx, p, Preferred{})
+			var a Assignment
+			var err error
+			if role == "ensure" {
+				var res EnsureResult
+				res, err = r.Ensure(ctx, p, EnsureRequest{Extra: parseExtras(os.Getenv(childExtrasEnv))})
+				a = res.Assignment
+			} else {
+				a, err = r.Assign(ctx, p, Preferred{})
+			}
 			if err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				var lt *LockTimeoutError
@@ -111,10 +120,21 @@ func childMain(role string) int {
 				_ = out.Flush() // the parent must see every committed assignment before it kills us
 			}
 		}
-		if role == "assign" {
+		if role != "assign-loop" {
 			return childOK
 		}
 	}
+}
+
+// parseExtras parses "key[=preferred],..." (the ensure child's extra ports).
+func parseExtras(s string) []ExtraRequest {
+	var out []ExtraRequest
+	for _, item := range strings.Split(s, ",") {
+		key, pref, _ := strings.Cut(item, "=")
+		n, _ := strconv.Atoi(pref)
+		out = append(out, ExtraRequest{Key: key, Preferred: n})
+	}
+	return out
 }
 
 // childOp runs one registry operation and prints its outcome as one JSON line (opResult).
@@ -178,6 +198,7 @@ func startChild(t testing.TB, role, home string, ss, web Range, extraEnv ...stri
 		EnvHome+"="+home,
 		EnvSuperserverRange+"="+ss.String(),
 		EnvWebRange+"="+web.String(),
+		EnvExtraRange+"="+childExtra.String(), // a later IRIS_HELPER_EXTRA_RANGE in extraEnv wins
 	)
 	c.cmd.Env = append(c.cmd.Env, extraEnv...)
 	c.cmd.Stdout = &c.stdout
@@ -205,6 +226,10 @@ func (c *child) results(t testing.TB) []childResult {
 
 // ---- shared helpers ----
 
+// childExtra is the extra range of child processes unless a test gives its own: every range comes
+// from the environment, so that config.json is not read.
+var childExtra = Range{Lo: 29900, Hi: 29999}
+
 // band returns a superserver range of n ports starting at base and the web range 5000 above it.
 // Every test uses its own base inside the registry band 20000-29999.
 func band(base, n int) (Range, Range) {
@@ -223,7 +248,8 @@ func newEnv(t *testing.T, base, n int, mod ...func(*Options)) *env {
 	t.Helper()
 	e := &env{home: filepath.Join(t.TempDir(), "home"), logs: &rpctest.Buffer{}}
 	e.ss, e.web = band(base, n)
-	opts := Options{Home: e.home, Superserver: &e.ss, Web: &e.web,
+	extra := Range{Lo: 29800, Hi: 29899} // tests that ensure extra ports give their own range (mod)
+	opts := Options{Home: e.home, Superserver: &e.ss, Web: &e.web, Extra: &extra,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, m := range mod {
 		m(&opts)

@@ -35,6 +35,7 @@ func TestRangeConfiguration(t *testing.T) {
 	}
 	t.Setenv(EnvSuperserverRange, "")
 	t.Setenv(EnvWebRange, "")
+	t.Setenv(EnvExtraRange, "")
 	ss, web, err := open(Options{})
 	if err != nil {
 		t.Fatalf("defaults: %v", err)
@@ -490,6 +491,7 @@ func TestDefaultHomeFromEnvironment(t *testing.T) {
 	t.Setenv(EnvHome, home)
 	t.Setenv(EnvSuperserverRange, "")
 	t.Setenv(EnvWebRange, "")
+	t.Setenv(EnvExtraRange, "")
 	r, err := Open(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -545,7 +547,7 @@ func TestReturnedSlotIsACopy(t *testing.T) {
 }
 
 // TestDefaultsWithoutEnvironment: without IRIS_HELPER_HOME the home is ~/.iris-helper, created
-// 0700; the lock timeout defaults to 5 s and the ranges to 1972-1981 / 52773-52782.
+// 0700; the lock timeout defaults to 5 s and the ranges to 1972-1981 / 52773-52782 / extra 12000-12999.
 func TestDefaultsWithoutEnvironment(t *testing.T) {
 	// Not parallel: uses t.Setenv.
 	user := t.TempDir()
@@ -554,6 +556,7 @@ func TestDefaultsWithoutEnvironment(t *testing.T) {
 	t.Setenv(EnvHome, "")
 	t.Setenv(EnvSuperserverRange, "")
 	t.Setenv(EnvWebRange, "")
+	t.Setenv(EnvExtraRange, "")
 	r, err := Open(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -574,5 +577,8 @@ func TestDefaultsWithoutEnvironment(t *testing.T) {
 	}
 	if ss, web := r.Ranges(); ss != (Range{1972, 1981}) || web != (Range{52773, 52782}) {
 		t.Errorf("default ranges %v / %v", ss, web)
+	}
+	if x := r.ExtraRange(); x != (Range{12000, 12999}) {
+		t.Errorf("default extra range %v", x)
 	}
 }

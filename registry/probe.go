@@ -11,25 +11,37 @@ import (
 // neither a registry assignment nor a container the engine reports.
 const holderOtherProcess = "another process"
 
+// holderAvoided is the ConflictError.Holder for a port the caller asked Ensure to avoid.
+const holderAvoided = "something else on this host"
+
 // hostPortFree probes a TCP port by listening on it on 127.0.0.1, 0.0.0.0 and [::1]. A port held by
 // any process on any of these addresses counts as taken. A host without IPv6 (or without ::1)
 // answers the last probe with "address not available"/"address family not supported", which does
 // not make the port taken.
-func hostPortFree(port int) bool {
+func hostPortFree(port int) bool { return hostPortFreeProto(port, "tcp") }
+
+// hostPortFreeProto is hostPortFree for proto "tcp" or "udp" (a UDP port is probed by binding it).
+func hostPortFreeProto(port int, proto string) bool {
 	p := strconv.Itoa(port)
 	for _, probe := range []struct{ network, addr string }{
-		{"tcp4", "127.0.0.1:" + p},
-		{"tcp4", "0.0.0.0:" + p},
-		{"tcp6", "[::1]:" + p},
+		{proto + "4", "127.0.0.1:" + p},
+		{proto + "4", "0.0.0.0:" + p},
+		{proto + "6", "[::1]:" + p},
 	} {
-		l, err := net.Listen(probe.network, probe.addr)
+		var c interface{ Close() error }
+		var err error
+		if proto == "udp" {
+			c, err = net.ListenPacket(probe.network, probe.addr)
+		} else {
+			c, err = net.Listen(probe.network, probe.addr)
+		}
 		if err != nil {
-			if probe.network == "tcp6" && noIPv6(err) {
+			if probe.network == proto+"6" && noIPv6(err) {
 				continue
 			}
 			return false
 		}
-		_ = l.Close()
+		_ = c.Close()
 	}
 	return true
 }

@@ -56,6 +56,9 @@ type Assignment struct {
 	Engine          string         `json:"engine"`
 	AssignedAt      time.Time      `json:"assignedAt"`
 	LastUsedAt      time.Time      `json:"lastUsedAt"`
+	// Extra holds the host ports of the project's other published container ports (compose
+	// projects), ordered by key; see Ensure. Absent from the file when empty.
+	Extra []ExtraPort `json:"extraPorts,omitempty"`
 }
 
 // Preferred asks for specific ports (0 = no preference). Any non-zero field makes the assignment manual.
@@ -76,6 +79,7 @@ type PortsInUse interface {
 type Options struct {
 	Home             string        // "" = $IRIS_HELPER_HOME or ~/.iris-helper
 	Superserver, Web *Range        // nil = env IRIS_HELPER_*_RANGE > $HOME/config.json > defaults
+	Extra            *Range        // the extra ports' range; nil = env IRIS_HELPER_EXTRA_RANGE > config.json > 12000-12999
 	LockTimeout      time.Duration // 0 = 5s
 	Ports            PortsInUse    // may be nil (probe only)
 	Logger           *slog.Logger  // nil = discard
@@ -86,7 +90,7 @@ type Options struct {
 // several goroutines and several processes.
 type Registry struct {
 	home, path, lockPath string
-	ss, web              Range
+	ss, web, extra       Range
 	lockTimeout          time.Duration
 	pollEvery            time.Duration
 	ports                PortsInUse
@@ -118,7 +122,7 @@ func Open(opts Options) (*Registry, error) {
 	if err := makeHome(home); err != nil {
 		return nil, err
 	}
-	ss, web, err := resolveRanges(home, opts.Superserver, opts.Web)
+	ss, web, extra, err := resolveRanges(home, opts.Superserver, opts.Web, opts.Extra)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +136,7 @@ func Open(opts Options) (*Registry, error) {
 		lockPath:    filepath.Join(home, LockFileName),
 		ss:          ss,
 		web:         web,
+		extra:       extra,
 		lockTimeout: opts.LockTimeout,
 		pollEvery:   opts.ChangesInterval,
 		ports:       opts.Ports,
@@ -159,6 +164,9 @@ func (r *Registry) LockPath() string { return r.lockPath }
 
 // Ranges returns the superserver and web ranges new automatic assignments come from.
 func (r *Registry) Ranges() (superserver, web Range) { return r.ss, r.web }
+
+// ExtraRange returns the range new extra ports come from (see Ensure).
+func (r *Registry) ExtraRange() Range { return r.extra }
 
 func checkProject(project string) error {
 	if project == "" || !filepath.IsAbs(project) {
@@ -288,13 +296,20 @@ func (r *Registry) engineInUse(ctx context.Context, cache *map[int]string) map[i
 	return *cache
 }
 
-// portConflict says who holds port, or nil when project may take it. held maps registry ports to projects.
-func (r *Registry) portConflict(ctx context.Context, port int, project string, held map[int]string, inUse *map[int]string) *ConflictError {
-	if p, ok := held[port]; ok {
-		if p == project {
+// portConflict says who holds port, or nil when project may take it for key. held maps registry
+// ports to their holders. key is pairKey (a port of the pair: the project's own pair ports are free
+// for it, its extra ports are not), anyKey (every port of the project's own is free) or an extra
+// port's key (only the port of that key is the project's own). The host probe uses the key's protocol.
+func (r *Registry) portConflict(ctx context.Context, port int, project, key string, held map[int]holder, inUse *map[int]string) *ConflictError {
+	if h, ok := held[port]; ok {
+		if h.project == project && (key == anyKey || key == h.key || (key == pairKey && isPairKey(h.key))) {
 			return nil
 		}
-		return &ConflictError{Port: port, Holder: "project " + p, HolderProject: p}
+		c := &ConflictError{Port: port, Holder: "project " + h.project, HolderProject: h.project}
+		if !isPairKey(h.key) {
+			c.HolderKey = h.key
+		}
+		return c
 	}
 	if h, ok := r.engineInUse(ctx, inUse)[port]; ok {
 		if h == "" {
@@ -302,7 +317,7 @@ func (r *Registry) portConflict(ctx context.Context, port int, project string, h
 		}
 		return &ConflictError{Port: port, Holder: h}
 	}
-	if !hostPortFree(port) {
+	if !hostPortFreeProto(port, keyProtocol(key)) {
 		return &ConflictError{Port: port, Holder: holderOtherProcess}
 	}
 	return nil
@@ -329,9 +344,10 @@ func (r *Registry) pickAuto(ctx context.Context, st *state, project string, avoi
 // scanSlots returns the first free slot. When busy is non-nil it records ports held outside the registry.
 func (r *Registry) scanSlots(ctx context.Context, st *state, project string, avoid map[int]bool, inUse *map[int]string, busy map[int]string) (Assignment, bool) {
 	held := st.holders()
-	// The project's own current ports are being given up: do not count them as its own.
-	for p, owner := range held {
-		if owner == project {
+	// The project's own current pair is being given up: do not count it as its own (its extra
+	// ports stay held).
+	for p, h := range held {
+		if h.project == project && isPairKey(h.key) {
 			delete(held, p)
 			if avoid == nil {
 				avoid = map[int]bool{}
@@ -350,11 +366,11 @@ func (r *Registry) scanSlots(ctx context.Context, st *state, project string, avo
 		if _, ok := held[webPort]; ok {
 			continue
 		}
-		c1 := r.portConflict(ctx, ssPort, project, held, inUse)
+		c1 := r.portConflict(ctx, ssPort, project, pairKey, held, inUse)
 		if c1 != nil && busy == nil {
 			continue
 		}
-		c2 := r.portConflict(ctx, webPort, project, held, inUse)
+		c2 := r.portConflict(ctx, webPort, project, pairKey, held, inUse)
 		if c1 == nil && c2 == nil {
 			if busy != nil {
 				continue // only collecting
@@ -413,7 +429,7 @@ func (r *Registry) pickManual(ctx context.Context, st *state, project string, pr
 		if p == 0 {
 			continue
 		}
-		if c := r.portConflict(ctx, p, project, held, inUse); c != nil {
+		if c := r.portConflict(ctx, p, project, pairKey, held, inUse); c != nil {
 			return Assignment{}, c
 		}
 	}
@@ -428,7 +444,7 @@ func (r *Registry) pickManual(ctx context.Context, st *state, project string, pr
 			if _, ok := held[p]; ok {
 				continue
 			}
-			if r.portConflict(ctx, p, project, held, inUse) == nil {
+			if r.portConflict(ctx, p, project, pairKey, held, inUse) == nil {
 				return p, nil
 			}
 		}
@@ -458,7 +474,7 @@ func (r *Registry) pickManual(ctx context.Context, st *state, project string, pr
 	a := Assignment{Project: project, SuperserverPort: ssPort, WebPort: webPort, Type: TypeManual,
 		Status: StatusIdle, AssignedAt: t, LastUsedAt: t}
 	if cur != nil {
-		a.Status, a.Container, a.Engine = cur.Status, cur.Container, cur.Engine
+		a.Status, a.Container, a.Engine, a.Extra = cur.Status, cur.Container, cur.Engine, cur.Extra
 		if a.Status == StatusStale {
 			a.Status = StatusIdle
 		}
@@ -487,7 +503,7 @@ func (r *Registry) Reassign(ctx context.Context, project string, avoid ...int) (
 		}
 		if i := st.find(project); i >= 0 {
 			cur := st.records[i].Assignment
-			a.Container, a.Engine = cur.Container, cur.Engine
+			a.Container, a.Engine, a.Extra = cur.Container, cur.Engine, cur.Extra
 			st.records[i].Assignment = a
 		} else {
 			st.records = append(st.records, record{Assignment: a})
@@ -532,18 +548,25 @@ func (r *Registry) Get(ctx context.Context, project string) (Assignment, bool, e
 	return Assignment{}, false, nil
 }
 
-// Find returns the assignment holding port (as superserver or web port), if any.
+// Find returns the assignment holding port (as superserver, web or extra port), if any.
 func (r *Registry) Find(ctx context.Context, port int) (Assignment, bool, error) {
+	a, _, ok, err := r.Lookup(ctx, port)
+	return a, ok, err
+}
+
+// Lookup returns the assignment holding port and the key it holds it under: KeySuperserver,
+// KeyWeb or an extra port's key ("web/80/tcp").
+func (r *Registry) Lookup(ctx context.Context, port int) (Assignment, string, bool, error) {
 	st, err := r.readForQuery(ctx)
 	if err != nil {
-		return Assignment{}, false, fmt.Errorf("read port registry: %w", err)
+		return Assignment{}, "", false, fmt.Errorf("read port registry: %w", err)
 	}
 	for _, rec := range st.records {
-		if rec.SuperserverPort == port || rec.WebPort == port {
-			return withLiveStatus(rec.Assignment), true, nil
+		if key := rec.keyOf(port); key != "" {
+			return withLiveStatus(rec.Assignment), key, true, nil
 		}
 	}
-	return Assignment{}, false, nil
+	return Assignment{}, "", false, nil
 }
 
 // List returns every assignment, ordered by superserver port. An assignment whose project folder
@@ -588,11 +611,15 @@ func (r *Registry) Invalid(ctx context.Context) ([]InvalidEntry, error) {
 	return out, nil
 }
 
-// detach copies the slot so that a caller changing *Slot cannot change the handle's cached state.
+// detach copies the slot and the extra ports so that a caller changing them cannot change the
+// handle's cached state.
 func detach(a Assignment) Assignment {
 	if a.Slot != nil {
 		s := *a.Slot
 		a.Slot = &s
+	}
+	if a.Extra != nil {
+		a.Extra = append([]ExtraPort(nil), a.Extra...)
 	}
 	return a
 }
@@ -702,7 +729,7 @@ func (r *Registry) Touch(ctx context.Context, project string) error {
 }
 
 // Update changes the project's status, container, engine or lastUsedAt through fn and writes the
-// result. fn must not change the project, slot, ports, type or assignedAt (use Assign or Reassign).
+// result. fn must not change the project, slot, ports, type, assignedAt or extra ports (use Assign, Reassign or Ensure).
 func (r *Registry) Update(ctx context.Context, project string, fn func(*Assignment)) (Assignment, error) {
 	var out Assignment
 	err := r.update(ctx, nil, func(st *state) (bool, error) {
@@ -711,19 +738,17 @@ func (r *Registry) Update(ctx context.Context, project string, fn func(*Assignme
 			return false, &NotFoundError{Project: project}
 		}
 		before := st.records[i].Assignment
-		a := before
-		if a.Slot != nil {
-			s := *a.Slot
-			a.Slot = &s
-		}
+		a := detach(before)
 		fn(&a)
 		if a.Project != before.Project || !sameSlot(a.Slot, before.Slot) || a.SuperserverPort != before.SuperserverPort ||
-			a.WebPort != before.WebPort || a.Type != before.Type || !a.AssignedAt.Equal(before.AssignedAt) {
+			a.WebPort != before.WebPort || a.Type != before.Type || !a.AssignedAt.Equal(before.AssignedAt) ||
+			!sameExtra(a.Extra, before.Extra) {
 			return false, errors.New("update may change only status, container, engine and lastUsedAt; " +
-				"use Assign or Reassign to change ports")
+				"use Assign, Reassign or Ensure to change ports")
 		}
-		a.Slot = before.Slot
-		if a == before {
+		a.Slot, a.Extra = before.Slot, before.Extra
+		if a.Status == before.Status && a.Container == before.Container && a.Engine == before.Engine &&
+			a.LastUsedAt == before.LastUsedAt {
 			out = a
 			return false, nil
 		}
@@ -745,8 +770,9 @@ func sameSlot(a, b *int) bool {
 }
 
 // Restore adds assignments rebuilt from elsewhere (for example container labels after the registry
-// was found corrupt). An entry is skipped (and logged) when its project already has an assignment
-// or one of its ports is held by another project. Missing type/status/times are filled in.
+// was found corrupt), with their extra ports. An entry is skipped (and logged) when its project
+// already has an assignment or one of its pair ports is held by another project; an extra port held
+// by another project is dropped from the entry (and logged). Missing type/status/times are filled in.
 func (r *Registry) Restore(ctx context.Context, as []Assignment) error {
 	err := r.update(ctx, nil, func(st *state) (bool, error) {
 		changed := false
@@ -765,18 +791,26 @@ func (r *Registry) Restore(ctx context.Context, as []Assignment) error {
 				continue
 			}
 			held := st.holders()
-			if p, ok := held[a.SuperserverPort]; ok {
-				r.log.Warn("restore: port already assigned to another project; skipped", "project", a.Project, "port", a.SuperserverPort, "holder", p)
+			if h, ok := held[a.SuperserverPort]; ok {
+				r.log.Warn("restore: port already assigned to another project; skipped", "project", a.Project, "port", a.SuperserverPort, "holder", h.project)
 				continue
 			}
-			if p, ok := held[a.WebPort]; ok {
-				r.log.Warn("restore: port already assigned to another project; skipped", "project", a.Project, "port", a.WebPort, "holder", p)
+			if h, ok := held[a.WebPort]; ok {
+				r.log.Warn("restore: port already assigned to another project; skipped", "project", a.Project, "port", a.WebPort, "holder", h.project)
 				continue
 			}
-			if a.Slot != nil {
-				s := *a.Slot
-				a.Slot = &s
+			a = detach(a)
+			// An extra port another project holds is dropped (the next Ensure gives its key a new one).
+			var extra []ExtraPort
+			for _, x := range a.Extra {
+				if h, ok := held[x.Port]; ok {
+					r.log.Warn("restore: extra port already assigned to another project; dropped it", "project", a.Project,
+						"key", x.Key, "port", x.Port, "holder", h.project)
+					continue
+				}
+				extra = append(extra, x)
 			}
+			a.Extra = sortExtra(extra)
 			if a.Type == "" {
 				if a.Slot != nil {
 					a.Type = TypeAuto
@@ -794,6 +828,11 @@ func (r *Registry) Restore(ctx context.Context, as []Assignment) error {
 			if a.LastUsedAt.IsZero() {
 				a.LastUsedAt = t
 			}
+			for j := range a.Extra {
+				if a.Extra[j].AssignedAt.IsZero() {
+					a.Extra[j].AssignedAt = a.AssignedAt
+				}
+			}
 			st.records = append(st.records, record{Assignment: a})
 			changed = true
 		}
@@ -806,15 +845,16 @@ func (r *Registry) Restore(ctx context.Context, as []Assignment) error {
 }
 
 // PortFree returns nil when project may use port, or *ConflictError naming the holder: another
-// project's assignment, a container the engine reports, or another process bound on the host.
-// A port the project itself holds in the registry is free for it (no probe).
+// project's assignment (pair or extra port), a container the engine reports, or another process
+// bound on the host. A port the project itself holds in the registry (pair or extra) is free for it
+// (no probe).
 func (r *Registry) PortFree(ctx context.Context, port int, project string) error {
 	st, err := r.readForQuery(ctx)
 	if err != nil {
 		return fmt.Errorf("read port registry: %w", err)
 	}
 	var inUse map[int]string
-	if c := r.portConflict(ctx, port, project, st.holders(), &inUse); c != nil {
+	if c := r.portConflict(ctx, port, project, anyKey, st.holders(), &inUse); c != nil {
 		return c
 	}
 	return nil

@@ -53,11 +53,11 @@ func knownTop(k string) bool {
 	return strings.EqualFold(k, "version") || strings.EqualFold(k, "assignments")
 }
 
-func knownAssignment(k string) bool {
+func knownAssignment(k string, legacy bool) bool {
 	for _, name := range [...]string{"project", "slot", "superserverPort", "webPort", "type", "status", "container",
-		"engine", "assignedAt", "lastUsedAt"} {
+		"engine", "assignedAt", "lastUsedAt", "extraPorts"} {
 		if strings.EqualFold(k, name) {
-			return true
+			return !legacy || name != "extraPorts"
 		}
 	}
 	return false
@@ -65,11 +65,17 @@ func knownAssignment(k string) bool {
 
 // decode parses registry.json. A newer version is reported as *NewerVersionError together with
 // a best-effort decoded state (so that reads still work).
-func decode(path string, data []byte) (*state, error) {
-	if st, ok := decodeFast(data); ok {
-		return st, nil
+func decode(path string, data []byte) (*state, error) { return decodeWith(path, data, false) }
+
+// decodeWith is decode; legacy decodes as the helpers before extra ports did (for the test that an
+// older helper keeps a newer one's "extraPorts": to them it is an unknown field).
+func decodeWith(path string, data []byte, legacy bool) (*state, error) {
+	if !legacy {
+		if st, ok := decodeFast(data); ok {
+			return st, nil
+		}
 	}
-	return decodeFull(path, data)
+	return decodeFull(path, data, legacy)
 }
 
 // decodeFast decodes in one pass a file of the supported version without unknown fields (the
@@ -102,6 +108,34 @@ func decodeFast(data []byte) (*state, bool) {
 
 // checkEntry says what is wrong with one assignment on its own, or "" when nothing is.
 func checkEntry(a Assignment) string {
+	if why := checkPair(a); why != "" {
+		return why
+	}
+	keys := make(map[string]bool, len(a.Extra))
+	for i, x := range a.Extra {
+		switch {
+		case checkExtraKey(x.Key) != "":
+			return fmt.Sprintf("its extra port %d's key %q %s", x.Port, x.Key, checkExtraKey(x.Key))
+		case keys[x.Key]:
+			return fmt.Sprintf("its extra port key %q appears twice", x.Key)
+		case x.Port < 1 || x.Port > 65535:
+			return fmt.Sprintf("its extra port %s %d is not between 1 and 65535", x.Key, x.Port)
+		case x.Port == a.SuperserverPort:
+			return fmt.Sprintf("its extra port %s is its superserver port %d", x.Key, x.Port)
+		case x.Port == a.WebPort:
+			return fmt.Sprintf("its extra port %s is its web port %d", x.Key, x.Port)
+		}
+		for _, y := range a.Extra[:i] {
+			if y.Port == x.Port {
+				return fmt.Sprintf("its extra ports %s and %s are both %d", y.Key, x.Key, x.Port)
+			}
+		}
+		keys[x.Key] = true
+	}
+	return ""
+}
+
+func checkPair(a Assignment) string {
 	switch {
 	case a.Project == "":
 		return "it has no project"
@@ -120,7 +154,14 @@ func checkEntry(a Assignment) string {
 // distinct reports whether no port and no project appears twice (the usual case, checked without maps
 // for small registries).
 func distinct(as []Assignment) bool {
-	if len(as) > 64 {
+	extras := false
+	for _, a := range as {
+		if len(a.Extra) > 0 {
+			extras = true
+			break
+		}
+	}
+	if len(as) > 64 || extras {
 		ports := make(map[int]bool, 2*len(as))
 		projects := make(map[string]bool, len(as))
 		for _, a := range as {
@@ -128,6 +169,12 @@ func distinct(as []Assignment) bool {
 				return false
 			}
 			ports[a.SuperserverPort], ports[a.WebPort], projects[a.Project] = true, true, true
+			for _, x := range a.Extra {
+				if ports[x.Port] {
+					return false
+				}
+				ports[x.Port] = true
+			}
 		}
 		return true
 	}
@@ -166,9 +213,21 @@ func dedupe(cands []candidate) (kept []record, lost []invalidEntry) {
 		case ports[a.WebPort] != "":
 			reasons[i] = fmt.Sprintf("its web port %d is held by %s, assigned earlier", a.WebPort, ports[a.WebPort])
 		default:
+			for _, x := range a.Extra {
+				if h := ports[x.Port]; h != "" {
+					reasons[i] = fmt.Sprintf("its extra port %s %d is held by %s, assigned earlier", x.Key, x.Port, h)
+					break
+				}
+			}
+			if reasons[i] != "" {
+				break
+			}
 			ok[i] = true
 			projects[a.Project] = true
 			ports[a.SuperserverPort], ports[a.WebPort] = a.Project, a.Project
+			for _, x := range a.Extra {
+				ports[x.Port] = a.Project
+			}
 		}
 	}
 	for i, c := range cands {
@@ -189,7 +248,7 @@ type candidate struct {
 }
 
 // decodeFull decodes any registry file, keeping unknown fields.
-func decodeFull(path string, data []byte) (*state, error) {
+func decodeFull(path string, data []byte, legacy bool) (*state, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, err
@@ -229,7 +288,11 @@ func decodeFull(path string, data []byte) (*state, error) {
 	cands := make([]candidate, 0, len(raws))
 	for i, raw := range raws {
 		var rec record
-		if err := json.Unmarshal(raw, &rec.Assignment); err != nil {
+		known := raw
+		if legacy {
+			known = withoutExtraPorts(raw)
+		}
+		if err := json.Unmarshal(known, &rec.Assignment); err != nil {
 			st.invalid = append(st.invalid, invalidEntry{index: i, raw: raw, a: rec.Assignment, reason: "it is not an assignment: " + err.Error()})
 			continue
 		}
@@ -243,7 +306,7 @@ func decodeFull(path string, data []byte) (*state, error) {
 			continue
 		}
 		for k, v := range fields {
-			if !knownAssignment(k) {
+			if !knownAssignment(k, legacy) {
 				if rec.extra == nil {
 					rec.extra = map[string]json.RawMessage{}
 				}
@@ -260,6 +323,24 @@ func decodeFull(path string, data []byte) (*state, error) {
 	st.invalid = append(st.invalid, lost...)
 	sort.Slice(st.invalid, func(i, j int) bool { return st.invalid[i].index < st.invalid[j].index })
 	return st, newer
+}
+
+// withoutExtraPorts drops "extraPorts" from an entry (what a helper before extra ports decoded).
+func withoutExtraPorts(raw json.RawMessage) json.RawMessage {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil {
+		return raw
+	}
+	for k := range fields {
+		if strings.EqualFold(k, "extraPorts") {
+			delete(fields, k)
+		}
+	}
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return raw
+	}
+	return out
 }
 
 // encode writes the state as indented JSON, unknown fields after the known ones in key order.
@@ -350,7 +431,7 @@ func (st *state) encodeFast() ([]byte, bool) {
 	b = append(b, ",\n  \"assignments\": ["...)
 	for i, rec := range st.records {
 		a := rec.Assignment
-		if len(rec.extra) > 0 || !plain(a.Project) || !plain(string(a.Type)) || !plain(a.Status) || !plain(a.Container) || !plain(a.Engine) ||
+		if len(rec.extra) > 0 || !plainExtra(a.Extra) || !plain(a.Project) || !plain(string(a.Type)) || !plain(a.Status) || !plain(a.Container) || !plain(a.Engine) ||
 			!plainTime(a.AssignedAt) || !plainTime(a.LastUsedAt) {
 			return nil, false
 		}
@@ -381,9 +462,39 @@ func (st *state) encodeFast() ([]byte, bool) {
 		b = a.AssignedAt.AppendFormat(b, time.RFC3339Nano)
 		b = append(b, "\",\n      \"lastUsedAt\": \""...)
 		b = a.LastUsedAt.AppendFormat(b, time.RFC3339Nano)
-		b = append(b, "\"\n    }"...)
+		if len(a.Extra) == 0 {
+			b = append(b, "\"\n    }"...)
+			continue
+		}
+		b = append(b, "\",\n      \"extraPorts\": ["...)
+		for j, x := range a.Extra {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, "\n        {\n          \"key\": \""...)
+			b = append(b, x.Key...)
+			b = append(b, "\",\n          \"port\": "...)
+			b = strconv.AppendInt(b, int64(x.Port), 10)
+			if !x.AssignedAt.IsZero() {
+				b = append(b, ",\n          \"assignedAt\": \""...)
+				b = x.AssignedAt.AppendFormat(b, time.RFC3339Nano)
+				b = append(b, '"')
+			}
+			b = append(b, "\n        }"...)
+		}
+		b = append(b, "\n      ]\n    }"...)
 	}
 	return append(b, "\n  ]\n}\n"...), true
+}
+
+// plainExtra reports whether encodeFast can write the extra ports (plain keys and times).
+func plainExtra(xs []ExtraPort) bool {
+	for _, x := range xs {
+		if !plain(x.Key) || !plainTime(x.AssignedAt) {
+			return false
+		}
+	}
+	return true
 }
 
 // plain reports whether s needs no JSON escaping (printable ASCII other than " \\ < > &).
@@ -428,14 +539,37 @@ func (st *state) find(project string) int {
 	return -1
 }
 
-// holders maps every port held by an assignment to the project holding it.
-func (st *state) holders() map[int]string {
-	m := make(map[int]string, 2*len(st.records))
+// holder is who holds a port in the registry: a project and the key it holds it under
+// (KeySuperserver, KeyWeb or an extra port's key).
+type holder struct{ project, key string }
+
+// holders maps every port held by an assignment (pair and extra ports) to its holder.
+func (st *state) holders() map[int]holder {
+	m := make(map[int]holder, 2*len(st.records))
 	for _, rec := range st.records {
-		m[rec.SuperserverPort] = rec.Project
-		m[rec.WebPort] = rec.Project
+		m[rec.SuperserverPort] = holder{rec.Project, KeySuperserver}
+		m[rec.WebPort] = holder{rec.Project, KeyWeb}
+		for _, x := range rec.Extra {
+			m[x.Port] = holder{rec.Project, x.Key}
+		}
 	}
 	return m
+}
+
+// keyOf says under which key the assignment holds port ("" = not at all).
+func (a *Assignment) keyOf(port int) string {
+	switch port {
+	case a.SuperserverPort:
+		return KeySuperserver
+	case a.WebPort:
+		return KeyWeb
+	}
+	for _, x := range a.Extra {
+		if x.Port == port {
+			return x.Key
+		}
+	}
+	return ""
 }
 
 func (st *state) assignments() []Assignment {
@@ -547,7 +681,7 @@ func (r *Registry) decodeData(data []byte) (*state, error) {
 }
 
 // clone copies the state so that the copy can be modified (records are values; their Slot
-// pointers and extra maps are never modified in place).
+// pointers, Extra slices and extra maps are never modified in place).
 func (st *state) clone() *state {
 	c := *st
 	c.records = append([]record(nil), st.records...)

@@ -33,6 +33,12 @@ func TestEncodeFastMatchesGeneral(t *testing.T) {
 		{"zero times", &state{version: 1, records: []record{{Assignment: Assignment{Project: "/z", SuperserverPort: 1972, WebPort: 52773}}}}, true},
 		{"unknown fields", &state{version: 1, extra: map[string]json.RawMessage{"x": json.RawMessage(`{"a":[1,2]}`)},
 			records: []record{{Assignment: Assignment{Project: "/u", SuperserverPort: 1972, WebPort: 52773}, extra: map[string]json.RawMessage{"note": json.RawMessage(`"hi"`)}}}}, false},
+		{"extra ports", &state{version: 1, records: []record{{Assignment: Assignment{Project: "/c", SuperserverPort: 1972, WebPort: 52773,
+			Type: TypeAuto, Status: StatusIdle, Slot: slot(0), AssignedAt: t0, LastUsedAt: t0,
+			Extra: []ExtraPort{{Key: "iris/53773/tcp", Port: 12001, AssignedAt: t0}, {Key: "web/80/tcp", Port: 12000}}}},
+			{Assignment: Assignment{Project: "/d", SuperserverPort: 1973, WebPort: 52774, Extra: []ExtraPort{{Key: "a/1/udp", Port: 12002, AssignedAt: t0.Add(5)}}}}}}, true},
+		{"an extra key that needs escaping", &state{version: 1, records: []record{{Assignment: Assignment{Project: "/c", SuperserverPort: 1972, WebPort: 52773,
+			Extra: []ExtraPort{{Key: "web/<80>/tcp", Port: 12000}}}}}}, false},
 	}
 	// plus random ones
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -99,6 +105,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"version":1,"assignments":[{"project":"/c","Project":"/d"}]}`))
 	f.Add([]byte(`{"version":1,"assignments":[{"project":"/zoë <&>","slot":null}]} `))
 	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"version":1,"assignments":[{"project":"/e","slot":0,"superserverPort":1972,"webPort":52773,"extraPorts":[{"key":"web/80/tcp","port":12000},{"key":"db/5432/tcp","port":12001,"assignedAt":"2026-01-01T00:00:00Z"}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, err := decode("x", data)
 		if err != nil {
