@@ -184,6 +184,24 @@ func TestReadinessFileOfAnOlderStartIsIgnored(t *testing.T) {
 				rpctest.Want("probes", gate.count(), tc.probes))
 		})
 	}
+
+	// the port listing follows the same rule: an older start's file proves nothing, so it asks
+	// the stand-in (which answers) and records the current start
+	b, err := json.Marshal(readyProof{Container: now.ID, StartedAt: startedAt(first)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, file, b)
+	entries, err := ListPorts(ctx, f.reg, f.eng)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("ListPorts: %v %+v", err, entries)
+	}
+	var proof readyProof
+	if err := json.Unmarshal([]byte(readFile(t, file)), &proof); err != nil {
+		t.Fatal(err)
+	}
+	rpctest.Must(t, "port listing", rpctest.Want("state", entries[0].State, StateReady),
+		rpctest.Want("recorded start", proof.StartedAt.Equal(now.StartedAt), true))
 }
 
 func writeTestFile(t *testing.T, path string, b []byte) {
