@@ -107,7 +107,8 @@ func ConnectHost(bind string) string {
 	return bind
 }
 
-// Running reports whether the container runs (ready or unhealthy).
+// Running reports whether the container runs and is past its start: ready (IRIS answered) or
+// unhealthy. A running container whose IRIS has not answered yet is starting, not Running.
 func (s Status) Running() bool { return s.State == StateReady || s.State == StateUnhealthy }
 
 // Message is something the user should know or act on, pushed by Project.Watch and Start:
