@@ -857,16 +857,8 @@ func (e *Engine) waitReady(ctx context.Context, id, name string, spec Spec, sinc
 	wctx, cancel := context.WithTimeout(ctx, spec.ReadyTimeout)
 	defer cancel()
 	lw := e.followLogs(wctx, id, since)
-	host := spec.BindAddress
-	if a, err := netip.ParseAddr(host); err == nil && a.IsUnspecified() {
-		if a.Is4() {
-			host = "127.0.0.1"
-		} else {
-			host = "::1"
-		}
-	}
-	url := "http://" + net.JoinHostPort(host, strconv.Itoa(spec.Web)) + "/csp/sys/UtilHome.csp"
-	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+	url := webURL(spec.BindAddress, spec.Web)
+	hc := probeClient()
 
 	lastSeen := "nothing yet"
 	health := ""
@@ -931,6 +923,42 @@ func (e *Engine) waitReady(ctx context.Context, id, name string, spec Spec, sinc
 				time.Since(begin).Round(time.Second), lastSeen)})
 		}
 	}
+}
+
+// ProbeTimeout bounds one HTTP probe of a web port (ProbeWeb, and each try of a start's wait).
+const ProbeTimeout = 2 * time.Second
+
+// webURL is the management portal's page on host port web published on bind: the address itself,
+// or the loopback address of its family for a wildcard bind ("" is 127.0.0.1).
+func webURL(bind string, web int) string {
+	host := bind
+	if host == "" {
+		host = DefaultBindAddress
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.IsUnspecified() {
+		if a.Is4() {
+			host = "127.0.0.1"
+		} else {
+			host = "::1"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(web)) + "/csp/sys/UtilHome.csp"
+}
+
+func probeClient() *http.Client {
+	return &http.Client{Timeout: ProbeTimeout, Transport: &http.Transport{DisableKeepAlives: true, Proxy: nil}}
+}
+
+// ProbeWeb asks once, within ProbeTimeout, whether IRIS answers HTTP on host port web published
+// on bind (any status code is an answer): the proof of readiness a start waits for, for a
+// container this process did not start. nil when it answered.
+func ProbeWeb(ctx context.Context, bind string, web int) error {
+	if web <= 0 {
+		return fmt.Errorf("no web port published")
+	}
+	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	return probeHTTP(ctx, probeClient(), webURL(bind, web))
 }
 
 // probeHTTP returns nil when anything answers HTTP at url (any status code).

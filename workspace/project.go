@@ -64,6 +64,8 @@ type Project struct {
 	syncMode           dotenv.SyncMode
 	// rt is how the project's IRIS runs (the image kind today); Project keeps the rules around it.
 	rt Runtime
+	// ready knows whether IRIS answered since the main container's current start (readiness.go).
+	ready *readiness
 
 	engMu sync.Mutex
 	eng   *dockerops.Engine
@@ -112,6 +114,7 @@ func OpenProject(ctx context.Context, dir string, opts ProjectOptions) (*Project
 			return nil, fmt.Errorf("open project %s: %w", root.Dir, err)
 		}
 	}
+	p.ready = newReadiness(p.reg.Home(), root.Dir, p.log)
 	userPolicy, err := LoadUserPolicy(p.reg.Home())
 	if err != nil {
 		return nil, fmt.Errorf("open project %s: %w", root.Dir, err)

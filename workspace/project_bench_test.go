@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"sort"
 	"testing"
@@ -121,4 +122,38 @@ func BenchmarkWatchExternalStop(b *testing.B) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-from-docker-stop-launch(p50)")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "ms-from-docker-stop-launch(max)")
+}
+
+// BenchmarkStatusOfAnotherProcess times Project.Status of a running project in a process that
+// did not start it (a fresh Project each time, as `iris-helper status`): with the readiness file
+// of the current start (no probe), and without it (one probe of the web port, then recorded).
+func BenchmarkStatusOfAnotherProcess(b *testing.B) {
+	f := newFixture(b, 31810)
+	reg, err := registry.Open(registry.Options{Home: f.home, Superserver: &registry.Range{Lo: 31810, Hi: 31814},
+		Web: &registry.Range{Lo: 31860, Hi: 31864}, Ports: f.eng})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.reg = reg
+	ctx := testCtx(b)
+	dir := f.projectDir(nil)
+	mustStart(b, ctx, f.open(dir))
+	file := newReadiness(f.home, dir, nil).path()
+	for _, recorded := range []bool{true, false} {
+		name := map[bool]string{true: "recorded", false: "probe"}[recorded]
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if !recorded {
+					b.StopTimer()
+					if err := os.Remove(file); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				if st := f.open(dir).Status(ctx); st.State != StateReady {
+					b.Fatalf("state %q (%s)", st.State, st.Message)
+				}
+			}
+		})
+	}
 }

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -106,6 +107,7 @@ func TestStatusThroughRuntime(t *testing.T) {
 	const ss, web = 31980, 31990 // the assignment's (manual) pair
 	running := func(c dockerops.Container) dockerops.Container {
 		c.Name, c.State, c.Image, c.BindAddress = "iris_fake_31980", "running", "fake/iris:1", "127.0.0.1"
+		c.ID, c.StartedAt = "fake0123", time.Date(2026, 11, 26, 16, 40, 12, 0, time.UTC)
 		return c
 	}
 	pair := func(ss, web int) []PublishedPort {
@@ -123,10 +125,14 @@ func TestStatusThroughRuntime(t *testing.T) {
 		exitCode  int // -1: null
 		message   string
 		driftPair [2]int // the ports of the plan Drift was asked about; zero: not asked
+		waiting   bool   // IRIS has not answered since the container started
 	}{
 		{name: "none", state: StateNotCreated, exitCode: -1},
 		{name: "ready", cs: Containers{Found: true, Main: running(dockerops.Container{}), Ports: pair(ss, web)},
 			state: StateReady, exitCode: -1, driftPair: [2]int{ss, web}},
+		{name: "running, IRIS has not answered", cs: Containers{Found: true, Main: running(dockerops.Container{}), Ports: pair(31981, 31991)},
+			drift: []dockerops.Difference{{Kind: dockerops.DiffImage, Text: "image a instead of b"}}, waiting: true,
+			state: StateStarting, exitCode: -1},
 		{name: "moved ports and drift", cs: Containers{Found: true, Main: running(dockerops.Container{}), Ports: pair(31981, 31991)},
 			drift: []dockerops.Difference{{Kind: dockerops.DiffPorts, Text: "ports"}, {Kind: dockerops.DiffImage, Text: "image a instead of b"}},
 			state: StateReady, restart: true, exitCode: -1, driftPair: [2]int{31981, 31991},
@@ -156,6 +162,10 @@ func TestStatusThroughRuntime(t *testing.T) {
 			p.rt = fake
 			if _, err := reg.Assign(ctx, p.Root().Dir, registry.Preferred{Superserver: ss, Web: web}); err != nil {
 				t.Fatal(err)
+			}
+			p.ready.probe = func(context.Context, string, int) error { return errors.New("no answer") }
+			if !tc.waiting {
+				p.ready.Mark(tc.cs.Main) // IRIS answered since the container started
 			}
 			st := p.Status(ctx)
 			if st.State != tc.state {

@@ -188,6 +188,7 @@ func (p *Project) doStart(ctx context.Context, confirm string, progress func(doc
 	if err != nil {
 		return fmt.Errorf("start IRIS for %s: %w", p.root.Dir, err)
 	}
+	p.ready.Mark(cs.Main) // the start's own wait saw IRIS answer
 	if _, err := p.reg.Update(ctx, p.root.Dir, func(x *registry.Assignment) {
 		x.Status, x.Container, x.Engine = registry.StatusActive, cs.Main.Name, eng.Endpoint()
 	}); err != nil {

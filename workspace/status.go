@@ -20,8 +20,8 @@ type State string
 const (
 	StateNotCreated        State = "not-created"        // no container for the project
 	StateStopped           State = "stopped"            // a container exists and is not running
-	StateStarting          State = "starting"           // a start is in progress (see Status.Phase)
-	StateReady             State = "ready"              // running, and IRIS answered
+	StateStarting          State = "starting"           // a start is in progress, or IRIS has not answered yet (see Status.Phase)
+	StateReady             State = "ready"              // running, and IRIS answered since the container started
 	StateUnhealthy         State = "unhealthy"          // running, but the image's healthcheck says unhealthy
 	StateStopping          State = "stopping"           // a stop is in progress
 	StateError             State = "error"              // the last start failed, or the container is dead
@@ -107,7 +107,8 @@ func ConnectHost(bind string) string {
 	return bind
 }
 
-// Running reports whether the container runs (ready or unhealthy).
+// Running reports whether the container runs and is past its start: ready (IRIS answered) or
+// unhealthy. A running container whose IRIS has not answered yet is starting, not Running.
 func (s Status) Running() bool { return s.State == StateReady || s.State == StateUnhealthy }
 
 // Message is something the user should know or act on, pushed by Project.Watch and Start:
@@ -202,6 +203,12 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 		}
 		st.State = containerState(c)
 		running = c.Running()
+		// Running is not ready until IRIS answered since this start (readiness.go); a start or
+		// stop in flight in this process says its own state below.
+		waiting := st.State == StateReady && op == nil && !stopping && !p.ready.Answered(ctx, c, cs.webBind(), cs.HostPort(dockerops.WebContainerPort))
+		if waiting {
+			st.State, st.Phase = StateStarting, dockerops.PhaseWaiting
+		}
 		switch {
 		case st.State == StateUnhealthy:
 			// Docker's own commands: the same words for every front end (no iris-helper flag).
@@ -217,12 +224,12 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 			st.StartedAt = &t
 		}
 		ss, web := cs.HostPort(dockerops.SuperserverContainerPort), cs.HostPort(dockerops.WebContainerPort)
-		if running && assigned && op == nil && !stopping && (ss != a.SuperserverPort || web != a.WebPort) {
+		if running && !waiting && assigned && op == nil && !stopping && (ss != a.SuperserverPort || web != a.WebPort) {
 			st.RestartNeeded = true
 			msgs = append(msgs, fmt.Sprintf("the container still uses %d/%d; restart to use %d/%d",
 				ss, web, a.SuperserverPort, a.WebPort))
 		}
-		if running && assigned && op == nil && !stopping {
+		if running && !waiting && assigned && op == nil && !stopping {
 			if texts := p.settingsChanged(ctx, cs, a); len(texts) > 0 {
 				st.RestartNeeded = true
 				msgs = append(msgs, fmt.Sprintf("the container still runs with %s; restart to apply the project's settings",

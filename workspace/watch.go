@@ -53,14 +53,20 @@ func (p *Project) message(m Message) {
 }
 
 // deliver runs until ctx is done: on every kick it hands queued messages to onMessage and the
-// current status to onStatus when it differs from the last one delivered.
+// current status to onStatus when it differs from the last one delivered. While the container
+// runs and IRIS has not answered yet (starting/waiting), it looks again with back-off
+// (readyRetryMin doubling to readyRetryMax), each look a probe, so that "ready" is pushed
+// when IRIS answers.
 func (p *Project) deliver(ctx context.Context, w *watcher) {
 	var last []byte
+	var retry <-chan time.Time
+	backoff := readyRetryMin
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-w.kick:
+		case <-retry:
 		}
 		w.mu.Lock()
 		msgs := w.msgs
@@ -74,6 +80,12 @@ func (p *Project) deliver(ctx context.Context, w *watcher) {
 		st := p.Status(ctx)
 		if ctx.Err() != nil {
 			return
+		}
+		if st.State == StateStarting && st.Phase == dockerops.PhaseWaiting {
+			retry = time.After(backoff)
+			backoff = min(backoff*2, readyRetryMax)
+		} else {
+			retry, backoff = nil, readyRetryMin
 		}
 		b, _ := json.Marshal(st)
 		if !bytes.Equal(b, last) {
