@@ -360,7 +360,7 @@ func (m Machine) ListPorts(ctx context.Context) (PortList, error) {
 			if c, found := byProject[a.Project]; found {
 				e.ContainerState, e.State = c.State, containerState(c)
 				// the one readiness rule of Status (readiness.go): running is ready once IRIS answered
-				if e.State == StateReady && !newReadiness(reg.Home(), a.Project, nil).Answered(ctx, c, c.BindAddress, c.Web) {
+				if e.State == StateReady && !newReadiness(m.Reg.Home(), a.Project, nil).Answered(ctx, c, c.BindAddress, c.Web) {
 					e.State = StateStarting
 				}
 			} else {
