@@ -192,7 +192,8 @@ func TestReadinessFileOfAnOlderStartIsIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeTestFile(t, file, b)
-	entries, err := ListPorts(ctx, f.reg, f.eng)
+	list, err := (&Machine{Reg: f.reg, Eng: f.eng}).ListPorts(ctx)
+	entries := list.Assignments
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("ListPorts: %v %+v", err, entries)
 	}
