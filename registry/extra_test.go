@@ -154,7 +154,7 @@ func TestEnsureExtraPorts(t *testing.T) {
 			req: EnsureRequest{Extra: []ExtraRequest{{Key: "x/1/tcp", Preferred: 21715}, {Key: "dns/53/udp", Preferred: 21716},
 				{Key: "dns/53/tcp", Preferred: 21716}}},
 			want: []string{"superserver 20904 (preferred 0, previous 0)", "web 25904 (preferred 0, previous 0)",
-				"x/1/tcp 21704 (preferred 21715, previous 0): port 21715 is in use by another process on this host; stop that process or choose another port",
+				"x/1/tcp 21704 (preferred 21715, previous 0): " + inUseText(t, 21715),
 				"dns/53/udp 21705 (preferred 21716, previous 0): port 21716 is in use by another process on this host; stop that process or choose another port",
 				"dns/53/tcp 21716 (preferred 21716, previous 0)"}},
 		{name: "a preference a container publishes falls back", project: "E", reg: withEngine,
@@ -283,7 +283,7 @@ func TestAssignSoft(t *testing.T) {
 			want: []string{"superserver 20912 (preferred 0, previous 0)",
 				"web 25912 (preferred 25910, previous 0): port 25910 is assigned to project {P1}; choose another port, or release it"}},
 		{name: "a port another process binds falls back too", project: "P4", pref: Preferred{Superserver: 20914}, typ: TypeAuto,
-			want: []string{"superserver 20915 (preferred 20914, previous 0): port 20914 is in use by another process on this host; stop that process or choose another port",
+			want: []string{"superserver 20915 (preferred 20914, previous 0): " + inUseText(t, 20914),
 				"web 25915 (preferred 0, previous 0)"}},
 		{name: "a project whose soft port is still held keeps its ports and writes nothing", project: "P3", pref: Preferred{Web: 25910},
 			typ: TypeAuto, unchanged: true,
@@ -351,7 +351,7 @@ func TestExtraRangeExhaustion(t *testing.T) {
 	var ex *ExtraExhaustedError
 	rpctest.Must(t, "exhausted", rpctest.Want("*ExtraExhaustedError", errors.As(err, &ex), true))
 	want := "ensure ports for " + p2 + ": no free port left in the extra range 21730-21731 (2 ports) for c/3/tcp of " + p2 +
-		"; extra ports held:\n  1  " + p1 + "  (idle)\nports of the range in use outside the registry:\n  21731  another process\n" +
+		"; extra ports held:\n  1  " + p1 + "  (idle)\nports of the range in use outside the registry:\n  21731  " + selfHolder(t) + "\n" +
 		`for more ports, widen the extra range with IRIS_HELPER_EXTRA_RANGE=lo-hi (or "extraRange" in ` + filepath.Join(e.home, ConfigFileName) + ")"
 	rpctest.Must(t, "the message", rpctest.Want("error", err.Error(), want), rpctest.Want("key", ex.Key, "c/3/tcp"))
 	if _, ok, _ := e.r.Get(ctx, p2); ok {

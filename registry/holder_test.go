@@ -34,3 +34,22 @@ func TestPortHolder(t *testing.T) {
 		t.Errorf("PortHolder(29991) of a free port = %q, want \"\"", got)
 	}
 }
+
+// selfHolder is how a conflict names a port this test process listens on: by its process where
+// the OS tells (Linux), else "another process".
+func selfHolder(t testing.TB) string {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		return holderOtherProcess
+	}
+	comm, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("process %d (%s)", os.Getpid(), string(comm[:len(comm)-1]))
+}
+
+// inUseText is the ConflictError text of port held by this test process.
+func inUseText(t testing.TB, port int) string {
+	return (&ConflictError{Port: port, Holder: selfHolder(t)}).Error()
+}

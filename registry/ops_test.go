@@ -392,7 +392,7 @@ func TestPortFree(t *testing.T) {
 		{a.SuperserverPort, mine, ""},
 		{a.SuperserverPort, other, "project " + mine},
 		{basePortFree + 3, other, "container iris_x"},
-		{basePortFree + 4, other, "another process"},
+		{basePortFree + 4, other, selfHolder(t)},
 		{basePortFree + 2, other, ""},
 	}
 	for _, tc := range tests {
@@ -440,7 +440,7 @@ func TestExhaustionNamesPortsHeldOutsideTheRegistry(t *testing.T) {
 	if !errors.As(err, &ex) {
 		t.Fatalf("want *ExhaustedError, got %v", err)
 	}
-	if ex.Busy[e.web.Lo+2] != "another process" || !strings.Contains(err.Error(), fmt.Sprintf("%d  another process", e.web.Lo+2)) {
+	if ex.Busy[e.web.Lo+2] != selfHolder(t) || !strings.Contains(err.Error(), fmt.Sprintf("%d  %s", e.web.Lo+2, selfHolder(t))) {
 		t.Fatalf("busy port not named: %v / %v", ex.Busy, err)
 	}
 }

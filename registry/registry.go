@@ -317,7 +317,10 @@ func (r *Registry) portConflict(ctx context.Context, port int, project, key stri
 		}
 		return &ConflictError{Port: port, Holder: h}
 	}
-	if !hostPortFreeProto(port, keyProtocol(key)) {
+	if proto := keyProtocol(key); !hostPortFreeProto(port, proto) {
+		if h := PortHolder(port); h != "" && proto == "tcp" {
+			return &ConflictError{Port: port, Holder: h}
+		}
 		return &ConflictError{Port: port, Holder: holderOtherProcess}
 	}
 	return nil

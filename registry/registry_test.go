@@ -206,7 +206,7 @@ func TestPreferredPortConflicts(t *testing.T) {
 	}{
 		{"held by another project", Preferred{Superserver: a.SuperserverPort}, "project " + holder, "is assigned to project " + holder + "; choose another port, or release it"},
 		{"web port held by another project", Preferred{Web: a.WebPort}, "project " + holder, "release"},
-		{"bound by a plain listener", Preferred{Superserver: plain}, "another process", "another process"},
+		{"bound by a plain listener", Preferred{Superserver: plain}, selfHolder(t), inUseText(t, plain)},
 		{"published by a container", Preferred{Superserver: busyContainer}, "container iris_ab12cd34_1973", "container iris_ab12cd34_1973"},
 	}
 	for _, tc := range tests {

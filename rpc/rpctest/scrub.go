@@ -72,11 +72,13 @@ var (
 	probeRE = regexp.MustCompile(`(no HTTP answer from \S+) \([^)]*\)`)
 	// the CLI's progress lines: "[ 0.1s]" and "[12.3s]" alike
 	elapsedRE = regexp.MustCompile(`\[ *<duration>\]`)
+	// a port's holder as the OS names it (registry.PortHolder): the test process's pid varies
+	processRE = regexp.MustCompile(`\bprocess \d+ \(`)
 )
 
 // Scrub returns text with every known value replaced by its placeholder (the longest value
 // first, so a folder goes before its parent), then the times (<time>), the known numbers (a
-// whole number only: 32600 is not found inside 132600), the container hashes, the cause of a
+// whole number only: 32600 is not found inside 132600), the container hashes, a port holder's pid, the cause of a
 // failed readiness probe (<probe error>) and the durations (the CLI's elapsed "[ 1.2s]" too).
 func (s *Scrubber) Scrub(text string) string {
 	pairs := append([]pair(nil), s.pairs...)
@@ -97,6 +99,7 @@ func (s *Scrubber) Scrub(text string) string {
 		return n
 	})
 	text = containerRE.ReplaceAllString(text, "iris_<hash>_")
+	text = processRE.ReplaceAllString(text, "process <pid> (")
 	text = probeRE.ReplaceAllString(text, "${1} (<probe error>)")
 	text = durationRE.ReplaceAllString(text, "<duration>")
 	return elapsedRE.ReplaceAllString(text, "[<duration>]")
