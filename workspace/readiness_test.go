@@ -16,7 +16,7 @@ import (
 	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
-// Readiness tests use the workspace band's 31800–31899: superserver 31800–31849, web 31850–31899,
+// Readiness tests use the workspace band's 31440–31449 (superserver) and 31490–31499 (web),
 // five slots per test.
 
 // readyFixture is a fixture whose registry hands out ports from the readiness band.
@@ -72,7 +72,7 @@ func startedAt(st Status) time.Time {
 // second Project on the same home) says the same from the readiness file without a probe, and
 // says starting/waiting itself before the answer. The readiness file is 0600 in the home.
 func TestExternalRestartIsStartingUntilIRISAnswers(t *testing.T) {
-	f := readyFixture(t, 31800)
+	f := readyFixture(t, 31440)
 	ctx := testCtx(t)
 	dir := f.projectDir(nil)
 	withDelay := func(o *ProjectOptions) { o.ContainerEnv = []string{"STUB_READY_DELAY=2s"} }
@@ -140,7 +140,7 @@ func TestExternalRestartIsStartingUntilIRISAnswers(t *testing.T) {
 // while IRIS does not answer (the gate held closed), says starting/waiting; the file of the
 // current start is believed without a probe.
 func TestReadinessFileOfAnOlderStartIsIgnored(t *testing.T) {
-	f := readyFixture(t, 31805)
+	f := readyFixture(t, 31445)
 	ctx := testCtx(t)
 	dir := f.projectDir(nil)
 	p := f.open(dir)

@@ -18,12 +18,12 @@ import (
 // container outside the helper, IRIS is not ready until it answered: `status` says
 // starting/waiting while the stand-in holds its web port back (STUB_READY_DELAY), the serve
 // process pushes starting/waiting and then ready in iris/status, and `status` then says ready for
-// the same start, as recorded in the home's readiness file (0600). Ports: 32930–32934 /
-// 32935–32939 (the cmd band's 32900–32949 for readiness).
+// the same start, as recorded in the home's readiness file (0600). Ports: 32150–32154 /
+// 32155–32159 (a corner of the cmd band no other test uses).
 func TestCLIStatusAgreesWithServeAfterAnExternalRestart(t *testing.T) {
-	e := newCLIEnv(t, 32930)
-	t.Setenv(registry.EnvSuperserverRange, "32930-32934")
-	t.Setenv(registry.EnvWebRange, "32935-32939")
+	e := newCLIEnv(t, 32150)
+	t.Setenv(registry.EnvSuperserverRange, "32150-32154")
+	t.Setenv(registry.EnvWebRange, "32155-32159")
 	t.Setenv(workspace.EnvImage, e.img) // the image of every process here, so that they see the same settings
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
