@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -210,7 +211,12 @@ func TestPortsAssignPreferredAndConflicts(t *testing.T) {
 	}
 	defer l.Close()
 	_, errOut = mustRun(t, 1, "ports", "assign", other, "--port", "32418")
-	if !strings.Contains(errOut, "in use by another process") || !strings.Contains(errOut, "choose another port") {
+	// the test process holds it: named by its pid where the OS tells (registry.PortHolder)
+	holder := "another process on this host; stop that process"
+	if runtime.GOOS == "linux" {
+		holder = fmt.Sprintf("process %d (", os.Getpid())
+	}
+	if !strings.Contains(errOut, "port 32418 is in use by "+holder) || !strings.Contains(errOut, "choose another port") {
 		t.Fatalf("listener conflict message: %s", errOut)
 	}
 	// Moving the project to another preferred port.
