@@ -60,6 +60,10 @@ type Spec struct {
 	UnexpirePasswords bool
 	ReadyTimeout      time.Duration // 0 = DefaultReadyTimeout
 	Env               []string      // extra KEY=VALUE for the container (part of the reuse decision)
+	// MergeFile is the host path of an IRIS configuration merge file (IRIS images only): mounted
+	// read-only at MergeFileMount with ISC_CPF_MERGE_FILE naming it, which IRIS applies at startup
+	// (InterSystems' documented mechanism, e.g. [Startup] PasswordHash). Part of the reuse decision.
+	MergeFile string
 	// ConfirmRecreate names the one stopped container of the project (KeepError.Container) that
 	// Start may remove although its data is not on the durable volume (durable off, or not an
 	// IRIS image), when it must be recreated: the user confirmed that its data is lost. Any other

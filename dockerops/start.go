@@ -298,23 +298,44 @@ func (e *Engine) pull(ctx context.Context, ref string, report func(Progress)) er
 	return nil
 }
 
+// MergeFileMount is where a Spec.MergeFile is mounted in the container.
+const MergeFileMount = "/iris-helper/merge.cpf"
+
+// irisEnv is the container environment spec asks for on img: spec.Env, and on an IRIS image the
+// durable data directory and the merge file.
+func irisEnv(spec Spec, img imageInfo) []string {
+	env := slices.Clone(spec.Env)
+	if img.IRIS && spec.Durable {
+		env = append(env, "ISC_DATA_DIRECTORY="+DurableDataDir)
+	}
+	if img.IRIS && spec.MergeFile != "" {
+		env = append(env, "ISC_CPF_MERGE_FILE="+MergeFileMount)
+	}
+	return env
+}
+
 func (e *Engine) createOptions(spec Spec, img imageInfo, name string) client.ContainerCreateOptions {
 	bind := netip.MustParseAddr(spec.BindAddress)
 	ssPort := network.MustParsePort(strconv.Itoa(SuperserverContainerPort) + "/tcp")
 	webPort := network.MustParsePort(strconv.Itoa(WebContainerPort) + "/tcp")
-	env := slices.Clone(spec.Env)
+	env := irisEnv(spec, img)
 	var cmd []string
 	var mounts []mount.Mount
 	if img.IRIS {
 		cmd = []string{"--check-caps", "false"}
 		if spec.Durable {
-			env = append(env, "ISC_DATA_DIRECTORY="+DurableDataDir)
 			mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: VolumeName(spec.Project), Target: DurableMount})
+		}
+		if spec.MergeFile != "" {
+			mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: spec.MergeFile, Target: MergeFileMount, ReadOnly: true})
 		}
 	}
 	digest := sha256.New()
 	fmt.Fprintf(digest, "%s\n%s\n%s\n%d\n%d\n%q\n%q\n%v\n", spec.Image, img.ID, spec.BindAddress,
-		spec.Superserver, spec.Web, env, cmd, len(mounts) > 0)
+		spec.Superserver, spec.Web, env, cmd, spec.Durable && img.IRIS)
+	if img.IRIS && spec.MergeFile != "" {
+		fmt.Fprintf(digest, "merge %s\n", spec.MergeFile) // only then: an older container's digest stays the same
+	}
 	labels := map[string]string{
 		LabelProject:     spec.Project,
 		LabelSuperserver: strconv.Itoa(spec.Superserver),
@@ -480,10 +501,7 @@ func differences(ins container.InspectResponse, spec Spec, img imageInfo, want s
 	if have, wantVol := c.Volume != "", spec.Durable && img.IRIS; have != wantVol {
 		out = append(out, Difference{DiffDurable, fmt.Sprintf("durable volume %s instead of %s", onOff[have], onOff[wantVol])})
 	}
-	wantEnv := spec.Env
-	if spec.Durable && img.IRIS {
-		wantEnv = append(slices.Clone(wantEnv), "ISC_DATA_DIRECTORY="+DurableDataDir)
-	}
+	wantEnv := irisEnv(spec, img)
 	var keys []string
 	for _, kv := range wantEnv {
 		if !slices.Contains(ins.Config.Env, kv) {
