@@ -155,6 +155,11 @@ func remedy(err error) string {
 		return "Or choose another image with the irisHelper.image setting."
 	case workspace.RemedyShowOutput:
 		return fmt.Sprintf("See the full output with `docker logs %s`.", r.Container)
+	case workspace.RemedyShowBuildLog:
+		if r.Path == "" {
+			return ""
+		}
+		return fmt.Sprintf("The whole build output is in %s.", r.Path)
 	}
 	return ""
 }

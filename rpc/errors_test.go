@@ -132,6 +132,8 @@ func TestRemedy(t *testing.T) {
 		{&registry.NotFoundError{Project: "/p"}, `Run "IRIS: Show Ports" to see the assignments.`},
 		{wrap(&dockerops.PullError{Image: "x", Err: errors.New("denied")}), "Or choose another image with the irisHelper.image setting."},
 		{wrap(&dockerops.ExitedError{Container: "iris_x_1", Code: 3}), "See the full output with `docker logs iris_x_1`."},
+		{wrap(&dockerops.BuildError{Image: "iris-helper/x:local", Log: "/h/builds/x.log"}), "The whole build output is in /h/builds/x.log."},
+		{wrap(&dockerops.BuildError{Image: "iris-helper/x:local"}), ""},
 		{wrap(&dockerops.NotReadyError{Container: "iris_x_1"}), ""},
 		{errors.New("anything else"), ""},
 	} {

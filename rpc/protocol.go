@@ -243,6 +243,9 @@ type StartParams struct {
 	// named it. Absent: the container named in this session's last CodeConfirmRequired answer.
 	// A restart that would remove another one answers CodeConfirmRequired naming it.
 	Container string `json:"container,omitempty"`
+	// Build (iris/start): rebuild the project's image first (Rebuild; Dockerfile and compose
+	// projects; the image kind ignores it).
+	Build bool `json:"build,omitempty"`
 }
 
 // PortsResult answers iris/ports.

@@ -24,6 +24,7 @@ const (
 	RemedyListAssignments RemedyKind = "list-assignments" // no project has the port
 	RemedyOtherImage      RemedyKind = "other-image"      // the image cannot be pulled
 	RemedyShowOutput      RemedyKind = "show-output"      // the container exited: its full output, Container
+	RemedyShowBuildLog    RemedyKind = "show-build-log"   // the build failed: its whole output, Path (the build log)
 )
 
 // Remedy is what a front end needs to word the remedy of an error.
@@ -31,6 +32,7 @@ type Remedy struct {
 	Kind               RemedyKind
 	Project, Container string
 	Knob               Knob
+	Path               string // RemedyShowBuildLog: the build log file ("" when none was written)
 }
 
 // RemedyFor is the remedy of err (through wrapping); Kind is RemedyNone when the message says all
@@ -46,6 +48,7 @@ func RemedyFor(err error) Remedy {
 		notFound  *registry.NotFoundError
 		pull      *dockerops.PullError
 		exited    *dockerops.ExitedError
+		build     *dockerops.BuildError
 	)
 	switch {
 	case err == nil:
@@ -69,6 +72,8 @@ func RemedyFor(err error) Remedy {
 		return Remedy{Kind: RemedyOtherImage}
 	case errors.As(err, &exited):
 		return Remedy{Kind: RemedyShowOutput, Container: exited.Container}
+	case errors.As(err, &build):
+		return Remedy{Kind: RemedyShowBuildLog, Path: build.Log}
 	}
 	return Remedy{}
 }

@@ -38,6 +38,8 @@ func remedy(err error) string {
 		return "Or choose another image with --image."
 	case workspace.RemedyShowOutput:
 		return "See the full output with 'iris-helper logs'."
+	case workspace.RemedyShowBuildLog:
+		return "See the whole build output with 'iris-helper logs --build'."
 	}
 	return ""
 }

@@ -30,6 +30,7 @@ func TestRemedy(t *testing.T) {
 		{wrap(&dockerops.PullError{Image: "x", Err: errors.New("denied")}), "Or choose another image with --image."},
 		{wrap(&dockerops.ExitedError{Container: "iris_x_1", Code: 3}), "See the full output with 'iris-helper logs'."},
 		{wrap(&dockerops.NotReadyError{Container: "iris_x_1"}), ""},
+		{wrap(&dockerops.BuildError{Image: "iris-helper/x:local", Log: "/h/builds/x.log"}), "See the whole build output with 'iris-helper logs --build'."},
 		{errors.New("anything else"), ""},
 	} {
 		if got := remedy(tc.err); got != tc.want {
