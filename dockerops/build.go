@@ -104,10 +104,13 @@ func (e *Engine) Build(ctx context.Context, spec BuildSpec, progress func(Progre
 		return &BuildError{Image: spec.Tag, Log: logPath, LastLines: bp.LastLines(), Err: err}
 	}
 
-	progressReport := func(msg string) {
-		fmt.Fprintf(out, "iris-helper: %s\n", msg)
+	note := func(msg string) { fmt.Fprintf(out, "iris-helper: %s\n", msg) }
+	// The first line: in the log as a line of its own, in the progress as the building phase's message.
+	what := fmt.Sprintf("%s from %s in %s%s", spec.Tag, spec.Dockerfile, spec.Context, argNames(spec.Args))
+	fmt.Fprintf(logw, "iris-helper: building %s\n", what)
+	if progress != nil {
+		progress(Progress{Phase: PhaseBuilding, Message: what})
 	}
-	progressReport(fmt.Sprintf("building %s from %s in %s%s", spec.Tag, spec.Dockerfile, spec.Context, argNames(spec.Args)))
 	args := []string{"build", "--progress=plain", "--tag", spec.Tag, "--file", filepath.Join(spec.Context, spec.Dockerfile),
 		"--label", LabelProject + "=" + spec.Project}
 	for _, k := range sortedKeys(spec.Args) {
@@ -115,9 +118,9 @@ func (e *Engine) Build(ctx context.Context, spec BuildSpec, progress func(Progre
 	}
 	args = append(args, spec.Context)
 	var captured bytes.Buffer // the start of the output, to recognise a CLI without BuildKit
-	err := e.runDocker(ctx, spec.Docker, args, spec.Context, io.MultiWriter(out, &headWriter{b: &captured, max: 4096}))
+	err := e.runDocker(ctx, spec.Docker, args, spec.Context, nil, io.MultiWriter(out, &headWriter{b: &captured, max: 4096}))
 	if err != nil && strings.Contains(captured.String(), "buildx component is missing") {
-		progressReport("this docker CLI has no BuildKit (no buildx plugin); building through docker compose instead")
+		note("this docker CLI has no BuildKit (no buildx plugin); building through docker compose instead")
 		err = e.composeBuild(ctx, spec, out)
 	}
 	if err != nil {
@@ -177,13 +180,15 @@ func (e *Engine) composeBuild(ctx context.Context, spec BuildSpec, out io.Writer
 		return fmt.Errorf("write the build file: %w", err)
 	}
 	defer os.Remove(path)
+	// COMPOSE_BAKE=false: compose's own builder (bake needs the buildx plugin that is missing here).
 	return e.runDocker(ctx, spec.Docker, []string{"compose", "--file", path, "--project-name", "iris-helper-build-" + projectHash(spec.Project),
-		"--progress=plain", "build"}, dir, out)
+		"--progress=plain", "build"}, dir, []string{"COMPOSE_BAKE=false"}, out)
 }
 
-// runDocker runs the docker CLI with args in dir against this Engine's endpoint, its output
-// (stdout and stderr) to out, in its own process group, killed with its children when ctx ends.
-func (e *Engine) runDocker(ctx context.Context, docker string, args []string, dir string, out io.Writer) error {
+// runDocker runs the docker CLI with args in dir against this Engine's endpoint (env: further
+// KEY=VALUE), its output (stdout and stderr) to out, in its own process group, killed with its
+// children when ctx ends.
+func (e *Engine) runDocker(ctx context.Context, docker string, args []string, dir string, env []string, out io.Writer) error {
 	path, err := exec.LookPath(docker)
 	if err != nil {
 		return &BuildToolError{Tool: docker, PATH: os.Getenv("PATH"), Err: err}
@@ -191,7 +196,7 @@ func (e *Engine) runDocker(ctx context.Context, docker string, args []string, di
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = e.dockerEnv()
+	cmd.Env = append(e.dockerEnv(), env...)
 	ownProcessGroup(cmd)
 	cmd.WaitDelay = buildKillGrace
 	e.log.Debug("run docker", "args", args)
@@ -208,20 +213,27 @@ func (e *Engine) runDocker(ctx context.Context, docker string, args []string, di
 	return nil
 }
 
-// dockerEnv is the environment of a docker CLI child: the helper's, with BuildKit on, plain
-// progress, and this Engine's endpoint (so the CLI builds on the engine the helper talks to).
+// dockerEnv is the environment of a docker CLI child: the helper's, with BuildKit on and plain
+// progress, on the engine the helper talks to. An endpoint from a docker context is left to the
+// CLI, which resolves the same context with its TLS settings; any other (DOCKER_HOST, WithHost) is
+// passed as DOCKER_HOST.
 func (e *Engine) dockerEnv() []string {
+	fromContext := strings.HasPrefix(e.endpoint.Source, "docker context")
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_BUILDKIT", "BUILDKIT_PROGRESS":
+		case "DOCKER_BUILDKIT", "BUILDKIT_PROGRESS":
 			continue
+		case "DOCKER_HOST", "DOCKER_CONTEXT":
+			if !fromContext {
+				continue
+			}
 		}
 		env = append(env, kv)
 	}
 	env = append(env, "DOCKER_BUILDKIT=1", "BUILDKIT_PROGRESS=plain")
-	if e.endpoint.Host != "" {
+	if !fromContext && e.endpoint.Host != "" {
 		env = append(env, "DOCKER_HOST="+e.endpoint.Host)
 	}
 	return env
