@@ -307,6 +307,7 @@ func (b *BuildProgress) send(lines []string) {
 }
 
 // Close ends a last line without newline, reports the line still pending, and stops reporting.
+// Call it after the last Write has returned.
 func (b *BuildProgress) Close() error {
 	b.mu.Lock()
 	if b.closed {

@@ -257,3 +257,33 @@ func repeat(s string, n int) []string {
 	}
 	return out
 }
+
+// TestBuildProgressConcurrentWriters: stdout and stderr written at once, with the real clock's
+// timer firing meanwhile: the last report after Close is the latest line, which LastLines ends with.
+func TestBuildProgressConcurrentWriters(t *testing.T) {
+	var mu sync.Mutex
+	var reports []string
+	b := NewBuildProgress(func(p Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		reports = append(reports, p.Message)
+	}, 5)
+	var wg sync.WaitGroup
+	for _, name := range []string{"stdout", "stderr"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				b.Write([]byte(name + " line " + strconv.Itoa(i) + "\n"))
+			}
+		}()
+	}
+	wg.Wait()
+	b.Close()
+	last := b.LastLines()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(last) != 5 || len(reports) == 0 || reports[len(reports)-1] != last[len(last)-1] {
+		t.Errorf("%d reports (the last of them: %q), last lines %q", len(reports), reports[max(len(reports)-1, 0):], last)
+	}
+}
