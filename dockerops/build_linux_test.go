@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
+	"github.com/iris-helper/iris-helper/rpc/rpctest"
 )
 
 // TestBuildCancelKillsItsProcessGroup: a build whose context ends is killed with everything it
@@ -74,4 +76,53 @@ func alive(pid int) bool {
 		}
 	}
 	return true
+}
+
+// TestBuildThroughComposeWithoutBuildKit: a docker CLI that refuses BuildKit (23+ without the buildx
+// plugin) builds through `docker compose build`, and the log says so.
+func TestBuildThroughComposeWithoutBuildKit(t *testing.T) {
+	eng, img, project := setup(t)
+	real, err := exec.LookPath("docker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	fake := filepath.Join(bin, "docker")
+	script := "#!/bin/sh\nif [ \"$1\" = build ]; then\n" +
+		"  echo 'ERROR: BuildKit is enabled but the buildx component is missing or broken.' >&2\n" +
+		"  echo '       Install the buildx component to build images with BuildKit:' >&2\n  exit 1\nfi\n" +
+		"exec " + real + " \"$@\"\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFiles(t, project, map[string]string{"Dockerfile": buildDockerfile, "hello.txt": "hello\n"})
+	logPath := filepath.Join(t.TempDir(), dockerops.BuildLogName(project))
+	id, err := eng.Build(testCtx(t), dockerops.BuildSpec{Project: project, Context: project, Docker: fake,
+		Args: map[string]string{"IMAGE": img}, Log: logPath}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logText, _ := os.ReadFile(logPath)
+	ins, err := eng.Client().ImageInspect(testCtx(t), dockerops.BuildTag(project))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpctest.Check(t, "the build through compose", rpctest.Want("image id", ins.ID, id),
+		rpctest.Want("project label", ins.Config.Labels[dockerops.LabelProject], project),
+		rpctest.Want("log says so", strings.Contains(string(logText),
+			"\niris-helper: this docker CLI has no BuildKit (no buildx plugin); building through docker compose instead\n"), true),
+		rpctest.Want("no build file left", leftovers(t, filepath.Dir(logPath)), []string{dockerops.BuildLogName(project)}))
+}
+
+func leftovers(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
 }
