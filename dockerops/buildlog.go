@@ -39,12 +39,16 @@ type BuildLog struct {
 	f       *os.File
 	path    string
 	limit   int64
-	head    int64  // bytes kept at the start of a cut file
-	written int64  // bytes written into the file so far
-	total   int64  // bytes of output seen
-	tail    []byte // the last tailCap bytes of those after head
-	tailCap int
-	err     error
+	head    int64 // bytes kept at the start of a cut file
+	written int64 // bytes written into the file so far
+	total   int64 // bytes of output seen
+	// tail is a ring of the last tailCap bytes of those after head (allocated once the head is
+	// full): the next byte goes at tailPos; tailFull once it has wrapped.
+	tail     []byte
+	tailPos  int
+	tailFull bool
+	tailCap  int
+	err      error
 }
 
 // CreateBuildLog creates (or replaces) the build log at path, capped at BuildLogLimit.
@@ -112,16 +116,38 @@ func (l *BuildLog) Write(p []byte) (int, error) {
 		if start < l.head {
 			after = p[l.head-start:]
 		}
-		if len(after) >= l.tailCap {
-			l.tail = append(l.tail[:0], after[len(after)-l.tailCap:]...)
-		} else {
-			if over := len(l.tail) + len(after) - l.tailCap; over > 0 {
-				l.tail = append(l.tail[:0], l.tail[over:]...)
-			}
-			l.tail = append(l.tail, after...)
-		}
+		l.keepTail(after)
 	}
 	return n, nil
+}
+
+// keepTail puts p into the tail ring.
+func (l *BuildLog) keepTail(p []byte) {
+	if l.tail == nil {
+		l.tail = make([]byte, l.tailCap)
+	}
+	if len(p) >= l.tailCap {
+		copy(l.tail, p[len(p)-l.tailCap:])
+		l.tailPos, l.tailFull = 0, true
+		return
+	}
+	n := copy(l.tail[l.tailPos:], p)
+	if n < len(p) {
+		copy(l.tail, p[n:])
+		l.tailFull = true
+	}
+	l.tailPos = (l.tailPos + len(p)) % l.tailCap
+	if l.tailPos == 0 && len(p) > 0 {
+		l.tailFull = true
+	}
+}
+
+// tailBytes is the tail ring's content, oldest first.
+func (l *BuildLog) tailBytes() []byte {
+	if !l.tailFull {
+		return l.tail[:l.tailPos]
+	}
+	return append(append([]byte{}, l.tail[l.tailPos:]...), l.tail[:l.tailPos]...)
 }
 
 // Close cuts an output longer than the limit to head, the "left out" line and tail, and closes the file.
@@ -131,9 +157,10 @@ func (l *BuildLog) Close() error {
 	}
 	err := l.err
 	if err == nil && l.total > l.limit {
+		tail := l.tailBytes()
 		var b bytes.Buffer
-		b.WriteString(omittedLine(l.total-l.head-int64(len(l.tail)), l.limit))
-		b.Write(l.tail)
+		b.WriteString(omittedLine(l.total-l.head-int64(len(tail)), l.limit))
+		b.Write(tail)
 		if terr := l.f.Truncate(l.head); terr != nil {
 			err = fmt.Errorf("cut build log %s: %w", l.path, terr)
 		} else if _, werr := l.f.WriteAt(b.Bytes(), l.head); werr != nil {

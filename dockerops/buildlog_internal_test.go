@@ -1,6 +1,7 @@
 package dockerops
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -285,5 +286,43 @@ func TestBuildProgressConcurrentWriters(t *testing.T) {
 	defer mu.Unlock()
 	if len(last) != 5 || len(reports) == 0 || reports[len(reports)-1] != last[len(last)-1] {
 		t.Errorf("%d reports (the last of them: %q), last lines %q", len(reports), reports[max(len(reports)-1, 0):], last)
+	}
+}
+
+// TestBuildLogAnyWrites: whatever the sizes of the writes, the file is the output when it fits,
+// else its first half, the "left out" line and its last bytes.
+func TestBuildLogAnyWrites(t *testing.T) {
+	const limit = 1000
+	rng := rand.New(rand.NewPCG(1, 2))
+	for run := range 200 {
+		var whole []byte
+		path := filepath.Join(t.TempDir(), "x.log")
+		l, err := createBuildLog(path, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range rng.IntN(40) {
+			p := make([]byte, rng.IntN(300))
+			for i := range p {
+				p[i] = byte('a' + rng.IntN(26))
+			}
+			whole = append(whole, p...)
+			if _, err := l.Write(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(path)
+		want := string(whole)
+		if len(whole) > limit {
+			tailCap := limit - limit/2 - len(omittedLine(1<<62, limit))
+			tail := whole[len(whole)-tailCap:]
+			want = string(whole[:limit/2]) + omittedLine(int64(len(whole)-limit/2-tailCap), limit) + string(tail)
+		}
+		if string(got) != want {
+			t.Fatalf("run %d (%d bytes written): log file =\n%q\nwant\n%q", run, len(whole), got, want)
+		}
 	}
 }
