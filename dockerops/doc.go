@@ -30,4 +30,11 @@
 //     as root at each create and before each start of a stopped container, so IRIS (irisowner, UID 51773) can create its data directory there;
 //     on success the marker is written into the volume through that container (volume labels
 //     cannot change after creation). Only Stop with purge deletes the volume.
+//   - Builds (Build, for Dockerfile projects) run the docker CLI, not the API: BuildKit needs a
+//     client session (build contexts, RUN --mount) that the CLI carries. `DOCKER_BUILDKIT=1 docker
+//     build` first; a CLI 23+ without the buildx plugin refuses BuildKit, and then `docker compose
+//     build` (whose plugin has its own BuildKit client) builds instead, said in the log. The child
+//     runs in its own process group under a deadline, killed with its children when the context
+//     ends (and on Linux when the helper dies). The output is kept by BuildLog and reported by
+//     BuildProgress; a failure is *BuildError with the last lines.
 package dockerops

@@ -18,13 +18,13 @@ type engineDownProject struct {
 	starts atomic.Int32
 }
 
-func (p *engineDownProject) Start(ctx context.Context, progress func(dockerops.Progress)) (workspace.Status, error) {
+func (p *engineDownProject) StartWith(ctx context.Context, opts workspace.StartOptions, progress func(dockerops.Progress)) (workspace.Status, error) {
 	if p.starts.Add(1) == 1 {
 		p.setState(workspace.StateDockerUnavailable)
 		return p.Status(ctx), fmt.Errorf("start IRIS for %s: %w", p.root.Dir,
 			&dockerops.UnavailableError{Endpoint: "unix:///run/docker.sock", Err: errors.New("connection refused")})
 	}
-	return p.fakeProject.Start(ctx, progress)
+	return p.fakeProject.StartWith(ctx, opts, progress)
 }
 
 // TestAutoStartRetriedAfterALateStartingStatus: the auto-start that found the engine down runs

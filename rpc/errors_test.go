@@ -139,6 +139,8 @@ func TestRemedy(t *testing.T) {
 		{&registry.NotFoundError{Project: "/p"}, `Run "IRIS: Show Ports" to see the assignments.`},
 		{wrap(&dockerops.PullError{Image: "x", Err: errors.New("denied")}), "Or choose another image with the irisHelper.image setting."},
 		{wrap(&dockerops.ExitedError{Container: "iris_x_1", Code: 3}), "See the full output with `docker logs iris_x_1`."},
+		{wrap(&dockerops.BuildError{Image: "iris-helper/x:local", Log: "/h/builds/x.log"}), "The whole build output is in /h/builds/x.log."},
+		{wrap(&dockerops.BuildError{Image: "iris-helper/x:local"}), ""},
 		{wrap(&dockerops.NotReadyError{Container: "iris_x_1"}), ""},
 		{wrap(&workspace.ComposeConsentError{Project: "/p"}), `To allow them for this project, run "IRIS: Start" and choose "Allow and Start".`},
 		{&workspace.EnvSyncOffError{Project: "/p"}, `To keep .env in step, set "env": {"sync": "auto"} in .iris-helper.json, or the irisHelper.syncEnv setting when the file does not say.`},

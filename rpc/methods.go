@@ -174,7 +174,10 @@ func (s *server) runStart(ctx context.Context, p Project, c call) (any, error) {
 			s.mu.Unlock()
 		}
 	}
-	return s.start(ctx, p, c.method == MethodRestart, confirm, sp.WorkDoneToken)
+	if sp.Build && c.method == MethodRestart {
+		return nil, &fieldError{Field: c.field + ".build", Msg: "build is a param of iris/start (a rebuild), not of iris/restart"}
+	}
+	return s.start(ctx, p, c.method == MethodRestart, confirm, sp.Build, sp.WorkDoneToken)
 }
 
 func (s *server) runStop(ctx context.Context, p Project, c call) (any, error) {
@@ -224,7 +227,7 @@ func (s *server) runRelease(ctx context.Context, p Project, c call) (any, error)
 
 // start runs a start or restart with progress reporting (progress.go).
 // confirm names the container the user agreed may be recreated (restart only).
-func (s *server) start(ctx context.Context, p Project, restart bool, confirm string, token json.RawMessage) (workspace.Status, error) {
+func (s *server) start(ctx context.Context, p Project, restart bool, confirm string, build bool, token json.RawMessage) (workspace.Status, error) {
 	s.mu.Lock()
 	stopSeq := s.stopSeq
 	s.mu.Unlock()
@@ -234,7 +237,7 @@ func (s *server) start(ctx context.Context, p Project, restart bool, confirm str
 	if restart {
 		st, err = p.RestartWith(ctx, workspace.RestartOptions{Confirm: confirm}, prog.report)
 	} else {
-		st, err = p.Start(ctx, prog.report)
+		st, err = p.StartWith(ctx, workspace.StartOptions{Build: build}, prog.report)
 	}
 	if asked := confirmContainer(err); asked != "" {
 		s.mu.Lock()

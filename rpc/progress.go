@@ -33,6 +33,7 @@ type progress struct {
 // phasePercent are the percentages of a start's steps in its $/progress reports.
 var phasePercent = map[dockerops.Phase]int{
 	dockerops.PhasePulling:  10,
+	dockerops.PhaseBuilding: 20, // each report the build's latest line, at most four a second
 	dockerops.PhaseCreating: 40,
 	dockerops.PhaseStarting: 60,
 	dockerops.PhaseWaiting:  80,

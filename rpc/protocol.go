@@ -246,6 +246,9 @@ type StartParams struct {
 	// Allow (iris/start, iris/restart): the ids of the items of a CodeConsentRequired answer the
 	// user allowed (workspace.ConsentChoice.IDs); kept for the project once the start goes ahead.
 	Allow []string `json:"allow,omitempty"`
+	// Build (iris/start): rebuild the project's image first (Rebuild; Dockerfile and compose
+	// projects; the image kind ignores it).
+	Build bool `json:"build,omitempty"`
 }
 
 // PortsResult answers iris/ports: the listing `ports list --json` prints (assignments, and the

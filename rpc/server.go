@@ -21,7 +21,7 @@ import (
 type Project interface {
 	Root() workspace.Root
 	Status(ctx context.Context) workspace.Status
-	Start(ctx context.Context, progress func(dockerops.Progress)) (workspace.Status, error)
+	StartWith(ctx context.Context, opts workspace.StartOptions, progress func(dockerops.Progress)) (workspace.Status, error)
 	Stop(ctx context.Context, opts workspace.StopOptions) (workspace.Status, error)
 	RestartWith(ctx context.Context, opts workspace.RestartOptions, progress func(dockerops.Progress)) (workspace.Status, error)
 	Release(ctx context.Context, opts workspace.ReleaseOptions) (registry.Assignment, error)
@@ -456,7 +456,7 @@ func (s *server) afterInitialized(attempt *initAttempt) {
 // autoStartNow runs the automatic start (in the server's lifetime, not a request's).
 func (s *server) autoStartNow(p Project) {
 	s.log.Info("auto-start", "project", p.Root().Dir)
-	_, err := s.start(s.ctx, p, false, "", nil)
+	_, err := s.start(s.ctx, p, false, "", false, nil)
 	if err == nil || s.ctx.Err() != nil {
 		return
 	}

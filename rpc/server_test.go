@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -25,12 +26,13 @@ type fakeProject struct {
 	release   chan struct{}
 	stopBlock chan struct{} // non-nil: Stop waits until it is closed or its ctx ends (a slow engine)
 
-	mu       sync.Mutex
-	state    workspace.State
-	restart  bool
-	starts   int
-	stops    []workspace.StopOptions
-	onStatus func(workspace.Status)
+	mu        sync.Mutex
+	state     workspace.State
+	restart   bool
+	starts    int
+	startOpts []workspace.StartOptions
+	stops     []workspace.StopOptions
+	onStatus  func(workspace.Status)
 }
 
 func newFakeProject(dir string, iris bool) *fakeProject {
@@ -61,9 +63,10 @@ func (f *fakeProject) setState(s workspace.State) {
 	}
 }
 
-func (f *fakeProject) Start(ctx context.Context, progress func(dockerops.Progress)) (workspace.Status, error) {
+func (f *fakeProject) StartWith(ctx context.Context, opts workspace.StartOptions, progress func(dockerops.Progress)) (workspace.Status, error) {
 	f.mu.Lock()
 	f.starts++
+	f.startOpts = append(f.startOpts, opts)
 	f.mu.Unlock()
 	f.setState(workspace.StateStarting)
 	progress(dockerops.Progress{Phase: dockerops.PhaseCreating, Message: "creating container"})
@@ -94,7 +97,7 @@ func (f *fakeProject) Stop(ctx context.Context, opts workspace.StopOptions) (wor
 
 func (f *fakeProject) Restart(ctx context.Context, progress func(dockerops.Progress)) (workspace.Status, error) {
 	f.Stop(ctx, workspace.StopOptions{})
-	return f.Start(ctx, progress)
+	return f.StartWith(ctx, workspace.StartOptions{}, progress)
 }
 
 func (f *fakeProject) Release(context.Context, workspace.ReleaseOptions) (registry.Assignment, error) {
@@ -270,6 +273,8 @@ func TestErrorsHaveExplicitCodes(t *testing.T) {
 		{"iris/nothing", nil, CodeMethodNotFound, "iris/nothing"},
 		{"iris/stop", map[string]any{"remove": "yes"}, CodeInvalidParams, "params.remove: expected a boolean"},
 		{"iris/stop", map[string]any{"purge": true}, CodeInvalidParams, "params.purge"},
+		{"iris/restart", map[string]any{"build": true}, CodeInvalidParams, "params.build: build is a param of iris/start (a rebuild), not of iris/restart"},
+		{"iris/start", map[string]any{"build": "yes"}, CodeInvalidParams, "params.build: expected a boolean"},
 		{"iris/release", []any{true}, CodeInvalidParams, "params: expected an object, got an array"},
 		{"iris/release", map[string]any{"force": 1}, CodeInvalidParams, "params.force"},
 		{"workspace/executeCommand", map[string]any{"command": "iris.nope"}, CodeInvalidParams, `params.command: unknown command "iris.nope"`},
@@ -583,6 +588,35 @@ func TestClientWorkDoneToken(t *testing.T) {
 		if m.Method == MethodProgressCreate {
 			t.Error("window/workDoneProgress/create sent although the client gave a token")
 		}
+	}
+}
+
+// TestStartBuildParam: iris/start {"build": true} asks the project for a rebuild (Rebuild); without
+// it, and from the iris.start command, a plain start.
+func TestStartBuildParam(t *testing.T) {
+	fake := newFakeProject(t.TempDir(), true)
+	close(fake.release)
+	c, _ := inProcess(t, fakeOpts(fake, nil))
+	c.call("initialize", initParams(fake.root.Dir, map[string]any{"autoStart": false}))
+	c.notify("initialized", map[string]any{})
+	for _, req := range []struct {
+		method string
+		params any
+	}{
+		{"iris/start", map[string]any{"build": true}},
+		{"iris/start", nil},
+		{"workspace/executeCommand", map[string]any{"command": "iris.start", "arguments": []any{map[string]any{"build": true}}}},
+	} {
+		if res := c.call(req.method, req.params); res.Error != nil {
+			t.Fatalf("%s: %+v", req.method, res.Error)
+		}
+	}
+	fake.mu.Lock()
+	got := fake.startOpts
+	fake.mu.Unlock()
+	want := []workspace.StartOptions{{Build: true}, {}, {Build: true}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("start options = %+v, want %+v", got, want)
 	}
 }
 

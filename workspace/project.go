@@ -48,6 +48,9 @@ type ProjectOptions struct {
 	Policy UserPolicy
 	// How long a start (default 5 min) and a stop (60 s) wait for the per-project lock.
 	StartLockTimeout, StopLockTimeout time.Duration
+	// BuildArgs are --build-arg values for the build of a Dockerfile project (tests build on the
+	// stand-in image with IMAGE=…); the Dockerfile's own ARG defaults apply to every other ARG.
+	BuildArgs map[string]string
 }
 
 // Project is the start/stop story of one project: its registry assignment, its container on the
@@ -106,8 +109,6 @@ func OpenProject(ctx context.Context, dir string, opts ProjectOptions) (*Project
 	if readyTimeout <= 0 {
 		readyTimeout = DefaultReadyTimeout
 	}
-	p.rt = &imageRuntime{project: root.Dir, engine: p.Engine, image: p.image, durable: cfg.DurableOrDefault(),
-		unexpire: cfg.UnexpirePasswordsOrDefault(), readyTimeout: readyTimeout, env: opts.ContainerEnv}
 	if p.reg == nil {
 		p.reg, err = registry.Open(registry.Options{Ports: enginePorts{p}, Logger: opts.Logger})
 		if err != nil {
@@ -115,6 +116,13 @@ func OpenProject(ctx context.Context, dir string, opts ProjectOptions) (*Project
 		}
 	}
 	p.ready = newReadiness(p.reg.Home(), root.Dir, p.log)
+	img := &imageRuntime{project: root.Dir, engine: p.Engine, image: p.image, durable: cfg.DurableOrDefault(),
+		unexpire: cfg.UnexpirePasswordsOrDefault(), readyTimeout: readyTimeout, env: opts.ContainerEnv}
+	p.rt = img
+	if p.chooseDockerfile() {
+		p.rt = p.newDockerfileRuntime(img)
+		p.image = img.image
+	}
 	userPolicy, err := LoadUserPolicy(p.reg.Home())
 	if err != nil {
 		return nil, fmt.Errorf("open project %s: %w", root.Dir, err)

@@ -26,6 +26,7 @@ const (
 	RemedyShowOutput      RemedyKind = "show-output"      // the container exited: its full output, Container
 	RemedyAllowCompose    RemedyKind = "allow-compose"    // the compose project needs the user's consent: Project
 	RemedySyncOn          RemedyKind = "sync-on"          // .env sync is false, so a watch has nothing to do: Project
+	RemedyShowBuildLog    RemedyKind = "show-build-log"   // the build failed: its whole output, Path (the build log)
 )
 
 // Remedy is what a front end needs to word the remedy of an error.
@@ -33,6 +34,7 @@ type Remedy struct {
 	Kind               RemedyKind
 	Project, Container string
 	Knob               Knob
+	Path               string // RemedyShowBuildLog: the build log file ("" when none was written)
 }
 
 // RemedyFor is the remedy of err (through wrapping); Kind is RemedyNone when the message says all
@@ -50,6 +52,7 @@ func RemedyFor(err error) Remedy {
 		exited    *dockerops.ExitedError
 		consent   *ComposeConsentError
 		syncOff   *EnvSyncOffError
+		build     *dockerops.BuildError
 	)
 	switch {
 	case err == nil:
@@ -77,6 +80,8 @@ func RemedyFor(err error) Remedy {
 		return Remedy{Kind: RemedyAllowCompose, Project: consent.Project}
 	case errors.As(err, &syncOff):
 		return Remedy{Kind: RemedySyncOn, Project: syncOff.Project}
+	case errors.As(err, &build):
+		return Remedy{Kind: RemedyShowBuildLog, Path: build.Log}
 	}
 	return Remedy{}
 }

@@ -5,8 +5,11 @@ import (
 	"github.com/iris-helper/iris-helper/registry"
 )
 
-// spec is the container the image runtime would create for a start of assignment a (the tests
+// spec is the container the image (or Dockerfile) runtime would create for a start of assignment a (the tests
 // compare it with the project's settings).
 func (p *Project) spec(a registry.Assignment, confirm string) dockerops.Spec {
+	if rt, ok := p.rt.(*dockerfileRuntime); ok {
+		return rt.spec(p.plan(a, confirm))
+	}
 	return p.rt.(*imageRuntime).spec(p.plan(a, confirm))
 }

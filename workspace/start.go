@@ -23,6 +23,7 @@ type startOp struct {
 	nextID    int
 	stopped   bool   // cancelled by Stop
 	confirm   string // the container whose recreate (its data is not on a volume) the user confirmed
+	build     bool   // rebuild what the kind builds (StartOptions.Build)
 	status    Status // set before done is closed
 	err       error
 }
@@ -36,15 +37,29 @@ type startOp struct {
 // durable volume (*dockerops.KeepError; Restart with Confirm may). A non-loopback bindAddress from
 // .iris-helper.json is refused unless the user allows it (*NetworkBindError).
 func (p *Project) Start(ctx context.Context, progress func(dockerops.Progress)) (Status, error) {
-	return p.start(ctx, "", progress)
+	return p.start(ctx, "", false, progress)
 }
 
-func (p *Project) start(ctx context.Context, confirm string, progress func(dockerops.Progress)) (Status, error) {
+// StartOptions select what StartWith does besides a Start.
+type StartOptions struct {
+	// Build rebuilds the project's image first even when it exists (Rebuild: `start --build`,
+	// iris/start {"build": true}); kinds without a build step (the image kind) ignore it. A start
+	// that joins one in flight does not build again. A running container is left as it is: after
+	// a rebuild it shows restartNeeded, and Restart runs the new image.
+	Build bool
+}
+
+// StartWith is Start with options.
+func (p *Project) StartWith(ctx context.Context, opts StartOptions, progress func(dockerops.Progress)) (Status, error) {
+	return p.start(ctx, "", opts.Build, progress)
+}
+
+func (p *Project) start(ctx context.Context, confirm string, build bool, progress func(dockerops.Progress)) (Status, error) {
 	p.mu.Lock()
 	op := p.op
 	if op == nil {
 		opCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		op = &startOp{done: make(chan struct{}), cancel: cancel, listeners: map[int]func(dockerops.Progress){}, confirm: confirm}
+		op = &startOp{done: make(chan struct{}), cancel: cancel, listeners: map[int]func(dockerops.Progress){}, confirm: confirm, build: build}
 		p.op = op
 		p.lastErr, p.note = nil, ""
 		go p.runStart(opCtx, op)
@@ -79,7 +94,7 @@ func (p *Project) start(ctx context.Context, confirm string, progress func(docke
 
 // runStart runs the shared start and records its outcome.
 func (p *Project) runStart(ctx context.Context, op *startOp) {
-	err := p.doStart(ctx, op.confirm, func(pr dockerops.Progress) {
+	err := p.doStart(ctx, op.confirm, op.build, func(pr dockerops.Progress) {
 		p.mu.Lock()
 		op.phase = pr.Phase
 		ls := make([]func(dockerops.Progress), 0, len(op.listeners))
@@ -121,7 +136,7 @@ func (p *Project) runStart(ctx context.Context, op *startOp) {
 }
 
 // doStart is one start under the per-project lock.
-func (p *Project) doStart(ctx context.Context, confirm string, progress func(dockerops.Progress)) error {
+func (p *Project) doStart(ctx context.Context, confirm string, build bool, progress func(dockerops.Progress)) error {
 	if err := p.checkBind(); err != nil {
 		return err
 	}
@@ -162,7 +177,9 @@ func (p *Project) doStart(ctx context.Context, confirm string, progress func(doc
 	}
 	p.publish()
 
-	cs, err := p.rt.Start(ctx, p.plan(a, confirm), progress)
+	plan := p.plan(a, confirm)
+	plan.Build = build
+	cs, err := p.rt.Start(ctx, plan, progress)
 	var taken *dockerops.PortTakenError
 	if errors.As(err, &taken) && ctx.Err() == nil {
 		if a.Type == registry.TypeManual {
@@ -183,7 +200,7 @@ func (p *Project) doStart(ctx context.Context, confirm string, progress func(doc
 		p.note = note
 		p.mu.Unlock()
 		p.message(Message{Level: LevelWarning, Text: note})
-		cs, err = p.rt.Start(ctx, p.plan(a, confirm), progress)
+		cs, err = p.rt.Start(ctx, p.plan(a, confirm), progress) // built already, if it built
 	}
 	if err != nil {
 		return fmt.Errorf("start IRIS for %s: %w", p.root.Dir, err)
@@ -253,7 +270,7 @@ func (p *Project) RestartWith(ctx context.Context, opts RestartOptions, progress
 	if _, err := p.Stop(ctx, StopOptions{}); err != nil {
 		return p.Status(ctx), err
 	}
-	st, err := p.start(ctx, opts.Confirm, progress)
+	st, err := p.start(ctx, opts.Confirm, false, progress)
 	var keep *dockerops.KeepError
 	if errors.As(err, &keep) { // a container other than the confirmed one
 		err = &ConfirmRequiredError{Project: p.root.Dir, Container: keep.Container, Reason: keep.Reason, NotOnVolume: keep.NotOnVolume}

@@ -9,15 +9,21 @@ import (
 )
 
 func newLogsCmd(a *app) *cobra.Command {
-	var follow bool
+	var follow, build bool
 	cmd := &cobra.Command{
 		Use:   "logs [DIR]",
-		Short: "Print the output of the project's IRIS container",
+		Short: "Print the output of the project's IRIS container (--build: of its last build)",
 		Args:  usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := openProjectArg(cmd.Context(), a, args, workspace.ProjectOptions{})
 			if err != nil {
 				return err
+			}
+			if build {
+				if follow {
+					return &usageError{fmt.Errorf("--build prints the last build's output as kept; it does not take --follow")}
+				}
+				return p.BuildLog(a.stdout) // names the project
 			}
 			if err := p.Logs(cmd.Context(), follow, a.stdout); err != nil {
 				if follow && cmd.Context().Err() != nil {
@@ -29,5 +35,6 @@ func newLogsCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output until interrupted")
+	cmd.Flags().BoolVar(&build, "build", false, "print the output of the project's last image build (Dockerfile and compose projects)")
 	return cmd
 }

@@ -42,6 +42,8 @@ func remedy(err error) string {
 		return fmt.Sprintf("To allow them for this project, run 'iris-helper start %s' (an explicit start allows what it lists).", r.Project)
 	case workspace.RemedySyncOn:
 		return "To keep .env in step, pass --sync auto or --sync true (or set \"env\": {\"sync\": \"auto\"} in .iris-helper.json)."
+	case workspace.RemedyShowBuildLog:
+		return "See the whole build output with 'iris-helper logs --build'."
 	}
 	return ""
 }

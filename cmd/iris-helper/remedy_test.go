@@ -32,6 +32,7 @@ func TestRemedy(t *testing.T) {
 		{wrap(&dockerops.NotReadyError{Container: "iris_x_1"}), ""},
 		{wrap(&workspace.ComposeConsentError{Project: "/p"}), "To allow them for this project, run 'iris-helper start /p' (an explicit start allows what it lists)."},
 		{&workspace.EnvSyncOffError{Project: "/p"}, `To keep .env in step, pass --sync auto or --sync true (or set "env": {"sync": "auto"} in .iris-helper.json).`},
+		{wrap(&dockerops.BuildError{Image: "iris-helper/x:local", Log: "/h/builds/x.log"}), "See the whole build output with 'iris-helper logs --build'."},
 		{errors.New("anything else"), ""},
 	} {
 		if got := remedy(tc.err); got != tc.want {

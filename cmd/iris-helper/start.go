@@ -19,6 +19,7 @@ func newStartCmd(a *app) *cobra.Command {
 		port, webPort int
 		timeout       time.Duration
 		asJSON        bool
+		build         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "start [DIR]",
@@ -27,7 +28,9 @@ func newStartCmd(a *app) *cobra.Command {
 			"on exactly those ports (bound on 127.0.0.1 unless .iris-helper.json says otherwise), wait\n" +
 			"until IRIS answers, and sync .env. The container is kept across stop/start. A running\n" +
 			"container is left as it is (apply new ports or settings with 'iris-helper restart').\n\n" +
-			"Image: --image > .iris-helper.json \"image\" > $IRIS_HELPER_IMAGE > " + workspace.DefaultImage + ".",
+			"Image: --image > .iris-helper.json \"image\" > $IRIS_HELPER_IMAGE > " + workspace.DefaultImage + ".\n" +
+			"A project built from its own Dockerfile is built first when its image is missing; --build\n" +
+			"rebuilds it (the output: 'iris-helper logs --build').",
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if port < 0 || port > 65535 || webPort < 0 || webPort > 65535 {
@@ -45,7 +48,7 @@ func newStartCmd(a *app) *cobra.Command {
 				return err
 			}
 			pp := &progressPrinter{w: a.stderr, start: time.Now()}
-			st, err := p.Start(cmd.Context(), pp.print)
+			st, err := p.StartWith(cmd.Context(), workspace.StartOptions{Build: build}, pp.print)
 			return finishStart(a, p, st, err, asJSON)
 		},
 	}
@@ -55,6 +58,7 @@ func newStartCmd(a *app) *cobra.Command {
 	f.IntVar(&webPort, "web-port", 0, "web port to use (a manual assignment)")
 	f.DurationVar(&timeout, "timeout", workspace.DefaultReadyTimeout, "how long to wait for IRIS to answer")
 	f.BoolVar(&asJSON, "json", false, "print the status object (docs/status.md) as JSON")
+	f.BoolVar(&build, "build", false, "rebuild the project's image first (Dockerfile and compose projects)")
 	return cmd
 }
 

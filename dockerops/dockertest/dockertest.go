@@ -117,13 +117,29 @@ func Project(t testing.TB) string {
 	return p
 }
 
-// RemoveProject force-removes every container labelled with project (dev.iris-helper.project)
-// and the volumes with that label.
+// RemoveProject force-removes every container labelled with project (dev.iris-helper.project),
+// the volumes with that label and the images built for it (labelled so by dockerops.Build).
 func RemoveProject(ctx context.Context, cli *client.Client, project string) error {
 	f := make(client.Filters).Add("label", dockerops.LabelProject+"="+project)
 	prep := make(client.Filters).Add("label", dockerops.LabelPrepare+"="+project)
 	// the volume-preparing containers first: they hold the project's volume
-	return errors.Join(removeByFilter(ctx, cli, prep), removeByFilter(ctx, cli, f))
+	err := errors.Join(removeByFilter(ctx, cli, prep), removeByFilter(ctx, cli, f))
+	return errors.Join(err, removeImages(ctx, cli, f))
+}
+
+// removeImages force-removes the images that match f.
+func removeImages(ctx context.Context, cli *client.Client, f client.Filters) error {
+	res, err := cli.ImageList(ctx, client.ImageListOptions{Filters: f})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, img := range res.Items {
+		if _, err := cli.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // RemoveLabeled force-removes every container and volume that has label (KEY or KEY=VALUE).
