@@ -3,7 +3,6 @@ package workspace
 import (
 	"context"
 	"errors"
-	"github.com/iris-helper/iris-helper/workspace/workspacetest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/registry"
 	"github.com/iris-helper/iris-helper/rpc/rpctest"
+	"github.com/iris-helper/iris-helper/workspace/workspacetest"
 )
 
 // templateDockerfile is the community templates' shape: several ARG IMAGE lines kept as history

@@ -3,7 +3,6 @@
 package workspace
 
 import (
-	"github.com/iris-helper/iris-helper/workspace/workspacetest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/iris-helper/iris-helper/workspace/projfile"
+	"github.com/iris-helper/iris-helper/workspace/workspacetest"
 )
 
 // TestDockerfileKindUnreadable: a Dockerfile that is not a regular file, or is larger than iris-helper

@@ -2,7 +2,6 @@ package workspace
 
 import (
 	"errors"
-	"github.com/iris-helper/iris-helper/workspace/workspacetest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 	"github.com/iris-helper/iris-helper/registry"
 	"github.com/iris-helper/iris-helper/rpc/rpctest"
+	"github.com/iris-helper/iris-helper/workspace/workspacetest"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
