@@ -94,6 +94,10 @@ type RunPlan struct {
 	// Build rebuilds what the kind builds even when it exists (a Rebuild); kinds without a
 	// build step (the image kind) ignore it.
 	Build bool
+	// MergeFile is the IRIS configuration merge file that gives the instance iris-helper's
+	// password for the project (credentials.go); "" for none. The image and Dockerfile kinds
+	// mount it; the compose kind ignores it (a compose project's own files decide).
+	MergeFile string
 }
 
 // Containers is what a Runtime finds of its project on the engine.

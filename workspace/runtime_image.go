@@ -28,7 +28,8 @@ func (r *imageRuntime) Kind() Kind { return KindImage }
 func (r *imageRuntime) spec(plan RunPlan) dockerops.Spec {
 	return dockerops.Spec{Project: r.project, Image: r.image, BindAddress: plan.BindAddress,
 		Superserver: plan.Assignment.SuperserverPort, Web: plan.Assignment.WebPort, Durable: r.durable,
-		UnexpirePasswords: r.unexpire, ReadyTimeout: r.readyTimeout, Env: r.env, ConfirmRecreate: plan.Confirm}
+		UnexpirePasswords: r.unexpire, ReadyTimeout: r.readyTimeout, Env: r.env, ConfirmRecreate: plan.Confirm,
+		MergeFile: plan.MergeFile}
 }
 
 // containers is what the one container c (found or not) makes of the project.

@@ -177,6 +177,17 @@ func (p *Project) doStart(ctx context.Context, confirm string, build bool, progr
 	}
 	p.publish()
 
+	if _, created, err := p.credentialsFor(p.rt.Kind()); err != nil {
+		return fmt.Errorf("start IRIS for %s: %w", p.root.Dir, err)
+	} else if created {
+		note := fmt.Sprintf("IRIS is published on %s, so iris-helper gave its predefined accounts a password of its own instead of the well-known SYS; it is kept in %s, and the editor's connection uses it",
+			p.bindAddress, credentialsPath(p.reg.Home(), p.root.Dir))
+		p.log.Info(note, "project", p.root.Dir)
+		p.mu.Lock()
+		p.note = note
+		p.mu.Unlock()
+		p.message(Message{Level: LevelInfo, Text: note})
+	}
 	plan := p.plan(a, confirm)
 	plan.Build = build
 	cs, err := p.rt.Start(ctx, plan, progress)
@@ -206,6 +217,10 @@ func (p *Project) doStart(ctx context.Context, confirm string, build bool, progr
 		return fmt.Errorf("start IRIS for %s: %w", p.root.Dir, err)
 	}
 	p.ready.Mark(cs.Main) // the start's own wait saw IRIS answer
+	if err := p.checkCredentials(ctx, cs.Main.BindAddress, cs.HostPort(dockerops.WebContainerPort)); err != nil {
+		p.log.Warn("the instance refused iris-helper's password", "project", p.root.Dir, "err", err)
+		p.message(Message{Level: LevelWarning, Text: err.Error(), Err: err})
+	}
 	if _, err := p.reg.Update(ctx, p.root.Dir, func(x *registry.Assignment) {
 		x.Status, x.Container, x.Engine = registry.StatusActive, cs.Main.Name, eng.Endpoint()
 	}); err != nil {
@@ -223,7 +238,7 @@ func (p *Project) preferred() registry.Preferred { return PreferredPorts(p.opts.
 // plan is what a start of assignment a asks the runtime for; confirm names the container whose
 // recreate the user confirmed (RestartOptions.Confirm).
 func (p *Project) plan(a registry.Assignment, confirm string) RunPlan {
-	return RunPlan{Assignment: a, BindAddress: p.bindAddress, Confirm: confirm}
+	return RunPlan{Assignment: a, BindAddress: p.bindAddress, Confirm: confirm, MergeFile: p.existingMergeFile(p.rt.Kind())}
 }
 
 // RestartOptions select what Restart may do.

@@ -15,7 +15,7 @@ import { errorText } from './core/messages';
 import type { ObjectScriptConn, WrittenConn } from './core/objectscriptConn';
 import { notInstalledMessage, objectScriptExtensionId, objectScriptLine, type ObjectScriptLine, type ProbeResult, type ServerForUri } from './core/objectscriptStatus';
 import type { Status } from './core/protocol';
-import { defaultPassword } from './core/serverRecord';
+import { helperHome, instancePassword } from './core/serverRecord';
 import { readSetting, refusedSettingsMessage, writeSetting } from './core/settingsFile';
 import { credentialServerFor, ensureServer, isOurServer, serverSetting } from './serverDefs';
 
@@ -215,7 +215,7 @@ export class FolderConn implements vscode.Disposable {
       const server = conn?.server;
       const def = server ? serverSetting(server, folderUri) : undefined;
       const password = typeof conn?.password === 'string' ? conn.password
-        : server && isOurServer(server) ? defaultPassword : typeof def?.password === 'string' ? def.password : undefined;
+        : server && isOurServer(server) ? instancePassword(helperHome(), s.project) : typeof def?.password === 'string' ? def.password : undefined;
       this.probe = await probeAtelier({ host: probeHost(s), port: s.webPort, username: this.api?.username || conn?.username || s.username, password, namespace: this.api?.namespace || conn?.ns || s.namespace });
     }
     eventLog('objectscript-status', { folder: folderUri.fsPath, active: this.api?.active, port: this.api?.port, probe: this.probe?.kind, ...this.view.objectScript });

@@ -6,7 +6,7 @@
 // through VS Code's configuration API, and only at user (Global) scope.
 import * as vscode from 'vscode';
 import { objectScriptExtensionId, serverManagerExtensionId } from './core/objectscriptStatus';
-import { helperHome, readServerRecord, recordServer, sameDefinition, serverDefinition, serverName, type ServerDefinition } from './core/serverRecord';
+import { helperHome, instancePassword, readServerRecord, recordServer, sameDefinition, serverDefinition, serverName, type ServerDefinition } from './core/serverRecord';
 
 /** The user's settings refused intersystems.servers this session (not a registered setting): no definition is tried again. */
 let settingsRefused = false;
@@ -38,7 +38,7 @@ export function credentialServerFor(folderName: string, projectRoot: string): st
 
 /** Creates or updates iris-helper's definition at user scope, and records it. */
 export async function ensureServer(name: string, host: string, port: number, username: string, projectRoot: string): Promise<void> {
-  const def = serverDefinition(host, port, username, projectRoot);
+  const def = serverDefinition(host, port, username, projectRoot, instancePassword(helperHome(), projectRoot));
   const cfg = vscode.workspace.getConfiguration('intersystems');
   const all = { ...(cfg.inspect<Record<string, unknown>>('servers')?.globalValue ?? {}) };
   if (all[name] !== undefined && !isOurServer(name)) return;

@@ -67,8 +67,27 @@ export interface ServerDefinition {
   [key: string]: unknown;
 }
 
-export function serverDefinition(host: string, port: number, username: string, projectRoot: string): ServerDefinition {
-  return { webServer: { scheme: 'http', host, port }, username, password: defaultPassword, description: `iris-helper: ${projectRoot}` };
+export function serverDefinition(host: string, port: number, username: string, projectRoot: string, password = defaultPassword): ServerDefinition {
+  return { webServer: { scheme: 'http', host, port }, username, password, description: `iris-helper: ${projectRoot}` };
+}
+
+/**
+ * The password of the project's instance: the one the helper gave it when the user published it on
+ * a non-loopback address ($IRIS_HELPER_HOME/credentials/<8 hex of the root>.json, mode 0600,
+ * workspace/credentials.go; read only when it is a regular file of at most 64 KiB), else the
+ * default SYS. Never sent to the helper, never logged.
+ */
+export function instancePassword(home: string, projectRoot: string): string {
+  const file = path.join(home, 'credentials', crypto.createHash('sha256').update(projectRoot).digest('hex').slice(0, 8) + '.json');
+  try {
+    const st = fs.lstatSync(file);
+    if (!st.isFile() || st.size > 64 * 1024) return defaultPassword;
+    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as { project?: unknown; password?: unknown };
+    if (v.project === projectRoot && typeof v.password === 'string' && v.password !== '') return v.password;
+  } catch {
+    // none: the default
+  }
+  return defaultPassword;
 }
 
 /** Whether an existing definition already says what def says (no settings write needed). */

@@ -3,7 +3,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { helperHome, readServerRecord, recordFileName, recordServer, sameDefinition, serverDefinition, serverName } from '../../src/core/serverRecord';
+import * as crypto from 'node:crypto';
+import { helperHome, instancePassword, readServerRecord, recordFileName, recordServer, sameDefinition, serverDefinition, serverName } from '../../src/core/serverRecord';
 
 test('the home is IRIS_HELPER_HOME (absolute), else ~/.iris-helper, as the helper computes it', () => {
   assert.equal(helperHome({ IRIS_HELPER_HOME: '/srv/ih' }, '/home/ada'), '/srv/ih');
@@ -42,4 +43,20 @@ test('the record: 0600 file (0700 home when created), only recorded names are ou
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+});
+
+test("the instance's password is the helper's when it gave one (a regular file naming the project), else SYS", () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'iris-helper-cred-'));
+  const root = '/home/ada/src/orders';
+  const file = path.join(home, 'credentials', crypto.createHash('sha256').update(root).digest('hex').slice(0, 8) + '.json');
+  assert.equal(instancePassword(home, root), 'SYS');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify({ project: root, username: '_SYSTEM', password: 'K3Y7Q2' }), { mode: 0o600 });
+  assert.equal(instancePassword(home, root), 'K3Y7Q2');
+  fs.writeFileSync(file, JSON.stringify({ project: '/other', username: '_SYSTEM', password: 'K3Y7Q2' }), { mode: 0o600 });
+  assert.equal(instancePassword(home, root), 'SYS', 'another project\'s file');
+  fs.rmSync(file);
+  fs.symlinkSync('/etc/hostname', file);
+  assert.equal(instancePassword(home, root), 'SYS', 'a link is not followed');
+  assert.deepEqual(serverDefinition('localhost', 52773, '_SYSTEM', root, 'K3Y7Q2').password, 'K3Y7Q2');
 });
