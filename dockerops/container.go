@@ -96,6 +96,11 @@ type Container struct {
 	Volume      string   // durable volume mounted, "" if none
 	IRIS        bool     // image looks like InterSystems IRIS (ISC_PACKAGE_INSTALLDIR)
 	Warnings    []string // non-fatal problems of the last Start (e.g. failing unexpire exec)
+	// Labels, Restart and Ports are what the engine says of every container (compose's too):
+	// its labels, restart policy and published ports (fillPorts).
+	Labels  map[string]string
+	Restart string
+	Ports   []PortBinding
 	// Outdated (Start only): the container was already running and differs from the Spec; Start
 	// left it as it is (a restart applies the Spec).
 	Outdated []Difference
@@ -256,6 +261,7 @@ func toContainer(ins container.InspectResponse) Container {
 			c.Volume = m.Name
 		}
 	}
+	fillPorts(&c, ins)
 	return c
 }
 
