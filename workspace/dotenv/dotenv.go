@@ -53,6 +53,10 @@ type Ports struct {
 	Host        string `json:"host"`
 	Superserver int    `json:"superserverPort"`
 	Web         int    `json:"webPort"`
+	// Extra are further managed keys a kind of project adds (compose: COMPOSE_PROJECT_NAME),
+	// always written with their value. A missing file is created holding only them, even under
+	// sync auto (a terminal's compose must find the project's containers).
+	Extra map[string]string `json:"extra,omitempty"`
 }
 
 // Change describes one change Render made.
@@ -173,6 +177,15 @@ func readEnvPort(raw string) (int, error) {
 	return parsePort(m["V"])
 }
 
+// envValue is the value of a line as written (quotes included), as dotenv readers see it.
+func envValue(raw string) string {
+	m, err := godotenv.Unmarshal("V=" + raw)
+	if err != nil {
+		return raw
+	}
+	return m["V"]
+}
+
 // unquoteDigits returns the digits of raw when it is a number, bare or in quotes of one
 // kind, and "" otherwise.
 func unquoteDigits(raw string) string {
@@ -229,6 +242,16 @@ func Render(in []byte, keys Keys, p Ports) ([]byte, []Change) {
 	if keys.Web != "" && p.Web > 0 && keys.Web != keys.Superserver {
 		wants = append(wants, want{keys.Web, strconv.Itoa(p.Web), p.Web})
 	}
+	extra := make([]string, 0, len(p.Extra))
+	for k := range p.Extra {
+		if k != keys.Host && k != keys.Superserver && k != keys.Web {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		wants = append(wants, want{k, p.Extra[k], -1})
+	}
 
 	type edit struct {
 		start, end int
@@ -250,6 +273,9 @@ func Render(in []byte, keys Keys, p Ports) ([]byte, []Change) {
 		}
 		if w.port == 0 {
 			continue // the host key belongs to the user once it exists
+		}
+		if w.port < 0 && envValue(string(in[l.valStart:l.valEnd])) == w.value {
+			continue
 		}
 		if n, err := readEnvPort(string(in[l.valStart:l.valEnd])); err == nil && n == w.port {
 			continue
@@ -481,9 +507,12 @@ func (o syncOp) plan() (Result, resolved, error) {
 	}
 	res.Exists = exists
 	res.Keys = o.resolveKeys(in)
-	if !res.Exists && res.Mode == SyncAuto {
+	if !res.Exists && res.Mode == SyncAuto && len(o.ports.Extra) == 0 {
 		res.Skipped = SkipNoFile
 		return res, f, nil
+	}
+	if !res.Exists && res.Mode == SyncAuto {
+		o.ports = Ports{Extra: o.ports.Extra} // auto creates a file for the extra keys alone
 	}
 	if err := checkConfiguredKeys(f.target, in, o.names, res.Keys); err != nil {
 		return res, f, err
