@@ -3,9 +3,12 @@ package dockerops
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -161,4 +164,35 @@ func (e *Engine) WaitReady(ctx context.Context, c Container, bind string, web in
 		return fmt.Errorf("container %s publishes no web port", c.Name)
 	}
 	return e.waitReady(ctx, c.ID, c.Name, Spec{BindAddress: bind, Web: web, ReadyTimeout: timeout}, since, report)
+}
+
+// ContainerByName is the container named name, whoever owns it (found false: none).
+func (e *Engine) ContainerByName(ctx context.Context, name string) (Container, bool, error) {
+	ins, ok, err := e.inspect(ctx, name)
+	if err != nil || !ok {
+		return Container{}, ok, err
+	}
+	return toContainer(ins), true, nil
+}
+
+// ContainerLogs copies container id's output to w (follow: until ctx ends or it stops).
+func (e *Engine) ContainerLogs(ctx context.Context, id string, follow bool, w io.Writer) error {
+	return e.copyLogs(ctx, id, follow, "", w)
+}
+
+// VolumeExists reports whether the named volume exists.
+func (e *Engine) VolumeExists(ctx context.Context, name string) (bool, error) {
+	ctx, cancel, err := e.call(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer cancel()
+	_, err = e.cli.VolumeInspect(ctx, name, client.VolumeInspectOptions{})
+	if cerrdefs.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, e.wrap("inspect volume "+name, err)
+	}
+	return true, nil
 }

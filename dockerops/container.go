@@ -88,6 +88,7 @@ type Container struct {
 	State       string // created|running|paused|restarting|removing|exited|dead
 	Health      string // ""(no healthcheck)|starting|healthy|unhealthy
 	StartedAt   time.Time
+	FinishedAt  time.Time // when its previous run ended (zero: never ran before)
 	ExitCode    int
 	Project     string
 	Superserver int
@@ -255,6 +256,7 @@ func toContainer(ins container.InspectResponse) Container {
 		if t, err := time.Parse(time.RFC3339Nano, ins.State.StartedAt); err == nil && t.Year() > 1 {
 			c.StartedAt = t
 		}
+		c.FinishedAt = parseTime(ins.State.FinishedAt)
 	}
 	for _, m := range ins.Mounts {
 		if m.Type == "volume" && m.Destination == DurableMount {

@@ -46,6 +46,9 @@ type ProjectOptions struct {
 	// Policy is what the user allows by flags or editor settings at user scope; OpenProject ORs in
 	// the environment and $IRIS_HELPER_HOME/config.json (LoadUserPolicy). Never from project files.
 	Policy UserPolicy
+	// DockerPath is the docker CLI whose compose plugin runs compose projects (the editor's
+	// irisHelper.dockerPath); "" = docker on PATH.
+	DockerPath string
 	// How long a start (default 5 min) and a stop (60 s) wait for the per-project lock.
 	StartLockTimeout, StopLockTimeout time.Duration
 }
@@ -104,7 +107,7 @@ func OpenProject(ctx context.Context, dir string, opts ProjectOptions) (*Project
 	if readyTimeout <= 0 {
 		readyTimeout = DefaultReadyTimeout
 	}
-	p.rt = &imageRuntime{project: root.Dir, engine: p.Engine, image: p.image, durable: cfg.DurableOrDefault(),
+	img := &imageRuntime{project: root.Dir, engine: p.Engine, image: p.image, durable: cfg.DurableOrDefault(),
 		unexpire: cfg.UnexpirePasswordsOrDefault(), readyTimeout: readyTimeout, env: opts.ContainerEnv}
 	if p.reg == nil {
 		p.reg, err = registry.Open(registry.Options{Ports: enginePorts{p}, Logger: opts.Logger})
@@ -112,6 +115,9 @@ func OpenProject(ctx context.Context, dir string, opts ProjectOptions) (*Project
 			return nil, fmt.Errorf("open project %s: %w", root.Dir, err)
 		}
 	}
+	cmp := &composeRuntime{root: root.Dir, home: p.reg.Home(), cfg: cfg, engine: p.Engine, dockerPath: opts.DockerPath,
+		readyTimeout: readyTimeout, syncOff: p.syncMode == dotenv.SyncFalse, log: p.log}
+	p.rt = newKindRuntime(root.Dir, cfg, img, cmp) // the kind: docs/config.md
 	userPolicy, err := LoadUserPolicy(p.reg.Home())
 	if err != nil {
 		return nil, fmt.Errorf("open project %s: %w", root.Dir, err)

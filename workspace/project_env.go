@@ -24,7 +24,8 @@ func (p *Project) envScope() dotenv.Scope {
 
 // envPorts are the values the project's .env should hold for assignment a.
 func (p *Project) envPorts(a registry.Assignment) dotenv.Ports {
-	return dotenv.Ports{Host: ConnectHost(p.bindAddress), Superserver: a.SuperserverPort, Web: a.WebPort}
+	return dotenv.Ports{Host: ConnectHost(p.bindAddress), Superserver: a.SuperserverPort, Web: a.WebPort,
+		Extra: p.rt.EnvKeys(p.plan(a, ""))}
 }
 
 // envFile is the absolute path of the synced .env when sync is on, the file exists and may be
@@ -326,7 +327,7 @@ func (p *Project) keepEnv(ctx context.Context, mode dotenv.SyncMode, ports doten
 			now := ew.Ports()
 			moved(Message{Level: LevelWarning, Text: fmt.Sprintf("%s no longer has ports in the registry (released); the .env keeps superserver %d, web %d",
 				p.root.Dir, now.Superserver, now.Web)})
-		case p.envPorts(a) != ew.Ports():
+		case !p.envPorts(a).Equal(ew.Ports()):
 			moved(Message{Level: LevelInfo, Text: fmt.Sprintf("the registry moved %s to superserver %d, web %d", p.root.Dir, a.SuperserverPort, a.WebPort)})
 			ew.SetPorts(ctx, p.envPorts(a))
 		}

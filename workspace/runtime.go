@@ -109,6 +109,9 @@ type Containers struct {
 	Others []dockerops.Container
 	// Ports is every port the containers publish, the main container's IRIS pair included.
 	Ports []PublishedPort
+	// Notes are what the user should know about the containers (the status message): e.g. compose
+	// containers started without iris-helper, or which of two IRIS-like services is used.
+	Notes []string
 }
 
 // PublishedPort is one container port published on the host.

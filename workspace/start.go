@@ -23,6 +23,7 @@ type startOp struct {
 	nextID    int
 	stopped   bool   // cancelled by Stop
 	confirm   string // the container whose recreate (its data is not on a volume) the user confirmed
+	build     bool   // rebuild what the kind builds (StartOptions.Build)
 	status    Status // set before done is closed
 	err       error
 }
@@ -36,15 +37,27 @@ type startOp struct {
 // durable volume (*dockerops.KeepError; Restart with Confirm may). A non-loopback bindAddress from
 // .iris-helper.json is refused unless the user allows it (*NetworkBindError).
 func (p *Project) Start(ctx context.Context, progress func(dockerops.Progress)) (Status, error) {
-	return p.start(ctx, "", progress)
+	return p.start(ctx, "", false, progress)
 }
 
-func (p *Project) start(ctx context.Context, confirm string, progress func(dockerops.Progress)) (Status, error) {
+// StartOptions select what StartWith does beyond Start.
+type StartOptions struct {
+	// Build rebuilds what the project's kind builds (compose services with a build section, the
+	// Dockerfile kind's image) and recreates the containers: a Rebuild. The image kind ignores it.
+	Build bool
+}
+
+// StartWith is Start with opts (a Rebuild: Build). A StartWith while a start runs joins it.
+func (p *Project) StartWith(ctx context.Context, opts StartOptions, progress func(dockerops.Progress)) (Status, error) {
+	return p.start(ctx, "", opts.Build, progress)
+}
+
+func (p *Project) start(ctx context.Context, confirm string, build bool, progress func(dockerops.Progress)) (Status, error) {
 	p.mu.Lock()
 	op := p.op
 	if op == nil {
 		opCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		op = &startOp{done: make(chan struct{}), cancel: cancel, listeners: map[int]func(dockerops.Progress){}, confirm: confirm}
+		op = &startOp{done: make(chan struct{}), cancel: cancel, listeners: map[int]func(dockerops.Progress){}, confirm: confirm, build: build}
 		p.op = op
 		p.lastErr, p.note = nil, ""
 		go p.runStart(opCtx, op)
@@ -79,7 +92,7 @@ func (p *Project) start(ctx context.Context, confirm string, progress func(docke
 
 // runStart runs the shared start and records its outcome.
 func (p *Project) runStart(ctx context.Context, op *startOp) {
-	err := p.doStart(ctx, op.confirm, func(pr dockerops.Progress) {
+	err := p.doStart(ctx, op.confirm, op.build, func(pr dockerops.Progress) {
 		p.mu.Lock()
 		op.phase = pr.Phase
 		ls := make([]func(dockerops.Progress), 0, len(op.listeners))
@@ -121,7 +134,7 @@ func (p *Project) runStart(ctx context.Context, op *startOp) {
 }
 
 // doStart is one start under the per-project lock.
-func (p *Project) doStart(ctx context.Context, confirm string, progress func(dockerops.Progress)) error {
+func (p *Project) doStart(ctx context.Context, confirm string, build bool, progress func(dockerops.Progress)) error {
 	if err := p.checkBind(); err != nil {
 		return err
 	}
@@ -162,7 +175,9 @@ func (p *Project) doStart(ctx context.Context, confirm string, progress func(doc
 	}
 	p.publish()
 
-	cs, err := p.rt.Start(ctx, p.plan(a, confirm), progress)
+	plan := p.plan(a, confirm)
+	plan.Build = build
+	cs, err := p.rt.Start(ctx, plan, progress)
 	var taken *dockerops.PortTakenError
 	if errors.As(err, &taken) && ctx.Err() == nil {
 		if a.Type == registry.TypeManual {
@@ -183,7 +198,9 @@ func (p *Project) doStart(ctx context.Context, confirm string, progress func(doc
 		p.note = note
 		p.mu.Unlock()
 		p.message(Message{Level: LevelWarning, Text: note})
-		cs, err = p.rt.Start(ctx, p.plan(a, confirm), progress)
+		plan = p.plan(a, confirm)
+		plan.Build = build
+		cs, err = p.rt.Start(ctx, plan, progress)
 	}
 	if err != nil {
 		return fmt.Errorf("start IRIS for %s: %w", p.root.Dir, err)
@@ -252,7 +269,7 @@ func (p *Project) RestartWith(ctx context.Context, opts RestartOptions, progress
 	if _, err := p.Stop(ctx, StopOptions{}); err != nil {
 		return p.Status(ctx), err
 	}
-	st, err := p.start(ctx, opts.Confirm, progress)
+	st, err := p.start(ctx, opts.Confirm, false, progress)
 	var keep *dockerops.KeepError
 	if errors.As(err, &keep) { // a container other than the confirmed one
 		err = &ConfirmRequiredError{Project: p.root.Dir, Container: keep.Container, Reason: keep.Reason, NotOnVolume: keep.NotOnVolume}
@@ -295,6 +312,28 @@ type StopOptions struct {
 // Stop cancels a start in flight, stops the container in order (keeping it unless Remove;
 // Purge also deletes the data volume) and marks the assignment idle (still reserved).
 func (p *Project) Stop(ctx context.Context, opts StopOptions) (Status, error) {
+	st, _, err := p.StopVolumes(ctx, opts)
+	return st, err
+}
+
+// StopVolumes is Stop that also returns the volumes a purge removed (a compose project's named
+// volumes, the image kind's durable volume).
+func (p *Project) StopVolumes(ctx context.Context, opts StopOptions) (Status, []string, error) {
+	var before []string
+	if k, ok := p.rt.(*kindRuntime); opts.Purge && opts.Remove && (!ok || k.Kind() != KindCompose) {
+		before, _ = p.PurgeVolumes(ctx) // the durable volume, when there is one
+	}
+	st, err := p.stop(ctx, opts)
+	if err != nil || !opts.Purge || !opts.Remove {
+		return st, nil, err
+	}
+	if k, ok := p.rt.(*kindRuntime); ok && k.Kind() == KindCompose {
+		return st, k.compose.RemovedVolumes(), nil
+	}
+	return st, before, nil
+}
+
+func (p *Project) stop(ctx context.Context, opts StopOptions) (Status, error) {
 	p.mu.Lock()
 	op := p.op
 	if op != nil {

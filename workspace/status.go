@@ -249,6 +249,7 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 	if note != "" {
 		msgs = append(msgs, note)
 	}
+	msgs = append(msgs, cs.Notes...)
 	st.ComposeProject, st.IrisService = cs.ComposeProject, cs.Service
 	st.Ports = statusPorts(cs, a, assigned, st.BindAddress)
 	st.Host = ConnectHost(st.BindAddress)

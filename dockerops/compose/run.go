@@ -122,6 +122,20 @@ func (c *CLI) Up(ctx context.Context, p Project, o UpOptions, onLine func(string
 	return err
 }
 
+// UpRecreateChanged runs `up -d` letting compose recreate the services whose configuration
+// changed (no --no-recreate): for a project whose containers are stopped or missing.
+func (c *CLI) UpRecreateChanged(ctx context.Context, p Project, o UpOptions, onLine func(string)) error {
+	args := []string{"up", "-d", "--remove-orphans=false"}
+	if o.ForceRecreate {
+		args = append(args, "--force-recreate")
+	}
+	if o.Build {
+		args = append(args, "--build")
+	}
+	_, err := c.stream(ctx, p, o.Timeout, onLine, args...)
+	return err
+}
+
 // Stop runs `stop` (containers kept).
 func (c *CLI) Stop(ctx context.Context, p Project, onLine func(string)) error {
 	_, err := c.stream(ctx, p, StopTimeout, onLine, "stop")

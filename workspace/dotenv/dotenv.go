@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"runtime"
@@ -57,6 +58,11 @@ type Ports struct {
 	// always written with their value. A missing file is created holding only them, even under
 	// sync auto (a terminal's compose must find the project's containers).
 	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// Equal reports whether p and q hold the same values.
+func (p Ports) Equal(q Ports) bool {
+	return p.Host == q.Host && p.Superserver == q.Superserver && p.Web == q.Web && maps.Equal(p.Extra, q.Extra)
 }
 
 // Change describes one change Render made.
