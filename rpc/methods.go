@@ -174,7 +174,10 @@ func (s *server) runStart(ctx context.Context, p Project, c call) (any, error) {
 			s.mu.Unlock()
 		}
 	}
-	return s.start(ctx, p, c.method == MethodRestart, confirm, sp.WorkDoneToken)
+	if sp.Build && c.method == MethodRestart {
+		return nil, &fieldError{Field: c.field + ".build", Msg: "build is an iris/start parameter (a Rebuild)"}
+	}
+	return s.start(ctx, p, c.method == MethodRestart, confirm, sp.Build, sp.WorkDoneToken)
 }
 
 func (s *server) runStop(ctx context.Context, p Project, c call) (any, error) {
@@ -188,11 +191,11 @@ func (s *server) runStop(ctx context.Context, p Project, c call) (any, error) {
 	s.mu.Lock()
 	s.stopSeq++
 	s.mu.Unlock()
-	st, err := p.Stop(ctx, workspace.StopOptions{Remove: sp.Remove, Purge: sp.Purge})
+	st, vols, err := p.StopVolumes(ctx, workspace.StopOptions{Remove: sp.Remove, Purge: sp.Purge})
 	if err != nil {
 		return nil, &opError{err: err, status: &st}
 	}
-	return st, nil
+	return StopResult{Status: st, RemovedVolumes: vols}, nil
 }
 
 func (s *server) runPorts(ctx context.Context, p Project, c call) (any, error) {
@@ -224,7 +227,7 @@ func (s *server) runRelease(ctx context.Context, p Project, c call) (any, error)
 
 // start runs a start or restart with progress reporting (progress.go).
 // confirm names the container the user agreed may be recreated (restart only).
-func (s *server) start(ctx context.Context, p Project, restart bool, confirm string, token json.RawMessage) (workspace.Status, error) {
+func (s *server) start(ctx context.Context, p Project, restart bool, confirm string, build bool, token json.RawMessage) (workspace.Status, error) {
 	s.mu.Lock()
 	stopSeq := s.stopSeq
 	s.mu.Unlock()
@@ -233,6 +236,8 @@ func (s *server) start(ctx context.Context, p Project, restart bool, confirm str
 	var err error
 	if restart {
 		st, err = p.RestartWith(ctx, workspace.RestartOptions{Confirm: confirm}, prog.report)
+	} else if build {
+		st, err = p.StartWith(ctx, workspace.StartOptions{Build: true}, prog.report)
 	} else {
 		st, err = p.Start(ctx, prog.report)
 	}

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -9,7 +13,7 @@ import (
 )
 
 func newLogsCmd(a *app) *cobra.Command {
-	var follow bool
+	var follow, build bool
 	cmd := &cobra.Command{
 		Use:   "logs [DIR]",
 		Short: "Print the output of the project's IRIS container",
@@ -18,6 +22,9 @@ func newLogsCmd(a *app) *cobra.Command {
 			p, err := openProjectArg(cmd.Context(), a, args, workspace.ProjectOptions{})
 			if err != nil {
 				return err
+			}
+			if build {
+				return printBuildLog(a, p)
 			}
 			if err := p.Logs(cmd.Context(), follow, a.stdout); err != nil {
 				if follow && cmd.Context().Err() != nil {
@@ -29,5 +36,24 @@ func newLogsCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output until interrupted")
+	cmd.Flags().BoolVar(&build, "build", false, "print the output of the project's last build instead (compose and Dockerfile projects)")
 	return cmd
+}
+
+// printBuildLog copies the project's last build log to stdout.
+func printBuildLog(a *app, p *workspace.Project) error {
+	path := p.BuildLog()
+	if path == "" {
+		return fmt.Errorf("%s runs a plain IRIS image and builds nothing: there is no build log", p.Root().Dir)
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s has no build log yet (a start writes it)", p.Root().Dir)
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(a.stdout, f)
+	return err
 }

@@ -19,6 +19,7 @@ func newStartCmd(a *app) *cobra.Command {
 		port, webPort int
 		timeout       time.Duration
 		asJSON        bool
+		build         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "start [DIR]",
@@ -45,7 +46,7 @@ func newStartCmd(a *app) *cobra.Command {
 				return err
 			}
 			pp := &progressPrinter{w: a.stderr, start: time.Now()}
-			st, err := p.Start(cmd.Context(), pp.print)
+			st, err := p.StartWith(cmd.Context(), workspace.StartOptions{Build: build}, pp.print)
 			return finishStart(a, p, st, err, asJSON)
 		},
 	}
@@ -55,6 +56,7 @@ func newStartCmd(a *app) *cobra.Command {
 	f.IntVar(&webPort, "web-port", 0, "web port to use (a manual assignment)")
 	f.DurationVar(&timeout, "timeout", workspace.DefaultReadyTimeout, "how long to wait for IRIS to answer")
 	f.BoolVar(&asJSON, "json", false, "print the status object (docs/status.md) as JSON")
+	f.BoolVar(&build, "build", false, "rebuild the project's images and recreate its containers (compose and Dockerfile projects)")
 	return cmd
 }
 
