@@ -247,3 +247,81 @@ func TestComposeLifecycle(t *testing.T) {
 		}
 	}
 }
+
+// The kind a project gets from its files and the engine, and an edit of the compose file shown in
+// the status without a start.
+func TestComposeKindAndModelWatch(t *testing.T) {
+	f := newComposeFixture(t, 35560)
+	ctx := testCtx(t)
+
+	t.Run("no IRIS service leaves the image kind", func(t *testing.T) {
+		dir := f.composeDir("pinned", "", "noiris")
+		if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte("services:\n  db:\n    image: postgres:16\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := f.openCompose(dir)
+		if err := p.rt.(*kindRuntime).resolve(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st := p.Status(ctx)
+		rpctest.Must(t, "status", rpctest.Want("kind", st.Kind, KindImage), rpctest.Want("message", st.Message,
+			"the compose project of "+dir+" ("+dir+"/docker-compose.yml) has no IRIS service: no service runs an IRIS image, exposes 52773 or 1972, or is named iris (services: db); the project runs on the image kind (name the IRIS service with \"compose\": {\"service\": …} in .iris-helper.json)"))
+	})
+
+	t.Run("an image-kind container keeps the image kind", func(t *testing.T) {
+		dir := f.composeDir("pinned", "", "upgraded")
+		cfg := filepath.Join(dir, ConfigFileName)
+		if err := os.WriteFile(cfg, []byte(`{"kind": "image", "durable": false}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err := OpenProject(ctx, dir, ProjectOptions{Registry: f.reg, Engine: f.eng, FlagImage: f.img, ReadyTimeout: 30 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := startOK(t, p)
+		if err := os.WriteFile(cfg, []byte(`{"durable": false}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err = OpenProject(ctx, dir, ProjectOptions{Registry: f.reg, Engine: f.eng, FlagImage: f.img})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = p.Status(ctx)
+		rpctest.Must(t, "status after the upgrade", rpctest.Want("kind", st.Kind, KindImage), rpctest.Want("state", st.State, StateReady),
+			rpctest.Want("message", st.Message, "the project keeps the image kind: its container "+st.Container+" from before its compose file was used exists (set \"kind\": \"compose\" in .iris-helper.json to run the compose file; `iris-helper stop --purge` removes the old one)"))
+	})
+
+	t.Run("an edit of the compose file shows in the status", func(t *testing.T) {
+		dir := f.composeDir("pinned", "", "edited")
+		p := f.openCompose(dir)
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		statuses := make(chan Status, 64)
+		go func() { _ = p.Watch(wctx, func(s Status) { statuses <- s }, nil) }()
+		waitStatus(t, statuses, "the model loaded", func(s Status) bool { return s.IrisService == "iris" && s.Message == "" })
+		edited := "services:\n  iris:\n    image: ${IRIS_TEST_IMAGE}\n    ports: [\"52773\"]\n  iris2:\n    image: ${IRIS_TEST_IMAGE}\n    expose: [\"1972\"]\n"
+		if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := waitStatus(t, statuses, "the edit", func(s Status) bool { return s.Message != "" })
+		rpctest.Must(t, "status after the edit", rpctest.Want("irisService", s.IrisService, "iris"), rpctest.Want("message", s.Message,
+			"services iris, iris2 look like IRIS; iris-helper uses iris (set \"compose\": {\"service\": \"iris2\"} in .iris-helper.json to use another)"))
+	})
+}
+
+func waitStatus(t *testing.T, ch <-chan Status, what string, ok func(Status) bool) Status {
+	t.Helper()
+	deadline := time.After(time.Minute)
+	var last Status
+	for {
+		select {
+		case s := <-ch:
+			if ok(s) {
+				return s
+			}
+			last = s
+		case <-deadline:
+			t.Fatalf("%s: not seen; last status %+v", what, last)
+		}
+	}
+}

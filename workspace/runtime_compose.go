@@ -294,13 +294,14 @@ func (r *composeRuntime) Inspect(ctx context.Context) (Containers, error) {
 	if external {
 		out.Notes = append(out.Notes, fmt.Sprintf("the containers of compose project %s were started without iris-helper (a docker compose up without its override): they publish their own ports and lack iris-helper's labels; stop them and start with iris-helper to put them back on the registry's ports", out.ComposeProject))
 	}
-	if r.syncOff && out.ComposeProject != "" {
-		r.mu.Lock()
-		renamed := r.renamed
-		r.mu.Unlock()
-		if renamed {
-			out.Notes = append(out.Notes, fmt.Sprintf("env sync is false, so COMPOSE_PROJECT_NAME=%s is not written into .env: docker compose run in a terminal in this folder will not find the containers (pass -p %s)", out.ComposeProject, out.ComposeProject))
-		}
+	r.mu.Lock()
+	renamed, name := r.renamed, r.name
+	r.mu.Unlock()
+	switch {
+	case renamed && r.syncOff:
+		out.Notes = append(out.Notes, fmt.Sprintf("containers of another folder use this project's compose name, so it runs as %s; env sync is false, so COMPOSE_PROJECT_NAME is not written into .env: docker compose in a terminal in this folder will not find the containers (pass -p %s)", name, name))
+	case renamed:
+		out.Notes = append(out.Notes, fmt.Sprintf("containers of another folder use this project's compose name, so it runs as %s, written as COMPOSE_PROJECT_NAME into .env (created for it when missing) so that docker compose in a terminal finds the containers", name))
 	}
 	return out, nil
 }
@@ -537,9 +538,35 @@ func isBuildOutput(lines []string) bool {
 	return false
 }
 
-// Stop: `docker compose stop` (kept), `down` with Remove, `down -v` with Purge (the removed
+// Stop stops the project's containers through the engine API (what `docker compose stop` does,
+// with no child process, so stopOnExit needs none), iris-helper's and those a `docker compose up`
+// started without the override; Remove runs `docker compose down`, Purge `down -v` (the removed
 // volumes are kept for RemovedVolumes).
 func (r *composeRuntime) Stop(ctx context.Context, opts StopOptions) error {
+	eng, err := r.engine(ctx)
+	if err != nil {
+		return err
+	}
+	list, _, err := r.containers(ctx, eng)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.removed = nil
+	r.mu.Unlock()
+	if !opts.Remove {
+		// the IRIS service last: the services that use it stop first
+		sort.SliceStable(list, func(i, j int) bool {
+			return list[i].Labels[dockerops.LabelRole] != dockerops.RoleIRIS && list[j].Labels[dockerops.LabelRole] == dockerops.RoleIRIS
+		})
+		var ids []string
+		for _, c := range list {
+			if c.Running() || c.State == "restarting" || c.State == "paused" {
+				ids = append(ids, c.ID)
+			}
+		}
+		return eng.StopContainers(ctx, ids, dockerops.DefaultStopTimeout)
+	}
 	cli, err := r.findCLI(ctx)
 	if err != nil {
 		return err
@@ -549,23 +576,13 @@ func (r *composeRuntime) Stop(ctx context.Context, opts StopOptions) error {
 		return err
 	}
 	name := r.projectName()
-	if eng, err := r.engine(ctx); err == nil {
-		if list, _, err := r.containers(ctx, eng); err == nil {
-			for _, c := range list {
-				if p := c.Labels[dockerops.LabelComposeProject]; p != "" {
-					name = p
-				}
-			}
+	for _, c := range list {
+		if p := c.Labels[dockerops.LabelComposeProject]; p != "" {
+			name = p
 		}
 	}
 	proj := r.project(cm, name)
-	proj.Override = "" // stop and down need no override, and it may be gone
-	r.mu.Lock()
-	r.removed = nil
-	r.mu.Unlock()
-	if !opts.Remove {
-		return cli.Stop(ctx, proj, nil)
-	}
+	proj.Override = "" // down needs no override, and it may be gone
 	removed, err := cli.Down(ctx, proj, opts.Purge, nil)
 	r.mu.Lock()
 	r.removed = removed
