@@ -23,8 +23,9 @@ const (
 // rules around it: the registry (which host ports the project gets, port moves, restore), the
 // .env, the per-project lock, the network-bind refusal, the confirmation a restart asks for, the
 // status and the messages. A Runtime decides nothing of that; it does what it is told, under
-// those rules, and reports what it finds. The image kind (imageRuntime, wrapping dockerops) is
-// the one implementation today; compose and Dockerfile projects are further ones.
+// those rules, and reports what it finds. Implementations: the image kind (imageRuntime, wrapping
+// dockerops), the compose kind (composeRuntime, through dockerops/compose), and kindRuntime, which
+// decides a project's kind and delegates to one of them.
 //
 // The contract, for every implementation:
 //   - It is bound to one project (its key, Root.Dir) when made, with the settings that do not
@@ -52,9 +53,8 @@ const (
 //   - Watch reports the events of the project's containers and the engine going away and coming
 //     back (dockerops.EventEngineDown/Up) until ctx ends; Project turns them into a new status.
 //   - EnvKeys are managed .env keys the kind adds beside the host and ports (compose: the
-//     project name), for Project to write with its own keys, under its sync mode and .env rules.
-//     The image kind has none, and the .env sync does not take extra keys yet: the compose kind
-//     wires them in.
+//     project name), for Project to write with its own keys, under its sync mode and .env rules
+//     (dotenv.Ports.Extra). The image kind has none.
 //
 // Implementations are safe for concurrent use; Project serializes starts and stops.
 type Runtime interface {
