@@ -325,3 +325,25 @@ func waitStatus(t *testing.T, ch <-chan Status, what string, ok func(Status) boo
 		}
 	}
 }
+
+// A build failure: the error ends with the last lines of the build, the whole is the build log.
+func TestComposeBuildFailure(t *testing.T) {
+	f := newComposeFixture(t, 35580)
+	dir := f.composeDir("buildfail", "", "broken")
+	p := f.openCompose(dir)
+	st, err := p.Start(testCtx(t), nil)
+	var be *dockerops.BuildError
+	if !errors.As(err, &be) {
+		t.Fatalf("start: %v (%T), want a *dockerops.BuildError", err, err)
+	}
+	last := be.LastLines[len(be.LastLines)-1]
+	rpctest.Must(t, "build failure", rpctest.Want("state", st.State, StateError), rpctest.Want("kind", st.Kind, KindCompose),
+		rpctest.Want("log", be.Log, p.BuildLog()), rpctest.Want("last line", strings.HasPrefix(last, "failed to solve: "), true))
+	log, err := os.ReadFile(p.BuildLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(log), "RUN echo step-one && exit 3") {
+		t.Errorf("build log:\n%s", log)
+	}
+}

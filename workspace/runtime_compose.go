@@ -480,7 +480,7 @@ func (r *composeRuntime) Start(ctx context.Context, plan RunPlan, progress func(
 				}
 			}
 			if isBuildOutput(bp.LastLines()) {
-				be := &dockerops.BuildError{LastLines: bp.LastLines(), Err: err}
+				be := &dockerops.BuildError{LastLines: bp.LastLines(), Err: ce.Err}
 				if log != nil {
 					be.Log = log.Path()
 				}
