@@ -26,7 +26,7 @@ type composeFixture struct {
 	*fixture
 }
 
-func newComposeFixture(t *testing.T, lo int) *composeFixture {
+func newComposeFixture(t testing.TB, lo int) *composeFixture {
 	t.Helper()
 	f := &fixture{t: t, eng: dockertest.Engine(t), img: dockertest.StubImage(t), home: t.TempDir(), lo: lo}
 	t.Setenv(registry.EnvHome, f.home)
