@@ -5,12 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
+	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -177,9 +177,9 @@ func writeStateFile(path string, data []byte) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// loadComposeModel runs `docker compose config` for the project in root and applies the rules:
-// the files, the filtered interpolation environment, the IRIS service.
-func loadComposeModel(ctx context.Context, cli *compose.CLI, root, home string, cfg Config) (*composeModel, error) {
+// composeInputs is what a load starts from: the files, the filtered .env (written under
+// IRIS_HELPER_HOME) and the environments.
+func composeInputs(root, home string, cfg Config, write bool) (*composeModel, error) {
 	envPath := cfg.EnvPath(root)
 	envContent := readProjectEnv(envPath)
 	files, err := composeFiles(root, cfg, envContent)
@@ -189,20 +189,16 @@ func loadComposeModel(ctx context.Context, cli *compose.CLI, root, home string, 
 	keys := managedEnvKeys(cfg, envContent)
 	cm := &composeModel{files: files, childEnv: childEnv(keys), loadedAt: time.Now()}
 	cm.inputs = append(append([]string{}, files...), envPath)
+	filtered := filterEnv(envContent, keys)
 	if envContent != nil {
 		cm.envFile = filepath.Join(composeStateDir(home, root), "env")
-		if err := writeStateFile(cm.envFile, filterEnv(envContent, keys)); err != nil {
+	}
+	if envContent != nil && write {
+		if err := writeStateFile(cm.envFile, filtered); err != nil {
 			return nil, fmt.Errorf("write the interpolation environment of %s: %w", root, err)
 		}
 	}
-	p := compose.Project{Dir: root, Files: files, EnvFile: cm.envFile, Env: cm.childEnv}
-	m, err := cli.Config(ctx, p)
-	if err != nil {
-		return nil, err // names the command and files, with compose's message
-	}
-	cm.model = m
-	cm.hash = m.Digest[:12]
-	vals, _ := godotenv.UnmarshalBytes(filterEnv(envContent, keys))
+	vals, _ := godotenv.UnmarshalBytes(filtered)
 	for _, kv := range cm.childEnv {
 		k, _, _ := strings.Cut(kv, "=")
 		if _, ok := vals[k]; !ok {
@@ -212,16 +208,145 @@ func loadComposeModel(ctx context.Context, cli *compose.CLI, root, home string, 
 	for k, v := range vals {
 		cm.interp = append(cm.interp, k+"="+v)
 	}
+	return cm, nil
+}
+
+// loadComposeModel runs `docker compose config` for the project in root and applies the rules:
+// the files, the filtered interpolation environment, the IRIS service. The outcome is kept under
+// IRIS_HELPER_HOME (cachedComposeModel reads it back while no input changed).
+func loadComposeModel(ctx context.Context, cli *compose.CLI, root, home string, cfg Config) (*composeModel, error) {
+	cm, err := composeInputs(root, home, cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	p := compose.Project{Dir: root, Files: cm.files, EnvFile: cm.envFile, Env: cm.childEnv}
+	m, err := cli.Config(ctx, p)
+	if err != nil {
+		return nil, err // names the command and files, with compose's message
+	}
+	cm.model = m
+	cm.hash = m.Digest[:12]
 	for _, s := range m.Services {
 		if s.Build != nil && s.Build.Context != "" && s.Build.DockerfileInline == "" {
 			cm.inputs = append(cm.inputs, dockerfilePath(*s.Build))
 		}
+		cm.inputs = append(cm.inputs, s.EnvFiles()...)
 	}
-	cm.service, cm.serviceNote, err = chooseIRISService(root, files, m, cfg.Compose.Service)
+	cm.service, cm.serviceNote, err = chooseIRISService(root, cm.files, m, cfg.Compose.Service)
 	if err != nil {
 		return cm, err
 	}
+	saveModelCache(home, root, cfg, cm)
 	return cm, nil
+}
+
+// modelCacheVersion changes when the cache's meaning does.
+const modelCacheVersion = 1
+
+// modelCache is a load's outcome kept in $IRIS_HELPER_HOME/compose/<8 hex>/model.json, so that
+// another process (the CLI's status and start) needs no compose child while nothing it was read
+// from changed: the same inputs (size and modification time), the same settings, and the same
+// values of the environment variables the compose files name.
+type modelCache struct {
+	Version     int                  `json:"version"`
+	Project     string               `json:"project"`
+	Key         string               `json:"key"` // digest of the settings and the environment the files name
+	Stamps      map[string]fileStamp `json:"stamps"`
+	Files       []string             `json:"files"`
+	Inputs      []string             `json:"inputs"`
+	Service     string               `json:"service"`
+	ServiceNote string               `json:"serviceNote"`
+	Digest      string               `json:"digest"`
+	Model       compose.Model        `json:"model"`
+}
+
+type fileStamp struct {
+	Size    int64 `json:"size"` // -1: missing
+	ModTime int64 `json:"modTime"`
+}
+
+func stampOf(path string) fileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{Size: -1}
+	}
+	return fileStamp{Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}
+}
+
+var varRef = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)`)
+
+// cacheKey digests what decides a model besides the files' contents: the settings that choose
+// files and service, and the values of the variables the compose files name (plus COMPOSE_*).
+func cacheKey(cfg Config, files []string, interp []string) string {
+	names := map[string]bool{}
+	for _, f := range files {
+		b, err := projfile.ReadFile(f, projfile.ConfigLimit, projfile.FollowLinks)
+		if err != nil {
+			continue
+		}
+		for _, m := range varRef.FindAllSubmatch(b, -1) {
+			names[string(m[1])] = true
+		}
+	}
+	var kv []string
+	for _, e := range interp {
+		k, _, _ := strings.Cut(e, "=")
+		if names[k] || strings.HasPrefix(k, "COMPOSE_") {
+			kv = append(kv, e)
+		}
+	}
+	sort.Strings(kv)
+	h := sha256.New()
+	fmt.Fprintf(h, "%q\n%q\n", cfg.Compose.Files, cfg.Compose.Service)
+	for _, e := range kv {
+		fmt.Fprintf(h, "%q\n", e)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func modelCachePath(home, root string) string {
+	return filepath.Join(composeStateDir(home, root), "model.json")
+}
+
+// saveModelCache keeps cm for other processes (best effort).
+func saveModelCache(home, root string, cfg Config, cm *composeModel) {
+	mc := modelCache{Version: modelCacheVersion, Project: root, Key: cacheKey(cfg, cm.files, cm.interp), Stamps: map[string]fileStamp{},
+		Files: cm.files, Inputs: cm.inputs, Service: cm.service, ServiceNote: cm.serviceNote, Digest: cm.model.Digest, Model: cm.model}
+	for _, f := range cm.inputs {
+		mc.Stamps[f] = stampOf(f)
+	}
+	b, err := json.Marshal(mc)
+	if err == nil {
+		_ = writeStateFile(modelCachePath(home, root), b)
+	}
+}
+
+// cachedComposeModel is the model a load kept, when nothing it was read from changed since; nil
+// otherwise. It spawns no process.
+func cachedComposeModel(root, home string, cfg Config) *composeModel {
+	b, err := projfile.ReadFile(modelCachePath(home, root), 64<<20, projfile.NoFollow)
+	if err != nil {
+		return nil
+	}
+	var mc modelCache
+	if json.Unmarshal(b, &mc) != nil || mc.Version != modelCacheVersion || mc.Project != root || len(mc.Digest) < 12 {
+		return nil
+	}
+	cm, err := composeInputs(root, home, cfg, false)
+	if err != nil || !slices.Equal(cm.files, mc.Files) || cacheKey(cfg, cm.files, cm.interp) != mc.Key {
+		return nil
+	}
+	for _, f := range mc.Inputs {
+		if stampOf(f) != mc.Stamps[f] {
+			return nil
+		}
+	}
+	if mc.Model.Services == nil {
+		mc.Model.Services = map[string]compose.Service{}
+	}
+	cm.model, cm.inputs, cm.service, cm.serviceNote = mc.Model, mc.Inputs, mc.Service, mc.ServiceNote
+	cm.model.Digest, cm.hash = mc.Digest, mc.Digest[:12]
+	return cm
 }
 
 func dockerfilePath(b compose.Build) string {
@@ -364,6 +489,3 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
-
-var _ = errors.Is
-var _ = fs.ErrNotExist

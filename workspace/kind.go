@@ -177,6 +177,9 @@ func (k *kindRuntime) checkEngine(ctx context.Context) {
 	k.mu.Lock()
 	k.checked = true
 	k.mu.Unlock()
+	if cm, _ := k.compose.cached(); cm != nil && cm.service != "" {
+		k.set(KindCompose, "") // another process's load found the IRIS service; nothing changed since
+	}
 }
 
 func (k *kindRuntime) Inspect(ctx context.Context) (Containers, error) {

@@ -32,14 +32,15 @@ type composeRuntime struct {
 	syncOff      bool // env sync false: the name is passed with -p only (terminal compose will not find it)
 	log          *slog.Logger
 
-	mu      sync.Mutex
-	cli     *compose.CLI
-	cur     *composeModel // the cached model (nil: not loaded)
-	curErr  error         // the last load's failure
-	stale   bool          // a file the model reads changed since cur was loaded
-	name    string        // compose project name decided by the last start ("" none yet)
-	renamed bool          // name had to change: another folder uses compose's own
-	removed []string      // the volumes the last Stop with Purge removed
+	mu        sync.Mutex
+	cli       *compose.CLI
+	cur       *composeModel // the cached model (nil: not loaded)
+	curErr    error         // the last load's failure
+	stale     bool          // a file the model reads changed since cur was loaded
+	triedDisk bool          // the model kept by another process's load was looked for
+	name      string        // compose project name decided by the last start ("" none yet)
+	renamed   bool          // name had to change: another folder uses compose's own
+	removed   []string      // the volumes the last Stop with Purge removed
 }
 
 var _ Runtime = (*composeRuntime)(nil)
@@ -87,15 +88,22 @@ func (r *composeRuntime) load(ctx context.Context) (*composeModel, error) {
 	return nil, err
 }
 
-// cached is the model as last loaded, without loading (a status never spawns a process).
+// cached is the model as last loaded, without loading (a status never spawns a process): in a
+// process that has not loaded it, the one another process's load kept, while nothing it was read
+// from changed.
 func (r *composeRuntime) cached() (*composeModel, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.cur == nil && r.curErr == nil && !r.triedDisk {
+		r.triedDisk = true
+		r.cur = cachedComposeModel(r.root, r.home, r.cfg)
+	}
 	return r.cur, r.curErr
 }
 
 // fresh is the cached model when no file it reads changed since, else a new load.
 func (r *composeRuntime) fresh(ctx context.Context) (*composeModel, error) {
+	_, _ = r.cached()
 	r.mu.Lock()
 	cm, err, stale := r.cur, r.curErr, r.stale
 	r.mu.Unlock()
@@ -108,7 +116,7 @@ func (r *composeRuntime) fresh(ctx context.Context) (*composeModel, error) {
 // invalidate marks the model stale (a file it reads changed).
 func (r *composeRuntime) invalidate() {
 	r.mu.Lock()
-	r.stale = true
+	r.stale, r.triedDisk = true, true
 	r.mu.Unlock()
 }
 

@@ -85,6 +85,13 @@ func TestCLIComposeStartPurge(t *testing.T) {
 			map[string]any{"service": "iris", "containerPort": float64(52773), "protocol": "tcp", "hostPort": float64(36150), "hostIP": "127.0.0.1", "pinnedHostPort": float64(52773), "state": "running"},
 		}))
 
+	// another process: the model the start's load kept serves the status, with no compose child
+	out, _ = mustRun(t, 0, "status", dir, "--json")
+	st = statusJSON(t, out)
+	rpctest.Must(t, "status --json in another process", rpctest.Want("kind", st["kind"], "compose"),
+		rpctest.Want("irisService", st["irisService"], "iris"), rpctest.Want("restartNeeded", st["restartNeeded"], false),
+		rpctest.Want("pinned web port", st["ports"].([]any)[1].(map[string]any)["pinnedHostPort"], float64(52773)))
+
 	logs, _ := mustRun(t, 0, "logs", "--build", dir)
 	if !strings.Contains(logs, "Container cliapp-iris-1  Started") {
 		t.Errorf("logs --build:\n%s", logs)
