@@ -35,12 +35,15 @@ type composeModel struct {
 	service string        // the IRIS service ("" when none)
 	// serviceNote says which service was chosen when several qualify, and how to choose another.
 	serviceNote string
-	hash        string    // digest of the model (drift: a container started from another one)
-	envFile     string    // the filtered copy of the project's .env passed as --env-file ("" none)
-	childEnv    []string  // the children's environment: the helper's without the managed keys
-	interp      []string  // the interpolation environment as KEY=VALUE (allow-list)
-	inputs      []string  // the files the model was read from (watched): compose files, .env, env_files, Dockerfiles
-	loadedAt    time.Time // when it was loaded
+	hash        string   // digest of the model (drift: a container started from another one)
+	envFile     string   // the filtered copy of the project's .env passed as --env-file ("" none)
+	childEnv    []string // the children's environment: the helper's without the managed keys
+	interp      []string // the interpolation environment as KEY=VALUE (allow-list)
+	// containerPortKeys are managed .env keys the compose files use as a container port (e.g.
+	// "52773:${IRIS_WEB_PORT:-52773}"): iris-helper does not write them.
+	containerPortKeys []string
+	inputs            []string  // the files the model was read from (watched): compose files, .env, env_files, Dockerfiles
+	loadedAt          time.Time // when it was loaded
 }
 
 // ComposeNoServiceError means a compose project has no service iris-helper takes for IRIS.
@@ -232,6 +235,7 @@ func loadComposeModel(ctx context.Context, cli *compose.CLI, root, home string, 
 		}
 		cm.inputs = append(cm.inputs, s.EnvFiles()...)
 	}
+	cm.containerPortKeys = containerPortKeys(cm.files, managedEnvKeys(cfg, readProjectEnv(cfg.EnvPath(root))))
 	cm.service, cm.serviceNote, err = chooseIRISService(root, cm.files, m, cfg.Compose.Service)
 	if err != nil {
 		return cm, err
@@ -345,6 +349,7 @@ func cachedComposeModel(root, home string, cfg Config) *composeModel {
 		mc.Model.Services = map[string]compose.Service{}
 	}
 	cm.model, cm.inputs, cm.service, cm.serviceNote = mc.Model, mc.Inputs, mc.Service, mc.ServiceNote
+	cm.containerPortKeys = containerPortKeys(cm.files, managedEnvKeys(cfg, readProjectEnv(cfg.EnvPath(root))))
 	cm.model.Digest, cm.hash = mc.Digest, mc.Digest[:12]
 	return cm
 }
@@ -487,5 +492,22 @@ func sortedKeys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// containerPortKeys are the keys of keys that the compose files use on the container side of a
+// port: after the colon of a short "host:container" entry, or as a long entry's target.
+func containerPortKeys(files, keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		re := regexp.MustCompile(`(?::|target:\s*["']?)\$\{?` + regexp.QuoteMeta(k) + `\b`)
+		for _, f := range files {
+			b, err := projfile.ReadFile(f, projfile.ConfigLimit, projfile.FollowLinks)
+			if err == nil && re.Match(b) {
+				out = append(out, k)
+				break
+			}
+		}
+	}
 	return out
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/iris-helper/iris-helper/dockerops/dockertest"
 	"github.com/iris-helper/iris-helper/registry"
 	"github.com/iris-helper/iris-helper/rpc/rpctest"
+	"github.com/iris-helper/iris-helper/workspace/dotenv"
 )
 
 // Compose projects on the real engine and the real `docker compose` (v2). Port band: 35500–35999;
@@ -289,6 +290,22 @@ func TestComposeKindAndModelWatch(t *testing.T) {
 		st = p.Status(ctx)
 		rpctest.Must(t, "status after the upgrade", rpctest.Want("kind", st.Kind, KindImage), rpctest.Want("state", st.State, StateReady),
 			rpctest.Want("message", st.Message, "the project keeps the image kind: its container "+st.Container+" from before its compose file was used exists (set \"kind\": \"compose\" in .iris-helper.json to run the compose file; `iris-helper stop --purge` removes the old one)"))
+	})
+
+	t.Run("a managed key used as a container port is not written", func(t *testing.T) {
+		dir := f.composeDir("pinned", "", "webkey")
+		body := "services:\n  iris:\n    image: ${IRIS_TEST_IMAGE}\n    ports: [\"1972\", \"${IRIS_WEB_PORT:-52773}:${IRIS_WEB_PORT:-52773}\"]\n"
+		if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ".env"), []byte("APP=1\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st := startOK(t, f.openCompose(dir))
+		env, _ := os.ReadFile(filepath.Join(dir, ".env"))
+		rpctest.Must(t, "after the start", rpctest.Want("state", st.State, StateReady),
+			rpctest.Want(".env", string(env), fmt.Sprintf("APP=1\n%s\nIRIS_HOST=localhost\nIRIS_PORT=%d\n", dotenv.ManagedComment, st.SuperserverPort)),
+			rpctest.Want("message", st.Message, "the compose files use IRIS_WEB_PORT as a container port, so iris-helper does not write the host port into it in .env"))
 	})
 
 	t.Run("an edit of the compose file shows in the status", func(t *testing.T) {

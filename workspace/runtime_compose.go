@@ -271,6 +271,9 @@ func (r *composeRuntime) Inspect(ctx context.Context) (Containers, error) {
 		if cm.serviceNote != "" {
 			out.Notes = append(out.Notes, cm.serviceNote)
 		}
+		for _, k := range cm.containerPortKeys {
+			out.Notes = append(out.Notes, fmt.Sprintf("the compose files use %s as a container port, so iris-helper does not write the host port into it in .env", k))
+		}
 	}
 	for _, c := range list {
 		if p := c.Labels[dockerops.LabelComposeProject]; p != "" {
@@ -671,4 +674,13 @@ func (r *composeRuntime) EnvKeys(RunPlan) map[string]string {
 		return nil
 	}
 	return map[string]string{"COMPOSE_PROJECT_NAME": r.name}
+}
+
+// skipEnvKeys are the managed .env keys a sync must not write (used as container ports).
+func (r *composeRuntime) skipEnvKeys() []string {
+	cm, _ := r.cached()
+	if cm == nil {
+		return nil
+	}
+	return cm.containerPortKeys
 }
