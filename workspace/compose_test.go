@@ -364,3 +364,19 @@ func TestComposeBuildFailure(t *testing.T) {
 		t.Errorf("build log:\n%s", log)
 	}
 }
+
+// A host port of the IRIS pair taken by another program between assignment and start: the start
+// moves the project to the next slot, as for the image kind.
+func TestComposePortTaken(t *testing.T) {
+	f := newComposeFixture(t, 35620)
+	dir := f.composeDir("pinned", "", "taken")
+	if _, err := f.reg.Assign(testCtx(t), dir, registry.Preferred{}); err != nil {
+		t.Fatal(err)
+	}
+	dockertest.HoldPort(t, 35870) // the assigned web port (lo+250)
+	st := startOK(t, f.openCompose(dir))
+	rpctest.Must(t, "after the move", rpctest.Want("state", st.State, StateReady), rpctest.Want("superserver", st.SuperserverPort, 35621),
+		rpctest.Want("web", st.WebPort, 35871), rpctest.Want("published web", st.Ports[1].HostPort, 35871),
+		rpctest.Want("message", st.Message, "port 35870 was taken by another program between assignment and start; moved the project from 35620/35870 to 35621/35871"))
+	portal(t, "127.0.0.1", st.WebPort)
+}
