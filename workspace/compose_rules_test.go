@@ -92,3 +92,33 @@ func TestComposeModelWithoutManagedKeys(t *testing.T) {
 	rpctest.Must(t, "model", rpctest.Want("service", cm.service, "iris"), rpctest.Want("web pinned", iris.Ports[0].PublishedPort(), 52773),
 		rpctest.Want("superserver pinned", iris.Ports[1].PublishedPort(), 1972), rpctest.Want("name", cm.model.Name, filepath.Base(dir)))
 }
+
+// COMPOSE_FILE and COMPOSE_PROFILES from the project's .env pick the files and services, as
+// compose itself does (the filtered copy passed as --env-file keeps them).
+func TestComposeFileAndProfilesFromEnv(t *testing.T) {
+	cli, err := compose.Find(context.Background(), "")
+	if err != nil {
+		t.Fatalf("Docker Compose v2 is needed: %v", err)
+	}
+	dir, _ := filepath.EvalSymlinks(t.TempDir())
+	files := map[string]string{
+		"docker-compose.yml": "services:\n  nope:\n    image: nginx\n",
+		"dev/base.yml":       "services:\n  iris:\n    image: x\n    ports: [\"52773\"]\n",
+		"dev/tools.yml":      "services:\n  tools:\n    image: y\n    profiles: [tools]\n  other:\n    image: z\n    profiles: [other]\n",
+		".env":               "COMPOSE_FILE=dev/base.yml:dev/tools.yml\nCOMPOSE_PROFILES=tools\nIRIS_WEB_PORT=1\n",
+	}
+	if err := os.Mkdir(filepath.Join(dir, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for n, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cm, err := loadComposeModel(context.Background(), cli, dir, t.TempDir(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpctest.Must(t, "model", rpctest.Want("files", cm.files, []string{filepath.Join(dir, "dev/base.yml"), filepath.Join(dir, "dev/tools.yml")}),
+		rpctest.Want("services", cm.model.ServiceNames(), []string{"iris", "tools"}), rpctest.Want("service", cm.service, "iris"))
+}
