@@ -50,7 +50,7 @@ func newKindRuntime(root string, cfg Config, img *imageRuntime, cmp *composeRunt
 		}
 	case hasComposeFile(root, cfg):
 		k.compose, k.kind = cmp, KindCompose // provisional until the model is loaded
-	case hasIRISDockerfile(root):
+	case isDockerfileKind(root):
 		k.fixed, k.decided = true, true // see above: the Dockerfile kind's runtime
 	default:
 		k.fixed, k.decided = true, true
@@ -261,4 +261,10 @@ func (p *Project) BuildLog() string {
 		return filepath.Join(composeStateDir(p.reg.Home(), p.root.Dir), "build.log")
 	}
 	return ""
+}
+
+// isDockerfileKind is the Dockerfile kind's hook (kind_dockerfile.go) as a yes or no.
+func isDockerfileKind(root string) bool {
+	ok, _, err := dockerfileKind(root)
+	return ok && err == nil
 }

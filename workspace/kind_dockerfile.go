@@ -1,7 +1,8 @@
 package workspace
 
-// HOOK of the Dockerfile kind: the `dockerfile` helper's branch replaces this file.
+// HOOK of the Dockerfile kind: the `dockerfile` helper's branch replaces this file (same
+// signature as its dockerfileKind).
 
-// hasIRISDockerfile reports whether root has a Dockerfile whose final stage is an IRIS image
-// (the Dockerfile kind, chosen after compose). Placeholder: never.
-func hasIRISDockerfile(root string) bool { return false }
+// dockerfileKind tells whether the project at root is of the Dockerfile kind by its files (a root
+// Dockerfile whose final stage is an IRIS image, and no compose file). Placeholder: never.
+func dockerfileKind(root string) (ok bool, reason string, err error) { return false, "", nil }
