@@ -76,6 +76,7 @@ func removeComposeProjects(t testing.TB, eng *dockerops.Engine, dir string) {
 			names[c.Labels[dockerops.LabelComposeProject]] = true
 		}
 	}
+	names[normalizeComposeName(filepath.Base(dir))] = true // its volumes outlive its containers (an external down)
 	for n := range names {
 		if n == "" {
 			continue
