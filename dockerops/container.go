@@ -92,6 +92,7 @@ type Container struct {
 	State       string // created|running|paused|restarting|removing|exited|dead
 	Health      string // ""(no healthcheck)|starting|healthy|unhealthy
 	StartedAt   time.Time
+	FinishedAt  time.Time // when its previous run ended (zero: never ran before)
 	ExitCode    int
 	Project     string
 	Superserver int
@@ -100,6 +101,11 @@ type Container struct {
 	Volume      string   // durable volume mounted, "" if none
 	IRIS        bool     // image looks like InterSystems IRIS (ISC_PACKAGE_INSTALLDIR)
 	Warnings    []string // non-fatal problems of the last Start (e.g. failing unexpire exec)
+	// Labels, Restart and Ports are what the engine says of every container (compose's too):
+	// its labels, restart policy and published ports (fillPorts).
+	Labels  map[string]string
+	Restart string
+	Ports   []PortBinding
 	// Outdated (Start only): the container was already running and differs from the Spec; Start
 	// left it as it is (a restart applies the Spec).
 	Outdated []Difference
@@ -256,12 +262,14 @@ func toContainer(ins container.InspectResponse) Container {
 		if t, err := time.Parse(time.RFC3339Nano, ins.State.StartedAt); err == nil && t.Year() > 1 {
 			c.StartedAt = t
 		}
+		c.FinishedAt = parseTime(ins.State.FinishedAt)
 	}
 	for _, m := range ins.Mounts {
 		if m.Type == "volume" && m.Destination == DurableMount {
 			c.Volume = m.Name
 		}
 	}
+	fillPorts(&c, ins)
 	return c
 }
 

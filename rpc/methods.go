@@ -177,7 +177,7 @@ func (s *server) runStart(ctx context.Context, p Project, c call) (any, error) {
 	if sp.Build && c.method == MethodRestart {
 		return nil, &fieldError{Field: c.field + ".build", Msg: "build is a param of iris/start (a rebuild), not of iris/restart"}
 	}
-	return s.start(ctx, p, c.method == MethodRestart, confirm, sp.Build, sp.WorkDoneToken)
+	return s.start(ctx, p, c.method == MethodRestart, confirm, sp.Build, workspace.ConsentChoice{IDs: sp.Allow}, sp.WorkDoneToken)
 }
 
 func (s *server) runStop(ctx context.Context, p Project, c call) (any, error) {
@@ -191,11 +191,11 @@ func (s *server) runStop(ctx context.Context, p Project, c call) (any, error) {
 	s.mu.Lock()
 	s.stopSeq++
 	s.mu.Unlock()
-	st, err := p.Stop(ctx, workspace.StopOptions{Remove: sp.Remove, Purge: sp.Purge})
+	st, vols, err := p.StopVolumes(ctx, workspace.StopOptions{Remove: sp.Remove, Purge: sp.Purge})
 	if err != nil {
 		return nil, &opError{err: err, status: &st}
 	}
-	return st, nil
+	return StopResult{Status: st, RemovedVolumes: vols}, nil
 }
 
 func (s *server) runPorts(ctx context.Context, p Project, c call) (any, error) {
@@ -227,7 +227,9 @@ func (s *server) runRelease(ctx context.Context, p Project, c call) (any, error)
 
 // start runs a start or restart with progress reporting (progress.go).
 // confirm names the container the user agreed may be recreated (restart only).
-func (s *server) start(ctx context.Context, p Project, restart bool, confirm string, build bool, token json.RawMessage) (workspace.Status, error) {
+// consent is what the user allowed in the editor's dialog (iris/start's allow); none for the
+// automatic start, which therefore never runs a compose project beyond the allow-list.
+func (s *server) start(ctx context.Context, p Project, restart bool, confirm string, build bool, consent workspace.ConsentChoice, token json.RawMessage) (workspace.Status, error) {
 	s.mu.Lock()
 	stopSeq := s.stopSeq
 	s.mu.Unlock()
@@ -235,9 +237,9 @@ func (s *server) start(ctx context.Context, p Project, restart bool, confirm str
 	var st workspace.Status
 	var err error
 	if restart {
-		st, err = p.RestartWith(ctx, workspace.RestartOptions{Confirm: confirm}, prog.report)
+		st, err = p.RestartWith(ctx, workspace.RestartOptions{Confirm: confirm, Consent: consent}, prog.report)
 	} else {
-		st, err = p.StartWith(ctx, workspace.StartOptions{Build: build}, prog.report)
+		st, err = p.StartWith(ctx, workspace.StartOptions{Build: build, Consent: consent}, prog.report)
 	}
 	if asked := confirmContainer(err); asked != "" {
 		s.mu.Lock()

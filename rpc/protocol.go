@@ -83,6 +83,9 @@ type InitializationOptions struct {
 	// (inspect().globalValue), never a workspace's or folder's.
 	AllowEnvFileOutsideProject bool `json:"allowEnvFileOutsideProject"`
 	AllowNetworkBind           bool `json:"allowNetworkBind"`
+	// DockerPath is the docker CLI whose compose plugin runs compose projects
+	// (irisHelper.dockerPath, user scope only: it names a program to run); "" = docker on PATH.
+	DockerPath string `json:"dockerPath"`
 }
 
 // UnmarshalJSON accepts null, {} and an empty array (what some clients send for "no options").
@@ -217,6 +220,31 @@ type ServerInfo struct {
 	Version string `json:"version"`
 }
 
+// StopResult is iris/stop's answer: the status object with the volumes a purge removed.
+type StopResult struct {
+	Status         workspace.Status
+	RemovedVolumes []string // never null
+}
+
+// MarshalJSON writes the status object's fields and removedVolumes beside them.
+func (r StopResult) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(r.Status)
+	if err != nil {
+		return nil, err
+	}
+	vols := r.RemovedVolumes
+	if vols == nil {
+		vols = []string{}
+	}
+	v, err := json.Marshal(vols)
+	if err != nil {
+		return nil, err
+	}
+	out := append(b[:len(b)-1:len(b)-1], []byte(`,"removedVolumes":`)...)
+	out = append(out, v...)
+	return append(out, '}'), nil
+}
+
 // StopParams are iris/stop's params (and iris.stop's first argument).
 type StopParams struct {
 	Remove        bool            `json:"remove"`
@@ -232,6 +260,9 @@ type ReleaseParams struct {
 
 // StartParams are iris/start's and iris/restart's params.
 type StartParams struct {
+	// Build (iris/start): rebuild what the project builds and recreate its containers (a
+	// Rebuild, "IRIS: Rebuild"); the image kind ignores it.
+	Build bool `json:"build,omitempty"`
 	// WorkDoneToken is an LSP progress token made by the client; when absent and the client
 	// supports window.workDoneProgress, the helper creates one.
 	WorkDoneToken json.RawMessage `json:"workDoneToken,omitempty"`
@@ -246,9 +277,6 @@ type StartParams struct {
 	// Allow (iris/start, iris/restart): the ids of the items of a CodeConsentRequired answer the
 	// user allowed (workspace.ConsentChoice.IDs); kept for the project once the start goes ahead.
 	Allow []string `json:"allow,omitempty"`
-	// Build (iris/start): rebuild the project's image first (Rebuild; Dockerfile and compose
-	// projects; the image kind ignores it).
-	Build bool `json:"build,omitempty"`
 }
 
 // PortsResult answers iris/ports: the listing `ports list --json` prints (assignments, and the

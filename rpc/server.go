@@ -23,6 +23,7 @@ type Project interface {
 	Status(ctx context.Context) workspace.Status
 	StartWith(ctx context.Context, opts workspace.StartOptions, progress func(dockerops.Progress)) (workspace.Status, error)
 	Stop(ctx context.Context, opts workspace.StopOptions) (workspace.Status, error)
+	StopVolumes(ctx context.Context, opts workspace.StopOptions) (workspace.Status, []string, error)
 	RestartWith(ctx context.Context, opts workspace.RestartOptions, progress func(dockerops.Progress)) (workspace.Status, error)
 	Release(ctx context.Context, opts workspace.ReleaseOptions) (registry.Assignment, error)
 	Ports(ctx context.Context) (workspace.PortList, error)
@@ -378,6 +379,7 @@ func (s *server) initialize(ctx context.Context, c call) (result any, err error)
 		popts.EditorImage = o.Image
 		popts.BindAddress = o.BindAddress
 		popts.EditorSync = string(o.SyncEnv)
+		popts.DockerPath = o.DockerPath
 		popts.Policy = popts.Policy.Or(workspace.UserPolicy{
 			AllowEnvFileOutsideProject: o.AllowEnvFileOutsideProject, AllowNetworkBind: o.AllowNetworkBind})
 		if popts.Logger == nil {
@@ -456,7 +458,7 @@ func (s *server) afterInitialized(attempt *initAttempt) {
 // autoStartNow runs the automatic start (in the server's lifetime, not a request's).
 func (s *server) autoStartNow(p Project) {
 	s.log.Info("auto-start", "project", p.Root().Dir)
-	_, err := s.start(s.ctx, p, false, "", false, nil)
+	_, err := s.start(s.ctx, p, false, "", false, workspace.ConsentChoice{}, nil)
 	if err == nil || s.ctx.Err() != nil {
 		return
 	}

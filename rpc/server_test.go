@@ -95,6 +95,11 @@ func (f *fakeProject) Stop(ctx context.Context, opts workspace.StopOptions) (wor
 	return f.Status(context.Background()), nil
 }
 
+func (f *fakeProject) StopVolumes(ctx context.Context, opts workspace.StopOptions) (workspace.Status, []string, error) {
+	st, err := f.Stop(ctx, opts)
+	return st, nil, err
+}
+
 func (f *fakeProject) Restart(ctx context.Context, progress func(dockerops.Progress)) (workspace.Status, error) {
 	f.Stop(ctx, workspace.StopOptions{})
 	return f.StartWith(ctx, workspace.StartOptions{}, progress)

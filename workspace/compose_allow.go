@@ -186,15 +186,6 @@ func composeItems(root string, m compose.Model, refs FileRefs) ([]ConsentItem, e
 	return items, nil
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // isRemoteContext: a build context that is a URL (git, https) is fetched, not read from the host.
 func isRemoteContext(c string) bool {
 	for _, p := range []string{"http://", "https://", "git://", "git@", "ssh://", "docker-image://", "oci-layout://"} {

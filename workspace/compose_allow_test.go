@@ -14,9 +14,9 @@ import (
 	"github.com/iris-helper/iris-helper/dockerops/compose"
 )
 
-// composeModel loads the project in root through the real `docker compose config --format json`
+// configModel loads the project in root through the real `docker compose config --format json`
 // (what compose sees), with HOME set to home for `~`.
-func composeModel(t *testing.T, root, home string) compose.Model {
+func configModel(t *testing.T, root, home string) compose.Model {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -97,7 +97,7 @@ func (f allowFixture) scrub(s string) string {
 
 func (f allowFixture) check(t *testing.T, choice ConsentChoice, home string) ([]ConsentItem, error) {
 	t.Helper()
-	m := composeModel(t, f.root, f.home)
+	m := configModel(t, f.root, f.home)
 	return checkComposeModel(home, f.root, []string{filepath.Join(f.root, "compose.yaml")}, map[string]string{"HOME": f.home}, m, choice)
 }
 
@@ -194,7 +194,7 @@ secrets:
 			if err != nil {
 				t.Fatal(err)
 			}
-			items, err := composeItems(f.root, composeModel(t, f.root, f.home), refs)
+			items, err := composeItems(f.root, configModel(t, f.root, f.home), refs)
 			if c.wantErr != "" {
 				var me *MissingBindSourceError
 				if !errors.As(err, &me) || f.scrub(err.Error()) != c.wantErr {

@@ -46,6 +46,9 @@ type ProjectOptions struct {
 	// Policy is what the user allows by flags or editor settings at user scope; OpenProject ORs in
 	// the environment and $IRIS_HELPER_HOME/config.json (LoadUserPolicy). Never from project files.
 	Policy UserPolicy
+	// DockerPath is the docker CLI whose compose plugin runs compose projects (the editor's
+	// irisHelper.dockerPath); "" = docker on PATH.
+	DockerPath string
 	// How long a start (default 5 min) and a stop (60 s) wait for the per-project lock.
 	StartLockTimeout, StopLockTimeout time.Duration
 	// BuildArgs are --build-arg values for the build of a Dockerfile project (tests build on the
@@ -118,11 +121,15 @@ func OpenProject(ctx context.Context, dir string, opts ProjectOptions) (*Project
 	p.ready = newReadiness(p.reg.Home(), root.Dir, p.log)
 	img := &imageRuntime{project: root.Dir, engine: p.Engine, image: p.image, durable: cfg.DurableOrDefault(),
 		unexpire: cfg.UnexpirePasswordsOrDefault(), readyTimeout: readyTimeout, env: opts.ContainerEnv}
-	p.rt = img
-	if p.chooseDockerfile() {
-		p.rt = p.newDockerfileRuntime(img)
-		p.image = img.image
+	cmp := &composeRuntime{root: root.Dir, home: p.reg.Home(), cfg: cfg, engine: p.Engine, dockerPath: opts.DockerPath,
+		readyTimeout: readyTimeout, syncOff: p.syncMode == dotenv.SyncFalse, log: p.log}
+	var df *dockerfileRuntime
+	if cfg.Kind == KindDockerfile || (cfg.Kind == "" && !hasComposeFile(root.Dir, cfg) && p.chooseDockerfile()) {
+		imgCopy := *img // the Dockerfile kind runs its own tag; the image kind keeps the settings' image
+		df = p.newDockerfileRuntime(&imgCopy)
+		p.image = imgCopy.image
 	}
+	p.rt = newKindRuntime(root.Dir, cfg, img, cmp, df) // the kind: docs/config.md
 	userPolicy, err := LoadUserPolicy(p.reg.Home())
 	if err != nil {
 		return nil, fmt.Errorf("open project %s: %w", root.Dir, err)

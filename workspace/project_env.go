@@ -22,11 +22,23 @@ func (p *Project) envScope() dotenv.Scope {
 	return dotenv.Scope{Root: p.root.Dir, Home: p.reg.Home(), AllowOutside: p.policy.Allows(KnobEnvFileOutsideProject)}
 }
 
-// envPorts are the values the project's .env should hold for assignment a: the host and ports,
-// and the managed keys the Runtime adds (Runtime.EnvKeys; none for the image kind).
+// envPorts are the values the project's .env should hold for assignment a (a port whose key the
+// compose files use as a container port is left out: 0 is not written).
 func (p *Project) envPorts(a registry.Assignment) dotenv.Ports {
-	return dotenv.Ports{Host: ConnectHost(p.bindAddress), Superserver: a.SuperserverPort, Web: a.WebPort,
-		Extra: p.rt.EnvKeys(RunPlan{Assignment: a, BindAddress: p.bindAddress})}
+	ports := dotenv.Ports{Host: ConnectHost(p.bindAddress), Superserver: a.SuperserverPort, Web: a.WebPort,
+		Extra: p.rt.EnvKeys(p.plan(a, ""))}
+	if k, ok := p.rt.(*kindRuntime); ok && k.Kind() == KindCompose {
+		keys := dotenv.ResolveKeys(p.cfg.Env.Names, readProjectEnv(p.envPath()))
+		for _, skip := range k.compose.skipEnvKeys() {
+			switch skip {
+			case keys.Superserver:
+				ports.Superserver = 0
+			case keys.Web:
+				ports.Web = 0
+			}
+		}
+	}
+	return ports
 }
 
 // envFile is the absolute path of the synced .env when sync is on, the file exists and may be

@@ -23,8 +23,9 @@ const (
 // rules around it: the registry (which host ports the project gets, port moves, restore), the
 // .env, the per-project lock, the network-bind refusal, the confirmation a restart asks for, the
 // status and the messages. A Runtime decides nothing of that; it does what it is told, under
-// those rules, and reports what it finds. The image kind (imageRuntime, wrapping dockerops) is
-// the one implementation today; compose and Dockerfile projects are further ones.
+// those rules, and reports what it finds. Implementations: the image kind (imageRuntime, wrapping
+// dockerops), the compose kind (composeRuntime, through dockerops/compose), and kindRuntime, which
+// decides a project's kind and delegates to one of them.
 //
 // The contract, for every implementation:
 //   - It is bound to one project (its key, Root.Dir) when made, with the settings that do not
@@ -98,6 +99,9 @@ type RunPlan struct {
 	// password for the project (credentials.go); "" for none. The image and Dockerfile kinds
 	// mount it; the compose kind ignores it (a compose project's own files decide).
 	MergeFile string
+	// Consent is what the user allowed of a compose project beyond the allow-list for this start
+	// (StartOptions.Consent); other kinds ignore it.
+	Consent ConsentChoice
 }
 
 // Containers is what a Runtime finds of its project on the engine.
@@ -113,6 +117,9 @@ type Containers struct {
 	Others []dockerops.Container
 	// Ports is every port the containers publish, the main container's IRIS pair included.
 	Ports []PublishedPort
+	// Notes are what the user should know about the containers (the status message): e.g. compose
+	// containers started without iris-helper, or which of two IRIS-like services is used.
+	Notes []string
 }
 
 // PublishedPort is one container port published on the host.

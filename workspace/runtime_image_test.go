@@ -8,8 +8,9 @@ import (
 // spec is the container the image (or Dockerfile) runtime would create for a start of assignment a (the tests
 // compare it with the project's settings).
 func (p *Project) spec(a registry.Assignment, confirm string) dockerops.Spec {
-	if rt, ok := p.rt.(*dockerfileRuntime); ok {
-		return rt.spec(p.plan(a, confirm))
+	k := p.rt.(*kindRuntime)
+	if k.dockerfile != nil {
+		return k.dockerfile.spec(p.plan(a, confirm))
 	}
-	return p.rt.(*imageRuntime).spec(p.plan(a, confirm))
+	return k.image.spec(p.plan(a, confirm))
 }

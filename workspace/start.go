@@ -24,6 +24,7 @@ type startOp struct {
 	stopped   bool   // cancelled by Stop
 	confirm   string // the container whose recreate (its data is not on a volume) the user confirmed
 	build     bool   // rebuild what the kind builds (StartOptions.Build)
+	consent   ConsentChoice
 	status    Status // set before done is closed
 	err       error
 }
@@ -37,29 +38,31 @@ type startOp struct {
 // durable volume (*dockerops.KeepError; Restart with Confirm may). A non-loopback bindAddress from
 // .iris-helper.json is refused unless the user allows it (*NetworkBindError).
 func (p *Project) Start(ctx context.Context, progress func(dockerops.Progress)) (Status, error) {
-	return p.start(ctx, "", false, progress)
+	return p.start(ctx, "", StartOptions{}, progress)
 }
 
-// StartOptions select what StartWith does besides a Start.
+// StartOptions select what StartWith does beyond Start.
 type StartOptions struct {
-	// Build rebuilds the project's image first even when it exists (Rebuild: `start --build`,
-	// iris/start {"build": true}); kinds without a build step (the image kind) ignore it. A start
-	// that joins one in flight does not build again. A running container is left as it is: after
-	// a rebuild it shows restartNeeded, and Restart runs the new image.
+	// Build rebuilds what the project's kind builds (compose services with a build section, the
+	// Dockerfile kind's image) and recreates the containers: a Rebuild. The image kind ignores it.
 	Build bool
+	// Consent is what the user allowed of a compose project beyond what a repository may do on its
+	// own (compose_consent.go): the CLI's explicit start allows all it lists, the editor the ids
+	// its dialog showed; none for an automatic start. Other kinds ignore it.
+	Consent ConsentChoice
 }
 
-// StartWith is Start with options.
+// StartWith is Start with opts (a Rebuild: Build). A StartWith while a start runs joins it.
 func (p *Project) StartWith(ctx context.Context, opts StartOptions, progress func(dockerops.Progress)) (Status, error) {
-	return p.start(ctx, "", opts.Build, progress)
+	return p.start(ctx, "", opts, progress)
 }
 
-func (p *Project) start(ctx context.Context, confirm string, build bool, progress func(dockerops.Progress)) (Status, error) {
+func (p *Project) start(ctx context.Context, confirm string, opts StartOptions, progress func(dockerops.Progress)) (Status, error) {
 	p.mu.Lock()
 	op := p.op
 	if op == nil {
 		opCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		op = &startOp{done: make(chan struct{}), cancel: cancel, listeners: map[int]func(dockerops.Progress){}, confirm: confirm, build: build}
+		op = &startOp{done: make(chan struct{}), cancel: cancel, listeners: map[int]func(dockerops.Progress){}, confirm: confirm, build: opts.Build, consent: opts.Consent}
 		p.op = op
 		p.lastErr, p.note = nil, ""
 		go p.runStart(opCtx, op)
@@ -94,7 +97,7 @@ func (p *Project) start(ctx context.Context, confirm string, build bool, progres
 
 // runStart runs the shared start and records its outcome.
 func (p *Project) runStart(ctx context.Context, op *startOp) {
-	err := p.doStart(ctx, op.confirm, op.build, func(pr dockerops.Progress) {
+	err := p.doStart(ctx, op.confirm, op.build, op.consent, func(pr dockerops.Progress) {
 		p.mu.Lock()
 		op.phase = pr.Phase
 		ls := make([]func(dockerops.Progress), 0, len(op.listeners))
@@ -136,7 +139,7 @@ func (p *Project) runStart(ctx context.Context, op *startOp) {
 }
 
 // doStart is one start under the per-project lock.
-func (p *Project) doStart(ctx context.Context, confirm string, build bool, progress func(dockerops.Progress)) error {
+func (p *Project) doStart(ctx context.Context, confirm string, build bool, consent ConsentChoice, progress func(dockerops.Progress)) error {
 	if err := p.checkBind(); err != nil {
 		return err
 	}
@@ -189,7 +192,7 @@ func (p *Project) doStart(ctx context.Context, confirm string, build bool, progr
 		p.message(Message{Level: LevelInfo, Text: note})
 	}
 	plan := p.plan(a, confirm)
-	plan.Build = build
+	plan.Build, plan.Consent = build, consent
 	cs, err := p.rt.Start(ctx, plan, progress)
 	var taken *dockerops.PortTakenError
 	if errors.As(err, &taken) && ctx.Err() == nil {
@@ -211,7 +214,9 @@ func (p *Project) doStart(ctx context.Context, confirm string, build bool, progr
 		p.note = note
 		p.mu.Unlock()
 		p.message(Message{Level: LevelWarning, Text: note})
-		cs, err = p.rt.Start(ctx, p.plan(a, confirm), progress) // built already, if it built
+		plan = p.plan(a, confirm)
+		plan.Build, plan.Consent = build, consent
+		cs, err = p.rt.Start(ctx, plan, progress)
 	}
 	if err != nil {
 		return fmt.Errorf("start IRIS for %s: %w", p.root.Dir, err)
@@ -248,6 +253,8 @@ type RestartOptions struct {
 	// A restart that would have to remove any other such container fails with
 	// *ConfirmRequiredError naming it, before anything is stopped.
 	Confirm string
+	// Consent: as StartOptions.Consent, for the start after the stop.
+	Consent ConsentChoice
 }
 
 // ConfirmRequiredError means a restart would have to remove the project's container, whose data
@@ -285,7 +292,7 @@ func (p *Project) RestartWith(ctx context.Context, opts RestartOptions, progress
 	if _, err := p.Stop(ctx, StopOptions{}); err != nil {
 		return p.Status(ctx), err
 	}
-	st, err := p.start(ctx, opts.Confirm, false, progress)
+	st, err := p.start(ctx, opts.Confirm, StartOptions{Consent: opts.Consent}, progress)
 	var keep *dockerops.KeepError
 	if errors.As(err, &keep) { // a container other than the confirmed one
 		err = &ConfirmRequiredError{Project: p.root.Dir, Container: keep.Container, Reason: keep.Reason, NotOnVolume: keep.NotOnVolume}
@@ -328,6 +335,28 @@ type StopOptions struct {
 // Stop cancels a start in flight, stops the container in order (keeping it unless Remove;
 // Purge also deletes the data volume) and marks the assignment idle (still reserved).
 func (p *Project) Stop(ctx context.Context, opts StopOptions) (Status, error) {
+	st, _, err := p.StopVolumes(ctx, opts)
+	return st, err
+}
+
+// StopVolumes is Stop that also returns the volumes a purge removed (a compose project's named
+// volumes, the image kind's durable volume).
+func (p *Project) StopVolumes(ctx context.Context, opts StopOptions) (Status, []string, error) {
+	var before []string
+	if k, ok := p.rt.(*kindRuntime); opts.Purge && opts.Remove && (!ok || k.Kind() != KindCompose) {
+		before, _ = p.PurgeVolumes(ctx) // the durable volume, when there is one
+	}
+	st, err := p.stop(ctx, opts)
+	if err != nil || !opts.Purge || !opts.Remove {
+		return st, nil, err
+	}
+	if k, ok := p.rt.(*kindRuntime); ok && k.Kind() == KindCompose {
+		return st, k.compose.RemovedVolumes(), nil
+	}
+	return st, before, nil
+}
+
+func (p *Project) stop(ctx context.Context, opts StopOptions) (Status, error) {
 	p.mu.Lock()
 	op := p.op
 	if op != nil {

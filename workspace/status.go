@@ -256,6 +256,8 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 	if note != "" {
 		msgs = append(msgs, note)
 	}
+	msgs = append(msgs, cs.Notes...)
+	st.Kind = p.rt.Kind() // known once the runtime has looked (Inspect decides an undecided kind's engine side)
 	st.ComposeProject, st.IrisService = cs.ComposeProject, cs.Service
 	st.Ports = statusPorts(cs, a, assigned, st.BindAddress)
 	st.Host = ConnectHost(st.BindAddress)

@@ -124,6 +124,7 @@ func (p *Project) Watch(ctx context.Context, onStatus func(Status), onMessage fu
 	run(p.watchEngine)
 	run(p.watchRegistry)
 	run(func(ctx context.Context) { p.watchEnv(ctx, w.envKick) })
+	run(p.watchModel) // compose projects: the model, loaded off the status path
 	wg.Wait()
 	return nil
 }

@@ -38,12 +38,12 @@ func newRestartCmd(a *app) *cobra.Command {
 				return err
 			}
 			pp := &progressPrinter{w: a.stderr, start: time.Now()}
-			st, err := p.RestartWith(cmd.Context(), workspace.RestartOptions{}, pp.print)
+			st, err := p.RestartWith(cmd.Context(), workspace.RestartOptions{Consent: explicitConsent}, pp.print)
 			// A confirmation (--yes or the answer) covers the container the refusal named only.
 			var confirm *workspace.ConfirmRequiredError
 			if errors.As(err, &confirm) && (yes || isTerminal(a.stdin)) {
 				if yes || askYes(a.stdin, a.stderr, confirm.Error()+"\nRecreate it? [y/N] ") {
-					st, err = p.RestartWith(cmd.Context(), workspace.RestartOptions{Confirm: confirm.Container}, pp.print)
+					st, err = p.RestartWith(cmd.Context(), workspace.RestartOptions{Confirm: confirm.Container, Consent: explicitConsent}, pp.print)
 				} else {
 					return errors.New("restart cancelled; nothing was changed")
 				}

@@ -48,7 +48,7 @@ func newStartCmd(a *app) *cobra.Command {
 				return err
 			}
 			pp := &progressPrinter{w: a.stderr, start: time.Now()}
-			st, err := p.StartWith(cmd.Context(), workspace.StartOptions{Build: build}, pp.print)
+			st, err := p.StartWith(cmd.Context(), workspace.StartOptions{Build: build, Consent: explicitConsent}, pp.print)
 			return finishStart(a, p, st, err, asJSON)
 		},
 	}
@@ -58,7 +58,7 @@ func newStartCmd(a *app) *cobra.Command {
 	f.IntVar(&webPort, "web-port", 0, "web port to use (a manual assignment)")
 	f.DurationVar(&timeout, "timeout", workspace.DefaultReadyTimeout, "how long to wait for IRIS to answer")
 	f.BoolVar(&asJSON, "json", false, "print the status object (docs/status.md) as JSON")
-	f.BoolVar(&build, "build", false, "rebuild the project's image first (Dockerfile and compose projects)")
+	f.BoolVar(&build, "build", false, "rebuild the project's images and recreate its containers (compose and Dockerfile projects)")
 	return cmd
 }
 
@@ -84,3 +84,8 @@ func (p *progressPrinter) print(pr dockerops.Progress) {
 	p.last = line
 	fmt.Fprintf(p.w, "iris-helper: [%4.1fs] %s\n", time.Since(p.start).Seconds(), line)
 }
+
+// explicitConsent: a start the user runs on the command line counts as consent to what a compose
+// project does beyond the allow-list; the start lists each item it allowed on stderr
+// (docs/config.md, "What a repository's compose file may do on its own").
+var explicitConsent = workspace.ConsentChoice{All: true}

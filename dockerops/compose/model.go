@@ -7,6 +7,8 @@
 package compose
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -22,6 +24,8 @@ type Model struct {
 	Volumes  map[string]Volume  `json:"volumes"`
 	Secrets  map[string]FileRef `json:"secrets"`
 	Configs  map[string]FileRef `json:"configs"`
+	// Digest is the SHA-256 (hex) of compose's whole output: every field, decoded here or not.
+	Digest string `json:"-"`
 }
 
 // Service is one service of the model.
@@ -48,6 +52,22 @@ type Service struct {
 	Secrets     []ServiceFileRef  `json:"secrets"`
 	Configs     []ServiceFileRef  `json:"configs"`
 	Labels      map[string]string `json:"labels"`
+	EnvFile     []EnvFile         `json:"env_file"`
+}
+
+// EnvFile is one of a service's env_file entries.
+type EnvFile struct {
+	Path     string `json:"path"`
+	Required bool   `json:"required"`
+}
+
+// EnvFiles are the paths of the service's env_files.
+func (s Service) EnvFiles() []string {
+	out := make([]string, 0, len(s.EnvFile))
+	for _, e := range s.EnvFile {
+		out = append(out, e.Path)
+	}
+	return out
 }
 
 // Build is a service's build section.
@@ -126,6 +146,8 @@ func ParseConfig(data []byte) (Model, error) {
 	if m.Services == nil {
 		m.Services = map[string]Service{}
 	}
+	sum := sha256.Sum256(data)
+	m.Digest = hex.EncodeToString(sum[:])
 	return m, nil
 }
 

@@ -29,6 +29,10 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(m.Digest) != 64 {
+		t.Errorf("digest %q", m.Digest)
+	}
+	m.Digest = ""
 	image := "intersystemsdc/iris-community"
 	want := Model{
 		Name: "proj",

@@ -199,6 +199,15 @@ func readEnvPort(raw string) (int, error) {
 	return parsePort(m["V"])
 }
 
+// envValue is the value of a line as written (quotes included), as dotenv readers see it.
+func envValue(raw string) string {
+	m, err := godotenv.Unmarshal("V=" + raw)
+	if err != nil {
+		return raw
+	}
+	return m["V"]
+}
+
 // unquoteDigits returns the digits of raw when it is a number, bare or in quotes of one
 // kind, and "" otherwise.
 func unquoteDigits(raw string) string {
@@ -516,9 +525,12 @@ func (o syncOp) plan() (Result, resolved, error) {
 	}
 	res.Exists = exists
 	res.Keys = o.resolveKeys(in)
-	if !res.Exists && res.Mode == SyncAuto {
+	if !res.Exists && res.Mode == SyncAuto && len(o.ports.Extra) == 0 {
 		res.Skipped = SkipNoFile
 		return res, f, nil
+	}
+	if !res.Exists && res.Mode == SyncAuto {
+		o.ports = Ports{Extra: o.ports.Extra} // auto creates a file for the extra keys alone
 	}
 	if err := checkConfiguredKeys(f.target, in, o.names, res.Keys); err != nil {
 		return res, f, err

@@ -315,3 +315,25 @@ func TestRenderExtraKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestExtraKeys(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/.env"
+	ports := Ports{Host: "localhost", Superserver: 35501, Web: 35502, Extra: map[string]string{"COMPOSE_PROJECT_NAME": "app-1a2b3c4d"}}
+	res, err := Sync(Scope{Root: dir}, path, SyncAuto, Names{}, ports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	rpctest.Must(t, "auto creates a file with the extra key alone", rpctest.Want("written", res.Written, true),
+		rpctest.Want("content", string(got), ManagedComment+"\nCOMPOSE_PROJECT_NAME=app-1a2b3c4d\n"))
+	res, err = Sync(Scope{Root: dir}, path, SyncAuto, Names{}, ports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = os.ReadFile(path)
+	rpctest.Must(t, "then the file exists and gets the ports beside it", rpctest.Want("written", res.Written, true),
+		rpctest.Want("content", string(got), ManagedComment+"\nCOMPOSE_PROJECT_NAME=app-1a2b3c4d\nIRIS_HOST=localhost\nIRIS_PORT=35501\nIRIS_WEB_PORT=35502\n"))
+	res, err = Sync(Scope{Root: dir}, path, SyncAuto, Names{}, ports)
+	rpctest.Must(t, "up to date", rpctest.Want("err", err, nil), rpctest.Want("written", res.Written, false))
+}

@@ -148,7 +148,7 @@ func TestRenderEnvContractOnTrickyInputs(t *testing.T) {
 	}
 	for _, s := range inputs {
 		for _, keys := range fuzzKeySets {
-			for _, p := range []Ports{{"localhost", 31001, 31002, nil}, {"", 1, 0, nil}, {"localhost", 0, 65535, nil}} {
+			for _, p := range []Ports{{Host: "localhost", Superserver: 31001, Web: 31002}, {Superserver: 1}, {Host: "localhost", Web: 65535}} {
 				checkRender(t, []byte(s), keys, p)
 			}
 		}

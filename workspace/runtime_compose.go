@@ -1,0 +1,690 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/iris-helper/iris-helper/dockerops"
+	"github.com/iris-helper/iris-helper/dockerops/compose"
+)
+
+// composeRuntime is the compose kind: the project's own compose files run through the user's
+// `docker compose` with one override file written under IRIS_HELPER_HOME (the registry's ports on
+// the bind address, iris-helper's labels, restart unless-stopped). Inspect, Watch and Logs go
+// through the engine by iris-helper's labels (no compose process); Start, Stop and the model are
+// compose children (dockerops/compose).
+type composeRuntime struct {
+	root, home   string
+	cfg          Config
+	engine       func(context.Context) (*dockerops.Engine, error)
+	dockerPath   string // the editor's irisHelper.dockerPath ("" = docker on PATH)
+	readyTimeout time.Duration
+	syncOff      bool // env sync false: the name is passed with -p only (terminal compose will not find it)
+	log          *slog.Logger
+
+	mu        sync.Mutex
+	cli       *compose.CLI
+	cur       *composeModel // the cached model (nil: not loaded)
+	curErr    error         // the last load's failure
+	stale     bool          // a file the model reads changed since cur was loaded
+	triedDisk bool          // the model kept by another process's load was looked for
+	name      string        // compose project name decided by the last start ("" none yet)
+	renamed   bool          // name had to change: another folder uses compose's own
+	removed   []string      // the volumes the last Stop with Purge removed
+}
+
+var _ Runtime = (*composeRuntime)(nil)
+
+func (r *composeRuntime) Kind() Kind { return KindCompose }
+
+// findCLI is the user's Docker Compose, found once.
+func (r *composeRuntime) findCLI(ctx context.Context) (*compose.CLI, error) {
+	r.mu.Lock()
+	c := r.cli
+	r.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	c, err := compose.Find(ctx, r.dockerPath)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.cli = c
+	r.mu.Unlock()
+	return c, nil
+}
+
+// load reads the model through a compose child and caches it (the one place a model is loaded).
+func (r *composeRuntime) load(ctx context.Context) (*composeModel, error) {
+	cli, err := r.findCLI(ctx)
+	if err == nil {
+		var cm *composeModel
+		cm, err = loadComposeModel(ctx, cli, r.root, r.home, r.cfg)
+		r.mu.Lock()
+		if cm != nil {
+			r.cur = cm
+		}
+		r.curErr, r.stale = err, false
+		r.mu.Unlock()
+		if err == nil {
+			return cm, nil
+		}
+		return cm, err
+	}
+	r.mu.Lock()
+	r.curErr = err
+	r.mu.Unlock()
+	return nil, err
+}
+
+// cached is the model as last loaded, without loading (a status never spawns a process): in a
+// process that has not loaded it, the one another process's load kept, while nothing it was read
+// from changed.
+func (r *composeRuntime) cached() (*composeModel, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cur == nil && r.curErr == nil && !r.triedDisk {
+		r.triedDisk = true
+		r.cur = cachedComposeModel(r.root, r.home, r.cfg)
+	}
+	return r.cur, r.curErr
+}
+
+// fresh is the cached model when no file it reads changed since, else a new load.
+func (r *composeRuntime) fresh(ctx context.Context) (*composeModel, error) {
+	_, _ = r.cached()
+	r.mu.Lock()
+	cm, err, stale := r.cur, r.curErr, r.stale
+	r.mu.Unlock()
+	if cm != nil && err == nil && !stale {
+		return cm, nil
+	}
+	return r.load(ctx)
+}
+
+// invalidate marks the model stale (a file it reads changed).
+func (r *composeRuntime) invalidate() {
+	r.mu.Lock()
+	r.stale, r.triedDisk = true, true
+	r.mu.Unlock()
+}
+
+// projectName is compose's name for the project: the one the last start decided, else the
+// model's, else compose's rule on the environment and folder.
+func (r *composeRuntime) projectName() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.name != "" {
+		return r.name
+	}
+	if r.cur != nil {
+		return r.cur.model.Name
+	}
+	return composeNameFromEnv(r.root, readProjectEnv(r.cfg.EnvPath(r.root)))
+}
+
+// decideName keeps compose's project name unless a container of another folder uses it
+// (com.docker.compose.project.working_dir); then the name gets the project's hash.
+func (r *composeRuntime) decideName(ctx context.Context, eng *dockerops.Engine, cm *composeModel) (string, bool, error) {
+	name := cm.model.Name
+	cs, err := eng.Containers(ctx, dockerops.LabelComposeProject+"="+name)
+	if err != nil {
+		return "", false, err
+	}
+	for _, c := range cs {
+		if wd := c.Labels[dockerops.LabelComposeWorkingDir]; wd != "" && filepath.Clean(wd) != r.root {
+			return name + "-" + projectKeyHash(r.root), true, nil
+		}
+	}
+	return name, false, nil
+}
+
+// project is the compose project for a command.
+func (r *composeRuntime) project(cm *composeModel, name string) compose.Project {
+	return compose.Project{Dir: r.root, Files: cm.files, EnvFile: cm.envFile, Name: name, Env: cm.childEnv,
+		Override: filepath.Join(composeStateDir(r.home, r.root), "override.yml")}
+}
+
+// ComposeHostNetworkError means a service with network_mode host publishes ports: its ports
+// cannot be moved onto the registry's.
+type ComposeHostNetworkError struct {
+	Project, Service string
+}
+
+func (e *ComposeHostNetworkError) Error() string {
+	return fmt.Sprintf("service %s of the compose project of %s uses network_mode: host and publishes ports; iris-helper cannot give them stable host ports (remove network_mode or the ports)",
+		e.Service, e.Project)
+}
+
+// override is the override file for a start of plan: every published port on the bind address
+// (the IRIS service's pair on the registry's ports), iris-helper's labels on every service,
+// restart unless-stopped for always, and container_name reset where another folder holds it.
+func (r *composeRuntime) override(ctx context.Context, eng *dockerops.Engine, cm *composeModel, plan RunPlan) (compose.Override, []string, error) {
+	bind := plan.BindAddress
+	if bind == "" {
+		bind = DefaultBindAddress
+	}
+	var notes []string
+	o := compose.Override{}
+	for _, name := range cm.model.ServiceNames() {
+		s := cm.model.Services[name]
+		if s.NetworkMode == "host" && len(s.Ports) > 0 {
+			return nil, nil, &ComposeHostNetworkError{Project: r.root, Service: name}
+		}
+		role := dockerops.RoleService
+		if name == cm.service {
+			role = dockerops.RoleIRIS
+		}
+		so := compose.ServiceOverride{Labels: map[string]string{
+			dockerops.LabelProject:     r.root,
+			dockerops.LabelRole:        role,
+			dockerops.LabelSuperserver: strconv.Itoa(plan.Assignment.SuperserverPort),
+			dockerops.LabelWeb:         strconv.Itoa(plan.Assignment.WebPort),
+			dockerops.LabelBind:        bind,
+			dockerops.LabelModel:       cm.hash,
+		}}
+		if s.Restart == "always" {
+			so.Restart = "unless-stopped"
+		}
+		var ports []compose.Binding
+		seen := map[string]bool{}
+		addPort := func(b compose.Binding) {
+			k := fmt.Sprintf("%d/%s", b.ContainerPort, b.Protocol)
+			if !seen[k] {
+				seen[k] = true
+				ports = append(ports, b)
+			}
+		}
+		if name == cm.service {
+			addPort(compose.Binding{HostIP: bind, HostPort: plan.Assignment.SuperserverPort, ContainerPort: dockerops.SuperserverContainerPort, Protocol: "tcp"})
+			addPort(compose.Binding{HostIP: bind, HostPort: plan.Assignment.WebPort, ContainerPort: dockerops.WebContainerPort, Protocol: "tcp"})
+		}
+		for _, p := range s.Ports {
+			// Until the registry keeps extra ports (registry.Ensure with service/containerPort/protocol
+			// keys, the `regx` part), every other published port is bound on the bind address with the
+			// host port left to Docker.
+			addPort(compose.Binding{HostIP: bind, ContainerPort: p.Target, Protocol: p.Proto()})
+		}
+		if len(ports) > 0 {
+			so.Ports = ports
+		}
+		if s.ContainerName != "" {
+			c, found, err := eng.ContainerByName(ctx, s.ContainerName)
+			if err != nil {
+				return nil, nil, err
+			}
+			if found && c.Labels[dockerops.LabelComposeWorkingDir] != r.root {
+				so.ResetContainerName = true
+				notes = append(notes, fmt.Sprintf("container name %s of service %s is taken by a container of another folder; compose names this project's container after the project instead", s.ContainerName, name))
+			}
+		}
+		o[name] = so
+	}
+	return o, notes, nil
+}
+
+// containers are the project's containers now: iris-helper's by label, else (a `docker compose
+// up` run without the override) compose's by project name and working_dir.
+func (r *composeRuntime) containers(ctx context.Context, eng *dockerops.Engine) ([]dockerops.Container, bool, error) {
+	cs, err := eng.Containers(ctx, dockerops.LabelProject+"="+r.root)
+	if err != nil || len(cs) > 0 {
+		return cs, false, err
+	}
+	name := r.projectName()
+	all, err := eng.Containers(ctx, dockerops.LabelComposeProject+"="+name)
+	if err != nil {
+		return nil, false, err
+	}
+	var mine []dockerops.Container
+	for _, c := range all {
+		if filepath.Clean(c.Labels[dockerops.LabelComposeWorkingDir]) == r.root {
+			mine = append(mine, c)
+		}
+	}
+	return mine, len(mine) > 0, nil
+}
+
+func (r *composeRuntime) Inspect(ctx context.Context) (Containers, error) {
+	eng, err := r.engine(ctx)
+	if err != nil {
+		return Containers{}, err
+	}
+	cm, _ := r.cached()
+	list, external, err := r.containers(ctx, eng)
+	if err != nil {
+		return Containers{}, err
+	}
+	out := Containers{ComposeProject: r.projectName()}
+	if cm != nil {
+		out.Service = cm.service
+		if cm.serviceNote != "" {
+			out.Notes = append(out.Notes, cm.serviceNote)
+		}
+		for _, k := range cm.containerPortKeys {
+			out.Notes = append(out.Notes, fmt.Sprintf("the compose files use %s as a container port, so iris-helper does not write the host port into it in .env", k))
+		}
+	}
+	for _, c := range list {
+		if p := c.Labels[dockerops.LabelComposeProject]; p != "" {
+			out.ComposeProject = p
+		}
+		svc := c.Labels[dockerops.LabelComposeService]
+		isMain := c.Labels[dockerops.LabelRole] == dockerops.RoleIRIS || (out.Service != "" && svc == out.Service && !out.Found)
+		if isMain && !out.Found {
+			out.Found, out.Main, out.Service = true, c, svc
+			if c.BindAddress == "" {
+				out.Main.BindAddress = hostIPOf(c)
+			}
+		} else {
+			out.Others = append(out.Others, c)
+		}
+	}
+	if !out.Found && out.Service == "" && len(list) > 0 && external {
+		// started without the override and no model yet: the one named iris, else none
+		for i, c := range out.Others {
+			if c.Labels[dockerops.LabelComposeService] == "iris" {
+				out.Found, out.Main, out.Service = true, c, "iris"
+				out.Main.BindAddress = hostIPOf(c)
+				out.Others = append(out.Others[:i:i], out.Others[i+1:]...)
+				break
+			}
+		}
+	}
+	out.Ports = r.publishedPorts(cm, out)
+	if external {
+		out.Notes = append(out.Notes, fmt.Sprintf("the containers of compose project %s were started without iris-helper (a docker compose up without its override): they publish their own ports and lack iris-helper's labels; stop them and start with iris-helper to put them back on the registry's ports", out.ComposeProject))
+	}
+	r.mu.Lock()
+	renamed, name := r.renamed, r.name
+	r.mu.Unlock()
+	switch {
+	case renamed && r.syncOff:
+		out.Notes = append(out.Notes, fmt.Sprintf("containers of another folder use this project's compose name, so it runs as %s; env sync is false, so COMPOSE_PROJECT_NAME is not written into .env: docker compose in a terminal in this folder will not find the containers (pass -p %s)", name, name))
+	case renamed:
+		out.Notes = append(out.Notes, fmt.Sprintf("containers of another folder use this project's compose name, so it runs as %s, written as COMPOSE_PROJECT_NAME into .env (created for it when missing) so that docker compose in a terminal finds the containers", name))
+	}
+	return out, nil
+}
+
+// hostIPOf is the address c's web port is published on ("" when none).
+func hostIPOf(c dockerops.Container) string {
+	for _, p := range c.Ports {
+		if p.ContainerPort == dockerops.WebContainerPort && p.HostIP != "" {
+			return p.HostIP
+		}
+	}
+	return ""
+}
+
+// publishedPorts is every port the containers publish, and the ports of services without a
+// container as missing (from the model), with the host port the compose file pins.
+func (r *composeRuntime) publishedPorts(cm *composeModel, cs Containers) []PublishedPort {
+	pinned := map[string]int{}
+	if cm != nil {
+		for n, s := range cm.model.Services {
+			for _, p := range s.Ports {
+				pinned[fmt.Sprintf("%s/%d/%s", n, p.Target, p.Proto())] = p.PublishedPort()
+			}
+		}
+	}
+	var out []PublishedPort
+	have := map[string]bool{}
+	all := append([]dockerops.Container{}, cs.Others...)
+	if cs.Found {
+		all = append([]dockerops.Container{cs.Main}, all...)
+	}
+	for _, c := range all {
+		svc := c.Labels[dockerops.LabelComposeService]
+		for _, b := range c.Ports {
+			k := fmt.Sprintf("%s/%d/%s", svc, b.ContainerPort, b.Protocol)
+			have[k] = true
+			out = append(out, PublishedPort{Service: svc, ContainerPort: b.ContainerPort, Protocol: b.Protocol,
+				HostPort: b.HostPort, HostIP: b.HostIP, PinnedHostPort: pinned[k], State: c.State})
+		}
+	}
+	if cm != nil {
+		var missing []PublishedPort
+		for _, n := range cm.model.ServiceNames() {
+			if n == cm.service {
+				continue // the pair comes from the assignment (statusPorts)
+			}
+			for _, p := range cm.model.Services[n].Ports {
+				k := fmt.Sprintf("%s/%d/%s", n, p.Target, p.Proto())
+				if !have[k] {
+					have[k] = true
+					missing = append(missing, PublishedPort{Service: n, ContainerPort: p.Target, Protocol: p.Proto(),
+						PinnedHostPort: p.PublishedPort(), State: PortStateMissing})
+				}
+			}
+		}
+		out = append(out, missing...)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Service != out[j].Service {
+			return out[i].Service < out[j].Service
+		}
+		return out[i].ContainerPort < out[j].ContainerPort
+	})
+	return out
+}
+
+// DiffModel is a Difference of a compose project: the model or override changed since its
+// containers were created.
+const DiffModel = "model"
+
+func (r *composeRuntime) Drift(ctx context.Context, plan RunPlan, cs Containers) ([]dockerops.Difference, error) {
+	if !cs.Found {
+		return nil, nil
+	}
+	cm, _ := r.cached()
+	if cm == nil {
+		return nil, nil
+	}
+	var out []dockerops.Difference
+	if h := cs.Main.Labels[dockerops.LabelModel]; h != "" && h != cm.hash {
+		out = append(out, dockerops.Difference{Kind: DiffModel, Text: "an older version of the compose files"})
+	}
+	if b := cs.Main.BindAddress; plan.BindAddress != "" && b != "" && b != plan.BindAddress {
+		out = append(out, dockerops.Difference{Kind: dockerops.DiffBindAddress, Text: "bind address " + b + " instead of " + plan.BindAddress})
+	}
+	return out, nil
+}
+
+// Recreation is nil: a compose project's own files decide where its data lives (its volumes), so
+// a restart recreates its containers without asking (docs/config.md).
+func (r *composeRuntime) Recreation(context.Context, RunPlan) (*dockerops.Recreation, error) {
+	return nil, nil
+}
+
+var boundPort = regexp.MustCompile(`(?:Bind for [^ ]*:|0\.0\.0\.0:|127\.\d+\.\d+\.\d+:|\]:)(\d{1,5})\b.*(?:port is already allocated|address already in use)`)
+
+// Start runs `docker compose up -d` with the override and waits until the IRIS container is
+// ready. A running IRIS container is not recreated (--no-recreate; the drift is reported);
+// Build rebuilds and recreates (--build --force-recreate).
+func (r *composeRuntime) Start(ctx context.Context, plan RunPlan, progress func(dockerops.Progress)) (Containers, error) {
+	if progress == nil {
+		progress = func(dockerops.Progress) {}
+	}
+	cm, err := r.fresh(ctx)
+	if err != nil {
+		return Containers{}, err
+	}
+	cli, err := r.findCLI(ctx)
+	if err != nil {
+		return Containers{}, err
+	}
+	env := map[string]string{}
+	for _, kv := range cm.interp {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	allowed, err := checkComposeModel(r.home, r.root, cm.files, env, cm.model, plan.Consent)
+	if err != nil {
+		return Containers{}, err
+	}
+	for _, it := range allowed { // an explicit start allows what it lists, and says it
+		progress(dockerops.Progress{Phase: dockerops.PhaseCreating, Message: "allowed for this project: " + it.Text})
+	}
+	eng, err := r.engine(ctx)
+	if err != nil {
+		return Containers{}, err
+	}
+	name, renamed, err := r.decideName(ctx, eng, cm)
+	if err != nil {
+		return Containers{}, err
+	}
+	r.mu.Lock()
+	r.name, r.renamed = name, renamed
+	r.mu.Unlock()
+	o, notes, err := r.override(ctx, eng, cm, plan)
+	if err != nil {
+		return Containers{}, err
+	}
+	for _, n := range notes {
+		progress(dockerops.Progress{Phase: dockerops.PhaseCreating, Warning: n})
+	}
+	proj := r.project(cm, name)
+	if err := writeStateFile(proj.Override, o.YAML()); err != nil {
+		return Containers{}, fmt.Errorf("write the override file of %s: %w", r.root, err)
+	}
+	before, err := r.Inspect(ctx)
+	if err != nil {
+		return Containers{}, err
+	}
+	running := before.Found && before.Main.Running()
+	// A running project is never recreated by a start (--no-recreate; Drift reports what differs);
+	// a stopped or missing one lets compose recreate what changed (a Restart applies new ports so);
+	// Build rebuilds and recreates.
+	opts := compose.UpOptions{Timeout: r.readyTimeout + 30*time.Minute, Build: plan.Build, ForceRecreate: plan.Build}
+	log, logErr := dockerops.CreateBuildLog(filepath.Join(r.home, "builds", dockerops.BuildLogName(r.root)))
+	if logErr != nil {
+		r.log.Warn("cannot keep the build log", "err", logErr)
+	}
+	bp := dockerops.NewBuildProgress(func(pr dockerops.Progress) {
+		pr.Phase = phaseOfLine(pr.Message)
+		progress(pr)
+	}, 0)
+	err = r.up(ctx, cli, proj, opts, running && !plan.Build, func(line string) {
+		if log != nil {
+			_, _ = log.Write([]byte(line + "\n"))
+		}
+		_, _ = bp.Write([]byte(line + "\n"))
+	})
+	_ = bp.Close()
+	if log != nil {
+		_ = log.Close()
+	}
+	if err != nil {
+		var ce *compose.Error
+		if errors.As(err, &ce) {
+			if m := boundPort.FindStringSubmatch(strings.Join(ce.Lines, "\n")); m != nil {
+				port, _ := strconv.Atoi(m[1])
+				if port == plan.Assignment.SuperserverPort || port == plan.Assignment.WebPort {
+					return Containers{}, &dockerops.PortTakenError{Port: port, Err: err}
+				}
+			}
+			if isBuildOutput(bp.LastLines()) {
+				be := &dockerops.BuildError{LastLines: bp.LastLines(), Err: ce.Err}
+				if log != nil {
+					be.Log = log.Path()
+				}
+				return Containers{}, be
+			}
+		}
+		return Containers{}, err
+	}
+	cs, err := r.Inspect(ctx)
+	if err != nil {
+		return Containers{}, err
+	}
+	if !cs.Found {
+		return cs, fmt.Errorf("docker compose up left no container of service %s for %s", cm.service, r.root)
+	}
+	// Only the output of the container's current run counts (a restarted one logged the ready
+	// line of its earlier run too): what it logged after its previous run ended.
+	since := cs.Main.FinishedAt
+	if err := eng.WaitReady(ctx, cs.Main, cs.Main.BindAddress, cs.HostPort(dockerops.WebContainerPort), r.readyTimeout, since, progress); err != nil {
+		return cs, err
+	}
+	return r.Inspect(ctx)
+}
+
+// up runs compose up; running: the IRIS container runs (--no-recreate).
+func (r *composeRuntime) up(ctx context.Context, cli *compose.CLI, p compose.Project, o compose.UpOptions, running bool, onLine func(string)) error {
+	if running {
+		o.ForceRecreate = false
+		return cli.Up(ctx, p, o, onLine)
+	}
+	return cli.UpRecreateChanged(ctx, p, o, onLine)
+}
+
+// phaseOfLine is the start's phase a line of compose's output belongs to.
+func phaseOfLine(line string) dockerops.Phase {
+	l := strings.ToLower(line)
+	switch {
+	case strings.Contains(l, "pull"):
+		return dockerops.PhasePulling
+	case strings.Contains(l, "build") || strings.HasPrefix(l, "#"):
+		return dockerops.PhaseBuilding
+	case strings.Contains(l, "start"):
+		return dockerops.PhaseStarting
+	default:
+		return dockerops.PhaseCreating
+	}
+}
+
+func isBuildOutput(lines []string) bool {
+	for _, l := range lines {
+		if strings.HasPrefix(l, "#") || strings.Contains(l, "failed to solve") || strings.Contains(strings.ToLower(l), "build") {
+			return true
+		}
+	}
+	return false
+}
+
+// Stop stops the project's containers through the engine API (what `docker compose stop` does,
+// with no child process, so stopOnExit needs none), iris-helper's and those a `docker compose up`
+// started without the override; Remove runs `docker compose down`, Purge `down -v` (the removed
+// volumes are kept for RemovedVolumes).
+func (r *composeRuntime) Stop(ctx context.Context, opts StopOptions) error {
+	eng, err := r.engine(ctx)
+	if err != nil {
+		return err
+	}
+	list, _, err := r.containers(ctx, eng)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.removed = nil
+	r.mu.Unlock()
+	if !opts.Remove {
+		// the IRIS service last: the services that use it stop first
+		sort.SliceStable(list, func(i, j int) bool {
+			return list[i].Labels[dockerops.LabelRole] != dockerops.RoleIRIS && list[j].Labels[dockerops.LabelRole] == dockerops.RoleIRIS
+		})
+		var ids []string
+		for _, c := range list {
+			if c.Running() || c.State == "restarting" || c.State == "paused" {
+				ids = append(ids, c.ID)
+			}
+		}
+		return eng.StopContainers(ctx, ids, dockerops.DefaultStopTimeout)
+	}
+	cli, err := r.findCLI(ctx)
+	if err != nil {
+		return err
+	}
+	cm, err := r.fresh(ctx)
+	if cm == nil {
+		return err
+	}
+	name := r.projectName()
+	for _, c := range list {
+		if p := c.Labels[dockerops.LabelComposeProject]; p != "" {
+			name = p
+		}
+	}
+	proj := r.project(cm, name)
+	proj.Override = "" // down needs no override, and it may be gone
+	removed, err := cli.Down(ctx, proj, opts.Purge, nil)
+	r.mu.Lock()
+	r.removed = removed
+	r.mu.Unlock()
+	return err
+}
+
+// RemovedVolumes are the volumes the last Stop with Purge removed.
+func (r *composeRuntime) RemovedVolumes() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.removed...)
+}
+
+// PurgeVolumes are the named volumes a purge would delete: the model's own (not external) that
+// exist on the engine.
+func (r *composeRuntime) PurgeVolumes(ctx context.Context) ([]string, error) {
+	cm, err := r.fresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := r.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, k := range sortedKeys(cm.model.Volumes) {
+		v := cm.model.Volumes[k]
+		if v.External {
+			continue
+		}
+		n := v.Name
+		if n == "" {
+			n = r.projectName() + "_" + k
+		}
+		if ok, err := eng.VolumeExists(ctx, n); err != nil {
+			return nil, err
+		} else if ok {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+func (r *composeRuntime) Watch(ctx context.Context, onEvent func(dockerops.Event)) error {
+	eng, err := r.engine(ctx)
+	if err != nil {
+		return err
+	}
+	return eng.Watch(ctx, func(ev dockerops.Event) {
+		if ev.Kind == dockerops.EventEngineDown || ev.Kind == dockerops.EventEngineUp || ev.Project == r.root {
+			onEvent(ev)
+		}
+	})
+}
+
+func (r *composeRuntime) Logs(ctx context.Context, follow bool, w io.Writer) error {
+	cs, err := r.Inspect(ctx)
+	if err != nil {
+		return err
+	}
+	if !cs.Found {
+		return fmt.Errorf("project %s has no container of its IRIS service (start it first)", r.root)
+	}
+	eng, err := r.engine(ctx)
+	if err != nil {
+		return err
+	}
+	return eng.ContainerLogs(ctx, cs.Main.ID, follow, w)
+}
+
+// EnvKeys: COMPOSE_PROJECT_NAME when compose's own name had to change, so that docker compose in
+// a terminal and the ObjectScript extension address the same containers.
+func (r *composeRuntime) EnvKeys(RunPlan) map[string]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.renamed || r.name == "" {
+		return nil
+	}
+	return map[string]string{"COMPOSE_PROJECT_NAME": r.name}
+}
+
+// skipEnvKeys are the managed .env keys a sync must not write (used as container ports).
+func (r *composeRuntime) skipEnvKeys() []string {
+	cm, _ := r.cached()
+	if cm == nil {
+		return nil
+	}
+	return cm.containerPortKeys
+}
