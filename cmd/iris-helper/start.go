@@ -58,7 +58,7 @@ func newStartCmd(a *app) *cobra.Command {
 	f.IntVar(&webPort, "web-port", 0, "web port to use (a manual assignment)")
 	f.DurationVar(&timeout, "timeout", workspace.DefaultReadyTimeout, "how long to wait for IRIS to answer")
 	f.BoolVar(&asJSON, "json", false, "print the status object (docs/status.md) as JSON")
-	f.BoolVar(&build, "build", false, "rebuild the project's images and recreate its containers (compose and Dockerfile projects)")
+	f.BoolVar(&build, "build", false, "rebuild the project's images (compose and Dockerfile projects; a compose project's containers are recreated)")
 	return cmd
 }
 
