@@ -14,13 +14,10 @@ const holderOtherProcess = "another process"
 // holderAvoided is the ConflictError.Holder for a port the caller asked Ensure to avoid.
 const holderAvoided = "something else on this host"
 
-// hostPortFree probes a TCP port by listening on it on 127.0.0.1, 0.0.0.0 and [::1]. A port held by
-// any process on any of these addresses counts as taken. A host without IPv6 (or without ::1)
-// answers the last probe with "address not available"/"address family not supported", which does
-// not make the port taken.
-func hostPortFree(port int) bool { return hostPortFreeProto(port, "tcp") }
-
-// hostPortFreeProto is hostPortFree for proto "tcp" or "udp" (a UDP port is probed by binding it).
+// hostPortFreeProto probes a port of proto "tcp" or "udp" by binding it on 127.0.0.1, 0.0.0.0 and
+// [::1]. A port held by any process on any of these addresses counts as taken. A host without IPv6
+// (or without ::1) answers the last probe with "address not available"/"address family not
+// supported", which does not make the port taken.
 func hostPortFreeProto(port int, proto string) bool {
 	p := strconv.Itoa(port)
 	for _, probe := range []struct{ network, addr string }{

@@ -3,7 +3,6 @@ package compose
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -217,5 +216,3 @@ func (c *CLI) command(ctx context.Context, dir string, env []string, out anyWrit
 }
 
 type anyWriter interface{ Write([]byte) (int, error) }
-
-var errKilled = errors.New("killed")

@@ -199,15 +199,6 @@ func readEnvPort(raw string) (int, error) {
 	return parsePort(m["V"])
 }
 
-// envValue is the value of a line as written (quotes included), as dotenv readers see it.
-func envValue(raw string) string {
-	m, err := godotenv.Unmarshal("V=" + raw)
-	if err != nil {
-		return raw
-	}
-	return m["V"]
-}
-
 // unquoteDigits returns the digits of raw when it is a number, bare or in quotes of one
 // kind, and "" otherwise.
 func unquoteDigits(raw string) string {
