@@ -41,7 +41,8 @@
 //                        says IRIS stopped and no container is created.
 // The ObjectScript scenarios then restart code-server with the test stand-in of the InterSystems
 // ObjectScript extension installed (fake-objectscript/: id intersystems-community.vscode-objectscript,
-// issue 13's connection behaviour; its events go to a JSONL file) and ports from the band
+// issue 13's connection behaviour; its events go to a JSONL file), with the stand-in of Server
+// Manager it depends on (fake-servermanager/: registers intersystems.servers), and ports from the band
 // 36500-36519/36600-36619; "connected" is the stand-in's own check passing (HEAD + cookie + GET of
 // /api/atelier/ on the stand-in IRIS), its status bar item "localhost:PORT[USER]" with the accessible
 // name "..., Connected as user `_SYSTEM`", and no quick input or dialog open:
@@ -83,6 +84,7 @@ const CS_ENTRY = path.join(CACHE, 'cs/node_modules/code-server/out/node/entry.js
 const PLAYWRIGHT = path.join(CACHE, 'tools/node_modules/playwright-core');
 const VSCE = path.join(CACHE, 'tools/node_modules/@vscode/vsce/vsce');
 const FAKE_OBJECTSCRIPT = path.join(__dirname, 'fake-objectscript');
+const FAKE_SERVERMANAGER = path.join(__dirname, 'fake-servermanager');
 const CHROMIUM = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
 const VERSION = require(path.join(ROOT, 'extension', 'package.json')).version;
 const VSIX = process.env.E2E_VSIX || path.join(ROOT, 'dist', `iris-helper-linux-x64-${VERSION}.vsix`);
@@ -951,12 +953,15 @@ async function withObjectScriptStandIn(t) {
   const { page } = t;
   await page.goto('about:blank');
   await t.stopCodeServer();
-  const vsix = path.join(t.RUN, 'fake-objectscript.vsix');
-  execFileSync(process.execPath, [VSCE, 'package', '--no-dependencies', '--skip-license', '-o', vsix],
-    { cwd: FAKE_OBJECTSCRIPT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 2 * MIN });
-  log(t.installVsix(vsix).trim().split('\n').pop());
-  const installed = fs.readdirSync(t.dirs.ext).find((d) => d.startsWith('intersystems-community.vscode-objectscript-'));
-  check(installed, `the ObjectScript stand-in installed as ${installed}`);
+  // Server Manager's stand-in first: the ObjectScript extension depends on it (as the real ones do)
+  for (const [dir, id] of [[FAKE_SERVERMANAGER, 'intersystems-community.servermanager'], [FAKE_OBJECTSCRIPT, 'intersystems-community.vscode-objectscript']]) {
+    const vsix = path.join(t.RUN, `${path.basename(dir)}.vsix`);
+    execFileSync(process.execPath, [VSCE, 'package', '--no-dependencies', '--skip-license', '-o', vsix],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: 2 * MIN });
+    log(t.installVsix(vsix).trim().split('\n').pop());
+    const installed = fs.readdirSync(t.dirs.ext).find((d) => d.startsWith(`${id}-`));
+    check(installed, `the test stand-in of ${id} installed as ${installed}`);
+  }
   const userJson = JSON.parse(fs.readFileSync(t.userSettingsFile, 'utf8'));
   fs.writeFileSync(t.userSettingsFile, JSON.stringify({
     ...userJson, 'security.workspace.trust.enabled': false,

@@ -2,6 +2,8 @@
 // used only by iris-helper's e2e (extension/test/e2e/run.js): the real extension cannot be installed
 // here. It copies the connection behaviour that issue 13 describes, read in the real extension's source
 // and seen in a real run; nothing else of it:
+// - it depends on Server Manager (its stand-in: ../fake-servermanager, which registers
+//   intersystems.servers), as the real one does.
 // - a check per workspace folder at activation and on every change of objectscript.conn: nothing when
 //   conn.active is not true; else HEAD /api/atelier/ with Basic auth (username + password from the
 //   conn, or from intersystems.servers[conn.server] when conn.server is set, with that definition's
