@@ -49,8 +49,6 @@
 //   objectscript-first-start  a fresh IRIS project opens -> IRIS starts -> connected with no click and
 //                        no prompt; FIGURE helper_ready_to_objectscript_connected_ms (the helper's
 //                        ready status -> the stand-in's connected event).
-//   objectscript-port-move    IRIS_WEB_PORT edited in .env -> restart needed -> click -> IRIS on the new
-//                        web port -> connected there with no further click.
 //   objectscript-restart      IRIS: Restart; while it restarts the stand-in is made to check and fail
 //                        (objectscriptTest.failNextCheck + Refresh), so it writes active: false, as a
 //                        check during the restart would -> connected again with no click.
@@ -61,6 +59,9 @@
 //                        then one request of the stand-in: its recovery (a 401 on the old session:
 //                        Basic once, a check after 500 ms; ECONNREFUSED: a check after
 //                        objectscriptTest.retrySeconds, here 2 s) -> connected with no click.
+//   objectscript-port-move    IRIS_WEB_PORT edited in .env -> restart needed -> click (or the helper
+//                        applies it itself) -> IRIS on the new web port -> connected there with no
+//                        further click.
 //   objectscript-compose      the compose fixture testdata/compose/template (a docker-compose conn)
 //                        opens -> IRIS :port -> the conn keeps its docker-compose object with host/port
 //                        beside it -> the stand-in (which, like any remote extension host, ignores
@@ -273,10 +274,10 @@ const scenarios = [
   { name: 'stop-on-exit', run: stopOnExit },
   { name: 'untrusted', run: untrusted },
   { name: 'objectscript-first-start', run: objectscriptFirstStart },
-  { name: 'objectscript-port-move', run: objectscriptPortMove },
   { name: 'objectscript-restart', run: objectscriptRestart },
   { name: 'objectscript-stop-start', run: objectscriptStopStart },
   { name: 'objectscript-external-restart', run: objectscriptExternalRestart },
+  { name: 'objectscript-port-move', run: objectscriptPortMove },
   // needs the helper's compose kind (issue 12); E2E_COMPOSE=1 runs it
   { name: 'objectscript-compose', run: objectscriptCompose, enabled: process.env.E2E_COMPOSE === '1', enableWith: 'E2E_COMPOSE=1' },
   { name: 'no-password-in-tree', run: noPasswordInTree },
@@ -1123,6 +1124,9 @@ async function objectscriptCompose(t) {
   check(fixtureConn && fixtureConn['docker-compose'], `the fixture's conn uses docker-compose: ${JSON.stringify(fixtureConn)}`);
   // a compose project builds its image first: a generous wait
   const { web, since } = await openAndStart(t, projE, 10 * MIN);
+  // the compose kind ran it: a container of a compose project whose working folder is the project
+  const composeRows = docker(['ps', '--filter', `label=${COMPOSE_DIR_LABEL}=${projE}`, '--format', `{{.Names}}\t{{.Label "${COMPOSE_LABEL}"}}`]);
+  check(composeRows !== '', `IRIS runs as a compose project of ${path.basename(projE)}: ${composeRows.replace(/\t/g, ' project ').replace(/\n/g, '; ') || 'no compose container'}`);
   const conn = await until('objectscript.conn to hold host/port beside docker-compose', () => {
     const c = connOf(projE);
     return c && c.port === web ? c : undefined;
