@@ -59,8 +59,8 @@
 //                        then one request of the stand-in: its recovery (a 401 on the old session:
 //                        Basic once, a check after 500 ms; ECONNREFUSED: a check after
 //                        objectscriptTest.retrySeconds, here 2 s) -> connected with no click.
-//   objectscript-port-move    IRIS_WEB_PORT edited in .env -> restart needed -> click (or the helper
-//                        applies it itself) -> IRIS on the new web port -> connected there with no
+//   objectscript-port-move    IRIS_WEB_PORT edited in .env -> restart needed -> IRIS: Restart (or the
+//                        helper applies it itself) -> IRIS on the new web port -> connected there with no
 //                        further click.
 //   objectscript-compose      the compose fixture testdata/compose/template (a docker-compose conn)
 //                        opens -> IRIS :port -> the conn keeps its docker-compose object with host/port
@@ -927,7 +927,7 @@ async function assertConnected(t, dir, web, since, shotName) {
 
 /** The time from the helper's first ready status on web (after since) to the stand-in's connected event. */
 function readyToConnected(t, dir, web, since, connected, name) {
-  const ready = statusEventsOf(t, dir, since).find((e) => e.state === 'ready' && e.webPort === web);
+  const ready = statusEventsOf(t, dir, since).find((e) => e.state === 'ready' && e.webPort === web && !e.restartNeeded);
   check(ready, `the helper reported ready on web port ${web}`);
   const ms = Date.parse(connected.time) - Date.parse(ready.time);
   figure(name, ms, 'ms');
@@ -1035,16 +1035,18 @@ async function objectscriptPortMove(t) {
   const since = Date.now();
   fs.writeFileSync(envFile, envText.replace(new RegExp(`^IRIS_WEB_PORT=${webD}$`, 'm'), `IRIS_WEB_PORT=${movedTo}`));
   // the item says restart needed and a click restarts it (or the helper applied the new port itself)
-  const readyOnNew = () => statusEventsOf(t, projD, since).find((e) => e.state === 'ready' && e.webPort === movedTo);
+  // (a status of the running container with restartNeeded names the new assigned port already)
+  const readyOnNew = () => statusEventsOf(t, projD, since).find((e) => e.state === 'ready' && e.webPort === movedTo && e.restartNeeded === false);
   const how = await until('the item to say restart needed, or IRIS to run on the new port', async () =>
     ((await t.itemText(/IRIS: restart needed/)) ? 'restart needed' : readyOnNew() ? 'applied by the helper' : undefined), 2 * MIN, 250);
   if (how === 'restart needed') {
     await t.shot('12a-objectscript-restart-needed.png');
-    await t.itemOf(/IRIS: restart needed/).click();
+    // (IRIS: Restart from the palette, as the notice says: a click on the item as the stand-in's item
+    // changes beside it was once lost)
+    await t.runPalette('IRIS: Restart', async () => undefined);
   }
   log(`the new web port: ${how}`);
-  await until(`the helper's ready status on web port ${movedTo}`, () =>
-    statusEventsOf(t, projD, since).find((e) => e.state === 'ready' && e.webPort === movedTo), 3 * MIN);
+  await until(`the helper's ready status on web port ${movedTo}`, readyOnNew, 3 * MIN);
   const connected = await assertConnected(t, projD, movedTo, since, '12-objectscript-port-moved.png');
   readyToConnected(t, projD, movedTo, since, connected, 'helper_ready_to_objectscript_connected_after_port_move_ms');
   t.webD = movedTo;
