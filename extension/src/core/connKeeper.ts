@@ -6,7 +6,7 @@
 // No `vscode` import.
 import { ConnNudge } from './connNudge';
 import { ConnUpdates } from './connUpdates';
-import { decideConn, foreignConnMessage, pinnedMovedMessage, projectPortConn, type ObjectScriptConn, type WrittenConn } from './objectscriptConn';
+import { decideConn, foreignConnMessage, irisWebContainerPort, pinnedMovedMessage, projectPortConn, type ObjectScriptConn, type WrittenConn } from './objectscriptConn';
 import type { Status } from './protocol';
 
 export interface KeeperHost {
@@ -56,7 +56,8 @@ export class ConnKeeper {
   }
 
   /** A status from the helper: at a transition to ready, the conn gets its one nudge. */
-  update(s: Status): void {
+  update(status: Status): void {
+    const s = servingStatus(status);
     this.status = s;
     if (!this.nudge.onStatus(s, this.host.now())) return;
     this.host.event('conn-ready-transition', { port: s.webPort, startedAt: s.startedAt });
@@ -209,4 +210,17 @@ export class ConnKeeper {
     this.lastWritten = JSON.stringify(conn);
     await this.host.writeConn(conn);
   }
+}
+
+/**
+ * The status with webPort = the port IRIS answers on now: while a running container still publishes
+ * another web port than the project's assignment (restartNeeded: a port move waiting for a
+ * restart), the conn and the definition must keep pointing at the container's port (status.ports),
+ * not the assigned one, or the ObjectScript extension checks a port nobody serves and turns the
+ * connection off; the restart's ready status then moves them (issue 13 §2, a port move).
+ */
+export function servingStatus(s: Status): Status {
+  if (!s.restartNeeded) return s;
+  const web = (s.ports ?? []).find((p) => p.service === (s.irisService ?? '') && p.containerPort === irisWebContainerPort && p.protocol === 'tcp' && p.state === 'running');
+  return web && web.hostPort > 0 && web.hostPort !== s.webPort ? { ...s, webPort: web.hostPort } : s;
 }

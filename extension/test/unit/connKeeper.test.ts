@@ -179,3 +179,24 @@ test('keeper: a settings file that leads out of the folder is refused through th
   assert.deepEqual(h.refused, ['/home/me/proj/.vscode leads to /etc/x, outside the folder /home/me/proj']);
   assert.deepEqual(h.writes, []);
 });
+
+test('keeper: a port move waiting for a restart keeps the conn and the definition on the port IRIS serves; the restart moves them once', async () => {
+  const h = fakeHost({ sm: true });
+  const k = new ConnKeeper(h.host, (e) => assert.fail(String(e)));
+  const pair = (ss: number, web: number) => [
+    { service: '', containerPort: 1972, protocol: 'tcp', hostPort: ss, hostIP: '127.0.0.1', pinnedHostPort: 0, state: 'running' },
+    { service: '', containerPort: 52773, protocol: 'tcp', hostPort: web, hostIP: '127.0.0.1', pinnedHostPort: 0, state: 'running' },
+  ];
+  k.update(status({ ports: pair(34601, 34600) }));
+  await k.idle();
+  // .env asked for 34602: the assignment moved, the container still serves 34600
+  k.update(status({ webPort: 34602, restartNeeded: true, ports: pair(34601, 34600) }));
+  await k.idle();
+  assert.deepEqual(h.ensured, [`${cred} localhost:34600`]);
+  assert.deepEqual(h.writes.map((w) => w.port), [34600]);
+  // the restart's ready status: a new start on the new port, one write
+  k.update(status({ webPort: 34602, startedAt: '2026-12-01T10:05:00Z', ports: pair(34601, 34602) }));
+  await k.idle();
+  assert.deepEqual(h.ensured, [`${cred} localhost:34600`, `${cred} localhost:34602`]);
+  assert.deepEqual(h.writes.map((w) => w.port), [34600, 34602]);
+});
