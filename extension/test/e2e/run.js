@@ -65,8 +65,8 @@
 //   objectscript-compose      the compose fixture testdata/compose/template (a docker-compose conn)
 //                        opens -> IRIS :port -> the conn keeps its docker-compose object with host/port
 //                        beside it -> the stand-in (which, like any remote extension host, ignores
-//                        docker-compose) connects through host/port. Runs when E2E_COMPOSE=1 (the
-//                        helper's compose kind); otherwise the run ends with a "NOT RUN" line naming it.
+//                        docker-compose) connects through host/port -> IRIS: Rebuild builds again
+//                        (phase building), ready on the same ports, connected again with no click.
 //   no-password-in-tree  the projects of these scenarios hold no password that was not there before
 //                        (no new "password" key, no new SYS, no Basic credentials).
 // Every container and volume the helpers created for folders of the run (by the project label)
@@ -75,8 +75,7 @@
 // workbench being visible to the port in the status bar) are printed as "FIGURE name value".
 //
 // Env: IRIS_HELPER_CACHE (tool cache root), E2E_VSIX (the .vsix), E2E_IMAGE (stand-in image),
-//      E2E_KEEP=1 keeps the temp folder and containers for inspection, E2E_COMPOSE=1 runs
-//      objectscript-compose, E2E_ONLY=name,name runs only the named scenarios (for working on them;
+//      E2E_KEEP=1 keeps the temp folder and containers for inspection, E2E_ONLY=name,name runs only the named scenarios (for working on them;
 //      the run then ends with "PASS (only ...)" and a "NOT RUN" line naming the others).
 'use strict';
 const { spawn, execFileSync } = require('node:child_process');
@@ -278,8 +277,8 @@ const scenarios = [
   { name: 'objectscript-stop-start', run: objectscriptStopStart },
   { name: 'objectscript-external-restart', run: objectscriptExternalRestart },
   { name: 'objectscript-port-move', run: objectscriptPortMove },
-  // needs the helper's compose kind (issue 12); E2E_COMPOSE=1 runs it
-  { name: 'objectscript-compose', run: objectscriptCompose, enabled: process.env.E2E_COMPOSE === '1', enableWith: 'E2E_COMPOSE=1' },
+  // the compose kind (issue 12) and its Rebuild
+  { name: 'objectscript-compose', run: objectscriptCompose },
   { name: 'no-password-in-tree', run: noPasswordInTree },
 ];
 
@@ -1138,6 +1137,22 @@ async function objectscriptCompose(t) {
   const connected = await assertConnected(t, projE, web, since, '16-objectscript-compose-connected.png');
   check(connected.ignoredDockerCompose === true, `the stand-in ignored docker-compose (as a remote extension host does) and connected through ${connected.via}`);
   readyToConnected(t, projE, web, since, connected, 'helper_ready_to_objectscript_connected_compose_ms');
+
+  // IRIS: Rebuild (issue 12): the helper builds again (phase "building"), recreates the compose
+  // project's containers and is ready on the same ports; the stand-in, on its next request,
+  // reconnects with no click
+  const before = containersFor(projE).filter((c) => c.state === 'running').map((c) => c.name);
+  const rebuildSince = Date.now();
+  await t.runPalette('IRIS: Rebuild', async () => undefined);
+  await until('the helper to report building', () => statusEventsOf(t, projE, rebuildSince).find((e) => e.state === 'starting' && e.phase === 'building'), 5 * MIN, 100);
+  const rebuilt = await until('the ready status after the rebuild', () =>
+    statusEventsOf(t, projE, rebuildSince).find((e, i, all) => e.state === 'ready' && all.slice(0, i).some((x) => x.phase === 'building')), 10 * MIN);
+  check(rebuilt.webPort === web, `the rebuilt project is on the same web port: ${rebuilt.webPort} (was ${web})`);
+  await t.shot('17-compose-rebuilt.png');
+  await t.runPalette('ObjectScript Test: Make One Request', async () => undefined);
+  const req = await until('the stand-in\'s request after the rebuild', () => osEventsOf(t, projE, rebuildSince).find((e) => e.event === 'request'), MIN, 100);
+  log(`after IRIS: Rebuild (containers before: ${before.join(', ')}): the stand-in's request ${JSON.stringify({ status: req.status, retryStatus: req.retryStatus, error: req.error })}`);
+  await assertConnected(t, projE, web, req.status === 200 ? rebuildSince : Date.parse(req.time), '18-compose-rebuilt-connected.png');
 }
 
 async function noPasswordInTree(t) {
