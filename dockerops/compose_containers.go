@@ -122,18 +122,7 @@ func (e *Engine) Containers(ctx context.Context, labels ...string) ([]Container,
 	if err != nil {
 		return nil, e.wrap("list containers", err)
 	}
-	out := make([]Container, 0, len(res.Items))
-	for _, it := range res.Items {
-		ins, ok, err := e.inspect(ctx, it.ID)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			out = append(out, toContainer(ins))
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return e.inspectAll(ctx, res.Items)
 }
 
 // StopContainers stops the containers ids in an orderly way (SIGTERM, then kill after timeout),

@@ -228,6 +228,11 @@ func (e *Engine) Owned(ctx context.Context) ([]Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	return e.inspectAll(ctx, items)
+}
+
+// inspectAll inspects the listed containers (one gone meanwhile is left out), sorted by name.
+func (e *Engine) inspectAll(ctx context.Context, items []container.Summary) ([]Container, error) {
 	out := make([]Container, 0, len(items))
 	for _, it := range items {
 		ins, ok, err := e.inspect(ctx, it.ID)

@@ -125,7 +125,7 @@ func composeItems(root string, m compose.Model, refs FileRefs) ([]ConsentItem, e
 					if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
 						return nil, &MissingBindSourceError{Service: name, Source: src}
 					}
-					if real := resolveExisting(src); real != src {
+					if real := missingKey(src); real != src {
 						add("bind:"+name+":"+src, name, fmt.Sprintf("service %s mounts %s, a link to %s (outside the project)", name, src, real))
 					} else {
 						add("bind:"+name+":"+src, name, fmt.Sprintf("service %s mounts %s (outside the project)", name, src))
@@ -236,24 +236,7 @@ func (c insideChecker) inside(p string) bool {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(c.root, p)
 	}
-	resolved := resolveExisting(filepath.Clean(p))
+	resolved := missingKey(filepath.Clean(p))
 	rel, err := filepath.Rel(c.realRoot, resolved)
 	return err == nil && (rel == "." || filepath.IsLocal(rel))
-}
-
-// resolveExisting resolves the links of the longest existing prefix of p and appends the rest.
-func resolveExisting(p string) string {
-	rest := ""
-	cur := p
-	for {
-		if real, err := filepath.EvalSymlinks(cur); err == nil {
-			return filepath.Join(real, rest)
-		}
-		parent := filepath.Dir(cur)
-		if parent == cur {
-			return p
-		}
-		rest = filepath.Join(filepath.Base(cur), rest)
-		cur = parent
-	}
 }

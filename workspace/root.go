@@ -161,8 +161,8 @@ func canonicalDir(dir string) (string, error) {
 	return filepath.Clean(real), nil
 }
 
-// missingKey is the key of abs, a folder that does not exist: the links of its nearest existing
-// ancestor resolved, the rest as given.
+// missingKey is abs with the links of its longest existing prefix resolved and the rest as given:
+// the key of a folder that does not exist, and where a path of a compose file would be created.
 func missingKey(abs string) string {
 	rest := ""
 	for d := abs; ; {
