@@ -139,4 +139,17 @@ func TestComposeExtraPorts(t *testing.T) {
 	if _, _, ok, err := f.reg.Lookup(ctx, 35902); ok || err != nil {
 		t.Errorf("port 35902 is still assigned (%v)", err)
 	}
+
+	// an extra port the registry gave, taken by another program before the start (the registry
+	// does not probe a port the project holds): compose finds it taken, the start moves it, says so
+	if _, err := p.Stop(ctx, StopOptions{Remove: true}); err != nil {
+		t.Fatal(err)
+	}
+	dockertest.HoldPort(t, 35650)
+	st = startOK(t, p)
+	moved := ports("running", 0)[:3]
+	moved[2].HostPort = 35651
+	rpctest.Must(t, "an extra port taken at up", rpctest.Want("state", st.State, StateReady), rpctest.Want("ports", st.Ports, moved),
+		rpctest.Want("message", st.Message, fmt.Sprintf("port 35650 of iris/53773/tcp was taken by %s between assignment and start; moved it to 35651", registry.PortHolder(35650))))
+	extra(t, registry.ExtraPort{Key: "iris/53773/tcp", Port: 35651})
 }

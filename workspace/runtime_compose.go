@@ -179,6 +179,34 @@ func (p *Project) ensurePorts(ctx context.Context, req registry.EnsureRequest) (
 	return res, err
 }
 
+// ComposePortTakenError means compose could not publish a port of the project although the
+// registry gave it (it moved once already): who holds it, where the OS tells.
+type ComposePortTakenError struct {
+	Project string
+	Port    int
+	Key     string // the extra port's key ("" when the port is not one of the project's)
+	Holder  string // registry.PortHolder's name of the process ("" when the OS does not tell)
+	Err     error  // compose's error (not a *dockerops.PortTakenError: the start must not move the pair for it)
+}
+
+func (e *ComposePortTakenError) Error() string {
+	what := fmt.Sprintf("port %d", e.Port)
+	if e.Key != "" {
+		what += " (" + e.Key + ")"
+	}
+	return fmt.Sprintf("%s of the compose project of %s is taken by %s; stop it, or start again to move the port", what, e.Project, holderText(e.Holder))
+}
+
+func (e *ComposePortTakenError) Unwrap() error { return e.Err }
+
+// holderText is a port's holder as the OS names it, else "another process on this host".
+func holderText(holder string) string {
+	if holder == "" {
+		return "another process on this host"
+	}
+	return holder
+}
+
 // softPortTakenError is a pair port that compose found taken at up although the registry gave it
 // as the files' pin (a manual assignment made by a soft preference): the start moves the project
 // as for an automatic one.
@@ -620,6 +648,7 @@ func (r *composeRuntime) Start(ctx context.Context, plan RunPlan, progress func(
 	running := before.Found && before.Main.Running()
 	// One registry.Ensure per attempt with every published port; a port compose finds taken
 	// although the registry gave it moves (Avoid) and the up is tried once more.
+	var moved *ComposePortTakenError // the extra port the last attempt found taken
 	for attempt := 0; ; attempt++ {
 		var res registry.EnsureResult
 		if plan.EnsurePorts != nil {
@@ -629,6 +658,15 @@ func (r *composeRuntime) Start(ctx context.Context, plan RunPlan, progress func(
 			plan.Assignment = res.Assignment
 		}
 		notes := softPortNotes(res, cm.service)
+		if moved != nil {
+			for _, x := range plan.Assignment.Extra {
+				if x.Key == moved.Key {
+					n := fmt.Sprintf("port %d of %s was taken by %s between assignment and start; moved it to %d", moved.Port, moved.Key, holderText(moved.Holder), x.Port)
+					r.log.Warn(n, "project", r.root)
+					notes = append(notes, n)
+				}
+			}
+		}
 		for _, x := range res.Released {
 			r.log.Info("released an extra port no longer in the compose files", "project", r.root, "key", x.Key, "port", x.Port)
 		}
@@ -665,18 +703,16 @@ func (r *composeRuntime) Start(ctx context.Context, plan RunPlan, progress func(
 			}
 			return Containers{}, taken
 		}
-		if attempt > 0 || plan.EnsurePorts == nil {
-			return Containers{}, fmt.Errorf("port %d of the compose project is taken by another program: %w", taken.Port, taken)
-		}
 		key := ""
 		for _, x := range a.Extra {
 			if x.Port == taken.Port {
 				key = x.Key
 			}
 		}
-		note := fmt.Sprintf("port %d (%s) was taken by another program between assignment and start; moving it", taken.Port, key)
-		r.log.Warn(note, "project", r.root)
-		progress(dockerops.Progress{Phase: dockerops.PhaseCreating, Warning: note})
+		if attempt > 0 || plan.EnsurePorts == nil || key == "" {
+			return Containers{}, &ComposePortTakenError{Project: r.root, Port: taken.Port, Key: key, Holder: registry.PortHolder(taken.Port), Err: taken.Err}
+		}
+		moved = &ComposePortTakenError{Project: r.root, Port: taken.Port, Key: key, Holder: registry.PortHolder(taken.Port)}
 		req.Avoid = append(req.Avoid, taken.Port)
 		running = false
 	}
