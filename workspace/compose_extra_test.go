@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,8 +16,9 @@ import (
 // Every published port of a compose project on a stable registry port (issue 12 §4, §7, §10): the
 // pair from the pair (the file's pinned web port honoured while free), 53773 and the second
 // service's 80 from the extra range or their pins; the same after stop/start and after a recreate;
-// a pin held by a listener leaves the key on its port and the status names the holder; a removed
-// service's port is released at the next start. Band: lo 35640 (superserver 35640–35649, extra
+// a pin held by a listener leaves the key on its port and the status names the holder, and once
+// free the key moves there (a running project: restartNeeded); a removed service's port is
+// released at the next start; an extra port taken at up moves. Band: lo 35640 (superserver 35640–35649, extra
 // 35650–35659, web 35890–35899, pins 35900–35903).
 func TestComposeExtraPorts(t *testing.T) {
 	f := newComposeFixture(t, 35640)
@@ -101,7 +103,11 @@ func TestComposeExtraPorts(t *testing.T) {
 	if _, err := p.Stop(ctx, StopOptions{Remove: true}); err != nil {
 		t.Fatal(err)
 	}
-	dockertest.HoldPort(t, 35903)
+	l, err := net.Listen("tcp", "127.0.0.1:35903")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
 	holder := registry.PortHolder(35903)
 	if holder == "" {
 		t.Fatal("the test's own listener on 35903 is not named by registry.PortHolder")
@@ -115,6 +121,22 @@ func TestComposeExtraPorts(t *testing.T) {
 	if !strings.HasPrefix(holder, "process ") {
 		t.Errorf("holder %q", holder)
 	}
+
+	// the pin free again: a start of the running project moves the key to it and recreates nothing
+	// (the status says a restart applies it); the restart publishes it there
+	l.Close()
+	st = startOK(t, p)
+	rpctest.Must(t, "the pin free again, the project running", rpctest.Want("ports", st.Ports, ports("running", 35903)),
+		rpctest.Want("restartNeeded", st.RestartNeeded, true),
+		rpctest.Want("message", st.Message, "the container still runs with web/80/tcp on 35902 instead of 35903; restart to apply the project's settings"))
+	extra(t, registry.ExtraPort{Key: "iris/53773/tcp", Port: 35650}, registry.ExtraPort{Key: "web/80/tcp", Port: 35903})
+	if st, err = p.Restart(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	onPin := ports("running", 35903)
+	onPin[3].HostPort = 35903
+	rpctest.Must(t, "restarted on the pin", rpctest.Want("ports", st.Ports, onPin), rpctest.Want("restartNeeded", st.RestartNeeded, false),
+		rpctest.Want("message", st.Message, ""))
 
 	// the web service removed: its port is released at the next start
 	if _, err := p.Stop(ctx, StopOptions{Remove: true}); err != nil {
@@ -136,8 +158,8 @@ func TestComposeExtraPorts(t *testing.T) {
 	st = startOK(t, p)
 	rpctest.Must(t, "without the web service", rpctest.Want("ports", st.Ports, ports("running", 0)[:3]), rpctest.Want("message", st.Message, ""))
 	extra(t, registry.ExtraPort{Key: "iris/53773/tcp", Port: 35650})
-	if _, _, ok, err := f.reg.Lookup(ctx, 35902); ok || err != nil {
-		t.Errorf("port 35902 is still assigned (%v)", err)
+	if _, _, ok, err := f.reg.Lookup(ctx, 35903); ok || err != nil {
+		t.Errorf("port 35903 is still assigned (%v)", err)
 	}
 
 	// an extra port the registry gave, taken by another program before the start (the registry

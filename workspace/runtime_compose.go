@@ -587,8 +587,23 @@ func (r *composeRuntime) Drift(ctx context.Context, plan RunPlan, cs Containers)
 	if b := cs.Main.BindAddress; plan.BindAddress != "" && b != "" && b != plan.BindAddress {
 		out = append(out, dockerops.Difference{Kind: dockerops.DiffBindAddress, Text: "bind address " + b + " instead of " + plan.BindAddress})
 	}
+	// an extra port the registry moved (a pin became free, a port was taken) while the containers ran
+	want := map[string]int{}
+	for _, x := range plan.Assignment.Extra {
+		want[x.Key] = x.Port
+	}
+	for _, pp := range cs.Ports {
+		k := portKey(pp.Service, pp.ContainerPort, pp.Protocol)
+		if n, ok := want[k]; ok && pp.HostPort != 0 && pp.HostPort != n && pp.State == "running" {
+			out = append(out, dockerops.Difference{Kind: DiffExtraPort, Text: fmt.Sprintf("%s on %d instead of %d", k, pp.HostPort, n)})
+		}
+	}
 	return out, nil
 }
+
+// DiffExtraPort is a Difference of a compose project: a running container publishes one of its
+// other ports on another host port than the registry's.
+const DiffExtraPort = "extra-port"
 
 // Recreation is nil: a compose project's own files decide where its data lives (its volumes), so
 // a restart recreates its containers without asking (docs/config.md).
