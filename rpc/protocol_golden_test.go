@@ -53,6 +53,27 @@ func TestProtocolGolden(t *testing.T) {
 			Type: registry.TypeAuto, Status: registry.StatusActive, Container: "iris_5f3a9c1e_1973", Engine: "unix:///var/run/docker.sock",
 			AssignedAt: time.Date(2026, 11, 26, 16, 40, 2, 0, time.UTC), LastUsedAt: time.Date(2026, 11, 26, 16, 40, 12, 0, time.UTC)},
 		ContainerState: "running", State: workspace.StateReady,
+		Ports: []workspace.PublishedPort{
+			{ContainerPort: 1972, Protocol: "tcp", HostPort: 1973, HostIP: "127.0.0.1", State: "running"},
+			{ContainerPort: 52773, Protocol: "tcp", HostPort: 52774, HostIP: "127.0.0.1", State: "running"},
+		},
+	}
+	// a compose project: the pair from the file's pin 52773:52773, its other published ports on extra ports
+	composeEntry := workspace.PortEntry{
+		Assignment: registry.Assignment{Project: "/home/ada/src/shop", SuperserverPort: 1972, WebPort: 52773,
+			Type: registry.TypeManual, Status: registry.StatusActive, Container: "shop-iris-1", Engine: "unix:///var/run/docker.sock",
+			AssignedAt: time.Date(2026, 11, 26, 16, 41, 0, 0, time.UTC), LastUsedAt: time.Date(2026, 11, 26, 16, 41, 9, 0, time.UTC),
+			Extra: []registry.ExtraPort{
+				{Key: "iris/53773/tcp", Port: 12000, AssignedAt: time.Date(2026, 11, 26, 16, 41, 0, 0, time.UTC)},
+				{Key: "web/80/tcp", Port: 12001, AssignedAt: time.Date(2026, 11, 26, 16, 41, 0, 0, time.UTC)},
+			}},
+		ContainerState: "running", State: workspace.StateReady,
+		Ports: []workspace.PublishedPort{
+			{Service: "iris", ContainerPort: 1972, Protocol: "tcp", HostPort: 1972, HostIP: "127.0.0.1", State: "running"},
+			{Service: "iris", ContainerPort: 52773, Protocol: "tcp", HostPort: 52773, HostIP: "127.0.0.1", PinnedHostPort: 52773, State: "running"},
+			{Service: "iris", ContainerPort: 53773, Protocol: "tcp", HostPort: 12000, HostIP: "127.0.0.1", State: "running"},
+			{Service: "web", ContainerPort: 80, Protocol: "tcp", HostPort: 12001, HostIP: "127.0.0.1", PinnedHostPort: 8080, State: "running"},
+		},
 	}
 	tru, fals := true, false
 	cases := []struct {
@@ -62,9 +83,10 @@ func TestProtocolGolden(t *testing.T) {
 	}{
 		{"status.json", st, func() any { return new(workspace.Status) }},
 		{"port-entry.json", entry, func() any { return new(workspace.PortEntry) }},
-		// iris/ports and `ports list --json`: one entry, a key detection no longer reaches, an invalid entry.
+		// iris/ports and `ports list --json`: an image-kind entry, a compose one with extra ports, a key
+		// detection no longer reaches, an invalid entry.
 		{"ports-result.json", PortsResult{
-			Assignments: []workspace.PortEntry{entry},
+			Assignments: []workspace.PortEntry{entry, composeEntry},
 			Notes:       []workspace.KeyNote{{Project: "/home/ada/src", Stop: workspace.StopHome}},
 			Invalid: []registry.InvalidEntry{{Index: 2, Project: "/home/ada/src/old", Reason: "its web port 70000 is not between 1 and 65535",
 				Entry: json.RawMessage(`{"project":"/home/ada/src/old","superserverPort":1980,"webPort":70000}`)}},

@@ -112,6 +112,7 @@ func restoreContainers(ctx context.Context, reg *registry.Registry, eng *dockero
 		if c.State == "running" {
 			a.Status = registry.StatusActive
 		}
+		a.Extra = extraPortsOf(c) // a compose project's other published ports (its override's label)
 		// ports that form a slot of the current ranges were an automatic assignment
 		if ss.Contains(c.Superserver) && web.Contains(c.Web) && c.Superserver-ss.Lo == c.Web-web.Lo {
 			slot := c.Superserver - ss.Lo
@@ -126,4 +127,14 @@ func restoreContainers(ctx context.Context, reg *registry.Registry, eng *dockero
 		return 0, fmt.Errorf("restore registry from containers: %w", err)
 	}
 	return len(as), nil
+}
+
+// extraPortsOf are the extra ports a compose container's labels name (labelExtraPorts), by key.
+func extraPortsOf(c dockerops.Container) []registry.ExtraPort {
+	m := decodePorts(c.Labels[labelExtraPorts])
+	var out []registry.ExtraPort
+	for _, k := range sortedKeys(m) {
+		out = append(out, registry.ExtraPort{Key: k, Port: m[k]})
+	}
+	return out
 }

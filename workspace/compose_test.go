@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,9 @@ import (
 )
 
 // Compose projects on the real engine and the real `docker compose` (v2). Port band: 35500–35999;
-// each test takes ten superserver slots from lo and ten web slots from lo+250.
+// each test takes ten superserver slots from lo, the extra range lo+10–lo+19, ten web slots from
+// lo+250, and lo+260 and lo+261 as the host ports the fixtures pin for 1972 and 52773
+// (IRIS_TEST_SUPERSERVER_PIN, IRIS_TEST_WEB_PIN: a soft preference is honoured when free).
 
 // composeFixture is one test's engine, stand-in image, registry and compose projects (removed with
 // `docker compose down -v` by project name at cleanup, found by iris-helper's and compose's labels).
@@ -32,8 +35,11 @@ func newComposeFixture(t testing.TB, lo int) *composeFixture {
 	f := &fixture{t: t, eng: dockertest.Engine(t), img: dockertest.StubImage(t), home: t.TempDir(), lo: lo}
 	t.Setenv(registry.EnvHome, f.home)
 	t.Setenv("IRIS_TEST_IMAGE", f.img)
+	t.Setenv("IRIS_TEST_SUPERSERVER_PIN", strconv.Itoa(lo+260))
+	t.Setenv("IRIS_TEST_WEB_PIN", strconv.Itoa(lo+261))
 	reg, err := registry.Open(registry.Options{Home: f.home,
 		Superserver: &registry.Range{Lo: lo, Hi: lo + 9}, Web: &registry.Range{Lo: lo + 250, Hi: lo + 259},
+		Extra: &registry.Range{Lo: lo + 10, Hi: lo + 19},
 		Ports: f.eng, ChangesInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -120,23 +126,29 @@ func startOK(t *testing.T, p *Project) Status {
 	return st
 }
 
-// Two projects that both pin 52773:52773 run side by side, each on its own loopback ports.
+// Two projects that both pin 52773:52773 run side by side, each on its own loopback ports: the
+// first gets the pinned port (a soft preference), the second a slot, and its status says why; each
+// one's 53773 is on a port of the extra range.
 func TestComposePinnedSideBySide(t *testing.T) {
 	f := newComposeFixture(t, 35500)
 	a := f.openCompose(f.composeDir("pinned", "", "alpha"))
 	b := f.openCompose(f.composeDir("pinned", "", "beta"))
 	sa, sb := startOK(t, a), startOK(t, b)
+	rpctest.Must(t, "the pin honoured for the first, a slot for the second", rpctest.Want("alpha web", sa.WebPort, 35761),
+		rpctest.Want("alpha message", sa.Message, ""), rpctest.Want("beta web", sb.WebPort, 35751),
+		rpctest.Want("beta message", sb.Message, "the compose files pin host port 35761 for iris/52773/tcp; it is on 35751 instead: port 35761 is held by project "+sa.Project),
+		rpctest.Want("alpha 53773", sa.Ports[2].HostPort, 35510), rpctest.Want("beta 53773", sb.Ports[2].HostPort, 35511))
 	for _, st := range []Status{sa, sb} {
 		rpctest.Must(t, "status of "+st.Project, rpctest.Want("state", st.State, StateReady), rpctest.Want("kind", st.Kind, KindCompose),
 			rpctest.Want("irisService", st.IrisService, "iris"), rpctest.Want("bindAddress", st.BindAddress, "127.0.0.1"),
 			rpctest.Want("ports", len(st.Ports), 3))
 		want := []PublishedPort{
 			{Service: "iris", ContainerPort: 1972, Protocol: "tcp", HostPort: st.SuperserverPort, HostIP: "127.0.0.1", State: "running"},
-			{Service: "iris", ContainerPort: 52773, Protocol: "tcp", HostPort: st.WebPort, HostIP: "127.0.0.1", PinnedHostPort: 52773, State: "running"},
+			{Service: "iris", ContainerPort: 52773, Protocol: "tcp", HostPort: st.WebPort, HostIP: "127.0.0.1", PinnedHostPort: 35761, State: "running"},
 		}
 		rpctest.Must(t, "IRIS pair", rpctest.Want("superserver", st.Ports[0], want[0]), rpctest.Want("web", st.Ports[1], want[1]))
 		extra := st.Ports[2]
-		rpctest.Must(t, "53773 on loopback with a host port Docker chose", rpctest.Want("service", extra.Service, "iris"),
+		rpctest.Must(t, "53773 on loopback on its extra port", rpctest.Want("service", extra.Service, "iris"),
 			rpctest.Want("containerPort", extra.ContainerPort, 53773), rpctest.Want("hostIP", extra.HostIP, "127.0.0.1"),
 			rpctest.Want("published", extra.HostPort != 0, true), rpctest.Want("state", extra.State, "running"))
 		portal(t, "127.0.0.1", st.WebPort)
@@ -295,7 +307,7 @@ func TestComposeKindAndModelWatch(t *testing.T) {
 
 	t.Run("a managed key used as a container port is not written", func(t *testing.T) {
 		dir := f.composeDir("pinned", "", "webkey")
-		body := "services:\n  iris:\n    image: ${IRIS_TEST_IMAGE}\n    ports: [\"1972\", \"${IRIS_WEB_PORT:-52773}:${IRIS_WEB_PORT:-52773}\"]\n"
+		body := "services:\n  iris:\n    image: ${IRIS_TEST_IMAGE}\n    ports: [\"1972\", \"${IRIS_TEST_WEB_PIN}:${IRIS_WEB_PORT:-52773}\"]\n"
 		if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -367,9 +379,11 @@ func TestComposeBuildFailure(t *testing.T) {
 }
 
 // A host port of the IRIS pair taken by another program between assignment and start: the start
-// moves the project to the next slot, as for the image kind.
+// moves the project to the next slot, as for the image kind. The file pins the port it already has
+// (a soft preference the registry does not probe again), so compose is the one to find it taken.
 func TestComposePortTaken(t *testing.T) {
 	f := newComposeFixture(t, 35620)
+	t.Setenv("IRIS_TEST_WEB_PIN", "35870")
 	dir := f.composeDir("pinned", "", "taken")
 	if _, err := f.reg.Assign(testCtx(t), dir, registry.Preferred{}); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/registry"
@@ -271,12 +272,15 @@ type PortEntry struct {
 	registry.Assignment
 	ContainerState string `json:"containerState"` // running|exited|created|not-created|unknown (engine down)
 	State          State  `json:"state"`          // a Status state: ready|unhealthy|stopped|not-created|error|starting|stopping|docker-unavailable
-	// Further per-project fields go here, and into MarshalJSON's extra struct below (the compose
-	// kind adds its list of published ports).
+	// Ports is the list of Status.Ports (never null): the IRIS pair first, then a compose
+	// project's other published ports, from the containers' labels and published ports (no
+	// compose process, no model); without a container, the assignment's pair and extra ports
+	// with state "missing". Further per-project fields go here and into MarshalJSON below.
+	Ports []PublishedPort `json:"ports"`
 }
 
 // MarshalJSON writes the assignment's own fields (as the registry writes them) followed by
-// containerState and state.
+// containerState, state and ports.
 func (e PortEntry) MarshalJSON() ([]byte, error) {
 	b, err := json.Marshal(e.Assignment)
 	if err != nil {
@@ -286,10 +290,15 @@ func (e PortEntry) MarshalJSON() ([]byte, error) {
 	if len(b) < 2 || b[len(b)-1] != '}' {
 		return nil, fmt.Errorf("port entry: unexpected assignment JSON %s", b)
 	}
+	ports := e.Ports
+	if ports == nil {
+		ports = []PublishedPort{}
+	}
 	extra, err := json.Marshal(struct {
-		ContainerState string `json:"containerState"`
-		State          State  `json:"state"`
-	}{e.ContainerState, e.State})
+		ContainerState string          `json:"containerState"`
+		State          State           `json:"state"`
+		Ports          []PublishedPort `json:"ports"`
+	}{e.ContainerState, e.State, ports})
 	if err != nil {
 		return nil, err
 	}
@@ -347,15 +356,22 @@ func (m Machine) ListPorts(ctx context.Context) (PortList, error) {
 		return PortList{}, err
 	}
 	var byProject map[string]dockerops.Container
+	var all map[string][]dockerops.Container
 	engineOK := m.Eng != nil
 	if engineOK {
-		if byProject, err = ProjectContainers(ctx, m.Eng); err != nil {
+		owned, err := m.Eng.Owned(ctx)
+		if err != nil {
 			engineOK = false
+		} else {
+			byProject, all = containerOfEach(owned), map[string][]dockerops.Container{}
+			for _, c := range owned {
+				all[c.Project] = append(all[c.Project], c)
+			}
 		}
 	}
 	list := PortList{Assignments: make([]PortEntry, 0, len(as)), Invalid: invalid}
 	for _, a := range as {
-		e := PortEntry{Assignment: a, ContainerState: "unknown", State: StateDockerUnavailable}
+		e := PortEntry{Assignment: a, ContainerState: "unknown", State: StateDockerUnavailable, Ports: entryPorts(a, all[a.Project])}
 		if engineOK {
 			if c, found := byProject[a.Project]; found {
 				e.ContainerState, e.State = c.State, containerState(c)
@@ -410,4 +426,56 @@ func (m Machine) CleanupPorts(ctx context.Context, dryRun bool) ([]registry.Assi
 		return err
 	})
 	return stale, warning, err
+}
+
+// entryPorts is PortEntry.Ports of assignment a with the project's containers cs (any kind; none
+// when the engine does not answer): the status's rule (statusPorts) on what the containers' labels
+// and published ports say, then the assignment's extra ports no container publishes, as missing.
+func entryPorts(a registry.Assignment, cs []dockerops.Container) []PublishedPort {
+	var c Containers
+	for _, x := range cs {
+		if x.Labels[dockerops.LabelComposeProject] == "" {
+			c = imageContainers(x, true) // the image and Dockerfile kinds: one container
+			break
+		}
+		// compose: the IRIS service's container is the main one
+		if !c.Found && x.Labels[dockerops.LabelRole] == dockerops.RoleIRIS {
+			c.Found, c.Main, c.Service = true, x, x.Labels[dockerops.LabelComposeService]
+		} else {
+			c.Others = append(c.Others, x)
+		}
+		c.Ports = append(c.Ports, containerPublished(x, decodePorts(x.Labels[labelPinned]))...)
+	}
+	sortPorts(c.Ports)
+	bind := c.Main.BindAddress
+	if bind == "" {
+		bind = hostIPOf(c.Main)
+	}
+	out := statusPorts(c, a, true, bind)
+	have := map[int]bool{}
+	for _, pp := range out {
+		have[pp.HostPort] = true
+	}
+	for _, x := range a.Extra {
+		if have[x.Port] {
+			continue
+		}
+		svc, rest, _ := strings.Cut(x.Key, "/")
+		num, proto, _ := strings.Cut(rest, "/")
+		n, _ := strconv.Atoi(num)
+		out = append(out, PublishedPort{Service: svc, ContainerPort: n, Protocol: proto, HostPort: x.Port, HostIP: bind, State: PortStateMissing})
+	}
+	return out
+}
+
+// containerPublished is every port container c publishes, with the host port the compose files
+// pin for it (pinned, by key service/containerPort/protocol).
+func containerPublished(c dockerops.Container, pinned map[string]int) []PublishedPort {
+	svc := c.Labels[dockerops.LabelComposeService]
+	var out []PublishedPort
+	for _, b := range c.Ports {
+		out = append(out, PublishedPort{Service: svc, ContainerPort: b.ContainerPort, Protocol: b.Protocol,
+			HostPort: b.HostPort, HostIP: b.HostIP, PinnedHostPort: pinned[portKey(svc, b.ContainerPort, b.Protocol)], State: c.State})
+	}
+	return out
 }

@@ -102,6 +102,10 @@ type RunPlan struct {
 	// Consent is what the user allowed of a compose project beyond the allow-list for this start
 	// (StartOptions.Consent); other kinds ignore it.
 	Consent ConsentChoice
+	// EnsurePorts (set by a start; nil elsewhere) makes the registry hold the project's pair, with
+	// the start's hard preference, and exactly req.Extra (registry.Ensure): the compose kind calls
+	// it once per attempt with every port the project publishes. Other kinds ignore it.
+	EnsurePorts func(ctx context.Context, req registry.EnsureRequest) (registry.EnsureResult, error)
 }
 
 // Containers is what a Runtime finds of its project on the engine.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/iris-helper/iris-helper/dockerops"
 	"github.com/iris-helper/iris-helper/dockerops/compose"
+	"github.com/iris-helper/iris-helper/registry"
 )
 
 // composeRuntime is the compose kind: the project's own compose files run through the user's
@@ -41,7 +42,177 @@ type composeRuntime struct {
 	name      string        // compose project name decided by the last start ("" none yet)
 	renamed   bool          // name had to change: another folder uses compose's own
 	removed   []string      // the volumes the last Stop with Purge removed
+	// portNotes say which soft preferences the last start could not honour (the status message
+	// until the next start).
+	portNotes []string
+	// noSoftPair: a pair port the files pin was found taken at up; the retry after the move
+	// (start.go's Reassign) asks for no pin of the pair (a later start asks again).
+	noSoftPair bool
 }
+
+// Labels of the override on every service of a compose project (besides dockerops' project, role,
+// pair and bind labels), so the machine-wide views and restore-from-labels know every port with
+// no compose process and no model: labelExtraPorts lists the project's extra ports
+// ("iris/53773/tcp=12000,web/80/tcp=12001"), labelPinned the host ports its compose files pin
+// ("iris/52773/tcp=52773,web/80/tcp=8080").
+const (
+	labelExtraPorts = "dev.iris-helper.extra"
+	labelPinned     = "dev.iris-helper.pinned"
+)
+
+// portKey is the registry's key of a published container port: service/containerPort/protocol.
+func portKey(service string, containerPort int, protocol string) string {
+	return fmt.Sprintf("%s/%d/%s", service, containerPort, protocol)
+}
+
+// isPairPort: containerPort/protocol of the IRIS service is one of the registry's pair.
+func isPairPort(containerPort int, protocol string) bool {
+	return protocol == "tcp" && (containerPort == dockerops.SuperserverContainerPort || containerPort == dockerops.WebContainerPort)
+}
+
+// portRequest is what a start of cm asks the registry for: the host ports the IRIS service pins
+// for 1972 and 52773 as the pair's soft preferences (unless noSoftPair),
+// and every other published container port of any service as an extra key with the host port the
+// files pin as its soft preference; pinned maps each key (the pair's too) to its pin.
+func portRequest(cm *composeModel, noSoftPair bool) (req registry.EnsureRequest, pinned map[string]int) {
+	pinned = map[string]int{}
+	for _, name := range cm.model.ServiceNames() {
+		for _, p := range cm.model.Services[name].Ports {
+			k := portKey(name, p.Target, p.Proto())
+			if _, dup := pinned[k]; dup {
+				continue // the same container port published twice gets one stable port
+			}
+			pin := p.PublishedPort()
+			pinned[k] = pin
+			if name == cm.service && isPairPort(p.Target, p.Proto()) {
+				if pin != 0 && !noSoftPair {
+					if p.Target == dockerops.SuperserverContainerPort {
+						req.Soft.Superserver = pin
+					} else {
+						req.Soft.Web = pin
+					}
+				}
+				continue
+			}
+			req.Extra = append(req.Extra, registry.ExtraRequest{Key: k, Preferred: pin})
+		}
+	}
+	return req, pinned
+}
+
+// softPortNotes say, for each preference the registry did not honour, which port the files pin,
+// which the project got, and why.
+func softPortNotes(res registry.EnsureResult, irisService string) []string {
+	var out []string
+	for _, o := range res.Ports {
+		if o.Preferred == 0 || o.Honoured() {
+			continue
+		}
+		key := o.Key
+		switch o.Key {
+		case registry.KeySuperserver:
+			key = portKey(irisService, dockerops.SuperserverContainerPort, "tcp")
+		case registry.KeyWeb:
+			key = portKey(irisService, dockerops.WebContainerPort, "tcp")
+		}
+		out = append(out, fmt.Sprintf("the compose files pin host port %d for %s; it is on %d instead: %s",
+			o.Preferred, key, o.Port, conflictReason(o.Preferred, o.Conflict)))
+	}
+	return out
+}
+
+// conflictReason words who holds a pinned port (the registry's ConflictError, whose own message
+// ends with a remedy for a port the user chose).
+func conflictReason(port int, c *registry.ConflictError) string {
+	switch {
+	case c == nil:
+		return fmt.Sprintf("port %d is not free", port)
+	case c.HolderProject != "" && c.HolderKey != "":
+		return fmt.Sprintf("port %d is held by project %s (%s)", port, c.HolderProject, c.HolderKey)
+	case c.HolderProject != "":
+		return fmt.Sprintf("port %d is held by project %s", port, c.HolderProject)
+	case c.Holder == "another process" || c.Holder == "":
+		return fmt.Sprintf("port %d is in use by another process on this host", port)
+	default:
+		return fmt.Sprintf("port %d is in use by %s", port, c.Holder)
+	}
+}
+
+// encodePorts is a label value: key=port, ordered by key.
+func encodePorts(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k, v := range m {
+		if v != 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + strconv.Itoa(m[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+// decodePorts reads a label encodePorts wrote (what does not parse is left out: labels are input).
+func decodePorts(v string) map[string]int {
+	out := map[string]int{}
+	for _, part := range strings.Split(v, ",") {
+		k, n, ok := strings.Cut(part, "=")
+		port, err := strconv.Atoi(n)
+		if ok && k != "" && err == nil && port > 0 && port <= 65535 {
+			out[k] = port
+		}
+	}
+	return out
+}
+
+// ensurePorts is RunPlan.EnsurePorts of a start: registry.Ensure with the start's hard preference
+// (the flags', else .iris-helper.json's ports), under the restore rule of a corrupt registry.
+func (p *Project) ensurePorts(ctx context.Context, req registry.EnsureRequest) (registry.EnsureResult, error) {
+	req.Hard = p.preferred()
+	var res registry.EnsureResult
+	err := p.withRegistry(ctx, func() (err error) {
+		res, err = p.reg.Ensure(ctx, p.root.Dir, req)
+		return err
+	})
+	return res, err
+}
+
+// ComposePortTakenError means compose could not publish a port of the project although the
+// registry gave it (it moved once already): who holds it, where the OS tells.
+type ComposePortTakenError struct {
+	Project string
+	Port    int
+	Key     string // the extra port's key ("" when the port is not one of the project's)
+	Holder  string // registry.PortHolder's name of the process ("" when the OS does not tell)
+	Err     error  // compose's error (not a *dockerops.PortTakenError: the start must not move the pair for it)
+}
+
+func (e *ComposePortTakenError) Error() string {
+	what := fmt.Sprintf("port %d", e.Port)
+	if e.Key != "" {
+		what += " (" + e.Key + ")"
+	}
+	return fmt.Sprintf("%s of the compose project of %s is taken by %s; stop it, or start again to move the port", what, e.Project, holderText(e.Holder))
+}
+
+func (e *ComposePortTakenError) Unwrap() error { return e.Err }
+
+// holderText is a port's holder as the OS names it, else "another process on this host".
+func holderText(holder string) string {
+	if holder == "" {
+		return "another process on this host"
+	}
+	return holder
+}
+
+// softPortTakenError is a pair port that compose found taken at up although the registry gave it
+// as the files' pin (a manual assignment made by a soft preference): the start moves the project
+// as for an automatic one.
+type softPortTakenError struct{ *dockerops.PortTakenError }
+
+func (e *softPortTakenError) Unwrap() error { return e.PortTakenError }
 
 var _ Runtime = (*composeRuntime)(nil)
 
@@ -167,16 +338,23 @@ func (e *ComposeHostNetworkError) Error() string {
 		e.Service, e.Project)
 }
 
-// override is the override file for a start of plan: every published port on the bind address
-// (the IRIS service's pair on the registry's ports), iris-helper's labels on every service,
+// override is the override file for a start of plan: every published port on the bind address on
+// its stable port (the IRIS service's pair on the registry's pair, every other one on its extra
+// port: plan.Assignment.Extra), iris-helper's labels on every service (the extra ports and the
+// files' pins among them, for restore and the port listing),
 // restart unless-stopped for always, and container_name reset where another folder holds it.
-func (r *composeRuntime) override(ctx context.Context, eng *dockerops.Engine, cm *composeModel, plan RunPlan) (compose.Override, []string, error) {
+func (r *composeRuntime) override(ctx context.Context, eng *dockerops.Engine, cm *composeModel, plan RunPlan, pinned map[string]int) (compose.Override, []string, error) {
 	bind := plan.BindAddress
 	if bind == "" {
 		bind = DefaultBindAddress
 	}
 	var notes []string
 	o := compose.Override{}
+	extra := map[string]int{}
+	for _, x := range plan.Assignment.Extra {
+		extra[x.Key] = x.Port
+	}
+	extraLabel, pinnedLabel := encodePorts(extra), encodePorts(pinned)
 	for _, name := range cm.model.ServiceNames() {
 		s := cm.model.Services[name]
 		if s.NetworkMode == "host" && len(s.Ports) > 0 {
@@ -194,6 +372,12 @@ func (r *composeRuntime) override(ctx context.Context, eng *dockerops.Engine, cm
 			dockerops.LabelBind:        bind,
 			dockerops.LabelModel:       cm.hash,
 		}}
+		if extraLabel != "" {
+			so.Labels[labelExtraPorts] = extraLabel
+		}
+		if pinnedLabel != "" {
+			so.Labels[labelPinned] = pinnedLabel
+		}
 		if s.Restart == "always" {
 			so.Restart = "unless-stopped"
 		}
@@ -211,10 +395,8 @@ func (r *composeRuntime) override(ctx context.Context, eng *dockerops.Engine, cm
 			addPort(compose.Binding{HostIP: bind, HostPort: plan.Assignment.WebPort, ContainerPort: dockerops.WebContainerPort, Protocol: "tcp"})
 		}
 		for _, p := range s.Ports {
-			// Until the registry keeps extra ports (registry.Ensure with service/containerPort/protocol
-			// keys, the `regx` part), every other published port is bound on the bind address with the
-			// host port left to Docker.
-			addPort(compose.Binding{HostIP: bind, ContainerPort: p.Target, Protocol: p.Proto()})
+			// its extra port (0, Docker's pick, only for a start without the registry: no EnsurePorts)
+			addPort(compose.Binding{HostIP: bind, HostPort: extra[portKey(name, p.Target, p.Proto())], ContainerPort: p.Target, Protocol: p.Proto()})
 		}
 		if len(ports) > 0 {
 			so.Ports = ports
@@ -307,6 +489,7 @@ func (r *composeRuntime) Inspect(ctx context.Context) (Containers, error) {
 	}
 	r.mu.Lock()
 	renamed, name := r.renamed, r.name
+	out.Notes = append(out.Notes, r.portNotes...)
 	r.mu.Unlock()
 	switch {
 	case renamed && r.syncOff:
@@ -345,12 +528,13 @@ func (r *composeRuntime) publishedPorts(cm *composeModel, cs Containers) []Publi
 		all = append([]dockerops.Container{cs.Main}, all...)
 	}
 	for _, c := range all {
-		svc := c.Labels[dockerops.LabelComposeService]
-		for _, b := range c.Ports {
-			k := fmt.Sprintf("%s/%d/%s", svc, b.ContainerPort, b.Protocol)
-			have[k] = true
-			out = append(out, PublishedPort{Service: svc, ContainerPort: b.ContainerPort, Protocol: b.Protocol,
-				HostPort: b.HostPort, HostIP: b.HostIP, PinnedHostPort: pinned[k], State: c.State})
+		pins := pinned
+		if cm == nil { // no model in this process yet: the pins the override labelled
+			pins = decodePorts(c.Labels[labelPinned])
+		}
+		for _, pp := range containerPublished(c, pins) {
+			have[portKey(pp.Service, pp.ContainerPort, pp.Protocol)] = true
+			out = append(out, pp)
 		}
 	}
 	if cm != nil {
@@ -370,13 +554,18 @@ func (r *composeRuntime) publishedPorts(cm *composeModel, cs Containers) []Publi
 		}
 		out = append(out, missing...)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Service != out[j].Service {
-			return out[i].Service < out[j].Service
-		}
-		return out[i].ContainerPort < out[j].ContainerPort
-	})
+	sortPorts(out)
 	return out
+}
+
+// sortPorts orders published ports by service, then container port (the status's order).
+func sortPorts(ps []PublishedPort) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].Service != ps[j].Service {
+			return ps[i].Service < ps[j].Service
+		}
+		return ps[i].ContainerPort < ps[j].ContainerPort
+	})
 }
 
 // DiffModel is a Difference of a compose project: the model or override changed since its
@@ -398,8 +587,23 @@ func (r *composeRuntime) Drift(ctx context.Context, plan RunPlan, cs Containers)
 	if b := cs.Main.BindAddress; plan.BindAddress != "" && b != "" && b != plan.BindAddress {
 		out = append(out, dockerops.Difference{Kind: dockerops.DiffBindAddress, Text: "bind address " + b + " instead of " + plan.BindAddress})
 	}
+	// an extra port the registry moved (a pin became free, a port was taken) while the containers ran
+	want := map[string]int{}
+	for _, x := range plan.Assignment.Extra {
+		want[x.Key] = x.Port
+	}
+	for _, pp := range cs.Ports {
+		k := portKey(pp.Service, pp.ContainerPort, pp.Protocol)
+		if n, ok := want[k]; ok && pp.HostPort != 0 && pp.HostPort != n && pp.State == "running" {
+			out = append(out, dockerops.Difference{Kind: DiffExtraPort, Text: fmt.Sprintf("%s on %d instead of %d", k, pp.HostPort, n)})
+		}
+	}
 	return out, nil
 }
+
+// DiffExtraPort is a Difference of a compose project: a running container publishes one of its
+// other ports on another host port than the registry's.
+const DiffExtraPort = "extra-port"
 
 // Recreation is nil: a compose project's own files decide where its data lives (its volumes), so
 // a restart recreates its containers without asking (docs/config.md).
@@ -447,62 +651,85 @@ func (r *composeRuntime) Start(ctx context.Context, plan RunPlan, progress func(
 	r.mu.Lock()
 	r.name, r.renamed = name, renamed
 	r.mu.Unlock()
-	o, notes, err := r.override(ctx, eng, cm, plan)
-	if err != nil {
-		return Containers{}, err
-	}
-	for _, n := range notes {
-		progress(dockerops.Progress{Phase: dockerops.PhaseCreating, Warning: n})
-	}
-	proj := r.project(cm, name)
-	if err := writeStateFile(proj.Override, o.YAML()); err != nil {
-		return Containers{}, fmt.Errorf("write the override file of %s: %w", r.root, err)
-	}
+	r.mu.Lock()
+	noSoftPair := r.noSoftPair
+	r.noSoftPair = false
+	r.mu.Unlock()
+	req, pinned := portRequest(cm, noSoftPair)
 	before, err := r.Inspect(ctx)
 	if err != nil {
 		return Containers{}, err
 	}
 	running := before.Found && before.Main.Running()
-	// A running project is never recreated by a start (--no-recreate; Drift reports what differs);
-	// a stopped or missing one lets compose recreate what changed (a Restart applies new ports so);
-	// Build rebuilds and recreates.
-	opts := compose.UpOptions{Timeout: r.readyTimeout + 30*time.Minute, Build: plan.Build, ForceRecreate: plan.Build}
-	log, logErr := dockerops.CreateBuildLog(filepath.Join(r.home, "builds", dockerops.BuildLogName(r.root)))
-	if logErr != nil {
-		r.log.Warn("cannot keep the build log", "err", logErr)
-	}
-	bp := dockerops.NewBuildProgress(func(pr dockerops.Progress) {
-		pr.Phase = phaseOfLine(pr.Message)
-		progress(pr)
-	}, 0)
-	err = r.up(ctx, cli, proj, opts, running && !plan.Build, func(line string) {
-		if log != nil {
-			_, _ = log.Write([]byte(line + "\n"))
+	// One registry.Ensure per attempt with every published port; a port compose finds taken
+	// although the registry gave it moves (Avoid) and the up is tried once more.
+	var moved *ComposePortTakenError // the extra port the last attempt found taken
+	for attempt := 0; ; attempt++ {
+		var res registry.EnsureResult
+		if plan.EnsurePorts != nil {
+			if res, err = plan.EnsurePorts(ctx, req); err != nil {
+				return Containers{}, err
+			}
+			plan.Assignment = res.Assignment
 		}
-		_, _ = bp.Write([]byte(line + "\n"))
-	})
-	_ = bp.Close()
-	if log != nil {
-		_ = log.Close()
-	}
-	if err != nil {
-		var ce *compose.Error
-		if errors.As(err, &ce) {
-			if m := boundPort.FindStringSubmatch(strings.Join(ce.Lines, "\n")); m != nil {
-				port, _ := strconv.Atoi(m[1])
-				if port == plan.Assignment.SuperserverPort || port == plan.Assignment.WebPort {
-					return Containers{}, &dockerops.PortTakenError{Port: port, Err: err}
+		notes := softPortNotes(res, cm.service)
+		if moved != nil {
+			for _, x := range plan.Assignment.Extra {
+				if x.Key == moved.Key {
+					n := fmt.Sprintf("port %d of %s was taken by %s between assignment and start; moved it to %d", moved.Port, moved.Key, holderText(moved.Holder), x.Port)
+					r.log.Warn(n, "project", r.root)
+					notes = append(notes, n)
 				}
 			}
-			if isBuildOutput(bp.LastLines()) {
-				be := &dockerops.BuildError{LastLines: bp.LastLines(), Err: ce.Err}
-				if log != nil {
-					be.Log = log.Path()
-				}
-				return Containers{}, be
+		}
+		for _, x := range res.Released {
+			r.log.Info("released an extra port no longer in the compose files", "project", r.root, "key", x.Key, "port", x.Port)
+		}
+		r.mu.Lock()
+		r.portNotes = notes
+		r.mu.Unlock()
+		o, onotes, err := r.override(ctx, eng, cm, plan, pinned)
+		if err != nil {
+			return Containers{}, err
+		}
+		for _, n := range append(notes, onotes...) {
+			progress(dockerops.Progress{Phase: dockerops.PhaseCreating, Warning: n})
+		}
+		proj := r.project(cm, name)
+		if err := writeStateFile(proj.Override, o.YAML()); err != nil {
+			return Containers{}, fmt.Errorf("write the override file of %s: %w", r.root, err)
+		}
+		err = r.runUp(ctx, cli, proj, plan, running, progress)
+		var taken *dockerops.PortTakenError
+		if !errors.As(err, &taken) {
+			if err != nil {
+				return Containers{}, err
+			}
+			break
+		}
+		a := plan.Assignment
+		if taken.Port == a.SuperserverPort || taken.Port == a.WebPort {
+			if (taken.Port == req.Soft.Superserver || taken.Port == req.Soft.Web) && plan.EnsurePorts != nil {
+				// the files' pin, taken after all: start.go moves the pair; the retry asks for a slot
+				r.mu.Lock()
+				r.noSoftPair = true
+				r.mu.Unlock()
+				return Containers{}, &softPortTakenError{taken}
+			}
+			return Containers{}, taken
+		}
+		key := ""
+		for _, x := range a.Extra {
+			if x.Port == taken.Port {
+				key = x.Key
 			}
 		}
-		return Containers{}, err
+		if attempt > 0 || plan.EnsurePorts == nil || key == "" {
+			return Containers{}, &ComposePortTakenError{Project: r.root, Port: taken.Port, Key: key, Holder: registry.PortHolder(taken.Port), Err: taken.Err}
+		}
+		moved = &ComposePortTakenError{Project: r.root, Port: taken.Port, Key: key, Holder: registry.PortHolder(taken.Port)}
+		req.Avoid = append(req.Avoid, taken.Port)
+		running = false
 	}
 	cs, err := r.Inspect(ctx)
 	if err != nil {
@@ -518,6 +745,51 @@ func (r *composeRuntime) Start(ctx context.Context, plan RunPlan, progress func(
 		return cs, err
 	}
 	return r.Inspect(ctx)
+}
+
+// runUp runs one `docker compose up` of a start, keeping its output as the build log and as
+// progress: a port found taken is *dockerops.PortTakenError, a failed build *dockerops.BuildError.
+func (r *composeRuntime) runUp(ctx context.Context, cli *compose.CLI, proj compose.Project, plan RunPlan, running bool, progress func(dockerops.Progress)) error {
+	// A running project is never recreated by a start (--no-recreate; Drift reports what differs);
+	// a stopped or missing one lets compose recreate what changed (a Restart applies new ports so);
+	// Build rebuilds and recreates.
+	opts := compose.UpOptions{Timeout: r.readyTimeout + 30*time.Minute, Build: plan.Build, ForceRecreate: plan.Build}
+	log, logErr := dockerops.CreateBuildLog(filepath.Join(r.home, "builds", dockerops.BuildLogName(r.root)))
+	if logErr != nil {
+		r.log.Warn("cannot keep the build log", "err", logErr)
+	}
+	bp := dockerops.NewBuildProgress(func(pr dockerops.Progress) {
+		pr.Phase = phaseOfLine(pr.Message)
+		progress(pr)
+	}, 0)
+	err := r.up(ctx, cli, proj, opts, running && !plan.Build, func(line string) {
+		if log != nil {
+			_, _ = log.Write([]byte(line + "\n"))
+		}
+		_, _ = bp.Write([]byte(line + "\n"))
+	})
+	_ = bp.Close()
+	if log != nil {
+		_ = log.Close()
+	}
+	if err == nil {
+		return nil
+	}
+	var ce *compose.Error
+	if errors.As(err, &ce) {
+		if m := boundPort.FindStringSubmatch(strings.Join(ce.Lines, "\n")); m != nil {
+			port, _ := strconv.Atoi(m[1])
+			return &dockerops.PortTakenError{Port: port, Err: err}
+		}
+		if isBuildOutput(bp.LastLines()) {
+			be := &dockerops.BuildError{LastLines: bp.LastLines(), Err: ce.Err}
+			if log != nil {
+				be.Log = log.Path()
+			}
+			return be
+		}
+	}
+	return err
 }
 
 // up runs compose up; running: the IRIS container runs (--no-recreate).

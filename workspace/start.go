@@ -192,11 +192,12 @@ func (p *Project) doStart(ctx context.Context, confirm string, build bool, conse
 		p.message(Message{Level: LevelInfo, Text: note})
 	}
 	plan := p.plan(a, confirm)
-	plan.Build, plan.Consent = build, consent
+	plan.Build, plan.Consent, plan.EnsurePorts = build, consent, p.ensurePorts
 	cs, err := p.rt.Start(ctx, plan, progress)
 	var taken *dockerops.PortTakenError
+	var soft *softPortTakenError // a compose file's pin: moved like an automatic port
 	if errors.As(err, &taken) && ctx.Err() == nil {
-		if a.Type == registry.TypeManual {
+		if a.Type == registry.TypeManual && !errors.As(err, &soft) {
 			return fmt.Errorf("start %s: port %d, chosen for this project, is taken by another program: %w; "+
 				"stop that program or choose other ports", p.root.Dir, taken.Port, err)
 		}
@@ -215,11 +216,14 @@ func (p *Project) doStart(ctx context.Context, confirm string, build bool, conse
 		p.mu.Unlock()
 		p.message(Message{Level: LevelWarning, Text: note})
 		plan = p.plan(a, confirm)
-		plan.Build, plan.Consent = build, consent
+		plan.Build, plan.Consent, plan.EnsurePorts = build, consent, p.ensurePorts
 		cs, err = p.rt.Start(ctx, plan, progress)
 	}
 	if err != nil {
 		return fmt.Errorf("start IRIS for %s: %w", p.root.Dir, err)
+	}
+	if x, ok, err := p.assignment(ctx); err == nil && ok {
+		a = x // the runtime's registry.Ensure may have moved the pair (a compose file's pin)
 	}
 	p.ready.Mark(cs.Main) // the start's own wait saw IRIS answer
 	if err := p.checkCredentials(ctx, cs.Main.BindAddress, cs.HostPort(dockerops.WebContainerPort)); err != nil {

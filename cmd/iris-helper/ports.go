@@ -179,13 +179,45 @@ func showTime(t time.Time) string {
 func printAssignmentTable(w io.Writer, list []registry.Assignment) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROJECT\tSUPERSERVER\tWEB\tTYPE\tSTATUS\tLAST USED")
+	extra := false
 	for _, x := range list {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", x.Project, x.SuperserverPort, x.WebPort, x.Type, x.Status, showTime(x.LastUsedAt))
+		extra = extra || len(x.Extra) > 0
+	}
+	if err := tw.Flush(); err != nil || !extra {
+		return err
+	}
+	// a compose project's other published ports, one a line (docs/registry.md "Extra ports")
+	fmt.Fprintln(w, "\nExtra ports:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  PROJECT\tKEY\tPORT")
+	for _, x := range list {
+		for _, e := range x.Extra {
+			fmt.Fprintf(tw, "  %s\t%s\t%d\n", x.Project, e.Key, e.Port)
+		}
 	}
 	return tw.Flush()
 }
 
-func printAssignment(w io.Writer, x registry.Assignment) error {
+// portKeyOf is the key under which a holds port: superserver, web or an extra port's key ("" none).
+func portKeyOf(a registry.Assignment, port int) string {
+	switch port {
+	case a.SuperserverPort:
+		return registry.KeySuperserver
+	case a.WebPort:
+		return registry.KeyWeb
+	}
+	for _, e := range a.Extra {
+		if e.Port == port {
+			return e.Key
+		}
+	}
+	return ""
+}
+
+// printAssignment prints one assignment; port (0: none) is the port the user named: an extra port is
+// said with its key.
+func printAssignment(w io.Writer, x registry.Assignment, port int) error {
 	dash := func(s string) string {
 		if s == "" {
 			return "-"
@@ -197,6 +229,9 @@ func printAssignment(w io.Writer, x registry.Assignment) error {
 		slot = strconv.Itoa(*x.Slot)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if k := portKeyOf(x, port); port != 0 && k != "" && k != registry.KeySuperserver && k != registry.KeyWeb {
+		fmt.Fprintf(tw, "port\t%d (%s)\n", port, k)
+	}
 	fmt.Fprintf(tw, "project\t%s\n", x.Project)
 	fmt.Fprintf(tw, "superserver\t%d\n", x.SuperserverPort)
 	fmt.Fprintf(tw, "web\t%d\n", x.WebPort)
@@ -207,6 +242,9 @@ func printAssignment(w io.Writer, x registry.Assignment) error {
 	fmt.Fprintf(tw, "engine\t%s\n", dash(x.Engine))
 	fmt.Fprintf(tw, "assigned\t%s\n", showTime(x.AssignedAt))
 	fmt.Fprintf(tw, "last used\t%s\n", showTime(x.LastUsedAt))
+	for _, e := range x.Extra {
+		fmt.Fprintf(tw, "extra\t%d (%s)\n", e.Port, e.Key)
+	}
 	return tw.Flush()
 }
 
@@ -237,7 +275,7 @@ func newPortsInspectCmd(a *app) *cobra.Command {
 			if asJSON {
 				return writeJSON(a.stdout, x)
 			}
-			return printAssignment(a.stdout, x.Assignment)
+			return printAssignment(a.stdout, x.Assignment, t.Port)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the assignment object as JSON")
@@ -287,7 +325,7 @@ func newPortsAssignCmd(a *app) *cobra.Command {
 			if asJSON {
 				return writeJSON(a.stdout, x)
 			}
-			return printAssignment(a.stdout, x.Assignment)
+			return printAssignment(a.stdout, x.Assignment, 0)
 		},
 	}
 	cmd.Flags().IntVar(&port, "port", 0, "superserver port to use (manual assignment)")

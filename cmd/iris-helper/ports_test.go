@@ -29,9 +29,9 @@ import (
 
 var updatePortsGolden = flag.Bool("update-ports-golden", false, "rewrite testdata/ports_*.golden")
 
-// assignmentKeys are the fields of a ports entry (the registry's, plus containerState and state), all
-// always present in --json output, as in iris/ports.
-var assignmentKeys = []string{"assignedAt", "container", "containerState", "engine", "lastUsedAt", "project", "slot", "state",
+// assignmentKeys are the fields of a ports entry (the registry's, plus containerState, state and
+// ports), all always present in --json output, as in iris/ports.
+var assignmentKeys = []string{"assignedAt", "container", "containerState", "engine", "lastUsedAt", "ports", "project", "slot", "state",
 	"superserverPort", "type", "status", "webPort"}
 
 type portsEnv struct {

@@ -79,6 +79,15 @@ export interface Assignment {
   engine: string;
   assignedAt: string;
   lastUsedAt: string;
+  /** a compose project's other published ports (registry.ExtraPort); absent when it has none */
+  extraPorts?: ExtraPort[];
+}
+
+/** One extra port of an assignment: the stable host port of `service/containerPort/protocol`. */
+export interface ExtraPort {
+  key: string;
+  port: number;
+  assignedAt?: string;
 }
 
 /**
@@ -90,6 +99,8 @@ export interface PortEntry extends Assignment {
   containerState: string;
   /** a status state (IrisState); docker-unavailable when the engine does not answer */
   state: string;
+  /** Status.ports of the project: the IRIS pair first, then a compose project's other published ports */
+  ports: PublishedPort[];
 }
 
 /** initializationOptions the extension sends; the names match the irisHelper.* settings. */
@@ -287,12 +298,16 @@ export const assignmentFields: Record<keyof Assignment, Check> = {
   engine: isString,
   assignedAt: isString,
   lastUsedAt: isString,
+  extraPorts: optional((v) => Array.isArray(v) && v.every((x) => hasFields(x, extraPortFields))),
 };
+
+export const extraPortFields: Record<keyof ExtraPort, Check> = { key: isString, port: isNumber, assignedAt: optional(isString) };
 
 export const portEntryFields: Record<keyof PortEntry, Check> = {
   ...assignmentFields,
   containerState: isString,
   state: isString,
+  ports: (v) => Array.isArray(v) && v.every(isPublishedPort),
 };
 
 export const keyNoteFields: Record<keyof KeyNote, Check> = { project: isString, reason: optional(isString), resolvesTo: optional(isString) };

@@ -49,7 +49,7 @@ test('version comparison', () => {
 });
 
 function assignment(over: Partial<PortEntry>): PortEntry {
-  return { project: '/w/a', slot: 0, superserverPort: 34500, webPort: 34600, type: 'auto', status: 'active', container: 'iris_1_34500', engine: 'unix:///var/run/docker.sock', assignedAt: '2026-11-26T10:00:00Z', lastUsedAt: '2026-11-26T11:00:00Z', containerState: '', state: '', ...over };
+  return { project: '/w/a', slot: 0, superserverPort: 34500, webPort: 34600, type: 'auto', status: 'active', container: 'iris_1_34500', engine: 'unix:///var/run/docker.sock', assignedAt: '2026-11-26T10:00:00Z', lastUsedAt: '2026-11-26T11:00:00Z', containerState: '', state: '', ports: [], ...over };
 }
 
 test('Show Ports items: open projects first, live state shown', () => {
@@ -99,7 +99,7 @@ test('Show Ports, a project open here: the ObjectScript line (Retry) and every p
     { label: '$(plug) iris 52773/tcp → 127.0.0.1:34600', description: 'copy 34600 (compose file: 52773)', action: 'copyPublished', hostPort: 34600 },
     { label: '$(plug) web 80/tcp → [::1]:34080', description: 'copy 34080', action: 'copyPublished', hostPort: 34080 },
   ]);
-  const a = { project: '/p', slot: 0, superserverPort: 34601, webPort: 34600, type: 'auto', status: 'assigned', container: '', engine: '', assignedAt: '', lastUsedAt: '', containerState: 'running', state: 'ready' };
+  const a = { project: '/p', slot: 0, superserverPort: 34601, webPort: 34600, type: 'auto', status: 'assigned', container: '', engine: '', assignedAt: '', lastUsedAt: '', containerState: 'running', state: 'ready', ports: [] };
   assert.deepEqual(portActionEffect('copyPublished', a, { host: 'localhost', namespace: 'USER', username: '_SYSTEM' }, items[2]), { kind: 'copy', text: '34080' });
   assert.deepEqual(portActionEffect('retryObjectScript', a, { host: 'localhost', namespace: 'USER', username: '_SYSTEM' }), { kind: 'retryObjectScript' });
   assert.deepEqual(openProjectItems(undefined, undefined), []);

@@ -15,7 +15,8 @@ const sorted = (o: object) => Object.keys(o).sort();
 
 // Fields the Go side adds in this session (initializationOptions.dockerPath): optional in the
 // guards and here until the goldens carry them.
-const pending = new Set<string>(['dockerPath']);
+// extraPorts: absent from an assignment without extra ports (omitempty), so optional for good.
+const pending = new Set<string>(['dockerPath', 'extraPorts']);
 /** The keys of a golden object, with the pending ones the golden does not have yet added. */
 const withPending = (v: object, fields: object) => [...Object.keys(v), ...Object.keys(fields).filter((k) => pending.has(k) && !(k in v))].sort();
 
@@ -70,8 +71,29 @@ test('the status inside initialize-result.json and error-data.json has every Sta
   }
 });
 
-test('a port entry is an assignment plus containerState and state', () => {
-  assert.deepEqual(sorted(portEntryFields), [...sorted(assignmentFields), 'containerState', 'state'].sort());
+test('a port entry is an assignment plus containerState, state and ports', () => {
+  assert.deepEqual(sorted(portEntryFields), [...sorted(assignmentFields), 'containerState', 'state', 'ports'].sort());
+});
+
+test('the compose entry of ports-result.json carries its extra ports and every published port', () => {
+  const r = readGolden('ports-result.json') as { assignments: unknown[] };
+  assert.ok(isPortsResult(r));
+  const shop = r.assignments[1] as unknown as Record<string, unknown>;
+  assert.ok(isPortEntry(shop));
+  assert.deepEqual(shop.extraPorts, [
+    { key: 'iris/53773/tcp', port: 12000, assignedAt: '2026-11-26T16:41:00Z' },
+    { key: 'web/80/tcp', port: 12001, assignedAt: '2026-11-26T16:41:00Z' },
+  ]);
+  assert.deepEqual(shop.ports, [
+    { service: 'iris', containerPort: 1972, protocol: 'tcp', hostPort: 1972, hostIP: '127.0.0.1', pinnedHostPort: 0, state: 'running' },
+    { service: 'iris', containerPort: 52773, protocol: 'tcp', hostPort: 52773, hostIP: '127.0.0.1', pinnedHostPort: 52773, state: 'running' },
+    { service: 'iris', containerPort: 53773, protocol: 'tcp', hostPort: 12000, hostIP: '127.0.0.1', pinnedHostPort: 0, state: 'running' },
+    { service: 'web', containerPort: 80, protocol: 'tcp', hostPort: 12001, hostIP: '127.0.0.1', pinnedHostPort: 8080, state: 'running' },
+  ]);
+  assert.equal(isPortEntry({ ...shop, ports: [{ service: 'web' }] }), false);
+  assert.equal(isPortEntry({ ...shop, extraPorts: [{ key: 'web/80/tcp' }] }), false);
+  const { ports: _p, ...noPorts } = shop;
+  assert.equal(isPortEntry(noPorts), false);
 });
 
 test('every value of the golden status is read as the field says', () => {
