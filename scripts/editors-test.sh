@@ -18,7 +18,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/iris-editors.XXXXXX") || exit 2
 work=$(cd "$work" && pwd -P)
 trap 'rm -rf "$work"' EXIT INT TERM
 # own registry and port band (docs/architecture.md: editors 34000-34499); never ~/.iris-helper
-export IRIS_HELPER_HOME="$work/home" IRIS_HELPER_SUPERSERVER_RANGE=34000-34199 IRIS_HELPER_WEB_RANGE=34200-34399
+export IRIS_HELPER_HOME="$work/home" IRIS_HELPER_SUPERSERVER_RANGE=34000-34199 IRIS_HELPER_WEB_RANGE=34200-34399 IRIS_HELPER_EXTRA_RANGE=34400-34419
 export XDG_CACHE_HOME="$work/xdg-cache" XDG_STATE_HOME="$work/xdg-state" XDG_DATA_HOME="$work/xdg-data" XDG_CONFIG_HOME="$work/xdg-config"
 export IRIS_HELPER="$bin"
 mkdir -p "$IRIS_HELPER_HOME"

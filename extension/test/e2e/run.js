@@ -104,6 +104,8 @@ const PREPARE_LABEL = `${LABEL}.prepare`; // the helper's short-lived volume-pre
 // the ObjectScript scenarios' ports (the band "extension e2e compose" of COMMON.md)
 const OS_SS_RANGE = [36500, 36519];
 const OS_WEB_RANGE = [36600, 36619];
+// the compose fixture's further ports (53773) come from the registry's extra range: the e2e band's own
+const OS_EXTRA_RANGE = [36700, 36719];
 const COMPOSE_LABEL = 'com.docker.compose.project';
 const COMPOSE_DIR_LABEL = 'com.docker.compose.project.working_dir';
 const COMPOSE_FIXTURE = path.join(ROOT, 'testdata', 'compose', 'template');
@@ -418,6 +420,7 @@ async function startUp(t) {
     IRIS_HELPER_HOME: dirs.home,
     IRIS_HELPER_SUPERSERVER_RANGE: `${SS_RANGE[0]}-${SS_RANGE[1]}`,
     IRIS_HELPER_WEB_RANGE: `${WEB_RANGE[0]}-${WEB_RANGE[1]}`,
+    IRIS_HELPER_EXTRA_RANGE: '34800-34819', // no project of these scenarios publishes more, but none takes 12000+
     IRIS_HELPER_EXTENSION_LOG: t.eventsFile,
   };
   const csArgs = ['--extensions-dir', dirs.ext, '--user-data-dir', dirs.userData, '--config', path.join(RUN, 'config.yaml')];
@@ -980,6 +983,7 @@ async function withObjectScriptStandIn(t) {
   Object.assign(t.csEnv, {
     IRIS_HELPER_SUPERSERVER_RANGE: `${OS_SS_RANGE[0]}-${OS_SS_RANGE[1]}`,
     IRIS_HELPER_WEB_RANGE: `${OS_WEB_RANGE[0]}-${OS_WEB_RANGE[1]}`,
+    IRIS_HELPER_EXTRA_RANGE: `${OS_EXTRA_RANGE[0]}-${OS_EXTRA_RANGE[1]}`,
     OBJECTSCRIPT_TEST_LOG: t.osEventsFile,
     // the compose fixture's build argument: the stand-in IRIS, never InterSystems' image
     IRIS_TEST_IMAGE: IMAGE,
