@@ -396,3 +396,35 @@ func (p *Project) kindMessages() []Message {
 	}
 	return out
 }
+
+// AutoStartRefusedError: the automatic start (the editor's auto-start) does not run a compose
+// project published on a non-loopback address. iris-helper gives the image and Dockerfile kinds a
+// password of their own there (credentials.go) but never changes a compose project's passwords
+// (its own files decide), so such a project may keep well-known ones; an explicit start runs it.
+type AutoStartRefusedError struct{ Project, BindAddress string }
+
+func (e *AutoStartRefusedError) Error() string {
+	return fmt.Sprintf("IRIS for %s is not started automatically: its compose project would be reachable from the network on %s, "+
+		"and iris-helper does not change a compose project's passwords, so its accounts may keep well-known ones", e.Project, e.BindAddress)
+}
+
+// CheckAutoStart tells whether an automatic start may run the project: nil, or
+// *AutoStartRefusedError for a compose project whose bind address is not loopback. It decides the
+// kind first when not known yet (which may load the compose model: a child process, as the start
+// would); a kind that cannot be decided from a compose file counts as compose.
+func (p *Project) CheckAutoStart(ctx context.Context) error {
+	if k, ok := p.rt.(*kindRuntime); ok {
+		k.mu.Lock()
+		decided := k.decided
+		k.mu.Unlock()
+		if !decided {
+			if err := k.resolve(ctx); err != nil {
+				p.log.Debug("decide the kind before the auto-start", "project", p.root.Dir, "err", err)
+			}
+		}
+	}
+	if p.rt.Kind() == KindCompose && !IsLoopback(p.bindAddress) {
+		return &AutoStartRefusedError{Project: p.root.Dir, BindAddress: p.bindAddress}
+	}
+	return nil
+}

@@ -116,3 +116,40 @@ func TestSettingsThatDoNotApplyWarnOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckAutoStart: the automatic start refuses only a compose project whose bind address is not
+// loopback (iris-helper gives the image and Dockerfile kinds a password of their own there).
+func TestCheckAutoStart(t *testing.T) {
+	t.Setenv(registry.EnvHome, t.TempDir())
+	for _, tc := range []struct {
+		name, kind, bind string
+		refused          bool
+	}{
+		{"compose on loopback", "compose", "127.0.0.1", false},
+		{"compose on every interface", "compose", "0.0.0.0", true},
+		{"compose on another address", "compose", "10.1.2.3", true},
+		{"image on every interface", "image", "0.0.0.0", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := workspacetest.TempDir(t)
+			sandboxtest.WriteTree(t, dir, map[string]string{"docker-compose.yml": "services:\n  iris:\n    image: x/iris:1\n",
+				ConfigFileName: `{"kind": "` + tc.kind + `"}`})
+			p, err := OpenProject(testCtx(t), dir, ProjectOptions{BindAddress: tc.bind})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = p.CheckAutoStart(testCtx(t))
+			want := ""
+			if tc.refused {
+				want = "IRIS for " + dir + " is not started automatically: its compose project would be reachable from the network on " + tc.bind +
+					", and iris-helper does not change a compose project's passwords, so its accounts may keep well-known ones"
+			}
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			rpctest.Check(t, "CheckAutoStart", rpctest.Want("error", got, want),
+				rpctest.Want("remedy", RemedyFor(err).Kind, map[bool]RemedyKind{true: RemedyStartExplicitly, false: RemedyNone}[tc.refused]))
+		})
+	}
+}
