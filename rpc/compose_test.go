@@ -74,3 +74,45 @@ func TestComposeRebuildAndPurge(t *testing.T) {
 	cs, err := eng.Containers(context.Background(), dockerops.LabelProject+"="+dir)
 	rpctest.Must(t, "containers after the purge", rpctest.Want("err", err, nil), rpctest.Want("count", len(cs), 0))
 }
+
+// TestAutoStartRefusesComposeBeyondLoopback (issue 13 §3): the auto-start does not run a compose
+// project published on a non-loopback address (iris-helper does not change a compose project's
+// passwords); it says why once as a warning, naming the explicit start, and starts nothing.
+func TestAutoStartRefusesComposeBeyondLoopback(t *testing.T) {
+	scenarioEnv(t, band{ss: "36310-36319", web: "36410-36419"})
+	eng := dockertest.Engine(t)
+	t.Setenv("IRIS_TEST_IMAGE", dockertest.StubImage(t))
+	parent, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(parent, "rpcexposed")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	compose := "services:\n  iris:\n    image: ${IRIS_TEST_IMAGE:-intersystemsdc/iris-community}\n    ports: [\"1972\", \"52773\"]\n"
+	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, "docker", "compose", "-p", "rpcexposed", "down", "-v").CombinedOutput(); err != nil {
+			t.Errorf("cleanup: %v\n%s", err, out)
+		}
+		_ = dockertest.RemoveProject(ctx, eng.Client(), dir)
+	})
+	c, _ := inProcess(t, Options{Version: "test"})
+	// The editor's user setting: the user's own choice of a non-loopback address.
+	if res := c.call("initialize", initParams(dir, map[string]any{"bindAddress": "0.0.0.0"})); res.Error != nil {
+		t.Fatalf("initialize: %+v", res.Error)
+	}
+	c.notify("initialized", map[string]any{})
+	want := "IRIS for " + dir + " is not started automatically: its compose project would be reachable from the network on 0.0.0.0, " +
+		"and iris-helper does not change a compose project's passwords, so its accounts may keep well-known ones. To start it anyway, run \"IRIS: Start\"."
+	m := c.waitFor("the auto-start's warning", func(m wireMsg) bool { return m.Method == MethodShowMessage })
+	shown := decode[ShowMessageParams](t, m.Params)
+	cs, err := eng.Containers(context.Background(), dockerops.LabelProject+"="+dir)
+	rpctest.Must(t, "after the auto-start", rpctest.Want("type", shown.Type, MessageWarning), rpctest.Want("message", shown.Message, want),
+		rpctest.Want("err", err, nil), rpctest.Want("containers", len(cs), 0))
+}

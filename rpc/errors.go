@@ -165,6 +165,8 @@ func remedy(err error) string {
 		return "To allow them for this project, run \"IRIS: Start\" and choose \"Allow and Start\"."
 	case workspace.RemedySyncOn:
 		return "To keep .env in step, set \"env\": {\"sync\": \"auto\"} in .iris-helper.json, or the irisHelper.syncEnv setting when the file does not say."
+	case workspace.RemedyStartExplicitly:
+		return "To start it anyway, run \"IRIS: Start\"."
 	case workspace.RemedyShowBuildLog:
 		if r.Path == "" {
 			return ""

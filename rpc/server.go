@@ -28,6 +28,9 @@ type Project interface {
 	Release(ctx context.Context, opts workspace.ReleaseOptions) (registry.Assignment, error)
 	Ports(ctx context.Context) (workspace.PortList, error)
 	Watch(ctx context.Context, onStatus func(workspace.Status), onMessage func(workspace.Message)) error
+	// CheckAutoStart: nil when the auto-start may run the project (*workspace.AutoStartRefusedError
+	// otherwise: a compose project published beyond loopback).
+	CheckAutoStart(ctx context.Context) error
 }
 
 var _ Project = (*workspace.Project)(nil)
@@ -457,6 +460,13 @@ func (s *server) afterInitialized(attempt *initAttempt) {
 
 // autoStartNow runs the automatic start (in the server's lifetime, not a request's).
 func (s *server) autoStartNow(p Project) {
+	if err := p.CheckAutoStart(s.ctx); err != nil {
+		// A compose project published beyond loopback keeps its own passwords: said, not started
+		// (an explicit iris/start runs it).
+		s.log.Warn("auto-start refused", "project", p.Root().Dir, "err", err)
+		s.showMessage(MessageWarning, err.Error()+". "+remedy(err))
+		return
+	}
 	s.log.Info("auto-start", "project", p.Root().Dir)
 	_, err := s.start(s.ctx, p, false, "", false, workspace.ConsentChoice{}, nil)
 	if err == nil || s.ctx.Err() != nil {

@@ -116,6 +116,8 @@ func (f *fakeProject) Ports(context.Context) (workspace.PortList, error) {
 	return workspace.PortList{}, nil
 }
 
+func (f *fakeProject) CheckAutoStart(context.Context) error { return nil }
+
 func (f *fakeProject) Watch(ctx context.Context, onStatus func(workspace.Status), _ func(workspace.Message)) error {
 	f.mu.Lock()
 	f.onStatus = onStatus

@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -92,4 +93,61 @@ func BenchmarkComposeStartVsUp(b *testing.B) {
 	b.ReportMetric(float64(project.Milliseconds())/float64(b.N), "start-ms")
 	b.ReportMetric(float64(plain.Milliseconds())/float64(b.N), "compose-up-ms")
 	b.ReportMetric(float64(project)/float64(plain), "ratio")
+}
+
+// BenchmarkComposeFirstStartTemplate times the first Project.Start of the template-shaped fixture
+// (testdata/compose/template: build from the project's Dockerfile on the stand-in, random ports, the
+// project mounted, an extra port) to ready, build included: before each start the project's
+// containers, volumes and built image are removed (`docker compose down -v --rmi local`) and so is
+// its cached model, and a new Project is opened. BuildKit's cache is left as it is (pruning it
+// would touch every other build on the engine). Ports 35680–35689 and 35930–35939.
+func BenchmarkComposeFirstStartTemplate(b *testing.B) {
+	f := newComposeFixture(b, 35680)
+	dir := filepath.Join(b.TempDir(), "benchfirst")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "testdata", "compose", "template"))); err != nil {
+		b.Fatal(err)
+	}
+	dir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := testCtx(b)
+	name := normalizeComposeName(filepath.Base(dir))
+	b.Cleanup(func() {
+		removeComposeProjects(b, f.eng, dir)
+		_ = exec.Command("docker", "image", "rm", "-f", name+"-iris").Run()
+	})
+	reset := func() {
+		out, err := exec.CommandContext(ctx, "docker", "compose", "-p", name, "down", "-v", "--rmi", "local").CombinedOutput()
+		if err != nil {
+			b.Fatalf("down: %v\n%s", err, out)
+		}
+		_ = exec.CommandContext(ctx, "docker", "image", "rm", "-f", name+"-iris").Run() // a run before this one's (compose's tag)
+		if err := os.RemoveAll(composeStateDir(f.reg.Home(), dir)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var total time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		reset()
+		p, err := OpenProject(ctx, dir, ProjectOptions{Registry: f.reg, Engine: f.eng, ReadyTimeout: time.Minute})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		var ph phases
+		st, err := p.Start(ctx, ph.add)
+		total += time.Since(t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st.State != StateReady || st.Kind != KindCompose || !ph.built() {
+			b.Fatalf("state %q kind %q built %v: %s", st.State, st.Kind, ph.built(), st.Message)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "first-start-ms")
 }

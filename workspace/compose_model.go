@@ -235,6 +235,7 @@ func loadComposeModel(ctx context.Context, cli *compose.CLI, root, home string, 
 		}
 		cm.inputs = append(cm.inputs, s.EnvFiles()...)
 	}
+	cm.inputs = append(cm.inputs, composeRefInputs(root, cm)...) // include, extends, env_file (compose_watch.go)
 	cm.containerPortKeys = containerPortKeys(cm.files, managedEnvKeys(cfg, readProjectEnv(cfg.EnvPath(root))))
 	cm.service, cm.serviceNote, err = chooseIRISService(root, cm.files, m, cfg.Compose.Service)
 	if err != nil {

@@ -2,7 +2,10 @@ package workspace
 
 import (
 	"context"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -13,8 +16,8 @@ import (
 const modelDebounce = 150 * time.Millisecond
 
 // watchModel decides the project's kind and loads its compose model when a watch begins, and
-// again whenever a file the model reads changes (compose files, .env, env_files, Dockerfiles,
-// .iris-helper.json), so the status reflects an edit within a second. A status itself never
+// again whenever a file the model reads changes (compose files, .env, env_files, included and
+// extended files, Dockerfiles, .iris-helper.json), so the status reflects an edit within a second. A status itself never
 // spawns a process; this is where the model's child runs.
 func (p *Project) watchModel(ctx context.Context) {
 	k, ok := p.rt.(*kindRuntime)
@@ -84,4 +87,37 @@ func (p *Project) watchModel(ctx context.Context) {
 			p.publish()
 		}
 	}
+}
+
+// composeRefInputs are the files the model of cm reads that `docker compose config` does not
+// print: included and extended compose files and env_files (composeFileRefs reads the compose
+// files through projfile, bounded), those inside root only. They are inputs of the model like the
+// compose files: watched, and part of the cache's stamps. A failure to list them (the start's
+// allow-list reports it) lists none.
+func composeRefInputs(root string, cm *composeModel) []string {
+	env := map[string]string{}
+	for _, kv := range cm.interp {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	refs, err := composeFileRefs(root, cm.files, env)
+	if err != nil {
+		return nil
+	}
+	in := newInsideChecker(root)
+	files := slices.Clone(refs.Includes)
+	for _, name := range slices.Sorted(maps.Keys(refs.Extends)) {
+		files = append(files, refs.Extends[name]...)
+	}
+	for _, name := range slices.Sorted(maps.Keys(refs.EnvFiles)) {
+		files = append(files, refs.EnvFiles[name]...)
+	}
+	var out []string
+	for _, f := range files {
+		if in.inside(f) && !slices.Contains(out, f) && !slices.Contains(cm.inputs, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -127,9 +127,10 @@ func OpenProject(ctx context.Context, dir string, opts ProjectOptions) (*Project
 	if cfg.Kind == KindDockerfile || (cfg.Kind == "" && !hasComposeFile(root.Dir, cfg) && p.chooseDockerfile()) {
 		imgCopy := *img // the Dockerfile kind runs its own tag; the image kind keeps the settings' image
 		df = p.newDockerfileRuntime(&imgCopy)
-		p.image = imgCopy.image
 	}
-	p.rt = newKindRuntime(root.Dir, cfg, img, cmp, df) // the kind: docs/config.md
+	k := newKindRuntime(root.Dir, cfg, opts.FlagImage, img, cmp, df) // the kind: docs/config.md
+	k.say = p.sayKindWarnings
+	p.rt = k
 	userPolicy, err := LoadUserPolicy(p.reg.Home())
 	if err != nil {
 		return nil, fmt.Errorf("open project %s: %w", root.Dir, err)
@@ -151,8 +152,14 @@ func (p *Project) Config() Config { return p.cfg }
 // Registry is the port registry the project uses.
 func (p *Project) Registry() *registry.Registry { return p.reg }
 
-// Image is the image a start uses (flag > .iris-helper.json > editor/env > default).
-func (p *Project) Image() string { return p.image }
+// Image is the image a start uses: the Dockerfile kind's own tag, else flag > .iris-helper.json >
+// editor/env > default.
+func (p *Project) Image() string {
+	if k, ok := p.rt.(*kindRuntime); ok && k.Kind() == KindDockerfile && k.dockerfile != nil {
+		return k.dockerfile.image
+	}
+	return p.image
+}
 
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {

@@ -27,6 +27,7 @@ const (
 	RemedyAllowCompose    RemedyKind = "allow-compose"    // the compose project needs the user's consent: Project
 	RemedySyncOn          RemedyKind = "sync-on"          // .env sync is false, so a watch has nothing to do: Project
 	RemedyShowBuildLog    RemedyKind = "show-build-log"   // the build failed: its whole output, Path (the build log)
+	RemedyStartExplicitly RemedyKind = "start-explicitly" // only an explicit start runs it: Project
 )
 
 // Remedy is what a front end needs to word the remedy of an error.
@@ -53,6 +54,7 @@ func RemedyFor(err error) Remedy {
 		consent   *ComposeConsentError
 		syncOff   *EnvSyncOffError
 		build     *dockerops.BuildError
+		auto      *AutoStartRefusedError
 	)
 	switch {
 	case err == nil:
@@ -82,6 +84,8 @@ func RemedyFor(err error) Remedy {
 		return Remedy{Kind: RemedySyncOn, Project: syncOff.Project}
 	case errors.As(err, &build):
 		return Remedy{Kind: RemedyShowBuildLog, Path: build.Log}
+	case errors.As(err, &auto):
+		return Remedy{Kind: RemedyStartExplicitly, Project: auto.Project}
 	}
 	return Remedy{}
 }

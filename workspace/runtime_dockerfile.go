@@ -106,11 +106,8 @@ func (p *Project) chooseDockerfile() bool {
 // newDockerfileRuntime is the Dockerfile kind's runtime for p, on the image kind's settings
 // (img) but for the image: the project's own tag.
 func (p *Project) newDockerfileRuntime(img *imageRuntime) *dockerfileRuntime {
-	if p.opts.FlagImage != "" || p.cfg.Image != "" {
-		// said once, when the project is opened (an editor's or the environment's default image is not the project's choice)
-		p.log.Warn("the image setting does not apply to a project built from its Dockerfile; it runs the image it builds",
-			"project", p.root.Dir, "image", img.image, "built", dockerops.BuildTag(p.root.Dir))
-	}
+	// An image flag or setting does not apply (settingsWarnings says so once); an editor's or the
+	// environment's default image is not the project's choice.
 	img.image = dockerops.BuildTag(p.root.Dir)
 	img.durable = p.cfg.Durable != nil && *p.cfg.Durable
 	return &dockerfileRuntime{imageRuntime: img, root: p.root.Dir, buildArgs: p.opts.BuildArgs, logPath: p.BuildLogPath()}

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -273,5 +274,83 @@ func TestDockerfileKindWithoutDockerfile(t *testing.T) {
 	var nd *NoDockerfileError
 	if !errors.As(err, &nd) || err.Error() != want {
 		t.Errorf("start: %v\nwant %s", err, want)
+	}
+}
+
+// TestDockerfileExistingUsersKeepImageKind (issue 12 §1 "Existing users"): a Dockerfile project
+// that already has an image-kind container or durable volume keeps the image kind, and the status
+// says why and how to switch, until .iris-helper.json says "kind": "dockerfile"; the Dockerfile
+// kind's own container (an image-kind container of the built tag) and, once it built its tag, its
+// durable volume keep the Dockerfile kind.
+func TestDockerfileExistingUsersKeepImageKind(t *testing.T) {
+	f := newDockerfileFixture(t, 35820)
+	ctx := testCtx(t)
+	writeConfig := func(t *testing.T, dir, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, ConfigFileName), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const keeps = "the project keeps the image kind: %s from before its Dockerfile was used exists (set \"kind\": \"dockerfile\" in .iris-helper.json to build and run the Dockerfile; `iris-helper stop --purge` removes the old one)"
+	cases := []struct {
+		name          string
+		before, after string // .iris-helper.json of the run before the upgrade, and after it (no kind)
+		imageKind     bool   // the run before is of the image kind (the stand-in)
+		remove        bool   // its container was removed (stop --remove), its volume kept
+		kind          Kind
+		image         string // "" = the built tag
+		message       string // %s: the container's name, %v: the volume's
+	}{
+		{name: "an image-kind container", before: `{"kind": "image", "durable": false}`, after: `{"durable": false}`, imageKind: true,
+			kind: KindImage, image: "stub", message: fmt.Sprintf(keeps, "its container %s")},
+		{name: "an image-kind durable volume", before: `{"kind": "image"}`, after: `{}`, imageKind: true, remove: true,
+			kind: KindImage, image: "stub", message: fmt.Sprintf(keeps, "its durable volume %v")},
+		{name: "the Dockerfile kind's own container", before: `{}`, after: `{}`, kind: KindDockerfile},
+		{name: "the Dockerfile kind's durable volume", before: `{"durable": true}`, after: `{"durable": true}`, remove: true, kind: KindDockerfile},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := f.dockerfileProject(workspacetest.TempDir(t), "upgrade")
+			writeConfig(t, dir, c.before)
+			before := f.openDockerfile(dir)
+			if c.imageKind {
+				before = f.open(dir) // the stand-in as the image
+			}
+			if _, err := before.Start(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			var name string
+			if c.remove {
+				if _, err := before.Stop(ctx, StopOptions{Remove: true}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				name = before.Status(ctx).Container
+			}
+			writeConfig(t, dir, c.after) // the upgrade: no kind in the file
+			p := f.openDockerfile(dir)
+			if c.imageKind {
+				p = f.open(dir) // the same image as before (an editor's or the environment's)
+			}
+			st := p.Status(ctx)
+			wantImage, want := c.image, ""
+			switch wantImage {
+			case "":
+				wantImage = dockerops.BuildTag(dir)
+			case "stub":
+				wantImage = f.img
+			}
+			if c.message != "" {
+				want = strings.NewReplacer("%s", name, "%v", dockerops.VolumeName(dir)).Replace(c.message)
+			}
+			rpctest.Must(t, "status after the upgrade", rpctest.Want("kind", st.Kind, c.kind),
+				rpctest.Want("image", st.Image, wantImage), rpctest.Want("message", st.Message, want))
+			if c.kind != KindImage {
+				return
+			}
+			writeConfig(t, dir, `{"kind": "dockerfile"}`) // the user switches
+			p = f.openDockerfile(dir)
+			rpctest.Must(t, "after the switch", rpctest.Want("kind", p.Status(ctx).Kind, KindDockerfile), rpctest.Want("image", p.Image(), dockerops.BuildTag(dir)))
+		})
 	}
 }

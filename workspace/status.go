@@ -154,7 +154,7 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 		BindAddress:   p.bindAddress,
 		Namespace:     p.cfg.Namespace(),
 		Username:      p.cfg.Username(),
-		Image:         p.image,
+		Image:         p.Image(),
 		EnvFile:       p.envFile(),
 		Kind:          p.rt.Kind(),
 		Ports:         []PublishedPort{},
@@ -258,6 +258,9 @@ func (p *Project) status(ctx context.Context, unavailable *dockerops.Unavailable
 	}
 	msgs = append(msgs, cs.Notes...)
 	st.Kind = p.rt.Kind() // known once the runtime has looked (Inspect decides an undecided kind's engine side)
+	if !cs.Found {
+		st.Image = p.Image() // the kind's image, known now too
+	}
 	st.ComposeProject, st.IrisService = cs.ComposeProject, cs.Service
 	st.Ports = statusPorts(cs, a, assigned, st.BindAddress)
 	st.Host = ConnectHost(st.BindAddress)

@@ -107,6 +107,7 @@ func (p *Project) Watch(ctx context.Context, onStatus func(Status), onMessage fu
 	w := &watcher{onStatus: onStatus, onMessage: onMessage, kick: make(chan struct{}, 1), envKick: make(chan struct{}, 1)}
 	p.mu.Lock()
 	p.watchers[w] = struct{}{}
+	w.msgs = p.kindMessages() // the settings warnings said before this watcher came
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()

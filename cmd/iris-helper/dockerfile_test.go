@@ -110,3 +110,25 @@ func TestStartBuildFailure(t *testing.T) {
 		rpctest.Want("quotes the missing file", strings.Contains(failure, "no-such-file.txt"), true),
 		rpctest.Want("remedy", lines[len(lines)-1], "See the whole build output with 'iris-helper logs --build'."))
 }
+
+// TestSettingThatDoesNotApplyWarnsOnce: `status` of a Dockerfile project whose .iris-helper.json
+// also names an image prints one warning line on stderr saying the setting does not apply, and
+// the status' message does not carry it (issue 12 §1).
+func TestSettingThatDoesNotApplyWarnsOnce(t *testing.T) {
+	e := newDockerfileCLIEnv(t, 36210, "FROM $STUB\n")
+	if err := os.WriteFile(filepath.Join(e.project, ".iris-helper.json"), []byte(`{"kind": "dockerfile", "image": "x/iris:1"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut := mustRun(t, 0, "status", "--json", e.project)
+	st := statusJSON(t, out)
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(errOut), "\n") {
+		if _, rest, ok := strings.Cut(l, " level="); ok && strings.HasPrefix(l, "time=") {
+			l = "level=" + rest // the time varies
+		}
+		lines = append(lines, l)
+	}
+	rpctest.Check(t, "status", rpctest.Want("kind", st["kind"], "dockerfile"), rpctest.Want("message", st["message"], ""),
+		rpctest.Want("stderr", lines, []string{`level=WARN msg="the image setting (x/iris:1) does not apply to a project built from its Dockerfile: it runs the image it builds, ` +
+			dockerops.BuildTag(e.project) + `" project=` + e.project}))
+}

@@ -44,6 +44,8 @@ func remedy(err error) string {
 		return "To keep .env in step, pass --sync auto or --sync true (or set \"env\": {\"sync\": \"auto\"} in .iris-helper.json)."
 	case workspace.RemedyShowBuildLog:
 		return "See the whole build output with 'iris-helper logs --build'."
+	case workspace.RemedyStartExplicitly:
+		return fmt.Sprintf("To start it, run 'iris-helper start %s'.", r.Project)
 	}
 	return ""
 }
