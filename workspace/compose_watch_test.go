@@ -13,9 +13,9 @@ import (
 // TestComposeWatchReferencedFiles: an edit of a file the compose model reads that `docker compose
 // config` does not print (an included or extended compose file, an include's env_file, a
 // service's env_file) shows in the status like an edit of the compose file itself (issue 12 §2).
-// Real `docker compose`; the running case on the real engine (ports 35640–35649, 35890–35899).
+// Real `docker compose`; the running case on the real engine (ports 35660–35679, 35910–35921).
 func TestComposeWatchReferencedFiles(t *testing.T) {
-	f := newComposeFixture(t, 35640)
+	f := newComposeFixture(t, 35660)
 	const twoIRIS = "services iris, iris2 look like IRIS; iris-helper uses iris (set \"compose\": {\"service\": \"iris2\"} in .iris-helper.json to use another)"
 	cases := []struct {
 		name    string

@@ -20,8 +20,9 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Dockerfile-kind tests run on the real engine; their port band is 35800–35899 (superserver) and
-// 35900–35999 (web): each test takes five slots at its own base below.
+// Dockerfile-kind tests run on the real engine; their ports are 35700–35724 (superserver) and
+// 35930–35954 (web), clear of the compose tests' 35500–35679 and 35750–35929: each test takes
+// five slots at its own base below.
 
 // noShellDockerfile is testdata/dockerfile-project's Dockerfile without the steps that need a shell
 // in the base image (RUN) or a named user (COPY --chown), which the stand-in image (FROM scratch)
@@ -32,13 +33,13 @@ const noShellDockerfile = "ARG IMAGE=intersystemsdc/iris-community:latest\nARG I
 	"WORKDIR /home/irisowner/dev\nLABEL org.example.fixture=\"dockerfile-project\"\nENV FIXTURE_STEP=copied\n" +
 	"COPY src src\nCOPY iris.script iris.script\n"
 
-// newDockerfileFixture is a fixture whose registry hands out five slots at lo (web: lo+100).
+// newDockerfileFixture is a fixture whose registry hands out five slots at lo (web: lo+230).
 func newDockerfileFixture(t *testing.T, lo int) *fixture {
 	t.Helper()
 	f := &fixture{t: t, eng: dockertest.Engine(t), img: dockertest.StubImage(t), home: t.TempDir(), lo: lo}
 	t.Setenv(registry.EnvHome, f.home)
 	reg, err := registry.Open(registry.Options{Home: f.home,
-		Superserver: &registry.Range{Lo: lo, Hi: lo + 4}, Web: &registry.Range{Lo: lo + 100, Hi: lo + 104},
+		Superserver: &registry.Range{Lo: lo, Hi: lo + 4}, Web: &registry.Range{Lo: lo + 230, Hi: lo + 234},
 		Ports: f.eng, ChangesInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +110,7 @@ func (f *fixture) imageID(ref string) string {
 // the running container then reports the restart it needs; the restart (confirmed: durable is off
 // for this kind) runs the new build.
 func TestDockerfileProjectBuildsOnceAndRebuilds(t *testing.T) {
-	f := newDockerfileFixture(t, 35800)
+	f := newDockerfileFixture(t, 35700)
 	ctx := testCtx(t)
 	dir := f.dockerfileProject(workspacetest.TempDir(t), "orders")
 	p := f.openDockerfile(dir)
@@ -199,7 +200,7 @@ func bindingsHaveVolume(t *testing.T, f *fixture, name string) bool {
 // TestDockerfileClonesGetOwnTags: two clones in folders of the same name get their own images and
 // run side by side, each on its own ports.
 func TestDockerfileClonesGetOwnTags(t *testing.T) {
-	f := newDockerfileFixture(t, 35805)
+	f := newDockerfileFixture(t, 35705)
 	ctx := testCtx(t)
 	a := f.openDockerfile(f.dockerfileProject(workspacetest.TempDir(t), "template"))
 	b := f.openDockerfile(f.dockerfileProject(workspacetest.TempDir(t), "template"))
@@ -231,7 +232,7 @@ func TestDockerfileClonesGetOwnTags(t *testing.T) {
 // TestDockerfileBuildFailure: a broken Dockerfile fails the start with the last lines of the build
 // output; the whole output is in the build log; no container is created.
 func TestDockerfileBuildFailure(t *testing.T) {
-	f := newDockerfileFixture(t, 35810)
+	f := newDockerfileFixture(t, 35710)
 	ctx := testCtx(t)
 	dir := f.dockerfileProject(workspacetest.TempDir(t), "broken")
 	if err := os.WriteFile(filepath.Join(dir, DockerfileName), []byte(noShellDockerfile+"COPY no-such-file.txt /x\n"), 0o644); err != nil {
@@ -265,7 +266,7 @@ func TestDockerfileBuildFailure(t *testing.T) {
 // TestDockerfileKindWithoutDockerfile: kind "dockerfile" in .iris-helper.json without a Dockerfile
 // fails the start naming the missing file, and builds nothing.
 func TestDockerfileKindWithoutDockerfile(t *testing.T) {
-	f := newDockerfileFixture(t, 35815)
+	f := newDockerfileFixture(t, 35715)
 	dir := f.projectDir(map[string]string{ConfigFileName: `{"kind": "dockerfile"}`})
 	p := f.openDockerfile(dir)
 	_, err := p.Start(testCtx(t), nil)
@@ -283,7 +284,7 @@ func TestDockerfileKindWithoutDockerfile(t *testing.T) {
 // kind's own container (an image-kind container of the built tag) and, once it built its tag, its
 // durable volume keep the Dockerfile kind.
 func TestDockerfileExistingUsersKeepImageKind(t *testing.T) {
-	f := newDockerfileFixture(t, 35820)
+	f := newDockerfileFixture(t, 35720)
 	ctx := testCtx(t)
 	writeConfig := func(t *testing.T, dir, body string) {
 		t.Helper()
