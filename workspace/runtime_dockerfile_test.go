@@ -134,8 +134,8 @@ func TestDockerfileProjectBuildsOnceAndRebuilds(t *testing.T) {
 	}
 	rpctest.Check(t, "the first start", rpctest.Want("state", st.State, StateReady), rpctest.Want("kind", st.Kind, KindDockerfile),
 		rpctest.Want("image", st.Image, tag), rpctest.Want("built", ph.built(), true),
-		rpctest.Want("ports", [2]int{st.SuperserverPort, st.WebPort}, [2]int{35800, 35900}),
-		rpctest.Want("bindings", bindings(t, st.Container), map[string]string{"1972/tcp": "127.0.0.1:35800", "52773/tcp": "127.0.0.1:35900"}),
+		rpctest.Want("ports", [2]int{st.SuperserverPort, st.WebPort}, [2]int{35700, 35930}),
+		rpctest.Want("bindings", bindings(t, st.Container), map[string]string{"1972/tcp": "127.0.0.1:35700", "52773/tcp": "127.0.0.1:35930"}),
 		rpctest.Want("no durable volume", bindingsHaveVolume(t, f, st.Container), false),
 		rpctest.Want("build log names the tag", strings.Contains(logText, tag), true),
 		rpctest.Want("build log mode", fi.Mode().Perm(), os.FileMode(0o600)),
