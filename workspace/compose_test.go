@@ -195,6 +195,25 @@ func TestComposeClonesSameFolderName(t *testing.T) {
 	}
 }
 
+// A clone whose twin is registered but has no containers now (down) still gets a name of its own,
+// so the twin's next start finds its name free; the twin keeps compose's.
+func TestComposeCloneOfARegisteredProjectGetsItsOwnName(t *testing.T) {
+	f := newComposeFixture(t, 35600) // the status benchmark's base too: benchmarks run apart from the tests
+	d1 := f.composeDir("pinned", "", "twin")
+	d2 := f.composeDir("pinned", "", "twin")
+	p1 := f.openCompose(d1)
+	if s1 := startOK(t, p1); s1.ComposeProject != "twin" {
+		t.Fatalf("first clone: composeProject %q", s1.ComposeProject)
+	}
+	if _, err := p1.Stop(testCtx(t), StopOptions{Remove: true}); err != nil {
+		t.Fatal(err)
+	}
+	s2 := startOK(t, f.openCompose(d2))
+	s1 := startOK(t, p1)
+	rpctest.Must(t, "a registered twin's name is not taken", rpctest.Want("second", s2.ComposeProject, "twin-"+projectKeyHash(d2)),
+		rpctest.Want("first again", s1.ComposeProject, "twin"))
+}
+
 // A `docker compose down` run in a terminal is noticed; the ports are the same after stop/start and
 // after a recreate; a second start of a running project whose compose file changed recreates
 // nothing and reports the drift.

@@ -122,7 +122,7 @@ func OpenProject(ctx context.Context, dir string, opts ProjectOptions) (*Project
 	img := &imageRuntime{project: root.Dir, engine: p.Engine, image: p.image, durable: cfg.DurableOrDefault(),
 		unexpire: cfg.UnexpirePasswordsOrDefault(), readyTimeout: readyTimeout, env: opts.ContainerEnv}
 	cmp := &composeRuntime{root: root.Dir, home: p.reg.Home(), cfg: cfg, engine: p.Engine, dockerPath: opts.DockerPath,
-		readyTimeout: readyTimeout, syncOff: p.syncMode == dotenv.SyncFalse, log: p.log}
+		readyTimeout: readyTimeout, syncOff: p.syncMode == dotenv.SyncFalse, log: p.log, registered: p.registeredProjects}
 	var df *dockerfileRuntime
 	if cfg.Kind == KindDockerfile || (cfg.Kind == "" && !hasComposeFile(root.Dir, cfg) && p.chooseDockerfile()) {
 		imgCopy := *img // the Dockerfile kind runs its own tag; the image kind keeps the settings' image
@@ -199,4 +199,17 @@ func (e enginePorts) HostPortsInUse(ctx context.Context) (map[int]string, error)
 		return nil, err
 	}
 	return eng.HostPortsInUse(ctx)
+}
+
+// registeredProjects are the projects the registry holds (their keys).
+func (p *Project) registeredProjects(ctx context.Context) ([]string, error) {
+	as, err := p.reg.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(as))
+	for _, a := range as {
+		keys = append(keys, a.Project)
+	}
+	return keys, nil
 }

@@ -32,6 +32,9 @@ type composeRuntime struct {
 	readyTimeout time.Duration
 	syncOff      bool // env sync false: the name is passed with -p only (terminal compose will not find it)
 	log          *slog.Logger
+	// registered lists the projects the registry holds (Project's registry), for the project
+	// name rule; nil: none are looked at.
+	registered func(context.Context) ([]string, error)
 
 	mu        sync.Mutex
 	cli       *compose.CLI
@@ -305,17 +308,37 @@ func (r *composeRuntime) projectName() string {
 	return composeNameFromEnv(r.root, readProjectEnv(r.cfg.EnvPath(r.root)))
 }
 
-// decideName keeps compose's project name unless a container of another folder uses it
-// (com.docker.compose.project.working_dir); then the name gets the project's hash.
+// decideName keeps compose's project name unless another folder uses it: a container of another
+// folder (com.docker.compose.project.working_dir), or another registered compose project whose
+// name compose's rule gives the same (two clones of one template, the other one down just now);
+// then the name gets the project's hash.
 func (r *composeRuntime) decideName(ctx context.Context, eng *dockerops.Engine, cm *composeModel) (string, bool, error) {
 	name := cm.model.Name
+	renamed := name + "-" + projectKeyHash(r.root)
 	cs, err := eng.Containers(ctx, dockerops.LabelComposeProject+"="+name)
 	if err != nil {
 		return "", false, err
 	}
+	ours := false
 	for _, c := range cs {
-		if wd := c.Labels[dockerops.LabelComposeWorkingDir]; wd != "" && filepath.Clean(wd) != r.root {
-			return name + "-" + projectKeyHash(r.root), true, nil
+		wd := filepath.Clean(c.Labels[dockerops.LabelComposeWorkingDir])
+		if c.Labels[dockerops.LabelComposeWorkingDir] != "" && wd != r.root {
+			return renamed, true, nil
+		}
+		ours = ours || wd == r.root
+	}
+	if r.registered != nil && !ours { // the project's own containers have the name already: it stays
+		others, err := r.registered(ctx)
+		if err != nil {
+			return "", false, err
+		}
+		for _, other := range others {
+			if other == r.root || !hasComposeFile(other, Config{}) {
+				continue
+			}
+			if composeNameFromEnv(other, readProjectEnv(filepath.Join(other, DefaultEnvFile))) == name {
+				return renamed, true, nil
+			}
 		}
 	}
 	return name, false, nil
