@@ -13,6 +13,7 @@ import { Methods, type PortsResult, type ReleaseParams, type ReleaseResult, type
 import { releaseButton, releaseQuestion, releaseWithForce, releasedMessage, stopAndReleaseButton } from './core/release';
 import { restartAnyway, restartWithConfirm, startWithConfirm, type RestartOutcome } from './core/restart';
 import { allowAndStart, startWithConsent } from './core/consent';
+import { deleteData, purgedMessage, purgeParams, purgePrompt } from './core/purge';
 import { answeringFolder, routeCommand } from './core/routing';
 import { pickerDescription, portalUrl } from './core/statusView';
 import { eventLog } from './core/eventLog';
@@ -23,6 +24,7 @@ type Handler = (folders: Folders, arg: unknown) => unknown;
 const handlers: Record<CommandId, Handler> = {
   [Commands.start]: start,
   [Commands.stop]: stop,
+  [Commands.purge]: purge,
   [Commands.restart]: restart,
   [Commands.rebuild]: rebuild,
   [Commands.showPorts]: showPorts,
@@ -149,6 +151,27 @@ async function confirmedOutcome(folders: Folders, e: FolderEntry, what: string, 
   } catch (err) {
     if (quiet(err)) return undefined;
     void vscode.window.showErrorMessage(`IRIS ${what} failed for ${e.name}: ${errorText(err)}`);
+    return undefined;
+  }
+}
+
+/** IRIS: Stop and Delete Data: asks in a modal, then iris/stop {remove, purge}; says which volumes went. */
+async function purge(folders: Folders, arg: unknown): Promise<Status | undefined> {
+  const e = await pickEntry(folders, arg, 'stop and delete data');
+  if (!e) return undefined;
+  const h = helperFor(e);
+  if (!h) return undefined;
+  const prompt = purgePrompt(e.name, e.status?.kind);
+  const pick = await vscode.window.showWarningMessage(prompt.message, { modal: true, detail: prompt.detail }, deleteData);
+  if (pick !== deleteData) return undefined;
+  try {
+    const s = await h.request<Status & { removedVolumes?: string[] }>(Methods.stop, purgeParams);
+    folders.onStatus(e, s);
+    eventLog('purged', { folder: e.folder.uri.fsPath, volumes: s.removedVolumes ?? [] });
+    void vscode.window.showInformationMessage(purgedMessage(e.name, s.removedVolumes));
+    return s;
+  } catch (err) {
+    void vscode.window.showErrorMessage(`IRIS stop and delete data failed for ${e.name}: ${errorText(err)}`);
     return undefined;
   }
 }

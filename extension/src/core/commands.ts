@@ -2,6 +2,8 @@
 export const Commands = {
   start: 'irisHelper.start',
   stop: 'irisHelper.stop',
+  /** iris/stop {"remove": true, "purge": true}, after a modal: the containers and the project's volumes go. */
+  purge: 'irisHelper.purge',
   restart: 'irisHelper.restart',
   /** iris/start {"build": true}: build the project's images again, then start (compose and Dockerfile projects). */
   rebuild: 'irisHelper.rebuild',
