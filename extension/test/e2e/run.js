@@ -1157,6 +1157,20 @@ async function objectscriptCompose(t) {
   const req = await until('the stand-in\'s request after the rebuild', () => osEventsOf(t, projE, rebuildSince).find((e) => e.event === 'request'), MIN, 100);
   log(`after IRIS: Rebuild (containers before: ${before.join(', ')}): the stand-in's request ${JSON.stringify({ status: req.status, retryStatus: req.retryStatus, error: req.error })}`);
   await assertConnected(t, projE, web, req.status === 200 ? rebuildSince : Date.parse(req.time), '18-compose-rebuilt-connected.png');
+
+  // IRIS: Stop and Delete Data... (issue 12 §6): a modal says what goes; Delete Data removes the
+  // compose project's containers (docker compose down -v) and the answer names the volumes
+  const purgeSince = Date.now();
+  await t.runPalette('IRIS: Stop and Delete Data...', async () => undefined);
+  const dialog = t.page.locator('.monaco-dialog-box', { hasText: 'delete its data' });
+  await dialog.first().waitFor({ timeout: MIN });
+  await t.shot('19-compose-delete-data.png');
+  check((await dialog.first().innerText()).includes('docker compose down -v'), 'the modal says the compose project\'s volumes are deleted');
+  await dialog.first().locator('.monaco-button', { hasText: /^Delete Data$/ }).first().click();
+  const purged = await until('the extension\'s purged event', () =>
+    readEvents(t.eventsFile).find((e) => e.event === 'purged' && e.folder === projE && Date.parse(e.time) >= purgeSince), 3 * MIN, 250);
+  check(docker(['ps', '-a', '-q', '--filter', `label=${COMPOSE_DIR_LABEL}=${projE}`]) === '',
+    `Delete Data removed the compose project's containers (deleted volumes: ${JSON.stringify(purged.volumes)})`);
 }
 
 async function noPasswordInTree(t) {

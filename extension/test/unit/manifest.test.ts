@@ -33,7 +33,7 @@ test('every command the code uses is contributed, in category IRIS', () => {
     assert.equal(contributed.get(id)?.category, 'IRIS', id);
   }
   assert.deepEqual([...contributed.values()].map((c) => c.title).sort(),
-    ['Open Management Portal', "Point objectscript.conn at This Project's Port", 'Rebuild', 'Release Port', 'Restart', 'Retry ObjectScript Connection', 'Show Helper Log', 'Show Ports', 'Start', 'Stop', 'Stop and Delete Data…']);
+    ['Open Management Portal', "Point objectscript.conn at This Project's Port", 'Rebuild', 'Release Port', 'Restart', 'Retry ObjectScript Connection', 'Show Helper Log', 'Show Ports', 'Start', 'Stop', 'Stop and Delete Data...']);
   assert.deepEqual(contributed.get(Commands.rebuild), { command: 'irisHelper.rebuild', title: 'Rebuild', category: 'IRIS', icon: '$(tools)' });
 });
 
