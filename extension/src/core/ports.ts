@@ -32,11 +32,24 @@ export function portItems(assignments: readonly PortEntry[], openProjects: reado
       const icon = runningStates.has(state) ? '$(database)' : '$(circle-outline)';
       return {
         label: `${icon} ${baseName(a.project)}`,
-        description: `:${a.superserverPort} · web :${a.webPort} · ${state}${open.has(a.project) ? ' · this window' : ''}`,
+        description: `:${a.superserverPort} · web :${a.webPort}${furtherPorts(a)} · ${state}${open.has(a.project) ? ' · this window' : ''}`,
         detail: `${a.project}${a.container ? ` · ${a.container}` : ''} · ${a.type}${a.lastUsedAt ? ` · last used ${a.lastUsedAt}` : ''}`,
         assignment: a,
       };
     });
+}
+
+/**
+ * A project's published ports beyond the IRIS pair (a compose project's other ports and services),
+ * as " · iris/53773 :12000 · web/80 :12001"; "" for none.
+ */
+function furtherPorts(a: PortEntry): string {
+  // the helper lists the IRIS pair first (workspace.statusPorts)
+  const ports = [...(a.ports ?? [])];
+  while (ports.length > 0 && ports.length > (a.ports ?? []).length - 2 && ports[0].protocol === 'tcp' &&
+    (ports[0].containerPort === 1972 || ports[0].containerPort === 52773)) ports.shift();
+  return ports.filter((p) => p.hostPort > 0)
+    .map((p) => ` · ${p.service ? `${p.service}/` : ''}${p.containerPort}${p.protocol === 'udp' ? '/udp' : ''} :${p.hostPort}`).join('');
 }
 
 export type PortAction = 'copyPort' | 'copyWebPort' | 'copyConnectionString' | 'openPortal' | 'release' | 'copyPublished' | 'retryObjectScript';

@@ -924,6 +924,15 @@ async function assertConnected(t, dir, web, since, shotName) {
   const conn = connOf(dir);
   check(conn && conn.active === true, `objectscript.conn is active: ${JSON.stringify(conn)}`);
   check(!osEventsOf(t, dir, since).some((e) => e.event === 'prompt'), 'the stand-in never prompted');
+  // what iris-helper's tooltip and Show Ports say of it (issue 13 §4): the line they render
+  const line = await until(`iris-helper's ObjectScript line for ${name} to say connected`, () =>
+    readEvents(t.eventsFile).filter((e) => e.event === 'objectscript-status' && e.folder === dir && Date.parse(e.time) >= since).pop(), MIN, 250)
+    .then(() => until('the line to be the connected one', () => {
+      const last = readEvents(t.eventsFile).filter((e) => e.event === 'objectscript-status' && e.folder === dir).pop();
+      return last && last.connected ? last : undefined;
+    }, MIN, 250));
+  check(line.text === 'ObjectScript: connected as _SYSTEM to USER' && line.port === web && line.retry === false,
+    `iris-helper's tooltip says "${line.text}" (port ${line.port}, no Retry)`);
   return connected;
 }
 
@@ -1069,6 +1078,11 @@ async function objectscriptRestart(t) {
   const failedAt = Date.parse(failed.time);
   await until('the stand-in to write objectscript.conn.active = false', () =>
     osEventsOf(t, projD, since).find((e) => e.event === 'wrote-inactive'), MIN, 100);
+  // iris-helper's tooltip line says why it is not connected, with Retry (issue 13 §4)
+  const why = await until('iris-helper\'s ObjectScript line to say not connected', () =>
+    readEvents(t.eventsFile).find((e) => e.event === 'objectscript-status' && e.folder === projD && Date.parse(e.time) >= failedAt && !e.connected), MIN, 100)
+    .catch(() => undefined);
+  log(why ? `iris-helper's line while off: "${why.text}" (Retry ${why.retry})` : 'iris-helper reconnected before its line said not connected');
   const readyBefore = statusEventsOf(t, projD, since).filter((e) => Date.parse(e.time) <= failedAt).pop();
   log(`the forced check failed ${readyBefore?.state === 'ready' ? 'after the helper was ready again (a check that began before ready)' : `while the helper said ${readyBefore?.state ?? 'nothing yet'}`}: ${failed.error}`);
   await t.shot('13-objectscript-check-failed.png');

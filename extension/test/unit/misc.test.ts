@@ -63,6 +63,14 @@ test('Show Ports items: open projects first, live state shown', () => {
   assert.match(items[2].detail, /^\/w\/z · iris_1_34500 · auto/);
 });
 
+test('Show Ports names every published port of a compose project beyond the IRIS pair', () => {
+  const p = (service: string, containerPort: number, hostPort: number, protocol = 'tcp') =>
+    ({ service, containerPort, protocol, hostPort, hostIP: '127.0.0.1', pinnedHostPort: 0, state: 'running' });
+  const [item] = portItems([assignment({ project: '/w/shop', state: 'ready',
+    ports: [p('iris', 1972, 34500), p('iris', 52773, 34600), p('iris', 53773, 12000), p('web', 80, 12001), p('dns', 53, 12002, 'udp'), p('web', 8080, 0)] })], []);
+  assert.equal(item.description, ':34500 · web :34600 · iris/53773 :12000 · web/80 :12001 · dns/53/udp :12002 · ready');
+});
+
 test('port actions and connection string', () => {
   const a = assignment({});
   assert.deepEqual(portActions(a, false, registryOnlyConn).map((x) => x.action), ['copyPort', 'copyWebPort', 'copyConnectionString', 'openPortal']);
