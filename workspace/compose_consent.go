@@ -72,30 +72,6 @@ func saveConsent(home, project string, items []ConsentItem) error {
 	return nil
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same folder (mode perm,
-// synced, renamed over path), so a reader sees the old file or the new one.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	err = tmp.Chmod(perm)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	return err
-}
-
 // checkComposeModel applies the allow-list to model m of the project in root (its compose files
 // files, in compose's order, and env the interpolation environment, for the files the model does
 // not show) under the user's consent kept in home and this start's choice. It returns the items

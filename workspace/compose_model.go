@@ -152,32 +152,15 @@ func childEnv(keys []string) []string {
 // composeStateDir is where iris-helper keeps a compose project's files: the filtered .env and the
 // override, under IRIS_HELPER_HOME (never in the project tree).
 func composeStateDir(home, root string) string {
-	return filepath.Join(home, "compose", projectKeyHash(root))
+	return filepath.Join(home, "compose", dockerops.ProjectHash(root))
 }
 
-func projectKeyHash(root string) string {
-	sum := sha256.Sum256([]byte(root))
-	return hex.EncodeToString(sum[:])[:8]
-}
-
-// writeStateFile writes data to path (0600) through a temporary file renamed over it.
+// writeStateFile writes data to path (0600), its folder made (0700) when missing.
 func writeStateFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return writeFileAtomic(path, data, 0o600)
 }
 
 // composeInputs is what a load starts from: the files, the filtered .env (written under

@@ -169,12 +169,12 @@ func TestComposeClonesSameFolderName(t *testing.T) {
 	p1, p2 := f.openCompose(d1), f.openCompose(d2)
 	s1, s2 := startOK(t, p1), startOK(t, p2)
 	rpctest.Must(t, "the first keeps compose's name; the second gets a unique one written into .env",
-		rpctest.Want("first", s1.ComposeProject, "app"), rpctest.Want("second", s2.ComposeProject, "app-"+projectKeyHash(d2)))
+		rpctest.Want("first", s1.ComposeProject, "app"), rpctest.Want("second", s2.ComposeProject, "app-"+dockerops.ProjectHash(d2)))
 	env2, err := os.ReadFile(filepath.Join(d2, ".env"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(env2), "COMPOSE_PROJECT_NAME=app-"+projectKeyHash(d2)+"\n") {
+	if !strings.Contains(string(env2), "COMPOSE_PROJECT_NAME=app-"+dockerops.ProjectHash(d2)+"\n") {
 		t.Errorf(".env of the second clone:\n%s", env2)
 	}
 	for _, c := range []struct {
@@ -210,7 +210,7 @@ func TestComposeCloneOfARegisteredProjectGetsItsOwnName(t *testing.T) {
 	}
 	s2 := startOK(t, f.openCompose(d2))
 	s1 := startOK(t, p1)
-	rpctest.Must(t, "a registered twin's name is not taken", rpctest.Want("second", s2.ComposeProject, "twin-"+projectKeyHash(d2)),
+	rpctest.Must(t, "a registered twin's name is not taken", rpctest.Want("second", s2.ComposeProject, "twin-"+dockerops.ProjectHash(d2)),
 		rpctest.Want("first again", s1.ComposeProject, "twin"))
 }
 

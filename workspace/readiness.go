@@ -144,23 +144,7 @@ func (r *readiness) write(pr readyProof) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".ready-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after the rename: nothing to remove
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), r.path())
+	return writeFileAtomic(r.path(), append(b, '\n'), 0o600)
 }
 
 // webBind is the host address the main container's web port (52773) is published on, else the

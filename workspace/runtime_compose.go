@@ -314,7 +314,7 @@ func (r *composeRuntime) projectName() string {
 // then the name gets the project's hash.
 func (r *composeRuntime) decideName(ctx context.Context, eng *dockerops.Engine, cm *composeModel) (string, bool, error) {
 	name := cm.model.Name
-	renamed := name + "-" + projectKeyHash(r.root)
+	renamed := name + "-" + dockerops.ProjectHash(r.root)
 	cs, err := eng.Containers(ctx, dockerops.LabelComposeProject+"="+name)
 	if err != nil {
 		return "", false, err
